@@ -1,0 +1,26 @@
+#!/bin/sh
+# deps.sh: install, from Debian's packages and the npm registry only, what wpsgate needs to build and test.
+# Idempotent; run as root (or through sudo). Usage: scripts/deps.sh [--bench]
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+pkgs="build-essential autoconf automake pkg-config git ca-certificates curl
+      libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev check
+      libsqlite3-dev libwslay-dev libsystemd-dev systemd valgrind clang prometheus"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs nginx-light wrk gnuplot-nox"
+command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# The official Azure Web PubSub SDKs, used as real clients by the tests (pinned by tests/package-lock.json).
+cd "$top/tests"
+npm ci --no-audit --no-fund --loglevel=error
