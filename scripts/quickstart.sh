@@ -1,0 +1,80 @@
+#!/bin/sh
+# quickstart.sh: install what is missing, build, then run wpsgated in front of wpsgate-emulator, connect a
+# WebSocket subscriber, send a message through the gateway's Unix socket, and show it arrive.
+# The gateway keeps running afterwards so you can try it yourself; Ctrl-C stops everything.
+# Usage: scripts/quickstart.sh [--once]   (--once: stop after the demonstration)
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+once=0; [ "${1:-}" = "--once" ] && once=1
+"$top/scripts/deps.sh"
+"$top/scripts/build.sh"
+b="$top/build"
+
+dir=$(mktemp -d /tmp/wpsgate-quickstart.XXXXXX)
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+# A development key: the emulator and the gateway share it; applications never see it.
+umask 077
+head -c 33 /dev/urandom | base64 | tr -d '\n' > "$dir/access-key"
+
+"$b/wpsgate-emulator" --listen 127.0.0.1:0 --access-key-file "$dir/access-key" > "$dir/emulator.out" 2> "$dir/emulator.log" &
+pids="$pids $!"
+i=0
+while ! grep -q '^endpoint=' "$dir/emulator.out" 2>/dev/null; do
+	i=$((i + 1)); [ $i -le 100 ] || { echo "emulator did not start:"; cat "$dir/emulator.log"; exit 1; }
+	sleep 0.1
+done
+endpoint=$(sed -n 's/^endpoint=//p' "$dir/emulator.out")
+
+cat > "$dir/wpsgate.conf" <<CONF
+listen = { unix = { path = "$dir/wpsgate.sock"; mode = "0660"; }; tcp = [ "127.0.0.1:7080" ]; };
+upstream = { endpoint = "$endpoint"; access_key_file = "$dir/access-key"; };
+log = { level = "info"; format = "logfmt"; };
+CONF
+"$b/wpsgated" -c "$dir/wpsgate.conf" 2> "$dir/wpsgated.log" &
+pids="$pids $!"
+i=0
+while [ ! -S "$dir/wpsgate.sock" ]; do
+	i=$((i + 1)); [ $i -le 100 ] || { echo "wpsgated did not start:"; cat "$dir/wpsgated.log"; exit 1; }
+	sleep 0.1
+done
+export WPSGATE_SOCKET="$dir/wpsgate.sock"
+
+echo "== emulator at $endpoint, wpsgated on $WPSGATE_SOCKET and http://127.0.0.1:7080"
+echo "== 1. ask the gateway for a client URL (signed locally, the app never holds the key)"
+url=$("$b/wpsgate" token --hub demo --user alice)
+echo "   $(echo "$url" | cut -c1-90)..."
+echo "== 2. connect a WebSocket subscriber with it"
+NODE_PATH="$top/tests/node_modules" node "$top/scripts/subscribe.js" "$url" > "$dir/subscriber.out" 2>&1 &
+pids="$pids $!"
+i=0
+while ! grep -q '^connected' "$dir/subscriber.out" 2>/dev/null; do
+	i=$((i + 1)); [ $i -le 100 ] || { echo "subscriber did not connect:"; cat "$dir/subscriber.out"; exit 1; }
+	sleep 0.1
+done
+echo "== 3. an application posts plain HTTP, no credentials, to the gateway's socket:"
+echo "   curl --unix-socket \$WPSGATE_SOCKET -H 'Content-Type: text/plain' -d 'hello from wpsgate' \\"
+echo "        'http://localhost/api/hubs/demo/:send?api-version=2024-12-01'"
+curl -sS --unix-socket "$WPSGATE_SOCKET" -o /dev/null -w '   -> HTTP %{http_code}\n' \
+	-H 'Content-Type: text/plain' --data-binary 'hello from wpsgate' \
+	'http://localhost/api/hubs/demo/:send?api-version=2024-12-01'
+i=0
+while ! grep -q '^received' "$dir/subscriber.out" 2>/dev/null; do
+	i=$((i + 1)); [ $i -le 50 ] || { echo "the message did not arrive"; exit 1; }
+	sleep 0.1
+done
+echo "== 4. the subscriber got it:"
+sed -n 's/^received /   /p' "$dir/subscriber.out"
+echo "== the gateway's log line:"
+grep 'msg=request' "$dir/wpsgated.log" | tail -n 1 | sed 's/^/   /'
+[ "$once" -eq 1 ] && exit 0
+echo
+echo "wpsgated keeps running: try  WPSGATE_SOCKET=$WPSGATE_SOCKET $b/wpsgate send --hub demo --text hi"
+echo "(the subscriber above prints what it receives into $dir/subscriber.out). Ctrl-C stops everything."
+while :; do sleep 3600; done
