@@ -25,5 +25,7 @@
 #define WPS_GROUPS_JSON_MAX    100      /* groups in one add/removeFromGroups body */
 #define WPS_FILTER_MAX         4096     /* bytes in an OData filter */
 #define WPS_ERRMSG_MAX         256      /* bytes in an error message */
+#define WPS_JWT_MAX            16384    /* bytes in a JWT that jwt_verify looks at */
+#define WPS_LOG_VALUE_MAX      2048     /* bytes of one logged value (longer ones are cut) */
 
 #endif
