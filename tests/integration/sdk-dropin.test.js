@@ -9,6 +9,8 @@
 // http:// (core-rest-pipeline), so that client is given an https:// endpoint and an httpClient that sends
 // the same request over plain http to the gateway's loopback port. Applications holding only a placeholder
 // key should therefore either use that TokenCredential form or call :generateToken on the gateway directly.
+// Also: core-rest-pipeline refuses plain http unless the client is given { allowInsecureConnection: true },
+// so an application pointing the SDK at the gateway's http://127.0.0.1 listener must pass that option.
 'use strict';
 
 const { test, before, after } = require('node:test');
@@ -50,7 +52,7 @@ before(async () => {
   up = await startUpstream({ key });
   gw = await startGateway(null, { endpoint: up.endpoint, key });
   client = new WebPubSubServiceClient(`Endpoint=http://127.0.0.1:${gw.tcpPort};AccessKey=${PLACEHOLDER};Version=1.0;`, HUB,
-    { httpClient: spyClient(false), retryOptions: { maxRetries: 0 } });
+    { allowInsecureConnection: true, httpClient: spyClient(false), retryOptions: { maxRetries: 0 } });
 });
 
 after(async () => {
@@ -243,7 +245,7 @@ test('getClientAccessToken through a TokenCredential client: the gateway signs w
   up.reset();
   sdkSent.length = 0;
   const cred = { getToken: async () => ({ token: 'entra-placeholder-token', expiresOnTimestamp: Date.now() + 3600e3 }) };
-  const tc = new WebPubSubServiceClient(`https://127.0.0.1:${gw.tcpPort}`, cred, HUB, { httpClient: spyClient(true), retryOptions: { maxRetries: 0 } });
+  const tc = new WebPubSubServiceClient(`https://127.0.0.1:${gw.tcpPort}`, cred, HUB, { allowInsecureConnection: true, httpClient: spyClient(true), retryOptions: { maxRetries: 0 } });
   const now = Math.floor(Date.now() / 1000);
 
   const r = await tc.getClientAccessToken({ userId: 'user@example.com', roles: ['webpubsub.joinLeaveGroup', 'webpubsub.sendToGroup.g1'],
