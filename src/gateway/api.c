@@ -1,0 +1,796 @@
+/* api.c: the access handler: route, bound, validate, answer locally or hand the request to the upstream. */
+#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include "api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "cred.h"
+#include "log.h"
+#include "loop.h"
+#include "ops.h"
+#include "token.h"
+#include "upstream.h"
+
+struct route {
+	const char     *method;
+	const char     *path;
+	enum api_match  match;
+	api_handler_fn  fn;
+	void           *arg;
+};
+
+struct admit_hook { api_admit_fn fn; void *arg; };
+struct done_hook  { api_done_fn fn; void *arg; };
+
+struct api {
+	struct loop       *loop;
+	struct up         *up;
+	const struct cfg  *cfg;
+	const struct cred *cred;
+	struct route       routes[API_ROUTES_MAX];
+	size_t             nroutes;
+	struct admit_hook  admit[API_HOOKS_MAX];
+	size_t             nadmit;
+	struct done_hook   done[API_HOOKS_MAX];
+	size_t             ndone;
+	struct api_ctx    *suspended;   /* doubly linked list of suspended requests */
+	unsigned           nsuspended;
+	uint64_t           rid_state;   /* xorshift state for generated request ids */
+	int                draining;
+};
+
+struct hdr { char *name, *value; };
+
+enum phase { PH_BODY, PH_WAIT, PH_REPLIED };
+
+struct api_ctx {
+	struct api            *api;
+	struct MHD_Connection *conn;
+	const char            *method;   /* borrowed from MHD */
+	const char            *url;      /* borrowed from MHD, percent-encoded, no query */
+	enum phase             phase;
+	const struct route    *route;    /* local endpoint, or NULL */
+	int                    is_op;    /* routed to the operation table */
+	struct ops_req         req;
+	struct buf             body;
+	int                    body_over;  /* the body exceeded the limit */
+	size_t                 discarded;
+	struct api_peer        peer;
+	char                   request_id[API_REQUEST_ID_MAX + 8];
+	uint64_t               t0;
+	uint64_t               t_end;
+	/* upstream */
+	struct up_job         *job;
+	struct loop_timer     *deadline;
+	int                    upstream_status;
+	/* suspension */
+	int                    suspended;
+	api_abort_fn           on_abort;
+	void                  *abort_arg;
+	struct api_ctx        *prev, *next;
+	/* the reply */
+	int                    status;
+	char                  *r_body;
+	size_t                 r_len;
+	struct hdr             r_hdrs[API_REPLY_HEADERS_MAX];
+	size_t                 r_nhdrs;
+	int                    queued;
+};
+
+/* ---- module ---- */
+
+static void healthz(struct api_ctx *c, void *arg)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+
+	(void)arg;
+	api_reply(c, 200, "application/json", ok, sizeof ok - 1);
+}
+
+struct api *api_new(struct loop *l, struct up *up, const struct cfg *cfg, const struct cred *cred)
+{
+	struct api *a = calloc(1, sizeof *a);
+
+	if (a == NULL)
+		return NULL;
+	a->loop = l;
+	a->up = up;
+	a->cfg = cfg;
+	a->cred = cred;
+	if (getrandom(&a->rid_state, sizeof a->rid_state, 0) != (ssize_t)sizeof a->rid_state)
+		a->rid_state = (uint64_t)time(NULL) ^ (uint64_t)loop_now_ms() << 20;
+	a->rid_state |= 1;
+	api_register(a, "GET", "/healthz", API_EXACT, healthz, NULL);
+	return a;
+}
+
+void api_configure(struct api *a, const struct cfg *cfg, const struct cred *cred)
+{
+	a->cfg = cfg;
+	a->cred = cred;
+}
+
+void api_free(struct api *a)
+{
+	free(a);
+}
+
+int api_register(struct api *a, const char *method, const char *path, enum api_match match,
+                 api_handler_fn fn, void *arg)
+{
+	struct route *r;
+
+	if (a->nroutes == API_ROUTES_MAX)
+		return -1;
+	r = &a->routes[a->nroutes++];
+	r->method = method;
+	r->path = path;
+	r->match = match;
+	r->fn = fn;
+	r->arg = arg;
+	return 0;
+}
+
+int api_on_admit(struct api *a, api_admit_fn fn, void *arg)
+{
+	if (a->nadmit == API_HOOKS_MAX)
+		return -1;
+	a->admit[a->nadmit].fn = fn;
+	a->admit[a->nadmit].arg = arg;
+	a->nadmit++;
+	return 0;
+}
+
+int api_on_done(struct api *a, api_done_fn fn, void *arg)
+{
+	if (a->ndone == API_HOOKS_MAX)
+		return -1;
+	a->done[a->ndone].fn = fn;
+	a->done[a->ndone].arg = arg;
+	a->ndone++;
+	return 0;
+}
+
+unsigned api_inflight(const struct api *a)
+{
+	return a->nsuspended;
+}
+
+void api_set_draining(struct api *a, int on)
+{
+	a->draining = on;
+}
+
+/* ---- accessors ---- */
+
+const char *api_ctx_method(const struct api_ctx *c) { return c->method; }
+const char *api_ctx_path(const struct api_ctx *c) { return c->url; }
+const struct ops_req *api_ctx_op(const struct api_ctx *c) { return c->is_op ? &c->req : NULL; }
+const char *api_ctx_request_id(const struct api_ctx *c) { return c->request_id; }
+const struct api_peer *api_ctx_peer(const struct api_ctx *c) { return &c->peer; }
+struct MHD_Connection *api_ctx_connection(const struct api_ctx *c) { return c->conn; }
+int api_ctx_status(const struct api_ctx *c) { return c->status; }
+int api_ctx_upstream_status(const struct api_ctx *c) { return c->upstream_status; }
+unsigned api_ctx_attempts(const struct api_ctx *c) { return c->job ? c->job->attempts : 0; }
+
+uint64_t api_ctx_duration_ms(const struct api_ctx *c)
+{
+	return (c->t_end ? c->t_end : loop_now_ms()) - c->t0;
+}
+
+const char *api_ctx_header(const struct api_ctx *c, const char *name)
+{
+	return MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, name);
+}
+
+const char *api_ctx_body(const struct api_ctx *c, size_t *len)
+{
+	if (len != NULL)
+		*len = c->body.len;
+	return c->body.data ? c->body.data : "";
+}
+
+/* ---- replies ---- */
+
+static void reply_clear(struct api_ctx *c)
+{
+	size_t i;
+
+	free(c->r_body);
+	c->r_body = NULL;
+	c->r_len = 0;
+	for (i = 0; i < c->r_nhdrs; i++) {
+		free(c->r_hdrs[i].name);
+		free(c->r_hdrs[i].value);
+	}
+	c->r_nhdrs = 0;
+	c->status = 0;
+}
+
+int api_reply_header(struct api_ctx *c, const char *name, const char *value)
+{
+	struct hdr *h;
+
+	if (c->r_nhdrs == API_REPLY_HEADERS_MAX)
+		return -1;
+	h = &c->r_hdrs[c->r_nhdrs];
+	h->name = strdup(name);
+	h->value = strdup(value);
+	if (h->name == NULL || h->value == NULL) {
+		free(h->name);
+		free(h->value);
+		return -1;
+	}
+	c->r_nhdrs++;
+	return 0;
+}
+
+/* Take ownership of body (malloc'ed, may be NULL when len is 0). */
+static int reply_take(struct api_ctx *c, int status, const char *content_type, char *body, size_t len)
+{
+	reply_clear(c);
+	c->status = status;
+	c->r_body = body;
+	c->r_len = len;
+	c->phase = PH_REPLIED;
+	if (content_type != NULL && api_reply_header(c, "Content-Type", content_type) < 0)
+		return -1;
+	return 0;
+}
+
+int api_reply(struct api_ctx *c, int status, const char *content_type, const void *body, size_t len)
+{
+	char *copy = NULL;
+
+	if (len > 0) {
+		if ((copy = malloc(len)) == NULL) {
+			reply_take(c, 500, NULL, NULL, 0);
+			return -1;
+		}
+		memcpy(copy, body, len);
+	}
+	return reply_take(c, status, content_type, copy, len);
+}
+
+static int reply_json_error(struct api_ctx *c, int status, const char *code, const char *msg)
+{
+	json_t *j = json_pack("{s:s,s:s}", "code", code, "message", msg);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	int rc;
+
+	json_decref(j);
+	if (s == NULL)
+		return reply_take(c, status, NULL, NULL, 0);
+	rc = reply_take(c, status, "application/json", s, strlen(s));
+	return rc;
+}
+
+int api_reply_error(struct api_ctx *c, int status, const char *code, const char *fmt, ...)
+{
+	char msg[WPS_ERRMSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return reply_json_error(c, status, code, msg);
+}
+
+static int reply_ops_error(struct api_ctx *c, const struct ops_err *e)
+{
+	return reply_json_error(c, e->status, e->code, e->message);
+}
+
+static enum MHD_Result queue_reply(struct api_ctx *c)
+{
+	static char empty[1];
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+	size_t i;
+
+	r = MHD_create_response_from_buffer(c->r_len, c->r_body ? c->r_body : empty,
+	                                    c->r_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	c->r_body = NULL;   /* MHD frees it */
+	for (i = 0; i < c->r_nhdrs; i++)
+		MHD_add_response_header(r, c->r_hdrs[i].name, c->r_hdrs[i].value);
+	MHD_add_response_header(r, "x-ms-client-request-id", c->request_id);
+	rc = MHD_queue_response(c->conn, (unsigned)c->status, r);
+	MHD_destroy_response(r);
+	if (rc == MHD_YES)
+		c->queued = 1;
+	return rc;
+}
+
+/* ---- suspension ---- */
+
+void api_suspend(struct api_ctx *c, api_abort_fn on_abort, void *arg)
+{
+	struct api *a = c->api;
+
+	if (c->suspended)
+		return;
+	c->on_abort = on_abort;
+	c->abort_arg = arg;
+	c->phase = PH_WAIT;
+	c->suspended = 1;
+	c->prev = NULL;
+	c->next = a->suspended;
+	if (a->suspended != NULL)
+		a->suspended->prev = c;
+	a->suspended = c;
+	a->nsuspended++;
+	MHD_suspend_connection(c->conn);
+}
+
+static void unlink_suspended(struct api_ctx *c)
+{
+	struct api *a = c->api;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		a->suspended = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	c->suspended = 0;
+	a->nsuspended--;
+}
+
+void api_resume(struct api_ctx *c)
+{
+	if (!c->suspended)
+		return;
+	unlink_suspended(c);
+	if (c->phase != PH_REPLIED)
+		reply_json_error(c, 500, "InternalError", "request resumed without a reply");
+	MHD_resume_connection(c->conn);
+}
+
+void api_abort_all(struct api *a, int status, const char *code, const char *message)
+{
+	while (a->suspended != NULL) {
+		struct api_ctx *c = a->suspended;
+		if (c->job != NULL)
+			up_cancel(c->job);
+		loop_timer_stop(c->deadline);
+		if (c->on_abort != NULL)
+			c->on_abort(c, c->abort_arg);
+		c->on_abort = NULL;
+		reply_json_error(c, status, code, message);
+		api_resume(c);
+	}
+}
+
+/* ---- per request ---- */
+
+static void make_request_id(struct api *a, struct api_ctx *c)
+{
+	const char *given = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "x-ms-client-request-id");
+	uint64_t x, y;
+
+	if (given != NULL) {
+		size_t i, n = strlen(given);
+		int ok = n > 0 && n <= API_REQUEST_ID_MAX;
+		for (i = 0; ok && i < n; i++)
+			if ((unsigned char)given[i] < 0x20 || (unsigned char)given[i] > 0x7e)
+				ok = 0;
+		if (ok) {
+			memcpy(c->request_id, given, n + 1);
+			return;
+		}
+	}
+	/* xorshift64*: unique enough for correlation, not a secret */
+	a->rid_state ^= a->rid_state >> 12;
+	a->rid_state ^= a->rid_state << 25;
+	a->rid_state ^= a->rid_state >> 27;
+	x = a->rid_state * 0x2545F4914F6CDD1DULL;
+	a->rid_state ^= a->rid_state >> 12;
+	a->rid_state ^= a->rid_state << 25;
+	a->rid_state ^= a->rid_state >> 27;
+	y = a->rid_state * 0x2545F4914F6CDD1DULL;
+	snprintf(c->request_id, sizeof c->request_id, "%08x-%04x-4%03x-%04x-%012llx",
+	         (unsigned)(x >> 32), (unsigned)(x >> 16) & 0xffffu, (unsigned)x & 0xfffu,
+	         (unsigned)((y >> 48) & 0x3fffu) | 0x8000u, (unsigned long long)(y & 0xffffffffffffULL));
+}
+
+static void get_peer(struct api_ctx *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *fi;
+
+	snprintf(c->peer.text, sizeof c->peer.text, "tcp");
+	if (ci == NULL || ci->client_addr == NULL || ci->client_addr->sa_family != AF_UNIX)
+		return;
+	snprintf(c->peer.text, sizeof c->peer.text, "unix");
+	fi = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (fi != NULL) {
+		struct ucred uc;
+		socklen_t l = sizeof uc;
+		if (getsockopt(fi->connect_fd, SOL_SOCKET, SO_PEERCRED, &uc, &l) == 0) {
+			c->peer.is_unix = 1;
+			c->peer.uid = uc.uid;
+			c->peer.gid = uc.gid;
+			c->peer.pid = uc.pid;
+			snprintf(c->peer.text, sizeof c->peer.text, "uid:%u", (unsigned)uc.uid);
+		}
+	}
+}
+
+static const struct route *find_route(const struct api *a, const char *method, const char *url, int *path_hit)
+{
+	size_t i;
+
+	*path_hit = 0;
+	for (i = 0; i < a->nroutes; i++) {
+		const struct route *r = &a->routes[i];
+		int hit = r->match == API_EXACT ? strcmp(url, r->path) == 0
+		                                : strncmp(url, r->path, strlen(r->path)) == 0;
+		if (!hit)
+			continue;
+		*path_hit = 1;
+		if (r->method == NULL || strcmp(r->method, method) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static void ctx_free(struct api_ctx *c)
+{
+	if (c == NULL)
+		return;
+	up_job_free(c->job);
+	loop_timer_free(c->deadline);
+	ops_req_free(&c->req);
+	buf_free(&c->body);
+	reply_clear(c);
+	free(c);
+}
+
+/* The first call: a new request with its headers. Returns the ctx, which may already hold a reply. */
+static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const char *url, const char *method)
+{
+	struct api_ctx *c = calloc(1, sizeof *c);
+	const char *cl;
+	struct ops_err e;
+	int path_hit;
+	size_t i;
+
+	if (c == NULL)
+		return NULL;
+	c->api = a;
+	c->conn = conn;
+	c->url = url;
+	c->method = method;
+	c->t0 = loop_now_ms();
+	c->phase = PH_BODY;
+	ops_req_init(&c->req);
+	buf_init(&c->body, (size_t)a->cfg->max_body_bytes);
+	make_request_id(a, c);
+	get_peer(c);
+
+	if (a->draining) {
+		api_reply_error(c, 503, "ShuttingDown", "the gateway is shutting down");
+		api_reply_header(c, "Connection", "close");
+		return c;
+	}
+	c->route = find_route(a, method, url, &path_hit);
+	if (c->route == NULL) {
+		if (path_hit) {
+			api_reply_error(c, 405, "MethodNotAllowed", "%s is not allowed here", method);
+			return c;
+		}
+		if (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0) {
+			api_reply_error(c, 404, "NotFound", "no such endpoint");
+			return c;
+		}
+		if (strlen(url) > WPS_URL_MAX) {
+			api_reply_error(c, 414, "UriTooLong", "the path is longer than %d bytes", WPS_URL_MAX);
+			return c;
+		}
+		if (ops_route(method, url, &c->req, &e) < 0) {
+			reply_ops_error(c, &e);
+			return c;
+		}
+		c->is_op = 1;
+	}
+	for (i = 0; i < a->nadmit; i++)
+		if (a->admit[i].fn(c, a->admit[i].arg) < 0) {
+			if (c->phase != PH_REPLIED)
+				api_reply_error(c, 403, "Forbidden", "refused");
+			return c;
+		}
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		char *end;
+		unsigned long long n;
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno == 0 && *end == '\0' && n > (unsigned long long)a->cfg->max_body_bytes)
+			api_reply_error(c, 413, "PayloadTooLarge", "the request body is larger than %ld bytes",
+			                a->cfg->max_body_bytes);
+	}
+	return c;
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct api_ctx *c = cls;
+	struct ops_err e;
+
+	(void)kind;
+	if (c->phase == PH_REPLIED)
+		return MHD_NO;
+	if (ops_add_query(&c->req, key, value, &e) < 0) {
+		reply_ops_error(c, &e);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static void on_upstream_done(struct up_job *job, void *arg);
+
+static void on_deadline(void *arg)
+{
+	struct api_ctx *c = arg;
+
+	up_cancel(c->job);
+	api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms",
+	                c->api->cfg->timeout_ms);
+	api_resume(c);
+}
+
+static void reply_from_job(struct api_ctx *c, struct up_job *job)
+{
+	struct api *a = c->api;
+
+	switch (job->result) {
+	case UP_OK: {
+		size_t len = job->resp.len;
+		char *body = len > 0 ? buf_steal(&job->resp) : NULL;
+		c->upstream_status = (int)job->status;
+		reply_take(c, (int)job->status, job->resp_content_type, body, len);
+		if (job->resp_error_code != NULL)
+			api_reply_header(c, "x-ms-error-code", job->resp_error_code);
+		if (job->resp_retry_after != NULL)
+			api_reply_header(c, "Retry-After", job->resp_retry_after);
+		if (job->resp_retry_after_ms != NULL)
+			api_reply_header(c, "retry-after-ms", job->resp_retry_after_ms);
+		if (job->resp_x_ms_retry_after_ms != NULL)
+			api_reply_header(c, "x-ms-retry-after-ms", job->resp_x_ms_retry_after_ms);
+		break;
+	}
+	case UP_TIMEOUT:
+		api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms", a->cfg->timeout_ms);
+		break;
+	case UP_TOO_LARGE:
+		c->upstream_status = (int)job->status;
+		api_reply_error(c, 502, "BadGateway", "upstream: %s", job->errmsg);
+		break;
+	case UP_NO_ANSWER:
+	case UP_FAILED:
+	default:
+		api_reply_error(c, 502, "BadGateway", "upstream: %s", job->errmsg[0] ? job->errmsg : "request failed");
+		break;
+	}
+}
+
+static void on_upstream_done(struct up_job *job, void *arg)
+{
+	struct api_ctx *c = arg;
+
+	loop_timer_stop(c->deadline);
+	reply_from_job(c, job);
+	api_resume(c);
+}
+
+static void generate_token(struct api_ctx *c)
+{
+	struct api *a = c->api;
+	struct client_token_req tr;
+	struct ops_err e;
+	json_t *j;
+	char *s;
+
+	memset(&tr, 0, sizeof tr);
+	if (token_req_from_ops(&c->req, &tr, &e) < 0) {
+		reply_ops_error(c, &e);
+		return;
+	}
+	j = token_client_response(a->cred->endpoint, c->req.hub, &tr, time(NULL), a->cred->key, a->cred->keylen);
+	token_req_release(&tr);
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (s == NULL) {
+		api_reply_error(c, 500, "InternalError", "cannot sign the client token");
+		return;
+	}
+	reply_take(c, 200, "application/json", s, strlen(s));
+}
+
+static void forward(struct api_ctx *c)
+{
+	struct api *a = c->api;
+	const struct ops_def *op = c->req.op;
+	const char *v = ops_query_get(&c->req, "api-version");
+	const char *ct = api_ctx_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+	struct up_job *job;
+	struct buf path, query;
+
+	if (a->nsuspended >= (unsigned long)a->cfg->max_inflight) {
+		api_reply_error(c, 503, "ServerBusy", "too many requests in flight (limits.max_inflight)");
+		api_reply_header(c, "Retry-After", "1");
+		return;
+	}
+	if ((c->job = job = up_job_new()) == NULL)
+		goto oom;
+	buf_init(&path, 0);
+	buf_init(&query, 0);
+	if (ops_build_path(&c->req, &path) < 0 ||
+	    ops_build_query(&c->req, v != NULL && ops_api_version_known(v) ? v : a->cfg->api_version, &query) < 0) {
+		buf_free(&path);
+		buf_free(&query);
+		goto oom;
+	}
+	job->path = buf_steal(&path);
+	job->query = buf_steal(&query);
+	job->method = op->method;
+	if (op->body != OPB_NONE) {
+		job->body_len = c->body.len;
+		job->body = buf_steal(&c->body);
+		if (ct != NULL && (job->content_type = strdup(ct)) == NULL)
+			goto oom;
+	}
+	snprintf(job->request_id, sizeof job->request_id, "%s", c->request_id);
+	job->deadline_ms = c->t0 + (uint64_t)a->cfg->timeout_ms;
+	job->done = on_upstream_done;
+	job->arg = c;
+	if (c->deadline == NULL && (c->deadline = loop_timer_new(a->loop, on_deadline, c)) == NULL)
+		goto oom;
+	if (up_submit(a->up, job) < 0) {
+		reply_from_job(c, job);
+		return;
+	}
+	loop_timer_start(c->deadline, job->deadline_ms > loop_now_ms() ? job->deadline_ms - loop_now_ms() : 0);
+	api_suspend(c, NULL, NULL);
+	return;
+oom:
+	api_reply_error(c, 500, "InternalError", "out of memory");
+}
+
+/* The last call: the whole body is in. */
+static void dispatch(struct api_ctx *c)
+{
+	struct api *a = c->api;
+	struct ops_err e;
+
+	if (c->body_over) {
+		api_reply_error(c, 413, "PayloadTooLarge", "the request body is larger than %ld bytes",
+		                a->cfg->max_body_bytes);
+		return;
+	}
+	if (c->route != NULL) {
+		c->route->fn(c, c->route->arg);
+		if (c->phase == PH_BODY)
+			api_reply_error(c, 500, "InternalError", "the endpoint gave no reply");
+		return;
+	}
+	MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, add_arg, c);
+	if (c->phase == PH_REPLIED)
+		return;
+	if (ops_validate_query(&c->req, &e) < 0 ||
+	    ops_validate_body(&c->req, api_ctx_header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
+	                      c->body.data ? c->body.data : "", c->body.len, (size_t)a->cfg->max_body_bytes, &e) < 0) {
+		reply_ops_error(c, &e);
+		return;
+	}
+	if (c->req.op->id == OP_GENERATE_CLIENT_TOKEN && a->cred->key != NULL) {
+		generate_token(c);
+		return;
+	}
+	forward(c);
+}
+
+enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                            const char *version, const char *upload_data, size_t *upload_data_size,
+                            void **req_cls)
+{
+	struct api *a = cls;
+	struct api_ctx *c = *req_cls;
+
+	(void)version;
+	if (c == NULL) {
+		if ((c = ctx_new(a, conn, url, method)) == NULL)
+			return MHD_NO;
+		*req_cls = c;
+		if (c->phase == PH_REPLIED)
+			return queue_reply(c);   /* at once: the body is not read */
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (c->phase == PH_REPLIED || c->body_over) {
+			c->discarded += n;
+			/* a sender that goes on and on after the limit is cut off */
+			if (c->discarded > 4 * (size_t)a->cfg->max_body_bytes + 65536)
+				return MHD_NO;
+			return MHD_YES;
+		}
+		if (buf_append(&c->body, upload_data, n) < 0) {
+			c->body_over = 1;
+			buf_free(&c->body);
+			c->discarded = n;
+		}
+		return MHD_YES;
+	}
+	if (c->phase == PH_BODY)
+		dispatch(c);
+	if (c->phase == PH_REPLIED && !c->queued)
+		return queue_reply(c);
+	return MHD_YES;   /* suspended: called again after api_resume */
+}
+
+static void log_request(const struct api_ctx *c)
+{
+	char status[16], ustatus[16], attempts[16], dur[24];
+	const struct ops_req *r = c->is_op ? &c->req : NULL;
+
+	snprintf(status, sizeof status, "%d", c->status);
+	if (c->upstream_status > 0)
+		snprintf(ustatus, sizeof ustatus, "%d", c->upstream_status);
+	else
+		snprintf(ustatus, sizeof ustatus, "-");
+	snprintf(attempts, sizeof attempts, "%u", api_ctx_attempts(c));
+	snprintf(dur, sizeof dur, "%llu", (unsigned long long)api_ctx_duration_ms(c));
+	log_kv(WLOG_INFO, "request",
+	       "method", c->method,
+	       "op", r != NULL && r->op != NULL ? r->op->name : "-",
+	       "hub", r != NULL && r->hub != NULL ? r->hub : "-",
+	       "status", c->queued ? status : "-",
+	       "upstream_status", ustatus,
+	       "attempts", attempts,
+	       "duration_ms", dur,
+	       "request_id", c->request_id,
+	       "peer", c->peer.text,
+	       NULL);
+}
+
+void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct api *a = cls;
+	struct api_ctx *c = *req_cls;
+	size_t i;
+
+	(void)conn;
+	(void)toe;
+	if (c == NULL)
+		return;
+	*req_cls = NULL;
+	if (c->suspended) {   /* only when libmicrohttpd stops with the connection still suspended */
+		if (c->on_abort != NULL)
+			c->on_abort(c, c->abort_arg);
+		c->on_abort = NULL;
+		unlink_suspended(c);
+	}
+	c->t_end = loop_now_ms();
+	if (!c->queued)
+		c->status = 0;
+	log_request(c);
+	for (i = 0; i < a->ndone; i++)
+		a->done[i].fn(c, a->done[i].arg);
+	ctx_free(c);
+}

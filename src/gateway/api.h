@@ -1,0 +1,100 @@
+/* api.h: the local HTTP API: the libmicrohttpd access handler, routing to the operation table or to
+ * local endpoints that modules register, validation, and the hand-off to the upstream. */
+#ifndef WPS_GW_API_H
+#define WPS_GW_API_H
+
+#include <microhttpd.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct loop;
+struct up;
+struct cfg;
+struct cred;
+struct ops_req;
+struct api;
+struct api_ctx;   /* one request; valid from the first handler call until the request completes */
+
+#define API_ROUTES_MAX      32
+#define API_HOOKS_MAX       8
+#define API_REQUEST_ID_MAX  64   /* bytes of an x-ms-client-request-id we accept from the application */
+#define API_REPLY_HEADERS_MAX 12
+
+struct api_peer {
+	int   is_unix;   /* 1: uid/gid/pid are valid (SO_PEERCRED) */
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	char  text[32];  /* "uid:1000" or "tcp" */
+};
+
+/* The lifetime of the objects passed: cfg, cred and up are borrowed until api_configure/api_free. */
+struct api *api_new(struct loop *l, struct up *up, const struct cfg *cfg, const struct cred *cred);
+void api_configure(struct api *a, const struct cfg *cfg, const struct cred *cred);
+void api_free(struct api *a);   /* accepts NULL */
+
+/* libmicrohttpd callbacks; cls is the struct api. */
+enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                            const char *version, const char *upload_data, size_t *upload_data_size,
+                            void **req_cls);
+void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                   enum MHD_RequestTerminationCode toe);
+
+/* ---- extension points ---- */
+
+enum api_match { API_EXACT, API_PREFIX };
+/* A local endpoint. Called once the whole body is in (api_ctx_body). It must either reply
+ * (api_reply / api_reply_error) before returning, or api_suspend and reply + api_resume later. */
+typedef void (*api_handler_fn)(struct api_ctx *ctx, void *arg);
+/* method NULL matches any method; path is borrowed (a string literal). Checked in registration
+ * order before /api/... Returns 0, or -1 when the table is full. */
+int api_register(struct api *a, const char *method, const char *path, enum api_match match,
+                 api_handler_fn fn, void *arg);
+
+/* Admission (access rules, rate limits): called after routing, before the body is read. Return 0 to
+ * go on, or reply with api_reply_error and return -1. */
+typedef int (*api_admit_fn)(struct api_ctx *ctx, void *arg);
+int api_on_admit(struct api *a, api_admit_fn fn, void *arg);
+/* Completion (metrics, audit): called once per request when libmicrohttpd is done with it. */
+typedef void (*api_done_fn)(const struct api_ctx *ctx, void *arg);
+int api_on_done(struct api *a, api_done_fn fn, void *arg);
+
+/* ---- the request, for handlers and hooks (strings borrowed from the request) ---- */
+const char *api_ctx_method(const struct api_ctx *c);
+const char *api_ctx_path(const struct api_ctx *c);               /* still percent-encoded */
+const char *api_ctx_header(const struct api_ctx *c, const char *name);
+const char *api_ctx_body(const struct api_ctx *c, size_t *len);  /* NUL-terminated */
+const struct ops_req *api_ctx_op(const struct api_ctx *c);       /* NULL for a local endpoint */
+const char *api_ctx_request_id(const struct api_ctx *c);
+const struct api_peer *api_ctx_peer(const struct api_ctx *c);
+struct MHD_Connection *api_ctx_connection(const struct api_ctx *c);
+int api_ctx_status(const struct api_ctx *c);           /* the reply's status, 0 before one */
+int api_ctx_upstream_status(const struct api_ctx *c);  /* 0 when nothing came back */
+unsigned api_ctx_attempts(const struct api_ctx *c);
+uint64_t api_ctx_duration_ms(const struct api_ctx *c);
+
+/* ---- replying (once per request) ---- */
+/* Copy body[0..len) as the reply. content_type may be NULL. Returns 0 or -1. */
+int api_reply(struct api_ctx *c, int status, const char *content_type, const void *body, size_t len);
+/* A JSON {"code","message"} reply with Content-Type application/json. */
+int api_reply_error(struct api_ctx *c, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Add a header to the reply (after api_reply). Returns 0 or -1 (too many, no memory). */
+int api_reply_header(struct api_ctx *c, const char *name, const char *value);
+
+/* Asynchronous local handlers: suspend the connection; later reply and api_resume. on_abort (may
+ * be NULL) is called when the gateway shuts down before that: the ctx is then replied 503 and
+ * resumed by the caller of api_abort_all; the handler must forget it. */
+typedef void (*api_abort_fn)(struct api_ctx *c, void *arg);
+void api_suspend(struct api_ctx *c, api_abort_fn on_abort, void *arg);
+void api_resume(struct api_ctx *c);
+
+/* ---- shutdown ---- */
+unsigned api_inflight(const struct api *a);    /* suspended requests (upstream or local) */
+/* While draining, new requests are answered 503 ShuttingDown (with Connection: close). */
+void api_set_draining(struct api *a, int on);
+/* Answer every suspended request with status (503) and a JSON error, and resume it. */
+void api_abort_all(struct api *a, int status, const char *code, const char *message);
+
+#endif

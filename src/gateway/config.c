@@ -1,0 +1,523 @@
+/* config.c: parse and validate the gateway's libconfig file into struct cfg; errors name key and line. */
+#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "wpslimits.h"
+#include "ops.h"
+#include "listen.h"
+
+/* Keys each group may hold: anything else is an error, so that a typo is never silent. Modules that
+ * add keys later (retry, outbox, metrics, acl, entra) extend these lists. */
+static const char *const top_keys[]      = { "listen", "upstream", "limits", "log", NULL };
+static const char *const listen_keys[]   = { "unix", "tcp", "allow_non_loopback", NULL };
+static const char *const unix_keys[]     = { "path", "mode", "group", NULL };
+static const char *const upstream_keys[] = { "endpoint", "access_key_file", "connection_string_file",
+	"api_version", "timeout_ms", "ca_file", "max_connections", "max_response_bytes", NULL };
+static const char *const limits_keys[]   = { "max_body_bytes", "max_connections", "max_inflight",
+	"idle_timeout_s", "max_header_bytes", "shutdown_grace_ms", NULL };
+static const char *const log_keys[]      = { "level", "format", NULL };
+
+struct ctx {
+	const char *file;
+	char       *err;
+	size_t      errlen;
+};
+
+__attribute__((format(printf, 4, 5)))
+static int fail(struct ctx *x, const config_setting_t *s, const char *key, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (s != NULL && config_setting_source_line(s) > 0)
+		snprintf(x->err, x->errlen, "%s:%u: %s: %s", x->file, config_setting_source_line(s), key, msg);
+	else
+		snprintf(x->err, x->errlen, "%s: %s: %s", x->file, key, msg);
+	return -1;
+}
+
+static void keypath(char *out, size_t n, const char *prefix, const char *name)
+{
+	if (prefix == NULL || *prefix == '\0')
+		snprintf(out, n, "%s", name);
+	else
+		snprintf(out, n, "%s.%s", prefix, name);
+}
+
+static int check_keys(struct ctx *x, const config_setting_t *grp, const char *prefix,
+                      const char *const *allowed)
+{
+	int i, n = config_setting_length(grp);
+
+	for (i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
+		const char *name = config_setting_name(s);
+		const char *const *a;
+		char kp[128];
+
+		if (name == NULL)
+			continue;
+		for (a = allowed; *a != NULL; a++)
+			if (strcmp(*a, name) == 0)
+				break;
+		if (*a == NULL) {
+			keypath(kp, sizeof kp, prefix, name);
+			return fail(x, s, kp, "unknown key");
+		}
+	}
+	return 0;
+}
+
+static int get_group(struct ctx *x, const config_setting_t *parent, const char *prefix, const char *name,
+                     const config_setting_t **out)
+{
+	const config_setting_t *s = config_setting_get_member(parent, name);
+	char kp[128];
+
+	*out = NULL;
+	if (s == NULL)
+		return 0;
+	keypath(kp, sizeof kp, prefix, name);
+	if (!config_setting_is_group(s))
+		return fail(x, s, kp, "must be a group { ... }");
+	*out = s;
+	return 0;
+}
+
+static int get_str(struct ctx *x, const config_setting_t *grp, const char *prefix, const char *name,
+                   char **out)
+{
+	const config_setting_t *s;
+	const char *v;
+	char kp[128];
+
+	if (grp == NULL || (s = config_setting_get_member(grp, name)) == NULL)
+		return 0;
+	keypath(kp, sizeof kp, prefix, name);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(x, s, kp, "must be a string");
+	v = config_setting_get_string(s);
+	if (v == NULL || *v == '\0')
+		return fail(x, s, kp, "must not be empty");
+	free(*out);
+	if ((*out = strdup(v)) == NULL)
+		return fail(x, s, kp, "out of memory");
+	return 0;
+}
+
+static int get_int(struct ctx *x, const config_setting_t *grp, const char *prefix, const char *name,
+                   long min, long max, long *out)
+{
+	const config_setting_t *s;
+	long long v;
+	char kp[128];
+
+	if (grp == NULL || (s = config_setting_get_member(grp, name)) == NULL)
+		return 0;
+	keypath(kp, sizeof kp, prefix, name);
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else
+		return fail(x, s, kp, "must be an integer");
+	if (v < min || v > max)
+		return fail(x, s, kp, "out of range (%ld..%ld)", min, max);
+	*out = (long)v;
+	return 0;
+}
+
+static int get_bool(struct ctx *x, const config_setting_t *grp, const char *prefix, const char *name, int *out)
+{
+	const config_setting_t *s;
+	char kp[128];
+
+	if (grp == NULL || (s = config_setting_get_member(grp, name)) == NULL)
+		return 0;
+	keypath(kp, sizeof kp, prefix, name);
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(x, s, kp, "must be true or false");
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+static const config_setting_t *member(const config_setting_t *grp, const char *name)
+{
+	return grp == NULL ? NULL : config_setting_get_member(grp, name);
+}
+
+static int is_loopback_host(const char *host, size_t n)
+{
+	if (n == 9 && strncasecmp(host, "localhost", 9) == 0)
+		return 1;
+	if (n == 5 && memcmp(host, "[::1]", 5) == 0)
+		return 1;
+	if (n >= 4 && memcmp(host, "127.", 4) == 0) {
+		size_t i;
+		for (i = 4; i < n; i++)
+			if (!((host[i] >= '0' && host[i] <= '9') || host[i] == '.'))
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+int cfg_endpoint_ok(const char *url, char *err, size_t errlen)
+{
+	const char *host, *end, *p;
+	int https;
+
+	if (strncmp(url, "https://", 8) == 0) {
+		https = 1;
+		host = url + 8;
+	} else if (strncmp(url, "http://", 7) == 0) {
+		https = 0;
+		host = url + 7;
+	} else {
+		snprintf(err, errlen, "must start with https:// (or http:// on loopback)");
+		return 0;
+	}
+	end = host + strcspn(host, "/?#");
+	if (*end == '/' && end[1] == '\0')
+		; /* one trailing slash is tolerated */
+	else if (*end != '\0') {
+		snprintf(err, errlen, "must be scheme://host[:port] without a path, query or fragment");
+		return 0;
+	}
+	if (end == host || memchr(host, '@', (size_t)(end - host)) != NULL) {
+		snprintf(err, errlen, "must name a host (and no user info)");
+		return 0;
+	}
+	for (p = host; p < end; p++)
+		if ((unsigned char)*p <= ' ' || *p == '\\' || (unsigned char)*p >= 0x7f) {
+			snprintf(err, errlen, "contains a character not allowed in a host name");
+			return 0;
+		}
+	if (!https) {
+		/* host without the port: "[::1]:8080" -> "[::1]", "127.0.0.1:8080" -> "127.0.0.1" */
+		const char *hend;
+		if (*host == '[')
+			hend = memchr(host, ']', (size_t)(end - host)) ? (const char *)memchr(host, ']', (size_t)(end - host)) + 1 : end;
+		else
+			hend = memchr(host, ':', (size_t)(end - host)) ? (const char *)memchr(host, ':', (size_t)(end - host)) : end;
+		if (!is_loopback_host(host, (size_t)(hend - host))) {
+			snprintf(err, errlen, "http:// is accepted only for a loopback host (127.0.0.1, [::1], localhost); use https://");
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int parse_mode(const char *s, mode_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s[0] != '0' || strlen(s) < 2 || strlen(s) > 5)
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno != 0 || *end != '\0' || v > 0777)
+		return -1;
+	*out = (mode_t)v;
+	return 0;
+}
+
+static int parse_group(const char *s, gid_t *out)
+{
+	char *end;
+	unsigned long v;
+	struct group *g;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s >= '0' && *s <= '9' && *end == '\0' && errno == 0 && v < 0xffffffffUL) {
+		*out = (gid_t)v;
+		return 0;
+	}
+	g = getgrnam(s);
+	if (g == NULL)
+		return -1;
+	*out = g->gr_gid;
+	return 0;
+}
+
+static int load_listen(struct ctx *x, const config_setting_t *root, struct cfg *c)
+{
+	const config_setting_t *l, *u, *t;
+	char *mode = NULL, *group = NULL;
+	int rc = -1;
+
+	if (get_group(x, root, "", "listen", &l) < 0)
+		return -1;
+	if (l == NULL)
+		return fail(x, NULL, "listen", "missing: at least one listener (listen.unix or listen.tcp) is needed");
+	if (check_keys(x, l, "listen", listen_keys) < 0)
+		return -1;
+	if (get_group(x, l, "listen", "unix", &u) < 0)
+		return -1;
+	if (u != NULL) {
+		if (check_keys(x, u, "listen.unix", unix_keys) < 0)
+			goto out;
+		if (get_str(x, u, "listen.unix", "path", &c->unix_path) < 0 ||
+		    get_str(x, u, "listen.unix", "mode", &mode) < 0 ||
+		    get_str(x, u, "listen.unix", "group", &group) < 0)
+			goto out;
+		if (c->unix_path == NULL) {
+			fail(x, u, "listen.unix.path", "missing");
+			goto out;
+		}
+		if (c->unix_path[0] != '/' || strlen(c->unix_path) >= 108) {
+			fail(x, member(u, "path"), "listen.unix.path", "must be an absolute path shorter than 108 bytes");
+			goto out;
+		}
+		if (mode != NULL && parse_mode(mode, &c->unix_mode) < 0) {
+			fail(x, member(u, "mode"), "listen.unix.mode", "must be an octal string such as \"0660\"");
+			goto out;
+		}
+		if (group != NULL) {
+			if (parse_group(group, &c->unix_gid) < 0) {
+				fail(x, member(u, "group"), "listen.unix.group", "no such group");
+				goto out;
+			}
+			c->unix_group_set = 1;
+		}
+	}
+	if (get_bool(x, l, "listen", "allow_non_loopback", &c->allow_non_loopback) < 0)
+		goto out;
+	t = config_setting_get_member(l, "tcp");
+	if (t != NULL) {
+		struct sockaddr_storage ss;
+		socklen_t sslen;
+		char why[128];
+		int i, n, loopback;
+		if (!config_setting_is_array(t) && !config_setting_is_list(t)) {
+			fail(x, t, "listen.tcp", "must be an array of strings [ \"127.0.0.1:7080\" ]");
+			goto out;
+		}
+		n = config_setting_length(t);
+		if (n > CFG_TCP_MAX) {
+			fail(x, t, "listen.tcp", "at most %d addresses", CFG_TCP_MAX);
+			goto out;
+		}
+		c->tcp = calloc((size_t)n + 1, sizeof *c->tcp);
+		if (c->tcp == NULL) {
+			fail(x, t, "listen.tcp", "out of memory");
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			const config_setting_t *e = config_setting_get_elem(t, (unsigned)i);
+			const char *v = config_setting_get_string(e);
+			if (v == NULL || *v == '\0' || strlen(v) > 300) {
+				fail(x, e, "listen.tcp", "entry %d must be a non-empty string \"HOST:PORT\"", i + 1);
+				goto out;
+			}
+			if (listen_parse_tcp(v, c->allow_non_loopback, &ss, &sslen, &loopback, why, sizeof why) < 0) {
+				fail(x, e, "listen.tcp", "entry %d: %s", i + 1, why);
+				goto out;
+			}
+			if ((c->tcp[c->ntcp++] = strdup(v)) == NULL) {
+				fail(x, t, "listen.tcp", "out of memory");
+				goto out;
+			}
+		}
+	}
+	if (c->unix_path == NULL && c->ntcp == 0) {
+		fail(x, l, "listen", "at least one listener (listen.unix or listen.tcp) is needed");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(mode);
+	free(group);
+	return rc;
+}
+
+static int load_upstream(struct ctx *x, const config_setting_t *root, struct cfg *c)
+{
+	const config_setting_t *u;
+	char msg[160];
+
+	if (get_group(x, root, "", "upstream", &u) < 0)
+		return -1;
+	if (u == NULL)
+		return fail(x, NULL, "upstream", "missing");
+	if (check_keys(x, u, "upstream", upstream_keys) < 0)
+		return -1;
+	if (get_str(x, u, "upstream", "endpoint", &c->endpoint) < 0 ||
+	    get_str(x, u, "upstream", "access_key_file", &c->access_key_file) < 0 ||
+	    get_str(x, u, "upstream", "connection_string_file", &c->connection_string_file) < 0 ||
+	    get_str(x, u, "upstream", "api_version", &c->api_version) < 0 ||
+	    get_str(x, u, "upstream", "ca_file", &c->ca_file) < 0 ||
+	    get_int(x, u, "upstream", "timeout_ms", 100, 600000, &c->timeout_ms) < 0 ||
+	    get_int(x, u, "upstream", "max_connections", 1, 1024, &c->up_max_connections) < 0 ||
+	    get_int(x, u, "upstream", "max_response_bytes", 1024, 64L * 1024 * 1024, &c->max_response_bytes) < 0)
+		return -1;
+	if ((c->access_key_file == NULL) == (c->connection_string_file == NULL))
+		return fail(x, u, "upstream.access_key_file",
+		            "exactly one of upstream.access_key_file and upstream.connection_string_file is needed");
+	if (c->access_key_file != NULL && c->endpoint == NULL)
+		return fail(x, u, "upstream.endpoint", "missing (needed with upstream.access_key_file)");
+	if (c->endpoint != NULL) {
+		size_t n;
+		if (!cfg_endpoint_ok(c->endpoint, msg, sizeof msg))
+			return fail(x, member(u, "endpoint"), "upstream.endpoint", "%s", msg);
+		n = strlen(c->endpoint);
+		if (n > 0 && c->endpoint[n - 1] == '/')
+			c->endpoint[n - 1] = '\0';
+	}
+	if (c->api_version == NULL) {
+		if ((c->api_version = strdup(WPS_DEFAULT_API_VERSION)) == NULL)
+			return fail(x, u, "upstream.api_version", "out of memory");
+	} else if (!ops_api_version_known(c->api_version)) {
+		return fail(x, member(u, "api_version"), "upstream.api_version",
+		            "unknown version (known: 2021-10-01 2022-11-01 2023-07-01 2024-01-01 2024-12-01)");
+	}
+	return 0;
+}
+
+static int load_limits(struct ctx *x, const config_setting_t *root, struct cfg *c)
+{
+	const config_setting_t *l;
+
+	if (get_group(x, root, "", "limits", &l) < 0)
+		return -1;
+	if (l == NULL)
+		return 0;
+	if (check_keys(x, l, "limits", limits_keys) < 0)
+		return -1;
+	if (get_int(x, l, "limits", "max_body_bytes", 1, 16L * 1024 * 1024, &c->max_body_bytes) < 0 ||
+	    get_int(x, l, "limits", "max_connections", 1, 65536, &c->max_connections) < 0 ||
+	    get_int(x, l, "limits", "max_inflight", 1, 1000000, &c->max_inflight) < 0 ||
+	    get_int(x, l, "limits", "idle_timeout_s", 1, 3600, &c->idle_timeout_s) < 0 ||
+	    get_int(x, l, "limits", "max_header_bytes", 1024, 1024L * 1024, &c->max_header_bytes) < 0 ||
+	    get_int(x, l, "limits", "shutdown_grace_ms", 0, 600000, &c->shutdown_grace_ms) < 0)
+		return -1;
+	return 0;
+}
+
+static int load_log(struct ctx *x, const config_setting_t *root, struct cfg *c)
+{
+	const config_setting_t *l;
+	char *level = NULL, *format = NULL;
+	int rc = -1;
+
+	if (get_group(x, root, "", "log", &l) < 0)
+		return -1;
+	if (l == NULL)
+		return 0;
+	if (check_keys(x, l, "log", log_keys) < 0)
+		return -1;
+	if (get_str(x, l, "log", "level", &level) < 0 || get_str(x, l, "log", "format", &format) < 0)
+		goto out;
+	if (level != NULL && log_level_parse(level, &c->log_level) < 0) {
+		fail(x, member(l, "level"), "log.level", "must be one of err, warn, info, debug");
+		goto out;
+	}
+	if (format != NULL) {
+		if (strcmp(format, "logfmt") == 0)
+			c->log_format = WLOG_FMT_LOGFMT;
+		else if (strcmp(format, "json") == 0)
+			c->log_format = WLOG_FMT_JSON;
+		else {
+			fail(x, member(l, "format"), "log.format", "must be \"logfmt\" or \"json\"");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(level);
+	free(format);
+	return rc;
+}
+
+static void set_defaults(struct cfg *c)
+{
+	c->unix_mode = CFG_DEFAULT_UNIX_MODE;
+	c->timeout_ms = WPS_DEFAULT_TIMEOUT_MS;
+	c->up_max_connections = WPS_DEFAULT_UPSTREAM_CONNS;
+	c->max_response_bytes = CFG_DEFAULT_MAX_RESPONSE;
+	c->max_body_bytes = WPS_DEFAULT_BODY_MAX;
+	c->max_connections = WPS_DEFAULT_MAX_CONNECTIONS;
+	c->max_inflight = WPS_DEFAULT_MAX_INFLIGHT;
+	c->idle_timeout_s = CFG_DEFAULT_IDLE_TIMEOUT_S;
+	c->max_header_bytes = CFG_DEFAULT_HEADER_BYTES;
+	c->shutdown_grace_ms = CFG_DEFAULT_SHUTDOWN_GRACE_MS;
+	c->log_level = WLOG_INFO;
+	c->log_format = WLOG_FMT_LOGFMT;
+}
+
+int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
+{
+	struct ctx x = { path, err, errlen };
+	struct cfg *c = NULL;
+	config_t lc;
+	const config_setting_t *root;
+	FILE *f;
+	int rc = -1;
+
+	*out = NULL;
+	config_init(&lc);
+	f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		goto out;
+	}
+	if (config_read(&lc, f) != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: syntax error: %s", path, config_error_line(&lc),
+		         config_error_text(&lc) ? config_error_text(&lc) : "?");
+		fclose(f);
+		goto out;
+	}
+	fclose(f);
+	if ((c = calloc(1, sizeof *c)) == NULL || (c->file = strdup(path)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	set_defaults(c);
+	root = config_root_setting(&lc);
+	if (check_keys(&x, root, "", top_keys) < 0 ||
+	    load_listen(&x, root, c) < 0 ||
+	    load_upstream(&x, root, c) < 0 ||
+	    load_limits(&x, root, c) < 0 ||
+	    load_log(&x, root, c) < 0)
+		goto out;
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	cfg_free(c);
+	config_destroy(&lc);
+	return rc;
+}
+
+void cfg_free(struct cfg *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->file);
+	free(c->unix_path);
+	for (i = 0; i < c->ntcp; i++)
+		free(c->tcp[i]);
+	free(c->tcp);
+	free(c->endpoint);
+	free(c->access_key_file);
+	free(c->connection_string_file);
+	free(c->api_version);
+	free(c->ca_file);
+	free(c);
+}

@@ -1,0 +1,60 @@
+/* config.h: the gateway's configuration file (libconfig), parsed once into an immutable validated struct. */
+#ifndef WPS_GW_CONFIG_H
+#define WPS_GW_CONFIG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "log.h"
+
+/* Defaults and ranges of the keys that wpslimits.h does not already name. */
+#define CFG_DEFAULT_UNIX_MODE         0660
+#define CFG_DEFAULT_MAX_RESPONSE      (4L * 1024 * 1024)
+#define CFG_DEFAULT_IDLE_TIMEOUT_S    60
+#define CFG_DEFAULT_HEADER_BYTES      16384
+#define CFG_DEFAULT_SHUTDOWN_GRACE_MS 10000
+#define CFG_TCP_MAX                   16      /* entries in listen.tcp */
+
+struct cfg {
+	char   *file;                 /* the file it came from */
+
+	/* listen */
+	char   *unix_path;            /* NULL: no unix socket */
+	mode_t  unix_mode;
+	int     unix_group_set;       /* 1 when listen.unix.group was given */
+	gid_t   unix_gid;
+	char  **tcp;                  /* ntcp addresses as written ("127.0.0.1:7080", "[::1]:7080") */
+	size_t  ntcp;
+	int     allow_non_loopback;
+
+	/* upstream */
+	char   *endpoint;             /* NULL when it comes from the connection string */
+	char   *access_key_file;      /* exactly one of these two is set */
+	char   *connection_string_file;
+	char   *api_version;
+	long    timeout_ms;
+	char   *ca_file;              /* NULL: the system's CA store */
+	long    up_max_connections;
+	long    max_response_bytes;
+
+	/* limits */
+	long    max_body_bytes;
+	long    max_connections;
+	long    max_inflight;
+	long    idle_timeout_s;
+	long    max_header_bytes;
+	long    shutdown_grace_ms;
+
+	/* log */
+	enum wlog_level  log_level;
+	enum wlog_format log_format;
+};
+
+/* Parse and validate path. Returns 0 and a new struct in *out (release with cfg_free), or -1 with a
+ * message naming the file, the key and its line in err (never a value). */
+int  cfg_load(const char *path, struct cfg **out, char *err, size_t errlen);
+void cfg_free(struct cfg *c);   /* accepts NULL */
+
+/* 1 when an http(s) endpoint URL is acceptable: https://, or http:// on a loopback host. */
+int  cfg_endpoint_ok(const char *url, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,191 @@
+/* cred.c: read the access key or the connection string from a private file and sign upstream JWTs. */
+#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include "cred.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#include "config.h"
+#include "connstr.h"
+#include "jwt.h"
+#include "wpslimits.h"
+
+void cred_wipe_free(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+char *cred_read_file(const char *name, size_t *len, char *err, size_t errlen)
+{
+	char path[4096];
+	char *data = NULL;
+	struct stat st;
+	size_t n = 0;
+	int fd = -1;
+
+	*len = 0;
+	if (strchr(name, '/') == NULL) {
+		const char *dir = getenv("CREDENTIALS_DIRECTORY");
+		if (dir == NULL || *dir == '\0') {
+			snprintf(err, errlen, "credential %s: a name without '/' is looked up in $CREDENTIALS_DIRECTORY, "
+			         "which is not set", name);
+			return NULL;
+		}
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
+			snprintf(err, errlen, "credential %s: path too long", name);
+			return NULL;
+		}
+	} else if ((size_t)snprintf(path, sizeof path, "%s", name) >= sizeof path) {
+		snprintf(err, errlen, "credential file: path too long");
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, errlen, "credential file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "credential file %s: %s", path, strerror(errno));
+		goto bad;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "credential file %s: not a regular file", path);
+		goto bad;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "credential file %s: mode %04o lets group or others read or write it; "
+		         "chmod 0600 (or 0400) it", path, (unsigned)(st.st_mode & 07777));
+		goto bad;
+	}
+	if (st.st_size > CRED_FILE_MAX) {
+		snprintf(err, errlen, "credential file %s: larger than %d bytes", path, CRED_FILE_MAX);
+		goto bad;
+	}
+	if ((data = malloc(CRED_FILE_MAX + 1)) == NULL) {
+		snprintf(err, errlen, "credential file %s: out of memory", path);
+		goto bad;
+	}
+	for (;;) {
+		ssize_t r = read(fd, data + n, CRED_FILE_MAX + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "credential file %s: %s", path, strerror(errno));
+			goto bad;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > CRED_FILE_MAX) {
+			snprintf(err, errlen, "credential file %s: larger than %d bytes", path, CRED_FILE_MAX);
+			goto bad;
+		}
+	}
+	close(fd);
+	fd = -1;
+	while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' ' || data[n - 1] == '\t'))
+		n--;
+	data[n] = '\0';
+	if (n == 0) {
+		snprintf(err, errlen, "credential file %s: empty", path);
+		goto bad;
+	}
+	if (memchr(data, '\0', n) != NULL || memchr(data, '\n', n) != NULL) {
+		snprintf(err, errlen, "credential file %s: must hold one line of text", path);
+		goto bad;
+	}
+	*len = n;
+	return data;
+bad:
+	if (data != NULL) {
+		OPENSSL_cleanse(data, CRED_FILE_MAX + 1);
+		free(data);
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen)
+{
+	struct cred *c;
+	struct connstr cs = { NULL, NULL };
+	char *raw = NULL, msg[200];
+	size_t len;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (cfg->access_key_file != NULL) {
+		if ((c->key = cred_read_file(cfg->access_key_file, &c->keylen, err, errlen)) == NULL)
+			goto bad;
+		if ((c->endpoint = strdup(cfg->endpoint)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto bad;
+		}
+	} else {
+		if ((raw = cred_read_file(cfg->connection_string_file, &len, err, errlen)) == NULL)
+			goto bad;
+		if (connstr_parse(raw, &cs, msg, sizeof msg) < 0) {
+			snprintf(err, errlen, "upstream.connection_string_file %s: %s", cfg->connection_string_file, msg);
+			goto bad;
+		}
+		if (!cfg_endpoint_ok(cs.endpoint, msg, sizeof msg)) {
+			snprintf(err, errlen, "upstream.connection_string_file %s: Endpoint %s", cfg->connection_string_file, msg);
+			goto bad;
+		}
+		if (cfg->endpoint != NULL && strcmp(cfg->endpoint, cs.endpoint) != 0) {
+			snprintf(err, errlen, "upstream.endpoint differs from the Endpoint of the connection string in %s "
+			         "(remove upstream.endpoint or make them equal)", cfg->connection_string_file);
+			goto bad;
+		}
+		c->key = cs.access_key;
+		c->keylen = strlen(cs.access_key);
+		c->endpoint = cs.endpoint;
+		cs.access_key = NULL;
+		cs.endpoint = NULL;
+	}
+	cred_wipe_free(raw);
+	*out = c;
+	return 0;
+bad:
+	connstr_free(&cs);
+	cred_wipe_free(raw);
+	cred_free(c);
+	return -1;
+}
+
+void cred_free(struct cred *c)
+{
+	if (c == NULL)
+		return;
+	cred_wipe_free(c->key);
+	free(c->endpoint);
+	free(c);
+}
+
+char *cred_authorization(const struct cred *c, const char *url, time_t now)
+{
+	char *jwt, *out;
+	size_t n;
+
+	jwt = jwt_server_token(url, (long long)now + WPS_JWT_LIFETIME_S, c->key, c->keylen);
+	if (jwt == NULL)
+		return NULL;
+	n = strlen(jwt) + sizeof "Bearer ";
+	if ((out = malloc(n)) != NULL)
+		snprintf(out, n, "Bearer %s", jwt);
+	cred_wipe_free(jwt);
+	return out;
+}

@@ -1,0 +1,278 @@
+/* daemon.c: start-up order (config, credentials, loop, upstream, api, listeners), SIGHUP, SIGTERM drain. */
+#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include "daemon.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "config.h"
+#include "cred.h"
+#include "httpd.h"
+#include "listen.h"
+#include "log.h"
+#include "loop.h"
+#include "sdnotify.h"
+#include "upstream.h"
+
+#ifndef WPSGATE_VERSION
+#define WPSGATE_VERSION "0"
+#endif
+
+#define DAEMON_FLUSH_MS 1000   /* after the grace period: time to send the 503s */
+
+struct daemon {
+	const char        *config_path;
+	int                verbose;
+	struct cfg        *cfg;
+	struct cred       *cred;
+	struct loop       *loop;
+	struct up         *up;
+	struct api        *api;
+	struct listen_set  ls;
+	struct httpd      *httpd[LISTEN_MAX];
+	size_t             nhttpd;
+	struct loop_timer *watchdog;
+	uint64_t           watchdog_ms;
+	int                stopping;
+};
+
+int daemon_check(const char *config_path, char *err, size_t errlen)
+{
+	struct cfg *cfg = NULL;
+	struct cred *cred = NULL;
+
+	if (cfg_load(config_path, &cfg, err, errlen) < 0)
+		return -1;
+	if (cred_load(cfg, &cred, err, errlen) < 0) {
+		cfg_free(cfg);
+		return -1;
+	}
+	cred_free(cred);
+	cfg_free(cfg);
+	return 0;
+}
+
+static void no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_warn("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		log_warn("setrlimit(RLIMIT_CORE): %s", strerror(errno));
+}
+
+static void apply_log(const struct daemon *d, const struct cfg *c)
+{
+	log_set_level(d->verbose ? WLOG_DEBUG : c->log_level);
+	log_set_format(c->log_format);
+}
+
+static int str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int listeners_differ(const struct cfg *a, const struct cfg *b)
+{
+	size_t i;
+
+	if (!str_eq(a->unix_path, b->unix_path) || a->unix_mode != b->unix_mode ||
+	    a->unix_group_set != b->unix_group_set || (a->unix_group_set && a->unix_gid != b->unix_gid) ||
+	    a->ntcp != b->ntcp || a->allow_non_loopback != b->allow_non_loopback ||
+	    a->max_connections != b->max_connections || a->idle_timeout_s != b->idle_timeout_s ||
+	    a->max_header_bytes != b->max_header_bytes)
+		return 1;
+	for (i = 0; i < a->ntcp; i++)
+		if (strcmp(a->tcp[i], b->tcp[i]) != 0)
+			return 1;
+	return 0;
+}
+
+static void reload(struct daemon *d)
+{
+	struct cfg *cfg = NULL;
+	struct cred *cred = NULL;
+	char err[512], mono[64];
+
+	snprintf(mono, sizeof mono, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	         (unsigned long long)loop_now_ms() * 1000ULL);
+	sdn_notify(mono);
+	if (cfg_load(d->config_path, &cfg, err, sizeof err) < 0 || cred_load(cfg, &cred, err, sizeof err) < 0) {
+		log_kv(WLOG_ERR, "reload refused, keeping the running configuration", "error", err, NULL);
+		cfg_free(cfg);
+		sdn_notify("READY=1");
+		return;
+	}
+	if (listeners_differ(d->cfg, cfg))
+		log_warn("reload: listen.* and limits.max_connections/idle_timeout_s/max_header_bytes "
+		         "take effect only after a restart");
+	up_configure(d->up, cfg, cred);
+	api_configure(d->api, cfg, cred);
+	apply_log(d, cfg);
+	cfg_free(d->cfg);
+	cred_free(d->cred);
+	d->cfg = cfg;
+	d->cred = cred;
+	log_kv(WLOG_INFO, "reloaded", "config", d->config_path, "endpoint", cred->endpoint, NULL);
+	sdn_notify("READY=1");
+}
+
+static void on_signal(int signo, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (signo == SIGHUP) {
+		if (!d->stopping)
+			reload(d);
+		return;
+	}
+	if (!d->stopping) {
+		log_info("received %s, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
+		d->stopping = 1;
+		loop_stop(d->loop);
+	}
+}
+
+static void on_watchdog(void *arg)
+{
+	struct daemon *d = arg;
+
+	sdn_notify("WATCHDOG=1");
+	loop_timer_start(d->watchdog, d->watchdog_ms);
+}
+
+static int start_listeners(struct daemon *d, char *err, size_t errlen)
+{
+	struct httpd_opts o;
+	size_t i;
+
+	if (listen_open_all(d->cfg, &d->ls, err, errlen) < 0)
+		return -1;
+	memset(&o, 0, sizeof o);
+	o.conn_limit = (unsigned)d->cfg->max_connections;
+	o.idle_timeout_s = (unsigned)d->cfg->idle_timeout_s;
+	o.mem_limit = (size_t)d->cfg->max_header_bytes + 16384;
+	o.handler = api_handler;
+	o.handler_cls = d->api;
+	o.completed = api_completed;
+	o.completed_cls = d->api;
+	for (i = 0; i < d->ls.n; i++) {
+		char where[160];
+		if ((d->httpd[d->nhttpd] = httpd_start(d->loop, &d->ls.v[i], &o, err, errlen)) == NULL)
+			return -1;
+		d->nhttpd++;
+		listen_describe(d->ls.v[i].fd, where, sizeof where);
+		log_kv(WLOG_INFO, "listening", "listener", d->ls.v[i].name, "address", where, NULL);
+	}
+	return 0;
+}
+
+/* SIGTERM: stop accepting, let requests in flight finish within the grace period, 503 the rest. */
+static void drain(struct daemon *d)
+{
+	uint64_t until = loop_now_ms() + (uint64_t)d->cfg->shutdown_grace_ms;
+	size_t i;
+
+	sdn_notify("STOPPING=1");
+	for (i = 0; i < d->nhttpd; i++)
+		httpd_quiesce(d->httpd[i]);
+	api_set_draining(d->api, 1);
+	while (api_inflight(d->api) > 0 && loop_now_ms() < until)
+		if (loop_once(d->loop, 100) < 0)
+			break;
+	if (api_inflight(d->api) > 0) {
+		log_warn("shutdown: answering %u request(s) still in flight with 503", api_inflight(d->api));
+		api_abort_all(d->api, 503, "ShuttingDown", "the gateway is shutting down");
+		until = loop_now_ms() + DAEMON_FLUSH_MS;
+		while (loop_now_ms() < until)
+			if (loop_once(d->loop, 50) < 0)
+				break;
+	} else {
+		/* let the last answers leave */
+		for (i = 0; i < 3; i++)
+			loop_once(d->loop, 0);
+	}
+}
+
+static void teardown(struct daemon *d)
+{
+	size_t i;
+
+	for (i = d->nhttpd; i > 0; i--)
+		httpd_free(d->httpd[i - 1]);
+	d->nhttpd = 0;
+	listen_close_all(&d->ls);
+	loop_timer_free(d->watchdog);
+	api_free(d->api);
+	up_free(d->up);
+	loop_free(d->loop);
+	cred_free(d->cred);
+	cfg_free(d->cfg);
+	curl_global_cleanup();
+}
+
+int daemon_run(const char *config_path, int verbose)
+{
+	struct daemon d;
+	char err[512];
+	int rc = 1;
+
+	memset(&d, 0, sizeof d);
+	d.config_path = config_path;
+	d.verbose = verbose;
+	no_core_dumps();
+	if (cfg_load(config_path, &d.cfg, err, sizeof err) < 0) {
+		log_kv(WLOG_ERR, "configuration error", "error", err, NULL);
+		return 1;
+	}
+	apply_log(&d, d.cfg);
+	if (cred_load(d.cfg, &d.cred, err, sizeof err) < 0) {
+		log_kv(WLOG_ERR, "credential error", "error", err, NULL);
+		cfg_free(d.cfg);
+		return 1;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_err("curl_global_init failed");
+		cred_free(d.cred);
+		cfg_free(d.cfg);
+		return 1;
+	}
+	if ((d.loop = loop_new()) == NULL ||
+	    (d.up = up_new(d.loop, d.cfg, d.cred)) == NULL ||
+	    (d.api = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL) {
+		log_err("start-up failed: out of memory");
+		goto out;
+	}
+	loop_on_signal(d.loop, on_signal, &d);
+	if (start_listeners(&d, err, sizeof err) < 0) {
+		log_kv(WLOG_ERR, "cannot listen", "error", err, NULL);
+		goto out;
+	}
+	if ((d.watchdog_ms = sdn_watchdog_usec() / 2000) > 0) {
+		if ((d.watchdog = loop_timer_new(d.loop, on_watchdog, &d)) == NULL)
+			goto out;
+		loop_timer_start(d.watchdog, d.watchdog_ms);
+	}
+	if (geteuid() == 0)
+		log_warn("running as root; a dedicated user (see the systemd unit) is safer");
+	log_kv(WLOG_INFO, "started", "version", WPSGATE_VERSION, "endpoint", d.cred->endpoint,
+	       "api_version", d.cfg->api_version, NULL);
+	sdn_notify("READY=1");
+	if (loop_run(d.loop) < 0)
+		goto out;
+	drain(&d);
+	log_info("stopped");
+	rc = 0;
+out:
+	teardown(&d);
+	return rc;
+}

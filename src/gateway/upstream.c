@@ -1,0 +1,471 @@
+/* upstream.c: the CURLM socket-API driver on the event loop, easy-handle recycling, and one job attempt. */
+#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include "upstream.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "config.h"
+#include "cred.h"
+#include "log.h"
+#include "loop.h"
+
+#ifndef WPSGATE_VERSION
+#define WPSGATE_VERSION "0"
+#endif
+
+struct up {
+	struct loop        *loop;
+	CURLM              *multi;
+	CURLSH             *share;
+	struct loop_timer  *timer;
+	const struct cfg   *cfg;      /* borrowed */
+	const struct cred  *cred;     /* borrowed */
+	CURL               *free_easy[UP_FREE_EASY_MAX];
+	size_t              nfree;
+	unsigned            inflight;
+};
+
+static void check_done(struct up *up);
+
+/* ---- multi handle <-> loop ---- */
+
+static void on_socket(int fd, unsigned events, void *arg)
+{
+	struct up *up = arg;
+	int flags = 0, running;
+
+	if (events & LOOP_READ)
+		flags |= CURL_CSELECT_IN;
+	if (events & LOOP_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	if (events & LOOP_ERROR)
+		flags |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(up->multi, fd, flags, &running);
+	check_done(up);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct up *up = userp;
+	struct loop_io *io = socketp;
+	unsigned ev = 0;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		loop_io_free(io);
+		curl_multi_assign(up->multi, s, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev |= LOOP_READ;
+	if (what & CURL_POLL_OUT)
+		ev |= LOOP_WRITE;
+	if (io == NULL) {
+		io = loop_io_add(up->loop, s, ev, on_socket, up);
+		if (io == NULL)
+			return -1;
+		curl_multi_assign(up->multi, s, io);
+	} else if (loop_io_modify(io, ev) < 0) {
+		return -1;
+	}
+	return 0;
+}
+
+static void on_timer(void *arg)
+{
+	struct up *up = arg;
+	int running;
+
+	curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(up);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct up *up = userp;
+
+	(void)multi;
+	if (timeout_ms < 0)
+		loop_timer_stop(up->timer);
+	else
+		loop_timer_start(up->timer, (uint64_t)timeout_ms);
+	return 0;
+}
+
+/* ---- per-request callbacks ---- */
+
+static size_t write_cb(char *ptr, size_t size, size_t n, void *userdata)
+{
+	struct up_job *job = userdata;
+
+	if (buf_append(&job->resp, ptr, size * n) < 0) {
+		job->too_large_ = 1;
+		return 0;
+	}
+	return size * n;
+}
+
+static void set_str(char **dst, const char *v, size_t n)
+{
+	free(*dst);
+	*dst = strndup(v, n);
+}
+
+static size_t header_cb(char *ptr, size_t size, size_t n, void *userdata)
+{
+	struct up_job *job = userdata;
+	size_t len = size * n, nl, vl;
+	const char *colon, *v;
+
+	if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+		/* a new header block (1xx, or the final one): forget the previous */
+		free(job->resp_content_type);
+		free(job->resp_error_code);
+		free(job->resp_retry_after);
+		free(job->resp_retry_after_ms);
+		free(job->resp_x_ms_retry_after_ms);
+		job->resp_content_type = job->resp_error_code = job->resp_retry_after = NULL;
+		job->resp_retry_after_ms = job->resp_x_ms_retry_after_ms = NULL;
+		if (log_enabled(WLOG_DEBUG)) {
+			vl = len;
+			while (vl > 0 && (ptr[vl - 1] == '\r' || ptr[vl - 1] == '\n'))
+				vl--;
+			log_msg(WLOG_DEBUG, "upstream response id=%s: %.*s", job->request_id, (int)vl, ptr);
+		}
+		return len;
+	}
+	colon = memchr(ptr, ':', len);
+	if (colon == NULL)
+		return len;
+	nl = (size_t)(colon - ptr);
+	v = colon + 1;
+	vl = len - nl - 1;
+	while (vl > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vl--;
+	}
+	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+		vl--;
+	if (log_enabled(WLOG_DEBUG))
+		log_msg(WLOG_DEBUG, "upstream response id=%s: %.*s: %.*s", job->request_id, (int)nl, ptr,
+		        (int)(vl > 200 ? 200 : vl), v);
+	if (vl > 1024)
+		return len;   /* none of the headers we keep is that long */
+	if (nl == 12 && strncasecmp(ptr, "content-type", nl) == 0)
+		set_str(&job->resp_content_type, v, vl);
+	else if (nl == 15 && strncasecmp(ptr, "x-ms-error-code", nl) == 0)
+		set_str(&job->resp_error_code, v, vl);
+	else if (nl == 11 && strncasecmp(ptr, "retry-after", nl) == 0)
+		set_str(&job->resp_retry_after, v, vl);
+	else if (nl == 14 && strncasecmp(ptr, "retry-after-ms", nl) == 0)
+		set_str(&job->resp_retry_after_ms, v, vl);
+	else if (nl == 19 && strncasecmp(ptr, "x-ms-retry-after-ms", nl) == 0)
+		set_str(&job->resp_x_ms_retry_after_ms, v, vl);
+	return len;
+}
+
+/* ---- easy handles ---- */
+
+static void recycle(struct up *up, CURL *easy)
+{
+	if (up->nfree < UP_FREE_EASY_MAX) {
+		curl_easy_reset(easy);
+		up->free_easy[up->nfree++] = easy;
+	} else {
+		curl_easy_cleanup(easy);
+	}
+}
+
+static void job_detach(struct up_job *job)
+{
+	struct up *up = job->up_;
+
+	if (job->easy_ == NULL)
+		return;
+	curl_multi_remove_handle(up->multi, job->easy_);
+	recycle(up, job->easy_);
+	job->easy_ = NULL;
+	curl_slist_free_all(job->headers_);
+	job->headers_ = NULL;
+	up->inflight--;
+}
+
+static void check_done(struct up *up)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(up->multi, &left)) != NULL) {
+		struct up_job *job = NULL;
+		CURLcode rc;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		rc = m->data.result;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&job);
+		if (job == NULL)
+			continue;
+		if (rc == CURLE_OK) {
+			job->result = UP_OK;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &job->status);
+		} else if (job->too_large_) {
+			job->result = UP_TOO_LARGE;
+			snprintf(job->errmsg, sizeof job->errmsg, "response larger than upstream.max_response_bytes");
+		} else if (rc == CURLE_OPERATION_TIMEDOUT) {
+			job->result = UP_TIMEOUT;
+		} else {
+			job->result = UP_NO_ANSWER;
+			if (job->errmsg[0] == '\0')
+				snprintf(job->errmsg, sizeof job->errmsg, "%s", curl_easy_strerror(rc));
+		}
+		job_detach(job);
+		job->done(job, job->arg);
+	}
+}
+
+/* ---- public ---- */
+
+struct up *up_new(struct loop *l, const struct cfg *cfg, const struct cred *cred)
+{
+	struct up *up = calloc(1, sizeof *up);
+
+	if (up == NULL)
+		return NULL;
+	up->loop = l;
+	if ((up->timer = loop_timer_new(l, on_timer, up)) == NULL ||
+	    (up->multi = curl_multi_init()) == NULL ||
+	    (up->share = curl_share_init()) == NULL)
+		goto bad;
+	curl_share_setopt(up->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(up->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+	up_configure(up, cfg, cred);
+	return up;
+bad:
+	up_free(up);
+	return NULL;
+}
+
+void up_configure(struct up *up, const struct cfg *cfg, const struct cred *cred)
+{
+	up->cfg = cfg;
+	up->cred = cred;
+	curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cfg->up_max_connections);
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, cfg->up_max_connections);
+}
+
+void up_free(struct up *up)
+{
+	size_t i;
+
+	if (up == NULL)
+		return;
+	if (up->inflight > 0)
+		log_warn("upstream: %u attempts still in flight at shutdown", up->inflight);
+	for (i = 0; i < up->nfree; i++)
+		curl_easy_cleanup(up->free_easy[i]);
+	if (up->multi != NULL)
+		curl_multi_cleanup(up->multi);
+	if (up->share != NULL)
+		curl_share_cleanup(up->share);
+	loop_timer_free(up->timer);
+	free(up);
+}
+
+unsigned up_inflight(const struct up *up)
+{
+	return up->inflight;
+}
+
+const char *up_endpoint(const struct up *up)
+{
+	return up->cred->endpoint;
+}
+
+struct up_job *up_job_new(void)
+{
+	struct up_job *job = calloc(1, sizeof *job);
+
+	if (job != NULL)
+		buf_init(&job->resp, 0);
+	return job;
+}
+
+static void clear_result(struct up_job *job)
+{
+	free(job->resp_content_type);
+	free(job->resp_error_code);
+	free(job->resp_retry_after);
+	free(job->resp_retry_after_ms);
+	free(job->resp_x_ms_retry_after_ms);
+	job->resp_content_type = job->resp_error_code = job->resp_retry_after = NULL;
+	job->resp_retry_after_ms = job->resp_x_ms_retry_after_ms = NULL;
+	buf_reset(&job->resp);
+	job->status = 0;
+	job->result = UP_FAILED;
+	job->errmsg[0] = '\0';
+	job->too_large_ = 0;
+}
+
+void up_job_free(struct up_job *job)
+{
+	if (job == NULL)
+		return;
+	up_cancel(job);
+	clear_result(job);
+	buf_free(&job->resp);
+	free(job->path);
+	free(job->query);
+	free(job->body);
+	free(job->content_type);
+	free(job);
+}
+
+void up_cancel(struct up_job *job)
+{
+	if (job != NULL && job->easy_ != NULL)
+		job_detach(job);
+}
+
+int up_job_inflight(const struct up_job *job)
+{
+	return job->easy_ != NULL;
+}
+
+static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value, int *ok)
+{
+	char line[1200];
+	struct curl_slist *n;
+
+	if (!*ok)
+		return l;
+	snprintf(line, sizeof line, "%s: %s", name, value);
+	n = curl_slist_append(l, line);
+	if (n == NULL)
+		*ok = 0;
+	return n ? n : l;
+}
+
+static struct curl_slist *raw_header(struct curl_slist *l, const char *line, int *ok)
+{
+	struct curl_slist *n;
+
+	if (!*ok)
+		return l;
+	n = curl_slist_append(l, line);
+	if (n == NULL)
+		*ok = 0;
+	return n ? n : l;
+}
+
+int up_submit(struct up *up, struct up_job *job)
+{
+	const struct cfg *cfg = up->cfg;
+	struct buf url;
+	char *auth = NULL;
+	CURL *easy = NULL;
+	struct curl_slist *h = NULL;
+	uint64_t now = loop_now_ms();
+	long left;
+	int ok = 1;
+
+	clear_result(job);
+	job->up_ = up;
+	job->attempts++;
+	buf_free(&job->resp);
+	buf_init(&job->resp, (size_t)cfg->max_response_bytes);
+	buf_init(&url, 0);
+	if (now >= job->deadline_ms) {
+		job->result = UP_TIMEOUT;
+		goto bad;
+	}
+	left = (long)(job->deadline_ms - now);
+	if (buf_puts(&url, up->cred->endpoint) < 0 || buf_puts(&url, job->path) < 0 ||
+	    buf_puts(&url, "?") < 0 || buf_puts(&url, job->query) < 0) {
+		snprintf(job->errmsg, sizeof job->errmsg, "out of memory");
+		goto bad;
+	}
+	if ((auth = cred_authorization(up->cred, url.data, time(NULL))) == NULL) {
+		snprintf(job->errmsg, sizeof job->errmsg, "cannot sign the request");
+		goto bad;
+	}
+	h = add_header(h, "Authorization", auth, &ok);
+	cred_wipe_free(auth);
+	auth = NULL;
+	h = add_header(h, "x-ms-client-request-id", job->request_id, &ok);
+	h = raw_header(h, "Expect:", &ok);   /* no 100-continue round trip */
+	if (job->content_type != NULL)
+		h = add_header(h, "Content-Type", job->content_type, &ok);
+	else
+		h = raw_header(h, "Content-Type:", &ok);   /* no form-urlencoded default on POST */
+	if (!ok) {
+		snprintf(job->errmsg, sizeof job->errmsg, "out of memory");
+		goto bad;
+	}
+	if (up->nfree > 0)
+		easy = up->free_easy[--up->nfree];
+	else if ((easy = curl_easy_init()) == NULL) {
+		snprintf(job->errmsg, sizeof job->errmsg, "out of memory");
+		goto bad;
+	}
+	curl_easy_setopt(easy, CURLOPT_URL, url.data);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, job);
+	curl_easy_setopt(easy, CURLOPT_SHARE, up->share);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (cfg->ca_file != NULL)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->ca_file);
+	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, left > 0 ? left : 1L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "wpsgate/" WPSGATE_VERSION);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, job);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, job);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, job->errmsg);
+	if (strcmp(job->method, "HEAD") == 0) {
+		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(job->method, "POST") == 0 || strcmp(job->method, "PUT") == 0) {
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)job->body_len);
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, job->body != NULL ? job->body : "");
+		if (strcmp(job->method, "PUT") == 0)
+			curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "PUT");
+	} else if (strcmp(job->method, "GET") != 0) {
+		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, job->method);
+	}
+	if (log_enabled(WLOG_DEBUG)) {
+		log_kv(WLOG_DEBUG, "upstream request", "id", job->request_id, "method", job->method,
+		       "url", url.data, "authorization", "[redacted]",
+		       "content_type", job->content_type ? job->content_type : "-", NULL);
+	}
+	job->errmsg[0] = '\0';
+	if (curl_multi_add_handle(up->multi, easy) != CURLM_OK) {
+		snprintf(job->errmsg, sizeof job->errmsg, "cannot add the request to the multi handle");
+		recycle(up, easy);
+		goto bad;
+	}
+	job->easy_ = easy;
+	job->headers_ = h;
+	up->inflight++;
+	buf_free(&url);
+	return 0;
+bad:
+	if (job->result != UP_TIMEOUT)
+		job->result = UP_FAILED;
+	curl_slist_free_all(h);
+	buf_free(&url);
+	return -1;
+}

@@ -1,0 +1,79 @@
+/* upstream.h: jobs sent to the Web PubSub service through one libcurl multi handle on the event loop. */
+#ifndef WPS_GW_UPSTREAM_H
+#define WPS_GW_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+
+struct loop;
+struct cfg;
+struct cred;
+struct up;
+
+#define UP_FREE_EASY_MAX 256   /* idle easy handles kept for reuse */
+#define UP_ERRMSG_MAX    256   /* CURL_ERROR_SIZE */
+
+enum up_result {
+	UP_OK = 0,        /* an HTTP response arrived: see status */
+	UP_TIMEOUT,       /* the deadline passed */
+	UP_NO_ANSWER,     /* refused, reset, DNS, TLS, ...: errmsg says which */
+	UP_TOO_LARGE,     /* the response body exceeded upstream.max_response_bytes */
+	UP_FAILED         /* a local failure (out of memory, signing) */
+};
+
+struct up_job;
+/* Called on the loop thread when an attempt ends (never from inside up_submit). The job is no
+ * longer in flight: the callback may free it or up_submit it again (a retry). */
+typedef void (*up_done_fn)(struct up_job *job, void *arg);
+
+struct up_job {
+	/* The request. Strings owned by the job (up_job_free frees them); method is static. */
+	const char *method;          /* "GET" "HEAD" "POST" "PUT" "DELETE" */
+	char       *path;            /* canonical, from ops_build_path */
+	char       *query;           /* canonical, from ops_build_query (starts with api-version) */
+	char       *body;            /* may be NULL; sent byte for byte (POST/PUT) */
+	size_t      body_len;
+	char       *content_type;    /* of body; NULL: none sent */
+	char        request_id[72];  /* x-ms-client-request-id */
+	uint64_t    deadline_ms;     /* loop_now_ms() time; each attempt gets what is left */
+	unsigned    attempts;        /* incremented by every up_submit */
+	up_done_fn  done;
+	void       *arg;
+
+	/* The outcome of the last attempt (reset by up_submit). */
+	enum up_result result;
+	long        status;          /* HTTP status when result == UP_OK */
+	struct buf  resp;            /* the response body */
+	char       *resp_content_type, *resp_error_code;
+	char       *resp_retry_after, *resp_retry_after_ms, *resp_x_ms_retry_after_ms;
+	char        errmsg[UP_ERRMSG_MAX];
+
+	/* private to upstream.c */
+	struct up  *up_;
+	void       *easy_;
+	void       *headers_;
+	int         too_large_;
+};
+
+/* The engine. cfg and cred are borrowed and must stay valid until up_configure replaces them. */
+struct up *up_new(struct loop *l, const struct cfg *cfg, const struct cred *cred);
+/* Apply new upstream settings to the next attempts (SIGHUP). */
+void up_configure(struct up *up, const struct cfg *cfg, const struct cred *cred);
+void up_free(struct up *up);   /* accepts NULL; cancels every job still in flight (no callbacks) */
+unsigned up_inflight(const struct up *up);
+/* The effective endpoint (borrowed). */
+const char *up_endpoint(const struct up *up);
+
+struct up_job *up_job_new(void);              /* zeroed, resp bounded later by up_submit */
+void up_job_free(struct up_job *job);         /* accepts NULL; cancels it when in flight */
+
+/* Start one attempt: builds the URL endpoint+path+"?"+query, signs a fresh Authorization for it,
+ * and adds it to the multi handle. Returns 0 (done will be called) or -1 (not started: result and
+ * errmsg say why; done is not called). */
+int  up_submit(struct up *up, struct up_job *job);
+/* Stop an attempt in flight without calling done. */
+void up_cancel(struct up_job *job);
+int  up_job_inflight(const struct up_job *job);
+
+#endif
