@@ -131,6 +131,11 @@ int ops_validate_query(const struct ops_req *r, struct ops_err *e);
 int ops_validate_body(const struct ops_req *r, const char *content_type,
                       const char *body, size_t len, size_t max, struct ops_err *e);
 
+/* All of the above for a raw request target ("/api/hubs/h/:send?excluded=a&api-version=..."):
+ * ops_route on the path, ops_parse_query on what follows '?', ops_validate_query. On -1 r has
+ * been freed. The body is left to ops_validate_body. (A single entry point for fuzzing too.) */
+int ops_parse_request(const char *method, const char *raw_url, struct ops_req *r, struct ops_err *e);
+
 /* Value of the first query parameter named key (exact match), borrowed, or NULL. */
 const char *ops_query_get(const struct ops_req *r, const char *key);
 
