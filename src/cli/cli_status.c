@@ -19,28 +19,26 @@ struct probe {
 	json_t *body;     /* parsed JSON body or NULL */
 };
 
-/* The figures shown in the text view: the first metric name present of each row wins, so the view
- * keeps working whichever spelling the metrics module settles on. */
-enum fig_unit { FIG_COUNT, FIG_BYTES, FIG_UPTIME };
+/* The figures shown in the text view (metric names of src/gateway/metrics.c; the first name present
+ * of a row wins). A figure the gateway does not serve is left out. */
+enum fig_unit { FIG_COUNT, FIG_BYTES, FIG_SECONDS, FIG_UPTIME };
 static const struct {
 	const char *label;
 	enum fig_unit unit;
 	const char *names[4];
 } figures[] = {
-	{ "requests",        FIG_COUNT,  { "wpsgate_requests_total", NULL } },
-	{ "in flight",       FIG_COUNT,  { "wpsgate_requests_in_flight", "wpsgate_inflight_requests",
-	                                   "wpsgate_requests_inflight", NULL } },
-	{ "upstream retries", FIG_COUNT, { "wpsgate_upstream_retries_total", NULL } },
-	{ "breaker",         FIG_COUNT,  { "wpsgate_circuit_breaker_state", "wpsgate_breaker_state",
-	                                   "wpsgate_circuit_state", NULL } },
-	{ "outbox queued",   FIG_COUNT,  { "wpsgate_outbox_depth", "wpsgate_outbox_queued",
-	                                   "wpsgate_outbox_rows", NULL } },
-	{ "dead letters",    FIG_COUNT,  { "wpsgate_outbox_dead_letters", "wpsgate_outbox_dead_letters_total",
-	                                   "wpsgate_outbox_failed", NULL } },
-	{ "config reloads",  FIG_COUNT,  { "wpsgate_config_reloads_total", "wpsgate_reloads_total", NULL } },
-	{ "memory",          FIG_BYTES,  { "process_resident_memory_bytes", NULL } },
-	{ "open files",      FIG_COUNT,  { "process_open_fds", NULL } },
-	{ "uptime",          FIG_UPTIME, { "process_start_time_seconds", NULL } },
+	{ "requests",         FIG_COUNT,  { "wpsgate_requests_total", NULL } },
+	{ "in flight",        FIG_COUNT,  { "wpsgate_requests_in_flight", NULL } },
+	{ "refused",          FIG_COUNT,  { "wpsgate_refused_total", NULL } },
+	{ "upstream retries", FIG_COUNT,  { "wpsgate_upstream_retries_total", NULL } },
+	{ "outbox queued",    FIG_COUNT,  { "wpsgate_outbox_depth", NULL } },
+	{ "outbox oldest",    FIG_SECONDS, { "wpsgate_outbox_oldest_age_seconds", NULL } },
+	{ "dead letters",     FIG_COUNT,  { "wpsgate_outbox_dead_letters", NULL } },
+	{ "config reloads",   FIG_COUNT,  { "wpsgate_config_reloads_total", NULL } },
+	{ "credential errors", FIG_COUNT, { "wpsgate_credential_errors_total", NULL } },
+	{ "memory",           FIG_BYTES,  { "process_resident_memory_bytes", NULL } },
+	{ "open files",       FIG_COUNT,  { "process_open_fds", NULL } },
+	{ "uptime",           FIG_UPTIME, { "process_start_time_seconds", NULL } },
 };
 
 static int probe(struct cli_http *h, const char *method, const char *path, struct probe *p, struct buf *raw)
@@ -63,66 +61,92 @@ static int probe(struct cli_http *h, const char *method, const char *path, struc
 	return rc;
 }
 
-/* Sum every sample of /metrics by metric name into obj {"name": sum}; version labels of
- * wpsgate_build_info go to info. */
-static void parse_metrics(const struct buf *m, json_t *obj, json_t *info)
+/* Copy the value of label `key` out of labels (`a="x",b="y"`, escapes kept) into out. 0 or -1. */
+static int label_value(const char *labels, const char *key, char *out, size_t outsz)
+{
+	size_t kl = strlen(key);
+	const char *p = labels;
+
+	while (*p != '\0') {
+		const char *eq = strchr(p, '='), *v, *q;
+		size_t n;
+
+		if (eq == NULL || eq[1] != '"')
+			return -1;
+		v = eq + 2;
+		for (q = v; *q != '\0' && *q != '"'; q++)
+			if (*q == '\\' && q[1] != '\0')
+				q++;
+		if (*q != '"')
+			return -1;
+		if ((size_t)(eq - p) == kl && strncmp(p, key, kl) == 0) {
+			n = (size_t)(q - v);
+			if (n >= outsz)
+				n = outsz - 1;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return 0;
+		}
+		p = q + 1;
+		if (*p == ',')
+			p++;
+	}
+	return -1;
+}
+
+/* Sum every sample of /metrics by metric name into sums {"name": sum}. The labels of
+ * wpsgate_build_info (version, api_version) and the current state of the one-hot
+ * wpsgate_circuit_breaker_state (breaker) go to info. */
+static void parse_metrics(const struct buf *m, json_t *sums, json_t *info)
 {
 	const char *p = m->data, *end = m->data + m->len;
 
 	while (p != NULL && p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *start = p, *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		char line[STATUS_LINE_MAX], *name_end, *val, *vend;
+		char line[STATUS_LINE_MAX], val[128], *name_end, *labels = NULL, *num, *nend;
 		double v;
 
-		if (len > 0 && len < sizeof(line) && p[0] != '#') {
-			memcpy(line, p, len);
-			line[len] = '\0';
-			name_end = line + strcspn(line, "{ \t");
-			val = name_end;
-			if (*val == '{') {
-				char *close = strrchr(val, '}');
-
-				if (close == NULL)
-					goto next;
-				*close = '\0';
-				if (strncmp(line, "wpsgate_build_info", (size_t)(name_end - line)) == 0 &&
-				    name_end - line == 18) {
-					/* version="0.1.0",api_version="2024-12-01" */
-					char *lab = name_end + 1, *tok, *save = NULL;
-
-					for (tok = strtok_r(lab, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-						char *eq = strchr(tok, '=');
-						size_t vl;
-
-						if (eq == NULL || eq[1] != '"')
-							continue;
-						*eq = '\0';
-						vl = strlen(eq + 2);
-						if (vl > 0 && eq[2 + vl - 1] == '"')
-							eq[2 + vl - 1] = '\0';
-						json_object_set_new(info, tok, json_string(eq + 2));
-					}
-				}
-				val = close + 1;
-			} else if (*val == '\0') {
-				goto next;
-			} else {
-				val = name_end + 1;
-			}
-			*name_end = '\0';
-			v = strtod(val, &vend);
-			if (vend != val && line[0] != '\0' && isfinite(v)) {
-				json_t *old = json_object_get(obj, line);
-
-				if (old != NULL)
-					json_real_set(old, json_real_value(old) + v);
-				else if (json_object_size(obj) < STATUS_FAMILIES_MAX)
-					json_object_set_new(obj, line, json_real(v));
-			}
-		}
-next:
 		p = nl ? nl + 1 : NULL;
+		if (len == 0 || len >= sizeof(line) || start[0] == '#')
+			continue;
+		memcpy(line, start, len);
+		line[len] = '\0';
+		name_end = line + strcspn(line, "{ \t");
+		if (*name_end == '{') {
+			char *close = strrchr(name_end, '}');
+
+			if (close == NULL)
+				continue;
+			*close = '\0';
+			labels = name_end + 1;
+			num = close + 1;
+		} else if (*name_end == '\0') {
+			continue;
+		} else {
+			num = name_end + 1;
+		}
+		*name_end = '\0';
+		v = strtod(num, &nend);
+		if (nend == num || line[0] == '\0' || !isfinite(v))
+			continue;
+		if (labels != NULL && strcmp(line, "wpsgate_build_info") == 0) {
+			if (label_value(labels, "version", val, sizeof(val)) == 0)
+				json_object_set_new(info, "version", json_string(val));
+			if (label_value(labels, "api_version", val, sizeof(val)) == 0)
+				json_object_set_new(info, "api_version", json_string(val));
+		}
+		if (labels != NULL && v == 1.0 && strcmp(line, "wpsgate_circuit_breaker_state") == 0 &&
+		    label_value(labels, "state", val, sizeof(val)) == 0)
+			json_object_set_new(info, "breaker", json_string(val));
+		{
+			json_t *old = json_object_get(sums, line);
+
+			if (old != NULL)
+				json_real_set(old, json_real_value(old) + v);
+			else if (json_object_size(sums) < STATUS_FAMILIES_MAX)
+				json_object_set_new(sums, line, json_real(v));
+		}
 	}
 }
 
@@ -144,6 +168,9 @@ static void print_figure(const char *label, enum fig_unit unit, double v)
 	switch (unit) {
 	case FIG_BYTES:
 		printf("%.1f MiB\n", v / (1024.0 * 1024.0));
+		break;
+	case FIG_SECONDS:
+		printf("%.0f s\n", v);
 		break;
 	case FIG_UPTIME: {
 		double up = difftime(time(NULL), (time_t)v);
@@ -185,7 +212,7 @@ int cmd_status(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h)
 	if (o->seen & OB(O_JSON)) {
 		json_t *out = json_pack("{s:s,s:o,s:o,s:O,s:O}", "gateway", http_where(h),
 		                        "health", probe_json(&health), "readiness", probe_json(&ready),
-		                        "build", info, "metrics", figs);
+		                        "info", info, "metrics", figs);
 
 		if (out != NULL) {
 			json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -216,6 +243,8 @@ int cmd_status(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h)
 		if (ver != NULL)
 			printf("%-17s%s%s%s%s\n", "version", ver, api ? " (api-version " : "", api ? api : "",
 			       api ? ")" : "");
+		if (json_is_string(json_object_get(info, "breaker")))
+			printf("%-17s%s\n", "breaker", json_string_value(json_object_get(info, "breaker")));
 		if (metrics.status != 200)
 			printf("%-17s%s (%ld)\n", "metrics", "not served by this gateway", metrics.status);
 		for (i = 0; metrics.status == 200 && i < sizeof(figures) / sizeof(figures[0]); i++)

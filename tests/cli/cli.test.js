@@ -386,6 +386,9 @@ test('status: readiness, build info and figures from /metrics; not ready exits 1
     'wpsgate_requests_in_flight 3',
     'wpsgate_build_info{version="9.8.7",api_version="2024-12-01"} 1',
     'process_resident_memory_bytes 5242880',
+    'wpsgate_circuit_breaker_state{state="closed"} 0',
+    'wpsgate_circuit_breaker_state{state="open"} 1',
+    'wpsgate_circuit_breaker_state{state="half_open"} 0',
     '',
   ].join('\n');
   queue.push({ status: 200, type: 'application/json', body: '{"status":"ok"}' });
@@ -398,6 +401,8 @@ test('status: readiness, build info and figures from /metrics; not ready exits 1
   assert.match(r.stdout, /^requests {9}42$/m);
   assert.match(r.stdout, /^in flight {8}3$/m);
   assert.match(r.stdout, /^memory {11}5\.0 MiB$/m);
+  assert.match(r.stdout, /^breaker {10}open$/m);
+  assert.doesNotMatch(r.stdout, /^outbox/m);
 
   queue.push({ status: 200, type: 'application/json', body: '{"status":"ok"}' });
   queue.push({ status: 503, type: 'application/json', body: '{"ready":false,"credentials":"missing"}' });
@@ -408,7 +413,9 @@ test('status: readiness, build info and figures from /metrics; not ready exits 1
   assert.equal(j.health.status, 200);
   assert.deepEqual(j.readiness, { status: 503, body: { ready: false, credentials: 'missing' } });
   assert.equal(j.metrics.wpsgate_requests_total, 42);
-  assert.equal(j.build.version, '9.8.7');
+  assert.equal(j.info.version, '9.8.7');
+  assert.equal(j.info.breaker, 'open');
+  assert.equal(j.metrics.wpsgate_circuit_breaker_state, 1);
 });
 
 test('--help for every command, exit 0, on stdout', async () => {
