@@ -1,0 +1,217 @@
+/* main.c: wpsgate-emulator's command line: read the key, bind the listener, print the endpoint
+ * and connection string, run the server until SIGTERM/SIGINT. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "emu.h"
+#include "emulimits.h"
+#include "keyfile.h"
+#include "log.h"
+#include "server.h"
+#include "ws.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: wpsgate-emulator --listen 127.0.0.1:PORT (--access-key-file FILE | --connection-string-file FILE)\n"
+	        "                        [--max-connections N] [--max-frame-bytes N] [--max-send-queue-bytes N] [-v]\n"
+	        "A local Azure Web PubSub service (REST API 2024-12-01 and WebSocket clients) on loopback.\n"
+	        "PORT 0 picks a free port. See wpsgate-emulator(1).\n");
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || v == 0 || v > (1ull << 40))
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+/* Bind a loopback address "127.0.0.1:PORT" or "[::1]:PORT". Returns the listening socket or -1. */
+static int bind_listen(const char *spec, char *hostport, size_t hplen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char host[64];
+	const char *colon = strrchr(spec, ':');
+	int fd = -1, one = 1;
+	size_t port;
+
+	memset(&ss, 0, sizeof(ss));
+	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host)) {
+		fprintf(stderr, "wpsgate-emulator: --listen wants HOST:PORT\n");
+		return -1;
+	}
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	if (strcmp(colon + 1, "0") == 0)
+		port = 0;
+	else if (parse_size(colon + 1, &port) < 0 || port > 65535) {
+		fprintf(stderr, "wpsgate-emulator: invalid port in --listen\n");
+		return -1;
+	}
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		host[strlen(host) - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1 || !IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) {
+			fprintf(stderr, "wpsgate-emulator: --listen takes a loopback address only\n");
+			return -1;
+		}
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1 || (ntohl(a->sin_addr.s_addr) >> 24) != 127) {
+			fprintf(stderr, "wpsgate-emulator: --listen takes a loopback address only\n");
+			return -1;
+		}
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		sl = sizeof(*a);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0) {
+		fprintf(stderr, "wpsgate-emulator: cannot listen on %s: %s\n", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	if (ss.ss_family == AF_INET6) {
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof(a));
+		snprintf(hostport, hplen, "[%s]:%u", a, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	} else {
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof(a));
+		snprintf(hostport, hplen, "%s:%u", a, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	}
+	return fd;
+}
+
+static void raise_nofile(size_t want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want + 64) {
+		rl.rlim_cur = rl.rlim_max < want + 64 ? rl.rlim_max : want + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "access-key-file", required_argument, NULL, 'k' },
+		{ "connection-string-file", required_argument, NULL, 'c' },
+		{ "max-connections", required_argument, NULL, 'm' },
+		{ "max-frame-bytes", required_argument, NULL, 'f' },
+		{ "max-send-queue-bytes", required_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct emu e;
+	const char *listen_spec = NULL, *keyfile = NULL, *csfile = NULL;
+	char err[256];
+	int opt, verbose = 0, rc = 1, lfd;
+	struct srv *s = NULL;
+	sigset_t set;
+
+	memset(&e, 0, sizeof(e));
+	e.max_connections = EMU_DEFAULT_MAX_CONNECTIONS;
+	e.max_frame = EMU_DEFAULT_MAX_FRAME;
+	e.max_send_queue = EMU_DEFAULT_MAX_SEND_QUEUE;
+	while ((opt = getopt_long(argc, argv, "l:k:c:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'l': listen_spec = optarg; break;
+		case 'k': keyfile = optarg; break;
+		case 'c': csfile = optarg; break;
+		case 'v': verbose = 1; break;
+		case 'm':
+			if (parse_size(optarg, &e.max_connections) < 0 || e.max_connections > 100000) {
+				fprintf(stderr, "wpsgate-emulator: invalid --max-connections\n");
+				return 2;
+			}
+			break;
+		case 'f':
+			if (parse_size(optarg, &e.max_frame) < 0) {
+				fprintf(stderr, "wpsgate-emulator: invalid --max-frame-bytes\n");
+				return 2;
+			}
+			break;
+		case 'q':
+			if (parse_size(optarg, &e.max_send_queue) < 0) {
+				fprintf(stderr, "wpsgate-emulator: invalid --max-send-queue-bytes\n");
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default:  usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !listen_spec || (!keyfile == !csfile)) {
+		usage(stderr);
+		return 2;
+	}
+	e.max_body = e.max_frame;
+	log_init("wpsgate-emulator", verbose ? WLOG_DEBUG : WLOG_INFO, WLOG_FMT_LOGFMT);
+	if (keyfile_load(keyfile ? keyfile : csfile, csfile != NULL, &e.key, &e.keylen, err, sizeof(err)) < 0) {
+		fprintf(stderr, "wpsgate-emulator: %s\n", err);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	raise_nofile(e.max_connections + EMU_HTTP_EXTRA_CONNECTIONS);
+
+	lfd = bind_listen(listen_spec, e.hostport, sizeof(e.hostport));
+	if (lfd < 0)
+		goto out;
+	snprintf(e.endpoint, sizeof(e.endpoint), "http://%s", e.hostport);
+	e.state = hub_state_new(&ws_transport);
+	if (!e.state)
+		goto out;
+	s = srv_new(&e, lfd);
+	if (!s)
+		goto out;
+	/* The connection string carries the key: it is the emulator's own development key, printed
+	 * on purpose so that the user can hand it to an SDK. It is printed nowhere else. */
+	const char *colon = strrchr(e.hostport, ':');
+	printf("endpoint=%s\n", e.endpoint);
+	printf("connection_string=Endpoint=http://%.*s;Port=%s;AccessKey=%s;Version=1.0;\n",
+	       (int)(colon - e.hostport), e.hostport, colon + 1, e.key);
+	fflush(stdout);
+	log_info("listening on %s (max %zu clients, %zu-byte frames)", e.endpoint, e.max_connections, e.max_frame);
+	rc = srv_run(s) == 0 ? 0 : 1;
+out:
+	srv_free(s);
+	hub_state_free(e.state);
+	if (e.key) {
+		OPENSSL_cleanse(e.key, e.keylen);
+		free(e.key);
+	}
+	return rc;
+}
