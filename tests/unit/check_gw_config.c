@@ -1,0 +1,279 @@
+/* check_gw_config.c: Check suite for src/gateway/config.c (cfg_load: values, defaults, errors with key and line). */
+#include <config.h>
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/config.h"
+
+static char dir[64];
+static char path[128];
+static char err[512];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/check_gw_config.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/wpsgate.conf", dir);
+	err[0] = '\0';
+}
+
+static void teardown(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+static int load(const char *text, struct cfg **out)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	err[0] = '\0';
+	return cfg_load(path, out, err, sizeof err);
+}
+
+/* Expect a failure whose message names key and line, and does not contain forbidden. */
+static void expect_error(const char *text, const char *key, int line, const char *forbidden)
+{
+	struct cfg *c = (struct cfg *)1;
+	char want[64];
+
+	ck_assert_int_eq(load(text, &c), -1);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, key) != NULL, "error \"%s\" does not name %s", err, key);
+	if (line > 0) {
+		snprintf(want, sizeof want, ":%d: ", line);
+		ck_assert_msg(strstr(err, want) != NULL, "error \"%s\" does not name line %d", err, line);
+	}
+	if (forbidden != NULL)
+		ck_assert_msg(strstr(err, forbidden) == NULL, "error \"%s\" shows the value", err);
+}
+
+#define UPSTREAM_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\"; };\n"
+#define LISTEN_OK   "listen = { tcp = [ \"127.0.0.1:7080\" ]; };\n"
+
+START_TEST(full_config)
+{
+	struct cfg *c = NULL;
+	const char *text =
+		"listen = { unix = { path = \"/run/wpsgate/wpsgate.sock\"; mode = \"0640\"; group = \"0\"; };\n"
+		"           tcp = [ \"127.0.0.1:7080\", \"[::1]:7081\", \"localhost:7082\" ]; allow_non_loopback = false; };\n"
+		"upstream = { endpoint = \"https://name.webpubsub.azure.com/\";\n"
+		"             access_key_file = \"/etc/wpsgate/access-key\";\n"
+		"             api_version = \"2024-01-01\"; timeout_ms = 1500; ca_file = \"/etc/ssl/ca.pem\";\n"
+		"             max_connections = 8; max_response_bytes = 65536; };\n"
+		"limits = { max_body_bytes = 2048; max_connections = 50; max_inflight = 70; idle_timeout_s = 9;\n"
+		"           max_header_bytes = 8192; shutdown_grace_ms = 1234; };\n"
+		"log = { level = \"debug\"; format = \"json\"; };\n";
+
+	ck_assert_int_eq(load(text, &c), 0);
+	ck_assert_str_eq(c->unix_path, "/run/wpsgate/wpsgate.sock");
+	ck_assert_uint_eq(c->unix_mode, 0640);
+	ck_assert_int_eq(c->unix_group_set, 1);
+	ck_assert_uint_eq(c->unix_gid, 0);
+	ck_assert_uint_eq(c->ntcp, 3);
+	ck_assert_str_eq(c->tcp[0], "127.0.0.1:7080");
+	ck_assert_str_eq(c->tcp[1], "[::1]:7081");
+	ck_assert_str_eq(c->tcp[2], "localhost:7082");
+	ck_assert_int_eq(c->allow_non_loopback, 0);
+	ck_assert_str_eq(c->endpoint, "https://name.webpubsub.azure.com");   /* trailing slash dropped */
+	ck_assert_str_eq(c->access_key_file, "/etc/wpsgate/access-key");
+	ck_assert_ptr_null(c->connection_string_file);
+	ck_assert_str_eq(c->api_version, "2024-01-01");
+	ck_assert_int_eq(c->timeout_ms, 1500);
+	ck_assert_str_eq(c->ca_file, "/etc/ssl/ca.pem");
+	ck_assert_int_eq(c->up_max_connections, 8);
+	ck_assert_int_eq(c->max_response_bytes, 65536);
+	ck_assert_int_eq(c->max_body_bytes, 2048);
+	ck_assert_int_eq(c->max_connections, 50);
+	ck_assert_int_eq(c->max_inflight, 70);
+	ck_assert_int_eq(c->idle_timeout_s, 9);
+	ck_assert_int_eq(c->max_header_bytes, 8192);
+	ck_assert_int_eq(c->shutdown_grace_ms, 1234);
+	ck_assert_int_eq(c->log_level, WLOG_DEBUG);
+	ck_assert_int_eq(c->log_format, WLOG_FMT_JSON);
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(defaults)
+{
+	struct cfg *c = NULL;
+
+	ck_assert_int_eq(load(LISTEN_OK UPSTREAM_OK, &c), 0);
+	ck_assert_ptr_null(c->unix_path);
+	ck_assert_str_eq(c->api_version, "2024-12-01");
+	ck_assert_int_eq(c->timeout_ms, 30000);
+	ck_assert_int_eq(c->up_max_connections, 64);
+	ck_assert_int_eq(c->max_response_bytes, 4194304);
+	ck_assert_int_eq(c->max_body_bytes, 1048576);
+	ck_assert_int_eq(c->max_connections, 1024);
+	ck_assert_int_eq(c->max_inflight, 10000);
+	ck_assert_int_eq(c->idle_timeout_s, 60);
+	ck_assert_int_eq(c->max_header_bytes, 16384);
+	ck_assert_int_eq(c->shutdown_grace_ms, 10000);
+	ck_assert_int_eq(c->log_level, WLOG_INFO);
+	ck_assert_int_eq(c->log_format, WLOG_FMT_LOGFMT);
+	ck_assert_ptr_null(c->ca_file);
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(connection_string_without_endpoint)
+{
+	struct cfg *c = NULL;
+
+	ck_assert_int_eq(load(LISTEN_OK "upstream = { connection_string_file = \"cs\"; };\n", &c), 0);
+	ck_assert_ptr_null(c->endpoint);
+	ck_assert_str_eq(c->connection_string_file, "cs");
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(range_errors)
+{
+	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\";\n"
+	             "  access_key_file = \"/k\";\n  timeout_ms = 77; };\n", "upstream.timeout_ms", 4, "77");
+	expect_error(LISTEN_OK UPSTREAM_OK "limits = {\n max_body_bytes = 0; };\n", "limits.max_body_bytes", 4, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "limits = { max_connections = 9999999; };\n",
+	             "limits.max_connections", 3, "9999999");
+	expect_error(LISTEN_OK UPSTREAM_OK "limits = { shutdown_grace_ms = -1; };\n", "limits.shutdown_grace_ms", 3, NULL);
+	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             " max_response_bytes = 10; };\n", "upstream.max_response_bytes", 3, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "limits = { idle_timeout_s = \"60\"; };\n", "limits.idle_timeout_s", 3, NULL);
+}
+END_TEST
+
+START_TEST(values_never_shown)
+{
+	expect_error("listen = { unix = { path = \"/tmp/s\";\n mode = \"SECRETMODE77\"; }; };\n" UPSTREAM_OK,
+	             "listen.unix.mode", 2, "SECRETMODE77");
+	expect_error(LISTEN_OK "upstream = { endpoint = \"ftp://TOPSECRETHOST\"; access_key_file = \"/k\"; };\n",
+	             "upstream.endpoint", 2, "TOPSECRETHOST");
+	expect_error(LISTEN_OK UPSTREAM_OK "log = { level = \"SECRETLEVEL\"; };\n", "log.level", 3, "SECRETLEVEL");
+	expect_error("listen = { unix = { path = \"/tmp/s\"; group = \"no-such-group-SECRET\"; }; };\n" UPSTREAM_OK,
+	             "listen.unix.group", 1, "no-such-group-SECRET");
+}
+END_TEST
+
+START_TEST(unknown_keys)
+{
+	expect_error(LISTEN_OK UPSTREAM_OK "\nupsteam = { };\n", "upsteam: unknown key", 4, NULL);
+	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             "  timeout = 5; };\n", "upstream.timeout: unknown key", 3, NULL);
+	expect_error("listen = { unix = { path = \"/tmp/s\"; permissions = \"0660\"; }; };\n" UPSTREAM_OK,
+	             "listen.unix.permissions: unknown key", 1, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "log = { level = \"info\"; colour = true; };\n", "log.colour: unknown key", 3, NULL);
+}
+END_TEST
+
+START_TEST(endpoints)
+{
+	struct cfg *c = NULL;
+	char e[160];
+
+	expect_error(LISTEN_OK "upstream = { endpoint = \"http://example.com\"; access_key_file = \"/k\"; };\n",
+	             "upstream.endpoint", 2, NULL);
+	ck_assert_msg(strstr(err, "loopback") != NULL, "%s", err);
+	expect_error(LISTEN_OK "upstream = { endpoint = \"http://10.0.0.1:8080\"; access_key_file = \"/k\"; };\n",
+	             "upstream.endpoint", 2, NULL);
+	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com/api\"; access_key_file = \"/k\"; };\n",
+	             "upstream.endpoint", 2, NULL);
+	ck_assert_int_eq(load(LISTEN_OK "upstream = { endpoint = \"http://127.0.0.1:8080\"; access_key_file = \"/k\"; };\n", &c), 0);
+	ck_assert_str_eq(c->endpoint, "http://127.0.0.1:8080");
+	cfg_free(c);
+	ck_assert_int_eq(cfg_endpoint_ok("http://localhost:8080", e, sizeof e), 1);
+	ck_assert_int_eq(cfg_endpoint_ok("http://[::1]:8080", e, sizeof e), 1);
+	ck_assert_int_eq(cfg_endpoint_ok("http://127.1.2.3", e, sizeof e), 1);
+	ck_assert_int_eq(cfg_endpoint_ok("https://x.webpubsub.azure.com", e, sizeof e), 1);
+	ck_assert_int_eq(cfg_endpoint_ok("http://localhost.evil.com", e, sizeof e), 0);
+	ck_assert_int_eq(cfg_endpoint_ok("http://127.0.0.1.evil.com", e, sizeof e), 0);
+	ck_assert_int_eq(cfg_endpoint_ok("http://[::2]:80", e, sizeof e), 0);
+	ck_assert_int_eq(cfg_endpoint_ok("https://user@x.webpubsub.azure.com", e, sizeof e), 0);
+	ck_assert_int_eq(cfg_endpoint_ok("https://", e, sizeof e), 0);
+	ck_assert_int_eq(cfg_endpoint_ok("x.webpubsub.azure.com", e, sizeof e), 0);
+}
+END_TEST
+
+START_TEST(credentials_choice)
+{
+	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\";\n"
+	             "  access_key_file = \"/k\"; connection_string_file = \"/c\"; };\n", "exactly one", 2, NULL);
+	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; };\n", "exactly one", 2, NULL);
+	expect_error(LISTEN_OK "upstream = { access_key_file = \"/k\"; };\n", "upstream.endpoint", 2, NULL);
+	expect_error(LISTEN_OK, "upstream", 0, NULL);
+	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             " api_version = \"2020-01-01\"; };\n", "upstream.api_version", 3, NULL);
+}
+END_TEST
+
+START_TEST(listeners)
+{
+	struct cfg *c = NULL;
+
+	expect_error(UPSTREAM_OK, "listen", 0, NULL);
+	expect_error("listen = { allow_non_loopback = false; };\n" UPSTREAM_OK, "at least one listener", 1, NULL);
+	expect_error("listen = { tcp = [ \"0.0.0.0:7080\" ]; };\n" UPSTREAM_OK, "listen.tcp", 1, NULL);
+	ck_assert_msg(strstr(err, "loopback") != NULL, "%s", err);
+	expect_error("listen = { tcp = [ \"127.0.0.1\" ]; };\n" UPSTREAM_OK, "listen.tcp", 1, NULL);
+	expect_error("listen = { tcp = \"127.0.0.1:7080\"; };\n" UPSTREAM_OK, "listen.tcp", 1, NULL);
+	expect_error("listen = { unix = { path = \"relative.sock\"; }; };\n" UPSTREAM_OK, "listen.unix.path", 1, NULL);
+	expect_error("listen = { unix = { mode = \"0660\"; }; };\n" UPSTREAM_OK, "listen.unix.path", 1, NULL);
+	expect_error("listen = { unix = { path = \"/tmp/x\"; mode = \"660\"; }; };\n" UPSTREAM_OK, "listen.unix.mode", 1, NULL);
+	expect_error("listen = { unix = { path = \"/tmp/x\"; mode = \"01777\"; }; };\n" UPSTREAM_OK, "listen.unix.mode", 1, NULL);
+	ck_assert_int_eq(load("listen = { tcp = [ \"0.0.0.0:7080\" ]; allow_non_loopback = true; };\n" UPSTREAM_OK, &c), 0);
+	ck_assert_int_eq(c->allow_non_loopback, 1);
+	ck_assert_str_eq(c->tcp[0], "0.0.0.0:7080");
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(syntax_and_missing_file)
+{
+	struct cfg *c = NULL;
+
+	expect_error(LISTEN_OK "\nupstream = { endpoint = ; };\n", "syntax error", 3, NULL);
+	ck_assert_int_eq(cfg_load("/nonexistent/wpsgate.conf", &c, err, sizeof err), -1);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, "/nonexistent/wpsgate.conf") != NULL, "%s", err);
+	cfg_free(NULL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("gw_config");
+	TCase *t = tcase_create("cfg");
+
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, full_config);
+	tcase_add_test(t, defaults);
+	tcase_add_test(t, connection_string_without_endpoint);
+	tcase_add_test(t, range_errors);
+	tcase_add_test(t, values_never_shown);
+	tcase_add_test(t, unknown_keys);
+	tcase_add_test(t, endpoints);
+	tcase_add_test(t, credentials_choice);
+	tcase_add_test(t, listeners);
+	tcase_add_test(t, syntax_and_missing_file);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *r = srunner_create(suite());
+	int failed;
+
+	srunner_set_fork_status(r, CK_FORK);
+	srunner_run_all(r, CK_NORMAL);
+	failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed == 0 ? 0 : 1;
+}

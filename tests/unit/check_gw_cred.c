@@ -1,0 +1,216 @@
+/* check_gw_cred.c: Check suite for src/gateway/cred.c (key files, modes, connection strings, $CREDENTIALS_DIRECTORY). */
+#include <config.h>
+
+#include <check.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jwt.h"
+#include "wpslimits.h"
+#include "gateway/config.h"
+#include "gateway/cred.h"
+
+#define KEY "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+
+static char dir[64];
+static char err[512];
+static struct cfg cfg;
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/check_gw_cred.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&cfg, 0, sizeof cfg);
+	err[0] = '\0';
+	unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *write_file(const char *name, const char *content, mode_t mode)
+{
+	static char p[4][160];
+	static int i;
+	char *path = p[i++ % 4];
+	int fd;
+
+	snprintf(path, 160, "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	return path;
+}
+
+START_TEST(key_file_0600_trimmed)
+{
+	struct cred *c = NULL;
+
+	cfg.access_key_file = write_file("key", KEY "\n \t\r\n", 0600);
+	cfg.endpoint = (char *)(uintptr_t)"https://x.webpubsub.azure.com";
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
+	ck_assert_str_eq(c->key, KEY);
+	ck_assert_uint_eq(c->keylen, strlen(KEY));
+	ck_assert_str_eq(c->endpoint, "https://x.webpubsub.azure.com");
+	cred_free(c);
+	cred_free(NULL);
+	cfg.access_key_file = write_file("key4", KEY, 0400);
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
+	cred_free(c);
+}
+END_TEST
+
+START_TEST(key_file_0644_refused)
+{
+	struct cred *c = (struct cred *)1;
+	static const mode_t bad[] = { 0644, 0640, 0604, 0620, 0602, 0660 };
+	size_t i;
+
+	cfg.endpoint = (char *)(uintptr_t)"https://x.webpubsub.azure.com";
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cfg.access_key_file = write_file("key", KEY, bad[i]);
+		ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
+		ck_assert_ptr_null(c);
+		ck_assert_msg(strstr(err, cfg.access_key_file) != NULL, "error does not name the file: %s", err);
+		ck_assert_msg(strstr(err, "group or others") != NULL, "%s", err);
+		ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
+	}
+}
+END_TEST
+
+START_TEST(key_file_errors)
+{
+	struct cred *c = NULL;
+	char p[200];
+
+	cfg.endpoint = (char *)(uintptr_t)"https://x.webpubsub.azure.com";
+	cfg.access_key_file = write_file("empty", "\n\n", 0600);
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "empty") != NULL, "%s", err);
+	snprintf(p, sizeof p, "%s/missing", dir);
+	cfg.access_key_file = p;
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, p) != NULL, "%s", err);
+	cfg.access_key_file = dir;   /* a directory */
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
+	cfg.access_key_file = write_file("twolines", KEY "\nsecond\n", 0600);
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, KEY) == NULL && strstr(err, "second") == NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(credentials_directory)
+{
+	struct cred *c = NULL;
+
+	write_file("access-key", KEY "\n", 0400);
+	cfg.endpoint = (char *)(uintptr_t)"https://x.webpubsub.azure.com";
+	cfg.access_key_file = (char *)(uintptr_t)"access-key";
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);   /* no $CREDENTIALS_DIRECTORY */
+	ck_assert_msg(strstr(err, "CREDENTIALS_DIRECTORY") != NULL, "%s", err);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
+	ck_assert_str_eq(c->key, KEY);
+	cred_free(c);
+}
+END_TEST
+
+START_TEST(connection_string)
+{
+	struct cred *c = NULL;
+
+	cfg.connection_string_file = write_file("cs", "Endpoint=http://127.0.0.1:8080;AccessKey=" KEY ";Version=1.0;\n", 0600);
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
+	ck_assert_str_eq(c->endpoint, "http://127.0.0.1:8080");
+	ck_assert_str_eq(c->key, KEY);
+	cred_free(c);
+
+	/* a configured endpoint must agree */
+	cfg.endpoint = (char *)(uintptr_t)"http://127.0.0.1:8080";
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
+	cred_free(c);
+	cfg.endpoint = (char *)(uintptr_t)"http://127.0.0.1:9090";
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "upstream.endpoint") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
+	cfg.endpoint = NULL;
+
+	/* http:// only on loopback, also from a connection string */
+	cfg.connection_string_file = write_file("cs2", "Endpoint=http://example.com;AccessKey=" KEY ";Version=1.0;", 0600);
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "loopback") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
+
+	/* malformed */
+	cfg.connection_string_file = write_file("cs3", "Endpoint=https://x.webpubsub.azure.com;Version=1.0;", 0600);
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
+	cfg.connection_string_file = write_file("cs4", "AccessKey=" KEY, 0644);
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "group or others") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
+}
+END_TEST
+
+START_TEST(authorization_jwt)
+{
+	struct cred *c = NULL;
+	const char *url = "https://x.webpubsub.azure.com/api/hubs/h/:send?api-version=2024-12-01";
+	json_t *claims = NULL;
+	char *auth;
+	time_t now = time(NULL);
+
+	cfg.access_key_file = write_file("key", KEY, 0600);
+	cfg.endpoint = (char *)(uintptr_t)"https://x.webpubsub.azure.com";
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
+	auth = cred_authorization(c, url, now);
+	ck_assert_ptr_nonnull(auth);
+	ck_assert_int_eq(strncmp(auth, "Bearer ", 7), 0);
+	ck_assert_int_eq(jwt_verify(auth + 7, KEY, strlen(KEY), &claims), JWT_OK);
+	ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")), url);
+	ck_assert_int_eq(json_integer_value(json_object_get(claims, "exp")), (json_int_t)now + WPS_JWT_LIFETIME_S);
+	json_decref(claims);
+	cred_wipe_free(auth);
+	cred_free(c);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("gw_cred");
+	TCase *t = tcase_create("cred");
+
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, key_file_0600_trimmed);
+	tcase_add_test(t, key_file_0644_refused);
+	tcase_add_test(t, key_file_errors);
+	tcase_add_test(t, credentials_directory);
+	tcase_add_test(t, connection_string);
+	tcase_add_test(t, authorization_jwt);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *r = srunner_create(suite());
+	int failed;
+
+	srunner_set_fork_status(r, CK_FORK);
+	srunner_run_all(r, CK_NORMAL);
+	failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed == 0 ? 0 : 1;
+}
