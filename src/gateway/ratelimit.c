@@ -1,7 +1,6 @@
 /* ratelimit.c: per-peer token buckets and in-flight counts in a fixed-size hash table with LRU eviction. */
 #include <config.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,10 +62,25 @@ get_number(const config_setting_t *m, double *out)
 		return 0;
 	case CONFIG_TYPE_FLOAT:
 		*out = config_setting_get_float(m);
-		return isfinite(*out) ? 0 : -1;
+		return *out == *out && *out > -1e18 && *out < 1e18 ? 0 : -1;   /* not NaN or huge */
 	default:
 		return -1;
 	}
+}
+
+static int
+is_integer(double v)
+{
+	return v == (double)(long long)v;
+}
+
+/* Whole seconds, rounded up, of a positive amount (without libm). */
+static double
+ceil_pos(double v)
+{
+	double t = (double)(long long)v;
+
+	return t < v ? t + 1 : t;
 }
 
 int
@@ -104,13 +118,13 @@ ratelimit_cfg_parse(const config_setting_t *s, struct ratelimit_cfg *out, char *
 			out->burst = v;
 			burst_set = 1;
 		} else if (strcmp(name, "max_peers") == 0) {
-			if (get_number(m, &v) < 0 || v < 1 || v > RATELIMIT_PEERS_MAX || v != floor(v)) {
+			if (get_number(m, &v) < 0 || v < 1 || v > RATELIMIT_PEERS_MAX || !is_integer(v)) {
 				cfg_err(err, errlen, m, "ratelimit.max_peers", "must be an integer from 1 to 65536");
 				return -1;
 			}
 			out->max_peers = (size_t)v;
 		} else if (strcmp(name, "max_inflight_per_peer") == 0) {
-			if (get_number(m, &v) < 0 || v < 0 || v > 1e7 || v != floor(v)) {
+			if (get_number(m, &v) < 0 || v < 0 || v > 1e7 || !is_integer(v)) {
 				cfg_err(err, errlen, m, "ratelimit.max_inflight_per_peer",
 				        "must be an integer from 0 to 10000000");
 				return -1;
@@ -311,7 +325,9 @@ ratelimit_acquire(struct ratelimit *rl, uint64_t key, uint64_t now_ms, unsigned 
 	if (rl->cfg.rate > 0) {
 		/* The epsilon absorbs rounding of refills summed over many small steps. */
 		if (x->tokens < 1.0 - RL_EPSILON) {
-			double s = ceil((1.0 - x->tokens) / rl->cfg.rate - RL_EPSILON);
+			double s = (1.0 - x->tokens) / rl->cfg.rate - RL_EPSILON;
+
+			s = s > RATELIMIT_RETRY_AFTER_MAX ? RATELIMIT_RETRY_AFTER_MAX : ceil_pos(s);
 
 			if (s < 1)
 				s = 1;

@@ -1,0 +1,477 @@
+/* acl.c: access rules for Unix-socket peers (SO_PEERCRED), TCP policy, and the audit line. */
+#include <config.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "acl.h"
+#include "log.h"
+
+static void
+cfg_err(char *err, size_t errlen, const config_setting_t *s, const char *key, const char *what)
+{
+	int line = s != NULL ? config_setting_source_line(s) : 0;
+
+	if (err == NULL || errlen == 0)
+		return;
+	if (line > 0)
+		snprintf(err, errlen, "%s: %s (line %d)", key, what, line);
+	else
+		snprintf(err, errlen, "%s: %s", key, what);
+}
+
+/* A string or a list/array of strings and integers: calls fn for every element. */
+static const config_setting_t *
+as_list(const config_setting_t *m)
+{
+	if (config_setting_is_array(m) || config_setting_is_list(m))
+		return m;
+	return NULL;
+}
+
+static int
+parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, size_t errlen)
+{
+	const char *key = users ? "access.rules.users" : "access.rules.groups";
+	int i, n;
+
+	if (as_list(m) == NULL) {
+		cfg_err(err, errlen, m, key, "must be a list of names or numeric ids");
+		return -1;
+	}
+	n = config_setting_length(m);
+	if (n > ACL_RULE_IDS_MAX) {
+		cfg_err(err, errlen, m, key, "too many entries");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+		long long id;
+
+		switch (config_setting_type(e)) {
+		case CONFIG_TYPE_INT:
+		case CONFIG_TYPE_INT64:
+			id = config_setting_get_int64(e);
+			if (id < 0 || id >= (long long)UINT32_MAX) {
+				cfg_err(err, errlen, e, key, "a numeric id is out of range");
+				return -1;
+			}
+			break;
+		case CONFIG_TYPE_STRING: {
+			const char *name = config_setting_get_string(e);
+
+			if (users && strcmp(name, "*") == 0) {
+				r->any_user = 1;
+				continue;
+			}
+			if (users) {
+				struct passwd *pw = getpwnam(name);
+
+				if (pw == NULL) {
+					cfg_err(err, errlen, e, key, "unknown user name");
+					return -1;
+				}
+				id = pw->pw_uid;
+			} else {
+				struct group *gr = getgrnam(name);
+
+				if (gr == NULL) {
+					cfg_err(err, errlen, e, key, "unknown group name");
+					return -1;
+				}
+				id = gr->gr_gid;
+			}
+			break;
+		}
+		default:
+			cfg_err(err, errlen, e, key, "entries must be names or numeric ids");
+			return -1;
+		}
+		if (users)
+			r->uids[r->nuids++] = (uid_t)id;
+		else
+			r->gids[r->ngids++] = (gid_t)id;
+	}
+	return 0;
+}
+
+static int
+parse_hubs(const config_setting_t *m, struct acl_rule *r, char *err, size_t errlen)
+{
+	int i, n;
+
+	if (as_list(m) == NULL) {
+		cfg_err(err, errlen, m, "access.rules.hubs", "must be a list of hub names or \"*\"");
+		return -1;
+	}
+	n = config_setting_length(m);
+	if (n == 0 || n > ACL_RULE_IDS_MAX) {
+		cfg_err(err, errlen, m, "access.rules.hubs", "must have 1 to 64 entries");
+		return -1;
+	}
+	r->any_hub = 0;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+		const char *h = config_setting_get_string(e);
+
+		if (h == NULL) {
+			cfg_err(err, errlen, e, "access.rules.hubs", "entries must be strings");
+			return -1;
+		}
+		if (strcmp(h, "*") == 0) {
+			r->any_hub = 1;
+			continue;
+		}
+		if (!ops_valid_hub(h)) {
+			cfg_err(err, errlen, e, "access.rules.hubs", "an entry is not a valid hub name");
+			return -1;
+		}
+		r->hubs[r->nhubs] = strdup(h);
+		if (r->hubs[r->nhubs] == NULL) {
+			cfg_err(err, errlen, e, "access.rules.hubs", "out of memory");
+			return -1;
+		}
+		r->nhubs++;
+	}
+	return 0;
+}
+
+static int
+parse_ops(const config_setting_t *m, struct acl_rule *r, char *err, size_t errlen)
+{
+	int i, n;
+
+	if (as_list(m) == NULL) {
+		cfg_err(err, errlen, m, "access.rules.ops", "must be a list of operation classes");
+		return -1;
+	}
+	n = config_setting_length(m);
+	if (n == 0) {
+		cfg_err(err, errlen, m, "access.rules.ops", "must not be empty");
+		return -1;
+	}
+	r->classes = 0;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+		enum ops_class cls;
+
+		if (v != NULL && strcmp(v, "*") == 0) {
+			r->classes = (1u << OPC__COUNT) - 1;
+			continue;
+		}
+		if (v == NULL || ops_class_parse(v, &cls) < 0) {
+			cfg_err(err, errlen, e, "access.rules.ops",
+			        "entries must be read, send, group, close, permission, token or \"*\"");
+			return -1;
+		}
+		r->classes |= 1u << cls;
+	}
+	return 0;
+}
+
+static int
+parse_rule(const config_setting_t *g, struct acl_rule *r, char *err, size_t errlen)
+{
+	int i, have_who = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->any_hub = 1;
+	r->classes = (1u << OPC__COUNT) - 1;
+	r->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g)) {
+		cfg_err(err, errlen, g, "access.rules", "each rule must be a group { ... }");
+		return -1;
+	}
+	for (i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+		int rc;
+
+		if (name == NULL) {
+			cfg_err(err, errlen, m, "access.rules", "unknown key");
+			return -1;
+		}
+		if (strcmp(name, "users") == 0) {
+			rc = parse_ids(m, 1, r, err, errlen);
+			have_who = 1;
+		} else if (strcmp(name, "groups") == 0) {
+			rc = parse_ids(m, 0, r, err, errlen);
+			have_who = 1;
+		} else if (strcmp(name, "hubs") == 0) {
+			rc = parse_hubs(m, r, err, errlen);
+		} else if (strcmp(name, "ops") == 0) {
+			rc = parse_ops(m, r, err, errlen);
+		} else {
+			cfg_err(err, errlen, m, "access.rules", "unknown key");
+			return -1;
+		}
+		if (rc < 0)
+			return -1;
+	}
+	if (!have_who || (r->nuids == 0 && r->ngids == 0 && !r->any_user)) {
+		cfg_err(err, errlen, g, "access.rules", "a rule needs users or groups");
+		return -1;
+	}
+	return 0;
+}
+
+int
+acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t errlen)
+{
+	int i, n;
+
+	memset(out, 0, sizeof(*out));
+	out->tcp_allow = 1;
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_group(s)) {
+		cfg_err(err, errlen, s, "access", "must be a group { ... }");
+		goto bad;
+	}
+	for (i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(m);
+
+		if (name != NULL && strcmp(name, "tcp") == 0) {
+			const char *v = config_setting_get_string(m);
+
+			if (v != NULL && strcmp(v, "allow") == 0)
+				out->tcp_allow = 1;
+			else if (v != NULL && strcmp(v, "deny") == 0)
+				out->tcp_allow = 0;
+			else {
+				cfg_err(err, errlen, m, "access.tcp", "must be \"allow\" or \"deny\"");
+				goto bad;
+			}
+		} else if (name != NULL && strcmp(name, "rules") == 0) {
+			if (!config_setting_is_list(m)) {
+				cfg_err(err, errlen, m, "access.rules", "must be a list ( { ... }, ... )");
+				goto bad;
+			}
+			n = config_setting_length(m);
+			if (n > ACL_RULES_MAX) {
+				cfg_err(err, errlen, m, "access.rules", "too many rules");
+				goto bad;
+			}
+			out->have_rules = 1;
+			for (out->nrules = 0; out->nrules < (size_t)n; out->nrules++) {
+				if (parse_rule(config_setting_get_elem(m, (unsigned)out->nrules),
+				               &out->rules[out->nrules], err, errlen) < 0) {
+					out->nrules++;      /* so that fini frees what this rule holds */
+					goto bad;
+				}
+			}
+		} else {
+			cfg_err(err, errlen, m, "access", "unknown key");
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	acl_cfg_fini(out);
+	return -1;
+}
+
+void
+acl_cfg_fini(struct acl_cfg *c)
+{
+	size_t i, j;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nrules; i++)
+		for (j = 0; j < c->rules[i].nhubs; j++)
+			free(c->rules[i].hubs[j]);
+	memset(c, 0, sizeof(*c));
+	c->tcp_allow = 1;
+}
+
+void
+acl_peer_tcp(struct acl_peer *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->is_unix = 0;
+	p->uid = (uid_t)-1;
+	p->gid = (gid_t)-1;
+	p->pid = 0;
+}
+
+int
+acl_peer_groups_from_uid(struct acl_peer *p)
+{
+	struct passwd pwbuf, *pw = NULL;
+	char sbuf[4096];
+	gid_t gl[ACL_PEER_GROUPS_MAX];
+	int n = ACL_PEER_GROUPS_MAX;
+
+	p->groups[0] = p->gid;
+	p->ngroups = 1;
+	if (getpwuid_r(p->uid, &pwbuf, sbuf, sizeof(sbuf), &pw) != 0 || pw == NULL)
+		return -1;
+	/* When the user is in more groups than fit, getgrouplist fills what fits and returns -1;
+	 * rules are allow-lists, so a group left out can only deny, never allow. */
+	if (getgrouplist(pw->pw_name, pw->pw_gid, gl, &n) < 0)
+		n = ACL_PEER_GROUPS_MAX;
+	if (n > ACL_PEER_GROUPS_MAX)
+		n = ACL_PEER_GROUPS_MAX;
+	if (n < 0)
+		n = 0;
+	memcpy(p->groups, gl, (size_t)n * sizeof(gid_t));
+	p->ngroups = (size_t)n;
+	return 0;
+}
+
+int
+acl_peer_from_fd(int fd, struct acl_peer *p)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	gid_t gl[ACL_PEER_GROUPS_MAX];
+	socklen_t glen = sizeof(gl);
+
+	memset(p, 0, sizeof(*p));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -1;
+	if (len != sizeof(uc) || uc.pid == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	p->is_unix = 1;
+	p->uid = uc.uid;
+	p->gid = uc.gid;
+	p->pid = uc.pid;
+#ifdef SO_PEERGROUPS
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gl, &glen) == 0) {
+		p->ngroups = glen / sizeof(gid_t);
+		memcpy(p->groups, gl, p->ngroups * sizeof(gid_t));
+		return 0;
+	}
+	/* ERANGE: more groups than we look at; the first ones are not returned, ask the database. */
+#else
+	(void)gl;
+	(void)glen;
+#endif
+	acl_peer_groups_from_uid(p);
+	return 0;
+}
+
+static int
+peer_in_group(const struct acl_peer *p, gid_t g)
+{
+	size_t i;
+
+	if (p->gid == g)
+		return 1;
+	for (i = 0; i < p->ngroups; i++)
+		if (p->groups[i] == g)
+			return 1;
+	return 0;
+}
+
+static int
+rule_matches(const struct acl_rule *r, const struct acl_peer *p, enum ops_class cls, const char *hub)
+{
+	size_t i;
+	int who = r->any_user;
+
+	if (!(r->classes & (1u << cls)))
+		return 0;
+	if (!r->any_hub) {
+		int hit = 0;
+
+		if (hub == NULL)
+			return 0;
+		for (i = 0; i < r->nhubs && !hit; i++)
+			hit = strcmp(r->hubs[i], hub) == 0;
+		if (!hit)
+			return 0;
+	}
+	for (i = 0; i < r->nuids && !who; i++)
+		who = r->uids[i] == p->uid;
+	for (i = 0; i < r->ngids && !who; i++)
+		who = peer_in_group(p, r->gids[i]);
+	return who;
+}
+
+int
+acl_allow(const struct acl_cfg *c, const struct acl_peer *p, enum ops_class cls,
+          const char *hub, gid_t socket_gid)
+{
+	size_t i;
+
+	if ((unsigned)cls >= OPC__COUNT)
+		return 0;
+	if (!p->is_unix)
+		return c->tcp_allow;
+	if (p->uid == 0)
+		return 1;
+	if (!c->have_rules)
+		return peer_in_group(p, socket_gid);
+	for (i = 0; i < c->nrules; i++)
+		if (rule_matches(&c->rules[i], p, cls, hub))
+			return 1;
+	return 0;
+}
+
+int
+acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *body, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	static const char hex[] = "0123456789abcdef";
+
+	if (p->is_unix) {
+		char path[64];
+		ssize_t n;
+
+		snprintf(a->uid, sizeof(a->uid), "%lu", (unsigned long)p->uid);
+		snprintf(a->pid, sizeof(a->pid), "%ld", (long)p->pid);
+		snprintf(path, sizeof(path), "/proc/%ld/exe", (long)p->pid);
+		n = readlink(path, a->exe, sizeof(a->exe) - 1);
+		if (n < 0)
+			strcpy(a->exe, "?");
+		else
+			a->exe[n] = '\0';
+	} else {
+		strcpy(a->uid, "-");
+		strcpy(a->pid, "-");
+		strcpy(a->exe, "-");
+	}
+	snprintf(a->body_bytes, sizeof(a->body_bytes), "%zu", len);
+	if (EVP_Digest(len > 0 ? body : "", len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+		strcpy(a->body_sha256, "?");
+		return -1;
+	}
+	for (i = 0; i < mdlen; i++) {
+		a->body_sha256[2 * i] = hex[md[i] >> 4];
+		a->body_sha256[2 * i + 1] = hex[md[i] & 15];
+	}
+	a->body_sha256[2 * mdlen] = '\0';
+	return 0;
+}
+
+void
+acl_audit_log(const struct acl_peer *p, const char *op_label, const char *hub,
+              const char *target, const void *body, size_t len)
+{
+	struct acl_audit a;
+
+	acl_audit_fill(&a, p, body, len);
+	log_kv(WLOG_INFO, "audit",
+	       "peer", p->is_unix ? "unix" : "tcp",
+	       "uid", a.uid, "pid", a.pid, "exe", a.exe,
+	       "op", op_label != NULL ? op_label : "-",
+	       "hub", hub != NULL ? hub : "-",
+	       "target", target != NULL ? target : "-",
+	       "body_bytes", a.body_bytes, "body_sha256", a.body_sha256, (char *)NULL);
+}
