@@ -1,6 +1,7 @@
 /* jwt.c: base64/base64url and HS256 JSON Web Tokens (sign, verify) with OpenSSL. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,23 +163,77 @@ b64_decode(const char *s, size_t len, size_t *outlen)
 	return b64_decode_any(s, len, outlen, 0);
 }
 
+/* SHA-256, fetched once: a fetched EVP_MD is immutable and may be shared by threads. HMAC() would
+ * fetch it again on every call, which costs more than the hashing itself for a short JWT. */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static int
+digest2(EVP_MD_CTX *ctx, const EVP_MD *md, const void *a, size_t alen, const void *b, size_t blen,
+        unsigned char out[HS256_LEN])
+{
+	unsigned int n = 0;
+
+	if (EVP_DigestInit_ex(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, a, alen) != 1 ||
+	    EVP_DigestUpdate(ctx, b, blen) != 1 || EVP_DigestFinal_ex(ctx, out, &n) != 1 ||
+	    n != HS256_LEN)
+		return -1;
+	return 0;
+}
+
+/* HMAC-SHA256 (RFC 2104) over data with key. */
 static int
 hs256(const void *key, size_t keylen, const char *data, size_t n, unsigned char mac[HS256_LEN])
 {
-	unsigned int maclen = 0;
-	static const unsigned char empty_key[1];
+	unsigned char k0[64], pad[64], inner[HS256_LEN];
+	EVP_MD_CTX *ctx = NULL;
+	size_t i;
+	int rc = -1;
 
-	/* HMAC() treats a NULL key as "reuse the last one"; give it a real pointer. */
-	if (key == NULL || keylen == 0) {
-		key = empty_key;
-		keylen = 0;
+	pthread_once(&sha256_once, sha256_fetch);
+	if (sha256_md == NULL) {
+		unsigned int maclen = 0;
+		static const unsigned char empty_key[1];
+
+		/* HMAC() treats a NULL key as "reuse the last one"; give it a real pointer */
+		if (keylen > (size_t)0x7fffffff)
+			return -1;
+		if (HMAC(EVP_sha256(), keylen ? key : empty_key, (int)keylen, (const unsigned char *)data,
+		         n, mac, &maclen) == NULL || maclen != HS256_LEN)
+			return -1;
+		return 0;
 	}
-	if (keylen > (size_t)0x7fffffff)
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
 		return -1;
-	if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data, n, mac, &maclen) == NULL ||
-	    maclen != HS256_LEN)
-		return -1;
-	return 0;
+	memset(k0, 0, sizeof(k0));
+	if (keylen > sizeof(k0)) {
+		if (digest2(ctx, sha256_md, key, keylen, "", 0, k0) < 0)
+			goto out;
+	} else if (keylen > 0) {
+		memcpy(k0, key, keylen);
+	}
+	for (i = 0; i < sizeof(k0); i++)
+		pad[i] = k0[i] ^ 0x36;
+	if (digest2(ctx, sha256_md, pad, sizeof(pad), data, n, inner) < 0)
+		goto out;
+	for (i = 0; i < sizeof(k0); i++)
+		pad[i] = k0[i] ^ 0x5c;
+	if (digest2(ctx, sha256_md, pad, sizeof(pad), inner, sizeof(inner), mac) < 0)
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(k0, sizeof(k0));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	EVP_MD_CTX_free(ctx);
+	return rc;
 }
 
 char *

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "jwt.h"
 
 #define KEY "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
@@ -366,6 +369,36 @@ START_TEST(test_b64_standard)
 }
 END_TEST
 
+/* The signature must equal OpenSSL's own HMAC() for every key length, including the block size. */
+START_TEST(test_hmac_key_lengths)
+{
+	static const size_t lens[] = { 0, 1, 44, 63, 64, 65, 128, 1000 };
+	unsigned char key[1000];
+	size_t i;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)(i * 7 + 1);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		char *t = jwt_sign("{\"a\":1}", 7, key, lens[i]);
+		const char *sig = strrchr(t, '.') + 1;
+		unsigned char mac[32], *got;
+		unsigned int ml = 0;
+		size_t n;
+
+		ck_assert_ptr_nonnull(HMAC(EVP_sha256(), lens[i] ? key : (const unsigned char *)"", (int)lens[i],
+		                           (const unsigned char *)t, (size_t)(sig - 1 - t), mac, &ml));
+		got = b64url_decode(sig, strlen(sig), &n);
+		ck_assert_uint_eq(n, 32);
+		ck_assert_msg(memcmp(got, mac, 32) == 0, "key length %zu", lens[i]);
+		ck_assert_int_eq(jwt_verify(t, key, lens[i], NULL), JWT_OK);
+		if (lens[i] > 0)
+			ck_assert_int_eq(jwt_verify(t, key, lens[i] - 1, NULL), JWT_BAD_SIGNATURE);
+		free(got);
+		free(t);
+	}
+}
+END_TEST
+
 static Suite *
 jwt_suite(void)
 {
@@ -384,6 +417,7 @@ jwt_suite(void)
 	tcase_add_test(tc, test_b64url);
 	tcase_add_test(tc, test_b64url_decode_edges);
 	tcase_add_test(tc, test_b64_standard);
+	tcase_add_test(tc, test_hmac_key_lengths);
 	suite_add_tcase(s, tc);
 	return s;
 }
