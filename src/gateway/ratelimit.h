@@ -7,10 +7,14 @@
 #include <sys/types.h>
 #include <libconfig.h>
 
-#define RATELIMIT_DEFAULT_RATE       10000.0  /* requests per second per peer */
-#define RATELIMIT_DEFAULT_BURST      20000.0  /* bucket size */
+#include "wpslimits.h"
+
+/* Defaults stop a runaway peer without capping a healthy one: every TCP peer shares one bucket, and
+ * the gateway's own throughput on a small machine is well below the default rate. */
+#define RATELIMIT_DEFAULT_RATE       100000.0 /* requests per second per peer */
+#define RATELIMIT_DEFAULT_BURST      200000.0 /* bucket size */
 #define RATELIMIT_DEFAULT_PEERS      1024     /* peers tracked at once */
-#define RATELIMIT_DEFAULT_INFLIGHT   4096     /* requests in flight per peer */
+#define RATELIMIT_DEFAULT_INFLIGHT   WPS_DEFAULT_MAX_INFLIGHT   /* requests in flight per peer */
 #define RATELIMIT_PEERS_MAX          65536
 #define RATELIMIT_RETRY_AFTER_MAX    3600     /* seconds; Retry-After is never larger */
 
