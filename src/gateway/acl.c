@@ -461,13 +461,17 @@ acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *body, 
 }
 
 void
-acl_audit_log(const struct acl_peer *p, const char *op_label, const char *hub,
-              const char *target, const void *body, size_t len)
+acl_audit_log(const struct acl_peer *p, const char *request_id, int status, const char *op_label,
+              const char *hub, const char *target, const void *body, size_t len)
 {
 	struct acl_audit a;
+	char st[16] = "-";
 
 	acl_audit_fill(&a, p, body, len);
+	if (status > 0)
+		snprintf(st, sizeof(st), "%d", status);
 	log_kv(WLOG_INFO, "audit",
+	       "request_id", request_id != NULL ? request_id : "-", "status", st,
 	       "peer", p->is_unix ? "unix" : "tcp",
 	       "uid", a.uid, "pid", a.pid, "exe", a.exe,
 	       "op", op_label != NULL ? op_label : "-",

@@ -94,10 +94,10 @@ struct acl_audit {
 /* Fill a from the peer and the body (borrowed; only hashed and measured, never copied).
  * Returns 0 or -1 (hashing failed; body_sha256 is then "?"). */
 int  acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *body, size_t len);
-/* Log the audit line at info: `msg=audit uid= pid= exe= op= hub= target= body_bytes= body_sha256=`.
- * op_label from the operation table, hub and target (group, user or connection id; NULL: "-") are
- * escaped by the log module. */
-void acl_audit_log(const struct acl_peer *p, const char *op_label, const char *hub,
-                   const char *target, const void *body, size_t len);
+/* Log the audit line at info: `msg=audit request_id= status= peer= uid= pid= exe= op= hub= target=
+ * body_bytes= body_sha256=`. op_label from the operation table; hub, target (group, user or connection
+ * id) and request_id are escaped by the log module; NULL gives "-". status 0: "-" (not answered). */
+void acl_audit_log(const struct acl_peer *p, const char *request_id, int status, const char *op_label,
+                   const char *hub, const char *target, const void *body, size_t len);
 
 #endif

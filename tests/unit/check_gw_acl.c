@@ -390,9 +390,9 @@ START_TEST(test_audit_log_line)
 	log_init("test", WLOG_INFO, WLOG_FMT_LOGFMT);
 	log_set_sink(sink, NULL);
 	captured[0] = '\0';
-	acl_audit_log(&p, "send_to_group", "chat", "g\"1", body, sizeof(body) - 1);
+	acl_audit_log(&p, "rid-1", 202, "send_to_group", "chat", "g\"1", body, sizeof(body) - 1);
 	ck_assert_ptr_nonnull(strstr(captured, "audit"));
-	ck_assert_ptr_nonnull(strstr(captured, "uid=1234"));
+	ck_assert_ptr_nonnull(strstr(captured, "request_id=rid-1 status=202 peer=unix uid=1234"));
 	ck_assert_ptr_nonnull(strstr(captured, "op=send_to_group"));
 	ck_assert_ptr_nonnull(strstr(captured, "hub=chat"));
 	ck_assert_ptr_nonnull(strstr(captured, "body_bytes=24"));
@@ -402,7 +402,8 @@ START_TEST(test_audit_log_line)
 	/* The target is escaped by the log module: no bare quote inside the value. */
 	ck_assert_ptr_null(strstr(captured, "target=g\"1"));
 	captured[0] = '\0';
-	acl_audit_log(&p, NULL, NULL, NULL, NULL, 0);
+	acl_audit_log(&p, NULL, 0, NULL, NULL, NULL, NULL, 0);
+	ck_assert_ptr_nonnull(strstr(captured, "request_id=- status=- "));
 	ck_assert_ptr_nonnull(strstr(captured, "op=-"));
 	ck_assert_ptr_nonnull(strstr(captured, "target=-"));
 	log_set_sink(NULL, NULL);
