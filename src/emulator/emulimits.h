@@ -17,6 +17,7 @@
 #define EMU_PERMS_MAX                 256               /* permissions granted to one connection */
 #define EMU_CLOSE_GRACE_MS            2000              /* wait for the client's close frame */
 #define EMU_HANDSHAKE_TIMEOUT_S       30                /* idle HTTP connections */
+#define EMU_DISCARD_MAX               (64 * 1024 * 1024) /* body bytes read and dropped before a 413 */
 #define EMU_REASON_MAX                1024              /* bytes of a close reason kept */
 
 #endif

@@ -44,7 +44,9 @@ struct req {
 	char              *uri;        /* raw request target */
 	struct buf         body;
 	int                started;
-	int                answered;   /* a response was queued early (413) */
+	int                answered;   /* a response was queued early (413 past the discard bound) */
+	int                too_big;    /* the body passed max_body: the rest is read and dropped */
+	size_t             dropped;
 	/* upgrade: filled by the access handler for the upgrade handler */
 	char              *hub;
 	enum hub_proto     proto;
@@ -242,16 +244,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (!r->answered && buf_append(&r->body, upload, *upload_size) < 0) {
+		/* Past the limit the body is read and dropped, so that the client gets its 413 instead of
+		 * a reset; past EMU_DISCARD_MAX the answer goes out at once and the connection closes. */
+		if (!r->too_big && buf_append(&r->body, upload, *upload_size) < 0)
+			r->too_big = 1;
+		if (r->too_big)
+			r->dropped += *upload_size;
+		*upload_size = 0;
+		if (r->too_big && !r->answered && r->dropped > EMU_DISCARD_MAX) {
 			r->answered = 1;
-			*upload_size = 0;
 			return reply_error(c, 413, "PayloadTooLarge", "The request body is too large");
 		}
-		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (r->answered)
 		return MHD_YES;
+	if (r->too_big)
+		return reply_error(c, 413, "PayloadTooLarge", "The request body is too large");
 
 	struct rest_req rq = {
 		.method = method,
@@ -344,6 +353,11 @@ int srv_run(struct srv *s)
 		if (MHD_get_timeout(s->d, &mt) == MHD_YES)
 			timeout = mt > 1000 ? 1000 : (int)mt;
 		int wt = ws_flush(&s->ws);
+		if (s->ws.mhd_dirty) {
+			/* MHD closes sockets given back after an upgrade only when it runs */
+			s->ws.mhd_dirty = 0;
+			MHD_run(s->d);
+		}
 		if (wt >= 0 && (timeout < 0 || wt < timeout))
 			timeout = wt;
 		int n = epoll_wait(s->epfd, evs, 64, timeout);

@@ -33,7 +33,11 @@ struct ws {
 	size_t                            extra_len, extra_off;
 	uint32_t                          events;     /* epoll interest now */
 	int                               dead;       /* tear down at the next flush */
-	int                               closing;    /* a close frame is queued */
+	int                               closing;    /* closed by the service: no more messages */
+	int                               close_queued; /* the close frame is in wslay's queue */
+	uint16_t                          close_code;
+	char                              close_reason[124];
+	size_t                            close_len;
 	uint64_t                          close_deadline;
 };
 
@@ -151,6 +155,19 @@ static int ws_send(void *t, int binary, const char *data, size_t len)
 	return 0;
 }
 
+/* wslay sends control frames before queued messages; the close frame waits until the messages
+ * queued before it (the disconnected message) are out. */
+static void queue_close_when_drained(struct ws *w)
+{
+	if (!w->closing || w->close_queued || w->dead || wslay_event_get_queued_msg_count(w->ctx) > 0)
+		return;
+	if (wslay_event_queue_close(w->ctx, w->close_code, (const uint8_t *)w->close_reason, w->close_len) != 0) {
+		w->dead = 1;
+		return;
+	}
+	w->close_queued = 1;
+}
+
 static void ws_close_cb(void *t, int code, const char *reason)
 {
 	struct ws *w = t;
@@ -165,12 +182,13 @@ static void ws_close_cb(void *t, int code, const char *reason)
 		while (rl > 0 && ((unsigned char)reason[rl] & 0xC0) == 0x80)
 			rl--;
 	}
-	if (wslay_event_queue_close(w->ctx, (uint16_t)code, (const uint8_t *)reason, rl) != 0) {
-		w->dead = 1;
-		return;
-	}
+	if (rl)
+		memcpy(w->close_reason, reason, rl);
+	w->close_len = rl;
+	w->close_code = (uint16_t)code;
 	w->closing = 1;
 	w->close_deadline = now_ms() + EMU_CLOSE_GRACE_MS;
+	queue_close_when_drained(w);
 }
 
 const struct hub_transport_ops ws_transport = { ws_send, ws_close_cb };
@@ -194,6 +212,7 @@ static void ws_destroy(struct ws *w)
 	set->e->nws--;
 	wslay_event_context_free(w->ctx);
 	MHD_upgrade_action(w->urh, MHD_UPGRADE_ACTION_CLOSE);
+	set->mhd_dirty = 1;
 	free(w->extra);
 	free(w);
 }
@@ -272,8 +291,13 @@ int ws_flush(struct ws_set *set)
 		nx = w->next;
 		if (!w->dead && wslay_event_want_write(w->ctx) && wslay_event_send(w->ctx) != 0)
 			w->dead = 1;
+		if (!w->dead && w->closing && !w->close_queued) {
+			queue_close_when_drained(w);
+			if (w->close_queued && wslay_event_send(w->ctx) != 0)
+				w->dead = 1;
+		}
 		if (!w->dead && w->closing) {
-			if (now >= w->close_deadline || (wslay_event_get_close_sent(w->ctx) &&
+			if (now >= w->close_deadline || (w->close_queued && wslay_event_get_close_sent(w->ctx) &&
 			                                 !wslay_event_want_write(w->ctx) && !wslay_event_want_read(w->ctx)))
 				w->dead = 1;
 			else if (next < 0 || (int)(w->close_deadline - now) < next)

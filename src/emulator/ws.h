@@ -21,6 +21,7 @@ struct ws_set {
 	struct emu  *e;
 	struct ws   *all;
 	size_t       n;
+	int          mhd_dirty;   /* a socket was handed back to MHD: run it soon */
 };
 
 /* The hub_transport_ops of a ws (hub_state_new takes it). */
