@@ -120,10 +120,11 @@ static char last_ids[16][OUTBOX_ID_LEN + 1];
 static int64_t
 test_clock(void)
 {
+	int64_t f = __atomic_load_n(&fake_clock, __ATOMIC_RELAXED);
 	struct timespec ts;
 
-	if (fake_clock != 0)
-		return fake_clock;
+	if (f != 0)
+		return f;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
@@ -720,7 +721,7 @@ START_TEST(test_max_age)
 	ck_assert_int_eq(outbox_put(ob, &r, 1, id, on_put, NULL), OUTBOX_OK);
 	ck_assert(pump_until(&acks, 1, 5000));
 	outbox_close(ob);
-	fake_clock += 60 * 1000;
+	__atomic_add_fetch(&fake_clock, 60 * 1000, __ATOMIC_RELAXED);
 	ob = open_ob(1);          /* delivery starts a minute later: too old */
 	pump_for(200);
 	ck_assert_int_eq(ndelivered, 0);
@@ -733,7 +734,7 @@ START_TEST(test_max_age)
 	/* and one that ages while retried */
 	ck_assert_int_eq(outbox_put(ob, &r, 1, id, on_put, NULL), OUTBOX_OK);
 	ck_assert(pump_until(&ndelivered, 1, 5000));
-	fake_clock += 61 * 1000;
+	__atomic_add_fetch(&fake_clock, 61 * 1000, __ATOMIC_RELAXED);
 	mark(id[0], OUTBOX_RES_RETRY, 503, 1, 0, "upstream status 503");
 	pump_for(200);
 	ck_assert_int_eq(ndelivered, 1);
@@ -758,7 +759,7 @@ START_TEST(test_delivered_kept_then_purged)
 	mark(id[0], OUTBOX_RES_DELIVERED, 202, 1, 0, NULL);
 	pump_for(100);
 	ck_assert_int_eq(state_of(id[0]), OUTBOX_DELIVERED);
-	fake_clock += 11 * 1000;
+	__atomic_add_fetch(&fake_clock, 11 * 1000, __ATOMIC_RELAXED);
 	pump_for(1500);   /* the purge runs about once a second */
 	ck_assert_int_eq(outbox_get(ob, id[0], &m), OUTBOX_ENOTFOUND);
 	outbox_close(ob);
