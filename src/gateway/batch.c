@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "jwt.h"
+#include "pct.h"
 #include "wpslimits.h"
 #include "gateway/batch.h"
 #include "gateway/dcfg.h"
@@ -76,47 +77,6 @@ static int
 is_tchar(int c)
 {
 	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-/* 1 when s[0..len) is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF). */
-static int
-utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned c = s[i], cp;
-		size_t n, k;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (len - i <= n)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
 }
 
 enum batch_body_enc
@@ -678,7 +638,7 @@ encode_body(const struct batch_req *r, int *fallback)
 			return j;
 		*fallback = 1;
 	} else if (enc == BATCH_BODY_TEXT || enc == BATCH_BODY_NONE) {
-		if (utf8_valid((const unsigned char *)r->resp_body, r->resp_len) &&
+		if (utf8_valid(r->resp_body, r->resp_len) &&
 		    strlen(r->resp_body) == r->resp_len && enc == BATCH_BODY_TEXT)
 			return json_stringn(r->resp_body, r->resp_len);
 		*fallback = 1;

@@ -16,6 +16,8 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "ops.h"
+#include "pct.h"
 #include "wpslimits.h"
 #include "gateway/dcfg.h"
 #include "gateway/outbox.h"
@@ -555,4 +557,26 @@ outbox_get_stats(struct outbox *ob, struct outbox_stats *out)
 	out->failed = ob->failed;
 	out->inflight = ob->inflight_n;
 	pthread_mutex_unlock(&ob->mu);
+}
+
+int
+outbox_target_key(const struct ops_req *r, struct buf *out)
+{
+	const char *kind = NULL, *v = NULL;
+
+	if (r->hub == NULL || buf_puts(out, r->hub) < 0)
+		return -1;
+	if (r->connection != NULL) {
+		kind = "/conn/";
+		v = r->connection;
+	} else if (r->user != NULL) {
+		kind = "/user/";
+		v = r->user;
+	} else if (r->group != NULL) {
+		kind = "/group/";
+		v = r->group;
+	}
+	if (kind == NULL)
+		return 0;
+	return buf_puts(out, kind) < 0 || pct_encode(out, v, strlen(v)) < 0 ? -1 : 0;
 }

@@ -45,6 +45,8 @@
 
 #include "buf.h"
 
+struct ops_req;
+
 #define OUTBOX_ID_LEN      16       /* hex characters of a row id */
 #define OUTBOX_TARGET_MAX  2200     /* bytes of a target key */
 #define OUTBOX_LIST_MAX    1000     /* rows in one outbox_list_failed answer */
@@ -192,6 +194,11 @@ const char *outbox_state_name(enum outbox_state s);   /* "queued", "sending", "d
 int outbox_state_parse(const char *s, enum outbox_state *out);
 
 void outbox_get_stats(struct outbox *ob, struct outbox_stats *out);
+
+/* Append the ordering key of a routed request: "<hub>/conn/<id>", "<hub>/user/<id>", "<hub>/group/<name>"
+ * (the most specific entity in its path: connection, then user, then group; ids percent-encoded), or
+ * "<hub>" for hub-wide operations. Returns 0 or -1. */
+int outbox_target_key(const struct ops_req *r, struct buf *out);
 
 /* Wake the writer thread to hand out due rows now (e.g. after the breaker closed). */
 void outbox_kick(struct outbox *ob);

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "buf.h"
+#include "ops.h"
 #include "gateway/outbox.h"
 
 /* ---- a tiny stand-in for the event loop: posted callbacks run on the test thread in pump() ---- */
@@ -984,6 +985,36 @@ START_TEST(test_cfg_parse)
 }
 END_TEST
 
+START_TEST(test_target_key)
+{
+	static const struct { const char *method, *path, *key; } cases[] = {
+		{ "POST", "/api/hubs/chat/:send", "chat" },
+		{ "POST", "/api/hubs/chat/:closeConnections", "chat" },
+		{ "POST", "/api/hubs/chat/groups/g%201/:send", "chat/group/g%201" },
+		{ "POST", "/api/hubs/chat/users/a%40b%2Fc/:send", "chat/user/a%40b%2Fc" },
+		{ "POST", "/api/hubs/chat/connections/c1/:send", "chat/conn/c1" },
+		{ "PUT", "/api/hubs/chat/groups/g/connections/c1", "chat/conn/c1" },
+		{ "PUT", "/api/hubs/chat/users/u/groups/g", "chat/user/u" },
+		{ "PUT", "/api/hubs/chat/permissions/sendToGroup/connections/c2", "chat/conn/c2" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ops_req r;
+		struct ops_err e;
+		struct buf b;
+
+		ops_req_init(&r);
+		ck_assert_msg(ops_route(cases[i].method, cases[i].path, &r, &e) == 0, "route %zu", i);
+		buf_init(&b, 0);
+		ck_assert_int_eq(outbox_target_key(&r, &b), 0);
+		ck_assert_str_eq(b.data, cases[i].key);
+		buf_free(&b);
+		ops_req_free(&r);
+	}
+}
+END_TEST
+
 static Suite *
 outbox_suite(void)
 {
@@ -1010,6 +1041,7 @@ outbox_suite(void)
 	tcase_add_test(tc, test_msg_json);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_cfg_parse);
+	tcase_add_test(tc, test_target_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
