@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -579,4 +580,36 @@ outbox_target_key(const struct ops_req *r, struct buf *out)
 	if (kind == NULL)
 		return 0;
 	return buf_puts(out, kind) < 0 || pct_encode(out, v, strlen(v)) < 0 ? -1 : 0;
+}
+
+int
+outbox_prefer_async(const char *p)
+{
+	static const char tok[] = "respond-async";
+
+	while (p != NULL && *p != '\0') {
+		const char *start, *end;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		start = p;
+		while (*p != '\0' && *p != ',' && *p != ';' && *p != '=' && *p != ' ' && *p != '\t')
+			p++;
+		end = p;
+		if ((size_t)(end - start) == sizeof(tok) - 1 && strncasecmp(start, tok, sizeof(tok) - 1) == 0)
+			return 1;
+		/* skip the rest of this preference (its value and parameters; quoted strings may hold commas) */
+		while (*p != '\0' && *p != ',') {
+			if (*p == '"') {
+				for (p++; *p != '\0' && *p != '"'; p++)
+					if (*p == '\\' && p[1] != '\0')
+						p++;
+				if (*p == '"')
+					p++;
+			} else {
+				p++;
+			}
+		}
+	}
+	return 0;
 }

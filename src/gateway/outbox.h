@@ -200,6 +200,10 @@ void outbox_get_stats(struct outbox *ob, struct outbox_stats *out);
  * "<hub>" for hub-wide operations. Returns 0 or -1. */
 int outbox_target_key(const struct ops_req *r, struct buf *out);
 
+/* 1 when a Prefer header value (RFC 7240: comma-separated preferences, each with optional "=value" and
+ * ";param"s) holds respond-async (case-insensitive); 0 otherwise, also for NULL. */
+int outbox_prefer_async(const char *prefer);
+
 /* Wake the writer thread to hand out due rows now (e.g. after the breaker closed). */
 void outbox_kick(struct outbox *ob);
 

@@ -1015,6 +1015,22 @@ START_TEST(test_target_key)
 }
 END_TEST
 
+START_TEST(test_prefer_async)
+{
+	ck_assert_int_eq(outbox_prefer_async("respond-async"), 1);
+	ck_assert_int_eq(outbox_prefer_async("Respond-Async"), 1);
+	ck_assert_int_eq(outbox_prefer_async("wait=10, respond-async"), 1);
+	ck_assert_int_eq(outbox_prefer_async("return=minimal,respond-async;x=1"), 1);
+	ck_assert_int_eq(outbox_prefer_async(" respond-async=\"\""), 1);
+	ck_assert_int_eq(outbox_prefer_async("foo=\"a, respond-async\""), 0);
+	ck_assert_int_eq(outbox_prefer_async("respond-asynchronously"), 0);
+	ck_assert_int_eq(outbox_prefer_async("x-respond-async"), 0);
+	ck_assert_int_eq(outbox_prefer_async("wait=respond-async"), 0);
+	ck_assert_int_eq(outbox_prefer_async(""), 0);
+	ck_assert_int_eq(outbox_prefer_async(NULL), 0);
+}
+END_TEST
+
 static Suite *
 outbox_suite(void)
 {
@@ -1042,6 +1058,7 @@ outbox_suite(void)
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_cfg_parse);
 	tcase_add_test(tc, test_target_key);
+	tcase_add_test(tc, test_prefer_async);
 	suite_add_tcase(s, tc);
 	return s;
 }
