@@ -22,6 +22,8 @@
 #include "token.h"
 #include "upstream.h"
 
+#define API_KICK_MAX 32
+
 struct route {
 	const char     *method;
 	const char     *path;
@@ -47,6 +49,10 @@ struct api {
 	struct api_ctx    *suspended;   /* doubly linked list of suspended requests */
 	unsigned           nsuspended;
 	uint64_t           rid_state;   /* xorshift state for generated request ids */
+	/* Daemons with resumed connections: libmicrohttpd 0.9.75 in external epoll mode does not wake
+	 * its epoll fd on MHD_resume_connection, so they are run before the loop sleeps again. */
+	struct MHD_Daemon *kick[API_KICK_MAX];
+	size_t             nkick;
 	int                draining;
 };
 
@@ -88,6 +94,8 @@ struct api_ctx {
 	int                    queued;
 };
 
+static long run_kicked(void *arg);
+
 /* ---- module ---- */
 
 static void healthz(struct api_ctx *c, void *arg)
@@ -112,6 +120,10 @@ struct api *api_new(struct loop *l, struct up *up, const struct cfg *cfg, const 
 		a->rid_state = (uint64_t)time(NULL) ^ (uint64_t)loop_now_ms() << 20;
 	a->rid_state |= 1;
 	api_register(a, "GET", "/healthz", API_EXACT, healthz, NULL);
+	if (loop_add_prepare(l, run_kicked, a) < 0) {
+		free(a);
+		return NULL;
+	}
 	return a;
 }
 
@@ -123,6 +135,9 @@ void api_configure(struct api *a, const struct cfg *cfg, const struct cred *cred
 
 void api_free(struct api *a)
 {
+	if (a == NULL)
+		return;
+	loop_remove_prepare(a->loop, run_kicked, a);
 	free(a);
 }
 
@@ -335,6 +350,32 @@ void api_suspend(struct api_ctx *c, api_abort_fn on_abort, void *arg)
 	MHD_suspend_connection(c->conn);
 }
 
+static void kick(struct api_ctx *c)
+{
+	struct api *a = c->api;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_DAEMON);
+	size_t i;
+
+	if (ci == NULL || ci->daemon == NULL)
+		return;
+	for (i = 0; i < a->nkick; i++)
+		if (a->kick[i] == ci->daemon)
+			return;
+	if (a->nkick < API_KICK_MAX)
+		a->kick[a->nkick++] = ci->daemon;
+	else
+		MHD_run(ci->daemon);
+}
+
+static long run_kicked(void *arg)
+{
+	struct api *a = arg;
+
+	while (a->nkick > 0)
+		MHD_run(a->kick[--a->nkick]);
+	return -1;
+}
+
 static void unlink_suspended(struct api_ctx *c)
 {
 	struct api *a = c->api;
@@ -358,6 +399,7 @@ void api_resume(struct api_ctx *c)
 	if (c->phase != PH_REPLIED)
 		reply_json_error(c, 500, "InternalError", "request resumed without a reply");
 	MHD_resume_connection(c->conn);
+	kick(c);
 }
 
 void api_abort_all(struct api *a, int status, const char *code, const char *message)

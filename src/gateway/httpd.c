@@ -79,8 +79,8 @@ struct httpd *httpd_start(struct loop *l, const struct listen_sock *ls, const st
 	snprintf(h->name, sizeof h->name, "%s", ls->name);
 	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	                        0, NULL, NULL, o->handler, o->handler_cls,
-	                        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)ls->fd,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
+	                        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)ls->fd,
 	                        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
 	                        MHD_OPTION_CONNECTION_LIMIT, o->conn_limit,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s,
