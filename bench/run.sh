@@ -89,9 +89,12 @@ stop_pid() { # stop_pid PID: TERM, wait up to 3 s, then KILL
 	PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$p" | tr '\n' ' ')
 }
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-NEXT_PORT=$(( 20000 + (RANDOM % 2000) * 10 ))
+# Ports below the ephemeral range, so that no client connection's local port can collide with a listener.
+EPH_LOW=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+NEXT_PORT=$(( 10000 + (RANDOM % ((EPH_LOW - 10200) / 10)) * 10 ))
 alloc_port() { # sets PORT to a free loopback port
 	while ! port_free "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+	[ "$NEXT_PORT" -lt "$EPH_LOW" ] || die "no free port below $EPH_LOW"
 	PORT=$NEXT_PORT; NEXT_PORT=$((NEXT_PORT + 1))
 }
 wait_port() { # wait_port PORT PID NAME: up to 10 s
@@ -125,7 +128,7 @@ mem_kb() { # mem_kb PID FIELD(VmHWM|VmRSS): summed over the process tree
 	echo "$s"
 }
 stub() { # stub FIELD(accepts|requests): the upstream nginx's counters (each call adds 1 to both)
-	curl -s "http://127.0.0.1:$UP_STATUS/status" | awk -v f="$1" 'NR == 3 { print (f == "accepts" ? $1 : $3) }'
+	curl -s -m 5 "http://127.0.0.1:$UP_STATUS/status" | awk -v f="$1" 'NR == 3 { print (f == "accepts" ? $1 : $3) }'
 }
 kv() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; } # kv "a=1 b=2" b
 
@@ -153,7 +156,7 @@ worker_processes $2;
 worker_rlimit_nofile $NOFILE;
 pid $1/nginx.pid;
 error_log $1/error.log warn;
-events { worker_connections $(( NOFILE > 40000 ? 30000 : NOFILE / 2 )); multi_accept on; }
+events { worker_connections $(( NOFILE > 30256 ? 30000 : NOFILE - 256 )); multi_accept on; }
 http {
     access_log off;
     client_body_temp_path $1/body; proxy_temp_path $1/proxy; fastcgi_temp_path $1/fastcgi;
@@ -193,14 +196,14 @@ run_load() {
 	local tool=$1 target=$2 secs=$3; shift 3
 	case $tool in
 	wrk)
-		$PIN_LOAD wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 10s -s "$BENCH/post.lua" "http://$target" 2>&1 \
+		timeout $((secs + 30)) $PIN_LOAD wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 10s -s "$BENCH/post.lua" "http://$target" 2>&1 \
 			| awk '/^WRKRESULT/ { sub(/^WRKRESULT /, ""); print }' ;;
 	uload)
 		local a=(-t "$target"); case $target in /*) a=(-u "$target");; esac
-		$PIN_LOAD "$T/uload" "${a[@]}" -c "$CONNS" -d "$secs" -p "$HUB_PATH" -B "$T/body.json" \
+		timeout $((secs + 30)) $PIN_LOAD "$T/uload" "${a[@]}" -c "$CONNS" -d "$secs" -p "$HUB_PATH" -B "$T/body.json" \
 			-H "Content-Type: application/json" "$@" ;;
 	sdk)
-		WPSGATE_SRCDIR=$TOP $PIN_LOAD node "$BENCH/sdk.js" "http://$target" "$SDK_CONC" "$secs" 2>&1 \
+		WPSGATE_SRCDIR=$TOP timeout $((secs + 60)) $PIN_LOAD node "$BENCH/sdk.js" "http://$target" "$SDK_CONC" "$secs" 2>&1 \
 			| awk '/^SDKRESULT/ { sub(/^SDKRESULT /, ""); print }' ;;
 	esac
 }
@@ -232,8 +235,8 @@ measure() {
 }
 
 # --- nginx proxy_pass in front of the upstream ----------------------------------------------------------------------
-start_nginx_proxy() { # start_nginx_proxy NAME WORKERS PORT UPSTREAM_URL_SCHEME UPSTREAM_PORT
-	local name=$1 workers=$2 port=$3 scheme=$4 upport=$5 tls=""
+start_nginx_proxy() { # start_nginx_proxy NAME WORKERS PORT UPSTREAM_URL_SCHEME UPSTREAM_PORT [LISTEN_FLAGS]
+	local name=$1 workers=$2 port=$3 scheme=$4 upport=$5 lflags=${6:-} tls=""
 	[ "$scheme" = https ] && tls="proxy_ssl_session_reuse on; proxy_ssl_server_name on; proxy_ssl_name localhost;
             proxy_ssl_verify on; proxy_ssl_trusted_certificate $T/tls.crt;"
 	mkdir -p "$T/$name"
@@ -242,8 +245,9 @@ start_nginx_proxy() { # start_nginx_proxy NAME WORKERS PORT UPSTREAM_URL_SCHEME 
 		cat <<EOF
     upstream up { server 127.0.0.1:$upport; keepalive $POOL; keepalive_requests 1000000; keepalive_timeout 120s; }
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port $lflags;
         location / {
+            proxy_read_timeout 60s;
             proxy_pass $scheme://up;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -253,7 +257,7 @@ start_nginx_proxy() { # start_nginx_proxy NAME WORKERS PORT UPSTREAM_URL_SCHEME 
 }
 EOF
 	} >"$T/$name/nginx.conf"
-	local pin=$PIN_PROXY; [ "$workers" = auto ] && pin=""
+	local pin=$PIN_PROXY; [ "$workers" != 1 ] && pin=""
 	start_bg "$name" $pin nginx -p "$T/$name" -c "$T/$name/nginx.conf" -g "daemon off;"
 	wait_port "$port" "$LAST_PID" "$name"
 }
@@ -275,7 +279,7 @@ EOF
 	wait_unix "$T/$name.sock"
 }
 probe() { # probe URL [curl args]: prints the status code
-	curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary @"$T/body.json" "$@"
+	curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary @"$T/body.json" "$@"
 }
 
 log "wpsgated: $GW; $DUR s per case (+$WARM s warm-up), $CONNS connections, $PIN_NOTE, ulimit -n $NOFILE"
@@ -323,7 +327,7 @@ if [ "$HAVE_GW" = 1 ] && { want gw || want sdk || want async; }; then
 	fi
 	# durable async: only when the gateway answers 202 with Preference-Applied
 	if want async; then
-		hdr=$(curl -s -D - -o /dev/null -X POST -H 'Content-Type: application/json' -H 'Prefer: respond-async' \
+		hdr=$(curl -s -m 10 -D - -o /dev/null -X POST -H 'Content-Type: application/json' -H 'Prefer: respond-async' \
 			--data-binary @"$T/body.json" "http://127.0.0.1:$GP$HUB_PATH" | tr -d '\r')
 		if echo "$hdr" | head -1 | grep -q ' 202' && echo "$hdr" | grep -qi '^Preference-Applied:'; then
 			sleep 1
@@ -348,7 +352,7 @@ if [ "$HAVE_GW" = 1 ] && { want gw || want sdk || want async; }; then
 			log "durable async: $ASYNC_NOTE"
 		fi
 	fi
-	METRICS=$(curl -s -w '\n%{http_code}' "http://127.0.0.1:$GP/metrics")
+	METRICS=$(curl -s -m 10 -w '\n%{http_code}' "http://127.0.0.1:$GP/metrics")
 	if [ "$(echo "$METRICS" | tail -1)" = 200 ]; then
 		echo "$METRICS" | sed '$d' >"$T/metrics.txt"
 		note "/metrics after the runs: $(grep -c '^[a-z]' "$T/metrics.txt") samples"
@@ -408,14 +412,19 @@ if want inflight; then
 			note "wpsgated RSS after the in-flight test: $(mem_kb "$P" VmRSS) kB"
 			stop_pid "$P"
 		fi
+		# nginx holds two descriptors per request in flight (client + upstream): with ulimit -n below
+		# 2 * INFLIGHT one worker cannot, so two workers share the load (listen reuseport spreads it evenly).
+		alloc_port; NP=$PORT
 		if [ "$NOFILE" -ge $(( 2 * INFLIGHT + 512 )) ]; then
-			alloc_port; NP=$PORT
-			start_nginx_proxy ngxs 1 "$NP" http "$SP"; P=$LAST_PID
-			set -- $(inflight_rss "$P" "127.0.0.1:$NP")
-			NGX_INFLIGHT=$1
-			note "nginx proxy_pass (1 worker) with $2 requests in flight: peak RSS $1 kB (master + worker)"
-			stop_pid "$P"
+			start_nginx_proxy ngxs 1 "$NP" http "$SP"; NW="1 worker"
+		else
+			start_nginx_proxy ngxs 2 "$NP" http "$SP" reuseport; NW="2 workers, reuseport"
 		fi
+		P=$LAST_PID
+		set -- $(inflight_rss "$P" "127.0.0.1:$NP")
+		NGX_INFLIGHT=$1
+		note "nginx proxy_pass ($NW) with $2 requests in flight: peak RSS $1 kB (master + workers); $3 answered, $4 errors"
+		stop_pid "$P"
 		stop_pid "$SPID"
 	fi
 fi
@@ -446,7 +455,7 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "Each case: $WARM s warm-up, then $DUR s measured; $CONNS keep-alive connections (SDK: $SDK_CONC concurrent calls);"
 	echo "POST sendToGroup with a 256-byte JSON body; upstream pool $POOL connections; $PIN_NOTE."
 	echo
-	echo "| case | client | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU µs/req (= CPU s per 1000 req × 1000) | peak RSS MiB | upstream conns per 10k req | errors |"
+	echo "| case | client | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU ms per 1000 req | peak RSS MiB | upstream conns per 10k req | errors |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	awk -F'\t' '{ printf "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %s | %.1f | %s | %s |\n", $1, $2, $3, $4 / 1000, $5 / 1000, $6 / 1000, $7 / 1000, $8, $9 / 1024, $10, $11 }' "$ROWS"
 	echo

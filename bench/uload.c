@@ -466,8 +466,8 @@ int main(int argc, char **argv)
 		}
 		if (now >= deadline)
 			break;
-		/* Open (or re-open) connections: at most 256 new ones per turn, so a listen backlog is not flooded. */
-		int budget = 256, done = 0, inflight = 0, opened = 0;
+		/* Open (or re-open) connections: at most 512 new ones per turn, so a listen backlog is not flooded. */
+		int budget = 512, done = 0, inflight = 0, opened = 0;
 		for (int i = 0; i < opt.conns; i++) {
 			struct conn *c = &cs[i];
 			if (c->st == C_IDLE && budget > 0) {
@@ -496,7 +496,7 @@ int main(int argc, char **argv)
 		}
 		int timeout_ms = (int)((deadline - now) / 1000000u) + 1;
 		if (timeout_ms > 100)
-			timeout_ms = 100;
+			timeout_ms = budget == 0 ? 5 : 100; /* more connections to open: come back soon */
 		int n = epoll_wait(epfd, evs, 512, timeout_ms);
 		if (n < 0 && errno != EINTR)
 			break;
