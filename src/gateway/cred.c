@@ -119,7 +119,7 @@ int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen
 {
 	struct cred *c;
 	struct connstr cs = { NULL, NULL };
-	char *raw = NULL, msg[200];
+	char *raw = NULL, msg[400];
 	size_t len;
 
 	*out = NULL;
@@ -128,21 +128,25 @@ int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen
 		return -1;
 	}
 	if (cfg->access_key_file != NULL) {
-		if ((c->key = cred_read_file(cfg->access_key_file, &c->keylen, err, errlen)) == NULL)
+		if ((c->key = cred_read_file(cfg->access_key_file, &c->keylen, msg, sizeof msg)) == NULL) {
+			snprintf(err, errlen, "upstream.access_key_file: %s", msg);
 			goto bad;
+		}
 		if ((c->endpoint = strdup(cfg->endpoint)) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			goto bad;
 		}
 	} else {
-		if ((raw = cred_read_file(cfg->connection_string_file, &len, err, errlen)) == NULL)
+		if ((raw = cred_read_file(cfg->connection_string_file, &len, msg, sizeof msg)) == NULL) {
+			snprintf(err, errlen, "upstream.connection_string_file: %s", msg);
 			goto bad;
+		}
 		if (connstr_parse(raw, &cs, msg, sizeof msg) < 0) {
-			snprintf(err, errlen, "upstream.connection_string_file %s: %s", cfg->connection_string_file, msg);
+			snprintf(err, errlen, "upstream.connection_string_file: %s: %s", cfg->connection_string_file, msg);
 			goto bad;
 		}
 		if (!cfg_endpoint_ok(cs.endpoint, msg, sizeof msg)) {
-			snprintf(err, errlen, "upstream.connection_string_file %s: Endpoint %s", cfg->connection_string_file, msg);
+			snprintf(err, errlen, "upstream.connection_string_file: %s: Endpoint %s", cfg->connection_string_file, msg);
 			goto bad;
 		}
 		if (cfg->endpoint != NULL && strcmp(cfg->endpoint, cs.endpoint) != 0) {
