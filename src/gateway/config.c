@@ -26,6 +26,11 @@ static const char *const limits_keys[]   = { "max_body_bytes", "max_connections"
 	"idle_timeout_s", "max_header_bytes", "shutdown_grace_ms", NULL };
 static const char *const log_keys[]      = { "level", "format", NULL };
 
+/* Sections other modules own (see config.h). Add one line per module: { "outbox", outbox_cfg_check }. */
+static const struct cfg_section sections[] = {
+	{ NULL, NULL }
+};
+
 struct ctx {
 	const char *file;
 	char       *err;
@@ -56,6 +61,60 @@ static void keypath(char *out, size_t n, const char *prefix, const char *name)
 		snprintf(out, n, "%s.%s", prefix, name);
 }
 
+/* 1 when prefix.name (or name at the top) is a registered section. */
+static int is_section(const char *prefix, const char *name)
+{
+	const struct cfg_section *sec;
+	size_t pl = prefix ? strlen(prefix) : 0;
+
+	for (sec = sections; sec->name != NULL; sec++) {
+		if (pl == 0 && strcmp(sec->name, name) == 0)
+			return 1;
+		if (pl > 0 && strncmp(sec->name, prefix, pl) == 0 && sec->name[pl] == '.' &&
+		    strcmp(sec->name + pl + 1, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static const config_setting_t *lookup_section(const config_t *lc, const char *name)
+{
+	const config_setting_t *s = config_root_setting(lc);
+	char part[64];
+	const char *p = name;
+
+	while (s != NULL && *p != '\0') {
+		size_t n = strcspn(p, ".");
+		if (n >= sizeof part)
+			return NULL;
+		memcpy(part, p, n);
+		part[n] = '\0';
+		s = config_setting_get_member(s, part);
+		p += n + (p[n] == '.');
+	}
+	return s;
+}
+
+const config_setting_t *cfg_section(const struct cfg *c, const char *name)
+{
+	return c->tree_ != NULL ? lookup_section(c->tree_, name) : NULL;
+}
+
+static int check_sections(struct ctx *x, const config_t *lc)
+{
+	const struct cfg_section *sec;
+
+	for (sec = sections; sec->name != NULL; sec++) {
+		const config_setting_t *s = lookup_section(lc, sec->name);
+		char msg[400];
+		if (sec->check(s, msg, sizeof msg) < 0) {
+			snprintf(x->err, x->errlen, "%s: %s", x->file, msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int check_keys(struct ctx *x, const config_setting_t *grp, const char *prefix,
                       const char *const *allowed)
 {
@@ -72,7 +131,7 @@ static int check_keys(struct ctx *x, const config_setting_t *grp, const char *pr
 		for (a = allowed; *a != NULL; a++)
 			if (strcmp(*a, name) == 0)
 				break;
-		if (*a == NULL) {
+		if (*a == NULL && !is_section(prefix, name)) {
 			keypath(kp, sizeof kp, prefix, name);
 			return fail(x, s, kp, "unknown key");
 		}
@@ -463,21 +522,25 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 {
 	struct ctx x = { path, err, errlen };
 	struct cfg *c = NULL;
-	config_t lc;
+	config_t *lc;
 	const config_setting_t *root;
 	FILE *f;
 	int rc = -1;
 
 	*out = NULL;
-	config_init(&lc);
+	if ((lc = malloc(sizeof *lc)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	config_init(lc);
 	f = fopen(path, "r");
 	if (f == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
-	if (config_read(&lc, f) != CONFIG_TRUE) {
-		snprintf(err, errlen, "%s:%d: syntax error: %s", path, config_error_line(&lc),
-		         config_error_text(&lc) ? config_error_text(&lc) : "?");
+	if (config_read(lc, f) != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: syntax error: %s", path, config_error_line(lc),
+		         config_error_text(lc) ? config_error_text(lc) : "?");
 		fclose(f);
 		goto out;
 	}
@@ -487,19 +550,25 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 		goto out;
 	}
 	set_defaults(c);
-	root = config_root_setting(&lc);
+	root = config_root_setting(lc);
 	if (check_keys(&x, root, "", top_keys) < 0 ||
 	    load_listen(&x, root, c) < 0 ||
 	    load_upstream(&x, root, c) < 0 ||
 	    load_limits(&x, root, c) < 0 ||
-	    load_log(&x, root, c) < 0)
+	    load_log(&x, root, c) < 0 ||
+	    check_sections(&x, lc) < 0)
 		goto out;
+	c->tree_ = lc;
+	lc = NULL;
 	*out = c;
 	c = NULL;
 	rc = 0;
 out:
 	cfg_free(c);
-	config_destroy(&lc);
+	if (lc != NULL) {
+		config_destroy(lc);
+		free(lc);
+	}
 	return rc;
 }
 
@@ -519,5 +588,9 @@ void cfg_free(struct cfg *c)
 	free(c->connection_string_file);
 	free(c->api_version);
 	free(c->ca_file);
+	if (c->tree_ != NULL) {
+		config_destroy(c->tree_);
+		free(c->tree_);
+	}
 	free(c);
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <libconfig.h>
 #include "log.h"
 
 /* Defaults and ranges of the keys that wpslimits.h does not already name. */
@@ -47,7 +48,23 @@ struct cfg {
 	/* log */
 	enum wlog_level  log_level;
 	enum wlog_format log_format;
+
+	/* The parsed file, kept for the sections other modules own (cfg_section). */
+	config_t *tree_;
 };
+
+/* Sections owned by other modules (retry, outbox, metrics, acl, upstream.entra, ...) are registered
+ * in config.c's `sections` table with a check function that validates a section (it is called with
+ * NULL when the section is absent), so that `-t` and SIGHUP refuse a bad one. The module then reads
+ * its section with cfg_section at start and at reload. A name is a top-level group ("outbox") or
+ * one level down ("upstream.entra"). */
+typedef int (*cfg_check_fn)(const config_setting_t *s, char *err, size_t errlen);
+struct cfg_section {
+	const char   *name;
+	cfg_check_fn  check;
+};
+/* The section (borrowed, valid as long as c), or NULL when the file does not have it. */
+const config_setting_t *cfg_section(const struct cfg *c, const char *name);
 
 /* Parse and validate path. Returns 0 and a new struct in *out (release with cfg_free), or -1 with a
  * message naming the file, the key and its line in err (never a value). */
