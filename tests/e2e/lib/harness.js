@@ -180,7 +180,89 @@ function rawClient(url, protocols) {
   });
 }
 
+// A TCP port on 127.0.0.1 that was free a moment ago.
+function freePort() {
+  const net = require('node:net');
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(opts) {
+  const net = require('node:net');
+  return new Promise((resolve) => {
+    const s = net.connect(opts);
+    const done = (ok) => { s.destroy(); resolve(ok); };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.setTimeout(1000, () => done(false));
+  });
+}
+
+// Start wpsgated in front of upstream (the emulator); resolves { proc, sock, tcpPort, endpoint, stop(), stderr() }.
+async function startGateway(upstream) {
+  const dir = tmpdir('wpsgw-');
+  const sock = path.join(dir, 'gw.sock');
+  const tcpPort = await freePort();
+  const cfg = path.join(dir, 'wpsgate.conf');
+  fs.writeFileSync(cfg, [
+    'listen = {',
+    `  unix = { path = "${sock}"; mode = "0600"; };`,
+    `  tcp = [ "127.0.0.1:${tcpPort}" ];`,
+    '};',
+    'upstream = {',
+    `  endpoint = "${upstream.endpoint}";`,
+    `  access_key_file = "${upstream.keyFile}";`,
+    '  api_version = "2024-12-01";',
+    '  timeout_ms = 10000;',
+    '};',
+    '',
+  ].join('\n'));
+  const proc = spawn(GATEWAY, ['-c', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d.toString(); });
+  proc.stdout.on('data', () => {});
+  let exited = false;
+  proc.on('exit', () => { exited = true; children.delete(proc); });
+  proc.on('error', () => { exited = true; });
+  await waitFor(async () => exited || (fs.existsSync(sock) && canConnect({ path: sock })), 10000, 'wpsgated to listen');
+  if (exited) throw new Error(`wpsgated exited at start: ${stderr}`);
+  await waitFor(() => canConnect({ host: '127.0.0.1', port: tcpPort }), 10000, 'wpsgated on TCP');
+  return {
+    proc, sock, tcpPort, endpoint: `http://127.0.0.1:${tcpPort}`, dir,
+    stderr: () => stderr,
+    stop: () => stopProc(proc),
+  };
+}
+
+// One HTTP request to the gateway's Unix socket: resolves { status, headers, body } within ms.
+function unixRequest(sock, method, urlPath, { contentType, body } = {}, ms = 10000) {
+  const http = require('node:http');
+  return new Promise((resolve, reject) => {
+    const headers = {};
+    if (contentType) headers['content-type'] = contentType;
+    const data = body === undefined ? null : Buffer.isBuffer(body) ? body : Buffer.from(body);
+    if (data) headers['content-length'] = data.length;
+    const r = http.request({ socketPath: sock, method, path: urlPath, headers, timeout: ms }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    r.on('timeout', () => r.destroy(new Error(`${method} ${urlPath.split('?')[0]}: no answer in ${ms} ms`)));
+    r.on('error', reject);
+    if (data) r.write(data);
+    r.end();
+  });
+}
+
 module.exports = {
+  freePort, startGateway, unixRequest,
   SRCDIR, BUILDDIR, EMULATOR, GATEWAY, req, tmpdir, waitFor, sleep, spawnUntil, startEmulator, stopProc,
   subscribe, rawClient, killAll, children,
 };
