@@ -188,7 +188,7 @@ test('wpsgated takes its listeners from systemd-socket-activate', async () => {
     assert.equal(await canConnect({ host: '127.0.0.1', port: cfgPort }), false, 'configured TCP port must not listen');
 
     gw.kill('SIGTERM');
-    const st = await Promise.race([exitP, new Promise((r) => setTimeout(() => r(null), STOP_WAIT_MS))]);
+    const st = await Promise.race([exitP, new Promise((r) => setTimeout(() => r(null), STOP_WAIT_MS).unref())]);
     assert.deepEqual(st, { code: 0, signal: null }, `exit after SIGTERM; log:\n${log()}`);
   } finally {
     if (!exited) { gw.kill('SIGKILL'); await exitP; }
