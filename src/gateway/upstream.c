@@ -3,6 +3,7 @@
 #include "upstream.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,18 +341,26 @@ int up_job_inflight(const struct up_job *job)
 	return job->easy_ != NULL;
 }
 
+/* Append "name: value" (any length: an Authorization carries the whole URL in its aud). */
 static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value, int *ok)
 {
-	char line[1200];
-	struct curl_slist *n;
+	size_t n = strlen(name) + strlen(value) + 3;
+	struct curl_slist *r;
+	char *line;
 
 	if (!*ok)
 		return l;
-	snprintf(line, sizeof line, "%s: %s", name, value);
-	n = curl_slist_append(l, line);
-	if (n == NULL)
+	if ((line = malloc(n)) == NULL) {
 		*ok = 0;
-	return n ? n : l;
+		return l;
+	}
+	snprintf(line, n, "%s: %s", name, value);
+	r = curl_slist_append(l, line);
+	OPENSSL_cleanse(line, n);   /* it may hold the bearer token */
+	free(line);
+	if (r == NULL)
+		*ok = 0;
+	return r ? r : l;
 }
 
 static struct curl_slist *raw_header(struct curl_slist *l, const char *line, int *ok)
