@@ -30,6 +30,22 @@ test('connections past --max-connections get 503, and a freed slot is usable aga
   }
 });
 
+test('300 clients connecting at once are all served and all receive a broadcast', { timeout: 40000 }, async () => {
+  const emu = await h.startEmulator();
+  const held = [];
+  try {
+    const svc = new WebPubSubServiceClient(emu.connectionString, 'many', opts);
+    const url = (await svc.getClientAccessToken()).url;
+    held.push(...await Promise.all(Array.from({ length: 300 }, () => h.rawClient(url))));
+    await svc.sendToAll('to everyone', { contentType: 'text/plain' });
+    await h.waitFor(() => held.every((c) => c.frames.length === 1), 20000, 'all 300 clients to receive');
+    assert.ok(held.every((c) => c.frames[0].data === 'to everyone'));
+  } finally {
+    for (const c of held) c.ws.terminate();
+    assert.deepStrictEqual(await emu.stop(), { code: 0, signal: null });
+  }
+});
+
 test('a frame over --max-frame-bytes closes the connection with 1009', { timeout: 20000 }, async () => {
   const emu = await h.startEmulator(['--max-frame-bytes', '1024']);
   try {
