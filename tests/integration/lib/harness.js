@@ -17,15 +17,20 @@ const SRCDIR = process.env.WPSGATE_SRCDIR || path.resolve(__dirname, '../../..')
 const START_TRIES = 200;        // x START_POLL_MS: how long the gateway may take to accept
 const START_POLL_MS = 50;
 const STOP_WAIT_MS = 10000;     // after SIGTERM, before SIGKILL
-const REQUEST_TIMEOUT_MS = 15000;
+const REQUEST_TIMEOUT_MS = 10000;
 
 // Everything to clean up at process exit, whatever happened.
 const liveProcs = new Set();
 const tmpDirs = new Set();
-process.on('exit', () => {
+function cleanupAll() {
   for (const p of liveProcs) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
   if (!process.env.WPSGATE_KEEP_TMP) for (const d of tmpDirs) { try { fs.rmSync(d, { recursive: true, force: true }); } catch { /* ignore */ } }
-});
+}
+process.on('exit', cleanupAll);
+// killed by make, timeout(1) or ^C: the exit handler would not run, so do it here
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.on(sig, () => { cleanupAll(); process.exit(128 + os.constants.signals[sig]); });
+}
 
 // A random access key shaped like Azure's (44 base64 characters).
 function makeKey() {
