@@ -2,10 +2,14 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <jansson.h>
 
@@ -136,6 +140,27 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* Why a unix socket refuses a connection, in the words of connect(2) ("No such file or directory",
+ * "Permission denied", "Connection refused"): curl only says it could not connect to "localhost". */
+static const char *unix_connect_error(const char *path)
+{
+	struct sockaddr_un sa;
+	const char *why = NULL;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return "the socket path is too long";
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return NULL;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		why = strerror(errno);
+	close(fd);
+	return why;
+}
+
 int http_do(struct cli_http *h, const char *method, const char *pathq, const char *ctype,
             const void *body, size_t len, struct cli_resp *r)
 {
@@ -199,9 +224,12 @@ int http_do(struct cli_http *h, const char *method, const char *pathq, const cha
 		ret = CLI_ERR_ANSWER;
 	}
 done:
-	if (ret == CLI_ERR_CONNECT)
+	if (ret == CLI_ERR_CONNECT) {
+		const char *why = rc == CURLE_COULDNT_CONNECT && h->socket != NULL ? unix_connect_error(h->socket) : NULL;
+
 		cli_warn("cannot reach the gateway at %s: %s", h->where,
-		         errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		         why != NULL ? why : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	}
 	curl_slist_free_all(hdrs);
 	if (c != NULL)
 		curl_easy_cleanup(c);
