@@ -320,7 +320,9 @@ test('GenerateClientToken: clientType MQTT (case-insensitive) uses the MQTT clie
 
 test('the gateway logged one line per request with the operation', async () => {
   const log = gw.stderr();
-  assert.match(log, /msg=request\b.*\bop=SendToAll\b.*\bstatus=202\b/);
-  assert.match(log, /\bop=GenerateClientToken\b.*\bstatus=200\b/);
+  // logfmt: msg=request and msg="request" are the same value
+  assert.match(log, /msg="?request"? .*\bmethod=POST op=SendToAll hub=chat status=202 upstream_status=202 attempts=1 /);
+  assert.match(log, /msg="?request"? .*\bop=GenerateClientToken hub=chat status=200 /);
+  assert.match(log, /msg="?request"? .*\bop=ConnectionExists hub=chat status=404 upstream_status=404 /);
   assert.ok(!log.includes(key), 'the key is in the log');
 });
