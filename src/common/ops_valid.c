@@ -429,7 +429,8 @@ validate_groups_json(const char *body, size_t len, struct ops_err *e)
 		}
 	}
 	v = json_object_get(root, "filter");
-	if (v != NULL && (!json_is_string(v) || json_string_length(v) > WPS_FILTER_MAX ||
+	/* the SDKs send "filter":null when the application gives none */
+	if (v != NULL && !json_is_null(v) && (!json_is_string(v) || json_string_length(v) > WPS_FILTER_MAX ||
 	                  strlen(json_string_value(v)) != json_string_length(v))) {
 		ops_fail(e, 400, "InvalidBody", "filter must be a string of at most %d bytes",
 		         WPS_FILTER_MAX);

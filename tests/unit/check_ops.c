@@ -771,6 +771,9 @@ START_TEST(test_groups_bodies)
 	            NULL);
 	expect_body(OP_REMOVE_CONNECTIONS_FROM_GROUPS, "application/json; charset=utf-8",
 	            "{\"groups\":[\"a\"],\"filter\":\"userId eq 'x'\"}", 4096, 0, NULL);
+	/* the SDKs send "filter":null when the application gives no filter */
+	expect_body(OP_ADD_CONNECTIONS_TO_GROUPS, "application/json",
+	            "{\"groups\":[\"a\"],\"filter\":null}", 4096, 0, NULL);
 	expect_body(OP_ADD_CONNECTIONS_TO_GROUPS, "text/plain", "{\"groups\":[\"a\"]}", 4096, 415,
 	            "UnsupportedMediaType");
 	expect_body(OP_ADD_CONNECTIONS_TO_GROUPS, NULL, "{\"groups\":[\"a\"]}", 4096, 415,
@@ -782,7 +785,7 @@ START_TEST(test_groups_bodies)
 			"", "null", "[]", "{", "{}", "{\"groups\":[]}", "{\"groups\":\"a\"}",
 			"{\"groups\":[1]}", "{\"groups\":[\"\"]}", "{\"groups\":[\"  \"]}",
 			"{\"groups\":[\"a\\nb\"]}", "{\"groups\":[\"a\\u0000b\"]}", "{\"groups\":[null]}",
-			"{\"groups\":[\"a\"],\"filter\":1}", "{\"groups\":[\"a\"],\"filter\":null}",
+			"{\"groups\":[\"a\"],\"filter\":1}",
 			"{\"groups\":[\"a\"],\"other\":1}", "{\"groups\":[\"a\"],\"groups\":[\"b\"]}",
 			"{\"groups\":[\"a\"]} trailing", "{\"groups\":[\"\xff\"]}",
 		};
