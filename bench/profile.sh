@@ -75,7 +75,7 @@ wrk -t1 -c"$CONNS" -d2s -s "$BENCH/post.lua" "http://127.0.0.1:$GP" >/dev/null  
 "${WRK[@]}" >"$OUT/wrk.txt" &
 WPID=$!
 sleep 1
-perf record -F 2999 -g -p "$GPID" -o "$OUT/perf.data" -- sleep $(( DUR > 4 ? DUR - 3 : 1 )) 2>"$OUT/perf-record.log"
+perf record -F 999 --call-graph dwarf,16384 -p "$GPID" -o "$OUT/perf.data" -- sleep $(( DUR > 4 ? DUR - 3 : 1 )) 2>"$OUT/perf-record.log"
 wait "$WPID"
 grep -E 'Requests/sec|WRKRESULT' "$OUT/wrk.txt"
 {

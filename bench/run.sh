@@ -5,6 +5,7 @@
 # Env:   WPSGATED=path (default: ./wpsgated, then /work/build-bench/wpsgated), DURATION=10, WARMUP=2, CONNS=64,
 #        SDK_CONC=16, INFLIGHT=10000, SLOW_MS=5000, PIN=1 (pin the proxy to the last CPU and the load generator and
 #        upstream to the others), OUT=bench/results, GW_EXTRA_CONF='...' (appended to the gateway's config),
+#        GW_LIMITS='max_header_bytes = 4096;' (added inside the gateway's limits group),
 #        CASES="upstream nginx gw sdk tls inflight async" (a subset runs only those).
 # Needs: nginx, wrk, gnuplot (chart), node, cc, curl, openssl  (apt-get install nginx-light wrk gnuplot-nox).
 # Uses only 127.0.0.1 and unix sockets in a temporary directory, and stops every process it started.
@@ -129,6 +130,9 @@ mem_kb() { # mem_kb PID FIELD(VmHWM|VmRSS): summed over the process tree
 }
 stub() { # stub FIELD(accepts|requests): the upstream nginx's counters (each call adds 1 to both)
 	curl -s -m 5 "http://127.0.0.1:$UP_STATUS/status" | awk -v f="$1" 'NR == 3 { print (f == "accepts" ? $1 : $3) }'
+}
+mem_detail() { # mem_detail PID: "RSS kB (anon A kB)" of one process
+	awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { printf "%d kB (anonymous %d kB, the rest file-backed library pages)", r, a }' "/proc/$1/status"
 }
 kv() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; } # kv "a=1 b=2" b
 
@@ -270,7 +274,7 @@ start_gw() { # start_gw NAME PORT ENDPOINT [MAX_CONNECTIONS MAX_INFLIGHT]: sets 
 listen = { unix = { path = "$T/$name.sock"; mode = "0660"; }; tcp = [ "127.0.0.1:$port" ]; };
 upstream = { endpoint = "$endpoint"; access_key_file = "$T/key"; api_version = "2024-12-01";
              timeout_ms = 30000; max_connections = $POOL; ca_file = "$T/tls.crt"; };
-limits = { max_connections = $maxc; max_inflight = $maxi; };
+limits = { max_connections = $maxc; max_inflight = $maxi; ${GW_LIMITS:-} };
 log = { level = "warn"; };
 ${GW_EXTRA_CONF:-}
 EOF
@@ -283,7 +287,7 @@ probe() { # probe URL [curl args]: prints the status code
 }
 
 log "wpsgated: $GW; $DUR s per case (+$WARM s warm-up), $CONNS connections, $PIN_NOTE, ulimit -n $NOFILE"
-GW_IDLE_RSS="-"; GW_INFLIGHT="-"; NGX_INFLIGHT="-"; ASYNC_ACCEPT="-"; ASYNC_DRAIN="-"; ASYNC_NOTE=""
+GW_IDLE_RSS="-"; GW_IDLE_ANON="-"; GW_INFLIGHT="-"; NGX_INFLIGHT="-"; ASYNC_ACCEPT="-"; ASYNC_DRAIN="-"; ASYNC_NOTE=""
 
 # 1. the upstream alone
 if want upstream; then
@@ -311,15 +315,15 @@ if [ "$HAVE_GW" = 1 ] && { want gw || want sdk || want async; }; then
 	start_gw gw "$GP" "http://127.0.0.1:$UP"; GWPID=$LAST_PID
 	sleep 0.5
 	GW_IDLE_RSS=$(mem_kb "$GWPID" VmRSS)
-	log "wpsgated idle RSS: $GW_IDLE_RSS kB"
+	GW_IDLE_ANON=$(mem_kb "$GWPID" RssAnon)
+	note "wpsgated idle: RSS $(mem_detail "$GWPID")"
 	st=$(probe "http://127.0.0.1:$GP$HUB_PATH")
 	[ "$st" = 202 ] || note "wpsgated answered $st to the benchmark request (expected 202)"
 	if want gw; then
 		measure "wpsgated, TCP" wrk "127.0.0.1:$GP" "$GWPID"
 		measure "wpsgated, TCP" uload "127.0.0.1:$GP" "$GWPID"
 		measure "wpsgated, unix socket" uload "$T/gw.sock" "$GWPID"
-		GW_IDLE_AFTER=$(mem_kb "$GWPID" VmRSS)
-		note "wpsgated RSS after the load, idle again: $GW_IDLE_AFTER kB"
+		note "wpsgated after the load, idle again: RSS $(mem_detail "$GWPID")"
 	fi
 	if want sdk && [ -d "$NODE_MODULES" ]; then
 		measure "SDK -> upstream directly" sdk "127.0.0.1:$UP" "$UP_PID" 0
@@ -409,7 +413,7 @@ if want inflight; then
 			note "wpsgated with $2 requests in flight (slow upstream, $SLOW_MS ms): peak RSS $1 kB; $3 answered, $4 errors"
 			kill -0 "$P" 2>/dev/null || note "wpsgated DIED during the in-flight test"
 			sleep 1
-			note "wpsgated RSS after the in-flight test: $(mem_kb "$P" VmRSS) kB"
+			note "wpsgated after the in-flight test: RSS $(mem_detail "$P")"
 			stop_pid "$P"
 		fi
 		# nginx holds two descriptors per request in flight (client + upstream): with ulimit -n below
@@ -473,7 +477,7 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "| p99 latency no worse than nginx (wrk, TCP) | $G_P99 µs vs $N1_P99 µs = **$R_P99** | $(verdict "$R_P99" 1.0 '<=') |"
 	echo "| unix socket (uload) vs nginx TCP (uload): throughput | $GX_RPS / $N1U_RPS = **$R_UX** | $(verdict "$R_UX" 1.2 '>=') |"
 	echo "| unix socket (uload) vs nginx TCP (uload): p99 | $GX_P99 µs vs $N1U_P99 µs = **$R_UXP** | $(verdict "$R_UXP" 1.0 '<=') |"
-	echo "| idle RSS ≤ 8 MiB | $(mib "$GW_IDLE_RSS") MiB | $(verdict "$(mib "$GW_IDLE_RSS")" 8 '<=') |"
+	echo "| idle RSS ≤ 8 MiB | $(mib "$GW_IDLE_RSS") MiB (anonymous $(mib "$GW_IDLE_ANON") MiB) | $(verdict "$(mib "$GW_IDLE_RSS")" 8 '<=') |"
 	echo "| RSS with $INFLIGHT requests in flight ≤ 64 MiB | $(mib "$GW_INFLIGHT") MiB (nginx: $(mib "$NGX_INFLIGHT") MiB) | $(verdict "$(mib "$GW_INFLIGHT")" 64 '<=') |"
 	echo "| durable async accept ≥ 20,000 msg/s | $ASYNC_ACCEPT msg/s (drain $ASYNC_DRAIN msg/s) ${ASYNC_NOTE:+— $ASYNC_NOTE} | $(verdict "$ASYNC_ACCEPT" 20000 '>=') |"
 	echo "| TLS: upstream connections (handshakes) per 10k requests ≤ pool ($POOL) | wpsgated $TG_C, nginx $TN_C | $(verdict "$TG_C" "$POOL" '<=') |"
