@@ -286,6 +286,8 @@ probe() { # probe URL [curl args]: prints the status code
 	curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary @"$T/body.json" "$@"
 }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+awk -v l="${LOAD_START%% *}" 'BEGIN { exit !(l > 0.5) }' && log "warning: load average $LOAD_START before the run: other work on this machine skews the figures"
 log "wpsgated: $GW; $DUR s per case (+$WARM s warm-up), $CONNS connections, $PIN_NOTE, ulimit -n $NOFILE"
 GW_IDLE_RSS="-"; GW_IDLE_ANON="-"; GW_INFLIGHT="-"; NGX_INFLIGHT="-"; ASYNC_ACCEPT="-"; ASYNC_DRAIN="-"; ASYNC_NOTE=""
 
@@ -458,6 +460,7 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'), node $(node -v), wpsgated at \`$GW\`."
 	echo "Each case: $WARM s warm-up, then $DUR s measured; $CONNS keep-alive connections (SDK: $SDK_CONC concurrent calls);"
 	echo "POST sendToGroup with a 256-byte JSON body; upstream pool $POOL connections; $PIN_NOTE."
+	echo "Load average before the run: $LOAD_START; after: $(cut -d' ' -f1-3 /proc/loadavg) (anything above ~0.2 before means other work shared the CPUs)."
 	echo
 	echo "| case | client | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU ms per 1000 req | peak RSS MiB | upstream conns per 10k req | errors |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
