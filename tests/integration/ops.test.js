@@ -264,6 +264,46 @@ test('many requests in flight at once, over both listeners', async () => {
   assert.ok(up.requests.every((r) => r.jwt.ok));
 });
 
+test('an application reusing one keep-alive connection: every request answered in order', async () => {
+  const http = require('node:http');
+  up.reset();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const sockets = new Set();
+  try {
+    for (let i = 0; i < 20; i++) {
+      const res = await new Promise((resolve, reject) => {
+        const r = http.request({ agent, host: '127.0.0.1', port: gw.tcpPort, method: 'POST', path: `${H}/groups/g${i}/:send`,
+          headers: { 'content-type': 'text/plain', 'content-length': String(`k${i}`.length) } }, (rs) => {
+          const c = [];
+          rs.on('data', (d) => c.push(d));
+          rs.on('end', () => resolve({ status: rs.statusCode, socket: r.socket }));
+        });
+        r.setTimeout(10000, () => r.destroy(new Error('timed out')));
+        r.on('error', reject);
+        r.end(`k${i}`);
+      });
+      assert.equal(res.status, 202, `request ${i}`);
+      sockets.add(res.socket);
+    }
+  } finally {
+    agent.destroy();
+  }
+  assert.equal(sockets.size, 1, 'the connection was kept alive');
+  assert.deepEqual(up.requests.map((r) => `${r.path} ${r.body}`), Array.from({ length: 20 }, (_, i) => `${H}/groups/g${i}/:send k${i}`));
+});
+
+test('a large upstream answer comes back byte for byte', async () => {
+  up.reset();
+  const value = Array.from({ length: 3000 }, (_, i) => ({ connectionId: `conn-${i}-${'x'.repeat(20)}`, userId: `user ${i}` }));
+  const body = JSON.stringify({ value });
+  up.once({ status: 200, headers: { 'content-type': 'application/json' }, body });
+  const res = await gw.request({ via: 'unix', method: 'GET', path: `${H}/groups/big/connections?maxpagesize=200` });
+  assert.equal(res.status, 200);
+  assert.ok(body.length > 100000);
+  assert.equal(res.body.length, Buffer.byteLength(body));
+  assert.ok(res.body.equals(Buffer.from(body)), 'body differs');
+});
+
 // ---- :generateToken, answered by the gateway itself
 
 function checkTokenResponse(res, { path, minutes, sub, role, group }) {

@@ -87,6 +87,20 @@ function checkGateway(gw, up, what) {
   return problems;
 }
 
+test('the scanner itself finds a planted key, key fragment, upstream JWT and key-signed JWT', () => {
+  const { hs256 } = require('./lib/jwtcheck');
+  const h = Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url');
+  const p = Buffer.from('{"aud":"x","exp":1}').toString('base64url');
+  const jwt = `${h}.${p}.${hs256(key, `${h}.${p}`).toString('base64url')}`;
+  const other = `${h}.${p}.${hs256('another key', `${h}.${p}`).toString('base64url')}`;
+  assert.equal(scan('t', `ts=1 msg=x key=${key}`, [], { clientTokensAllowed: false }).length > 0, true);
+  assert.equal(scan('t', `k=${key.slice(8, 24)}`, [], { clientTokensAllowed: false }).length > 0, true);
+  assert.equal(scan('t', `authorization=Bearer ${other}`, [other], { clientTokensAllowed: true }).length > 0, true);
+  assert.equal(scan('t', `token=${jwt}`, [], { clientTokensAllowed: false }).length > 0, true);
+  assert.deepEqual(scan('t', `token=${jwt}`, [], { clientTokensAllowed: true }), []);
+  assert.deepEqual(scan('t', 'authorization=[redacted] msg=fine', [other], { clientTokensAllowed: false }), []);
+});
+
 test('-v debug logging: no key, no upstream JWT, no client token in anything the gateway wrote', async (t) => {
   const up = await startUpstream({ key });
   ups.push(up);

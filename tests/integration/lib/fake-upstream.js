@@ -28,7 +28,8 @@ function defaultResponse(rec) {
 //   port, endpoint ('http://127.0.0.1:PORT'), requests (records, in arrival order), tokens (every
 //   bearer token received), once(spec) (queue a one-shot answer), respond(fn) (fn(rec) -> spec or
 //   undefined for the default), reset(), waitForRequests(n, ms), close().
-// A spec is { status, headers, body } or { hang: true } or { destroy: true }.
+// A spec is { status, headers, body, delayMs? } or { hang: true } or { destroy: true }.
+// respond(fn): fn may return { delayMs } alone to delay the default answer.
 async function startUpstream(opts) {
   const key = opts.key;
   const requests = [];
@@ -69,13 +70,18 @@ async function startUpstream(opts) {
       let spec = queue.length ? queue.shift() : undefined;
       if (spec === undefined && responder) spec = responder(rec);
       if (spec === undefined) spec = defaultResponse(rec);
+      else if (spec.status === undefined && spec.delayMs && !spec.hang && !spec.destroy) spec = Object.assign(defaultResponse(rec), { delayMs: spec.delayMs });
       if (spec.hang) { hung.add(res); res.on('close', () => hung.delete(res)); return; }
       if (spec.destroy) { req.socket.destroy(); return; }
       const body = spec.body === undefined ? Buffer.alloc(0) : Buffer.from(spec.body);
       const headers = Object.assign({}, spec.headers || {});
       if (spec.status !== 204 && spec.status !== 304) headers['content-length'] = String(body.length);
-      res.writeHead(spec.status, headers);
-      res.end(req.method === 'HEAD' || spec.status === 204 ? undefined : body);
+      const answer = () => {
+        hung.delete(res);
+        res.writeHead(spec.status, headers);
+        res.end(req.method === 'HEAD' || spec.status === 204 ? undefined : body);
+      };
+      if (spec.delayMs) { hung.add(res); setTimeout(answer, spec.delayMs); } else answer();
     });
   });
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });

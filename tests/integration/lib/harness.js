@@ -235,11 +235,19 @@ async function startGateway(t, opts) {
     if (retrySectionKnown) Object.assign(cfgOpts, withRetryOff);
   }
   fs.writeFileSync(cfgFile, configText(cfgOpts));
-  const logFile = path.join(dir, 'wpsgated.log');
+  return launch(t, { dir, key, keyFile: connFile || keyFile, cfgFile, sock, tcpPort, args: opts.args });
+}
+
+// Spawn wpsgated on an existing config (spec: { dir, key, keyFile, cfgFile, sock, tcpPort, args,
+// waitReady (default true) }) and return its handle (see startGateway). With waitReady false it
+// resolves at once; use handle.waitExit(ms) or handle.waitReady().
+async function launch(t, spec) {
+  const { dir, key, cfgFile, sock, tcpPort } = spec;
+  const logFile = path.join(dir, `wpsgated-${tcpPort}-${Date.now()}.log`);
   const logFd = fs.openSync(logFile, 'a');
   const out = [];
   const err = [];
-  const proc = spawn(WPSGATED, ['-c', cfgFile, ...(opts.args || [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(WPSGATED, ['-c', cfgFile, ...(spec.args || [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   liveProcs.add(proc);
   let exited = null;
   const exitPromise = new Promise((resolve) => proc.on('close', (code, signal) => {
@@ -253,7 +261,7 @@ async function startGateway(t, opts) {
   proc.on('error', () => {});
 
   const gw = {
-    dir, key, keyFile: connFile || keyFile, cfgFile, sock, tcpPort, logFile, proc,
+    dir, key, keyFile: spec.keyFile, cfgFile, sock, tcpPort, logFile, proc, args: spec.args,
     unix: { socketPath: sock },
     tcp: { port: tcpPort },
     responses: [],
@@ -296,18 +304,20 @@ async function startGateway(t, opts) {
       removeTmpDir(dir);
     },
   };
-  if (t) t.after(() => gw.kill());
-
+  // resolves to the exit { code, signal }, or null if still running after ms
+  gw.waitExit = (ms) => Promise.race([exitPromise, new Promise((r) => setTimeout(() => r(null), ms))]);
   // wait until both listeners accept, bounded
-  let ready = false;
-  for (let i = 0; i < START_TRIES && !exited; i++) {
-    if (await tryConnect({ host: '127.0.0.1', port: tcpPort }) && await tryConnect({ path: sock })) { ready = true; break; }
-    await new Promise((r) => setTimeout(r, START_POLL_MS));
-  }
-  if (!ready) {
+  gw.waitReady = async () => {
+    for (let i = 0; i < START_TRIES && !exited; i++) {
+      if (await tryConnect({ host: '127.0.0.1', port: tcpPort }) && await tryConnect({ path: sock })) return;
+      await new Promise((r) => setTimeout(r, START_POLL_MS));
+    }
+    const st = exited;
     await gw.kill();
-    throw new Error(`wpsgated did not start (exit ${JSON.stringify(exited)}); stderr:\n${redact(gw.stderr().slice(-3000), key)}`);
-  }
+    throw new Error(`wpsgated did not start (exit ${JSON.stringify(st)}); stderr:\n${redact(gw.stderr().slice(-3000), key)}`);
+  };
+  if (t) t.after(() => gw.kill());
+  if (spec.waitReady !== false) await gw.waitReady();
   return gw;
 }
 
@@ -318,5 +328,5 @@ function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 module.exports = {
   WPSGATED, SRCDIR, makeKey, makeTmpDir, removeTmpDir, freePort, configText, writeSecretFile, redact,
-  runGatewaySync, startGateway, httpRequest, rawRequest, sleep,
+  runGatewaySync, startGateway, launch, tryConnect, httpRequest, rawRequest, sleep,
 };
