@@ -6,7 +6,8 @@ const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { makeKey, makeTmpDir, removeTmpDir, configText, writeSecretFile, runGatewaySync, redact, WPSGATED } = require('./lib/harness');
+const { makeKey, makeTmpDir, removeTmpDir, configText, writeSecretFile, runGatewaySync, redact, WPSGATED, launch, freePort } = require('./lib/harness');
+const { startUpstream } = require('./lib/fake-upstream');
 
 const dir = makeTmpDir('wpsgate-cfg-');
 after(() => removeTmpDir(dir));
@@ -38,8 +39,8 @@ function assertNoKey(out, what) {
   for (const f of forms) assert.ok(!out.includes(f), `${what}: (part of) the key was printed`);
 }
 
-function check(cfgFile, extraArgs = []) {
-  const r = runGatewaySync(['-c', cfgFile, '-t', ...extraArgs]);
+function check(cfgFile, extraArgs = [], env = undefined) {
+  const r = runGatewaySync(['-c', cfgFile, '-t', ...extraArgs], 20000, env);
   const out = r.stdout + r.stderr;
   assertNoKey(out, path.basename(cfgFile));
   return { status: r.status, signal: r.signal, out };
@@ -154,6 +155,36 @@ test('an empty key file is refused', () => {
   const empty = path.join(dir, 'empty-key');
   writeSecretFile(empty, '');
   expectError(configText(Object.assign({}, base, { keyFile: empty })), { keyName: 'access_key_file', what: 'empty key file' });
+});
+
+test('allow_non_loopback = true permits a non-loopback TCP listener', () => {
+  const t = configText(base).replace('"127.0.0.1:7999" ];', '"127.0.0.1:7999", "192.0.2.1:7999" ];\n  allow_non_loopback = true;');
+  const r = check(writeConfig(t));
+  assert.equal(r.status, 0, redact(r.out, key));
+  assert.match(r.out, /configuration OK/);
+});
+
+test('a bare credential name is read from $CREDENTIALS_DIRECTORY (systemd LoadCredential=)', async (t) => {
+  const credDir = path.join(dir, 'creds');
+  fs.mkdirSync(credDir, { mode: 0o700 });
+  writeSecretFile(path.join(credDir, 'wps-key'), key + '\n', 0o400);
+  const up = await startUpstream({ key });
+  t.after(() => up.close());
+  const tcpPort = await freePort();
+  const o = Object.assign({}, base, { keyFile: 'wps-key', endpoint: up.endpoint, tcpPort, sock: path.join(dir, 'cred.sock') });
+  const cfgFile = writeConfig(configText(o));
+  const noEnv = check(cfgFile, [], { CREDENTIALS_DIRECTORY: '' });
+  assert.equal(noEnv.status, 1, `without $CREDENTIALS_DIRECTORY: ${redact(noEnv.out, key)}`);
+  assert.match(noEnv.out, /CREDENTIALS_DIRECTORY/);
+  const ok = check(cfgFile, [], { CREDENTIALS_DIRECTORY: credDir });
+  assert.equal(ok.status, 0, redact(ok.out, key));
+  const gw = await launch(t, { dir: makeTmpDir(), key, keyFile: 'wps-key', cfgFile, sock: o.sock, tcpPort, env: { CREDENTIALS_DIRECTORY: credDir } });
+  const res = await gw.request({ via: 'tcp', method: 'HEAD', path: '/api/hubs/chat/users/u1' });
+  assert.equal(res.status, 200);
+  assert.equal(up.requests.length, 1);
+  assert.ok(up.requests[0].jwt.ok, up.requests[0].jwt.error);
+  await gw.stop();
+  assertNoKey(gw.stdout() + gw.stderr(), 'run with $CREDENTIALS_DIRECTORY');
 });
 
 test('a configuration file that does not exist', () => {

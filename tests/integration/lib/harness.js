@@ -97,8 +97,8 @@ function redact(text, key) {
 }
 
 // Run wpsgated to completion (e.g. -t) with a bounded time. Returns { status, signal, stdout, stderr }.
-function runGatewaySync(args, timeoutMs = 20000) {
-  const r = spawnSync(WPSGATED, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' });
+function runGatewaySync(args, timeoutMs = 20000, env = undefined) {
+  const r = spawnSync(WPSGATED, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', env: env ? Object.assign({}, process.env, env) : process.env });
   if (r.error) throw r.error;
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
@@ -238,7 +238,7 @@ async function startGateway(t, opts) {
   return launch(t, { dir, key, keyFile: connFile || keyFile, cfgFile, sock, tcpPort, args: opts.args });
 }
 
-// Spawn wpsgated on an existing config (spec: { dir, key, keyFile, cfgFile, sock, tcpPort, args,
+// Spawn wpsgated on an existing config (spec: { dir, key, keyFile, cfgFile, sock, tcpPort, args, env,
 // waitReady (default true) }) and return its handle (see startGateway). With waitReady false it
 // resolves at once; use handle.waitExit(ms) or handle.waitReady().
 async function launch(t, spec) {
@@ -247,7 +247,8 @@ async function launch(t, spec) {
   const logFd = fs.openSync(logFile, 'a');
   const out = [];
   const err = [];
-  const proc = spawn(WPSGATED, ['-c', cfgFile, ...(spec.args || [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(WPSGATED, ['-c', cfgFile, ...(spec.args || [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, spec.env || {}) });
   liveProcs.add(proc);
   let exited = null;
   const exitPromise = new Promise((resolve) => proc.on('close', (code, signal) => {
