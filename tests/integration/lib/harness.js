@@ -288,7 +288,7 @@ async function launch(t, spec) {
       let st = exited;
       if (!st) {
         proc.kill('SIGTERM');
-        st = await Promise.race([exitPromise, new Promise((r) => setTimeout(() => r(null), STOP_WAIT_MS))]);
+        st = await gw.waitExit(STOP_WAIT_MS);
         if (!st) {
           proc.kill('SIGKILL');
           await exitPromise;
@@ -306,7 +306,12 @@ async function launch(t, spec) {
     },
   };
   // resolves to the exit { code, signal }, or null if still running after ms
-  gw.waitExit = (ms) => Promise.race([exitPromise, new Promise((r) => setTimeout(() => r(null), ms))]);
+  gw.waitExit = async (ms) => {
+    let timer;
+    const st = await Promise.race([exitPromise, new Promise((r) => { timer = setTimeout(() => r(null), ms); })]);
+    clearTimeout(timer); // a pending timer would keep node alive after the tests
+    return st;
+  };
   // wait until both listeners accept, bounded
   gw.waitReady = async () => {
     for (let i = 0; i < START_TRIES && !exited; i++) {
