@@ -141,7 +141,9 @@ test('502 BadGateway when the upstream resets the connection', async () => {
   const res = await gw.request({ via: 'tcp', method: 'DELETE', path: `${H}/users/u1/groups` });
   up.respond(null);
   assert.equal(res.status, 502);
-  assert.equal(jsonError(res, '502').code, 'BadGateway');
+  const j = jsonError(res, '502');
+  assert.equal(j.code, 'BadGateway');
+  assert.match(j.message, /reply|reset|closed|recv|connection/i, 'the message names the cause');
 });
 
 test('502 BadGateway when the upstream port is closed', async (t) => {
@@ -150,7 +152,9 @@ test('502 BadGateway when the upstream port is closed', async (t) => {
   const t0 = Date.now();
   const res = await gw2.request({ via: 'unix', method: 'POST', path: `${H}/:send`, headers: { 'content-type': 'text/plain' }, body: 'x' });
   assert.equal(res.status, 502, redact(res.body.toString(), key));
-  assert.equal(jsonError(res, '502').code, 'BadGateway');
+  const j = jsonError(res, '502');
+  assert.equal(j.code, 'BadGateway');
+  assert.match(j.message, /connect|refused/i, 'the message names the cause');
   assert.ok(Date.now() - t0 < 2000, 'a refused connection is reported at once, not at the deadline');
   const h = await gw2.request({ via: 'tcp', method: 'GET', path: '/healthz' });
   assert.equal(h.status, 200);
