@@ -1,0 +1,81 @@
+/* fuzz_config.c: libFuzzer target for the gateway's configuration file: cfg_load on the input written
+ * to a temporary file, then cfg_free (and cfg_section on every registered kind of name).
+ * Input: the file's text (libconfig syntax). Inputs with "@include" are skipped: the directive opens
+ * any file named in it (/dev/stdin would block the run), which is the administrator's choice, not input
+ * the fuzzer should explore. */
+#include "fuzz.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/config.h"
+#include "ops.h"
+
+static char tmp_path[64];
+static int tmp_fd = -1;
+
+static void tmp_cleanup(void)
+{
+	if (tmp_fd >= 0) {
+		close(tmp_fd);
+		unlink(tmp_path);
+	}
+}
+
+static void tmp_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+
+	snprintf(tmp_path, sizeof tmp_path, "%s/wpsgate-fuzz-cfg-XXXXXX", dir && strlen(dir) < 32 ? dir : "/tmp");
+	if ((tmp_fd = mkstemp(tmp_path)) < 0) {
+		perror("fuzz_config: mkstemp");
+		abort();
+	}
+	atexit(tmp_cleanup);
+}
+
+static void tmp_write(const uint8_t *data, size_t size)
+{
+	size_t off = 0;
+
+	if (ftruncate(tmp_fd, 0) < 0)
+		abort();
+	while (off < size) {
+		ssize_t n = pwrite(tmp_fd, data + off, size - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			abort();
+		off += (size_t)n;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const names[] = { "retry", "outbox", "batch", "metrics", "acl", "guard",
+		"ratelimit", "upstream.entra", "listen", "nosuch", "upstream.nosuch" };
+	struct cfg *c = NULL;
+	char err[512];
+	size_t i;
+
+	if (memmem(data, size, "@include", 8) != NULL)
+		return 0;
+	if (tmp_fd < 0)
+		tmp_open();
+	tmp_write(data, size);
+	memset(err, 0, sizeof err);
+	if (cfg_load(tmp_path, &c, err, sizeof err) == 0) {
+		FUZZ_ASSERT(c != NULL);
+		FUZZ_ASSERT(c->max_body_bytes > 0 && c->timeout_ms > 0);
+		FUZZ_ASSERT(c->api_version != NULL && ops_api_version_known(c->api_version));
+		for (i = 0; i < sizeof names / sizeof names[0]; i++)
+			(void)cfg_section(c, names[i]);
+		cfg_free(c);
+	} else {
+		FUZZ_ASSERT(c == NULL);
+		/* the message names the file */
+		FUZZ_ASSERT(strncmp(err, tmp_path, strlen(tmp_path)) == 0);
+	}
+	return 0;
+}
