@@ -278,6 +278,12 @@ limits = { max_connections = $maxc; max_inflight = $maxi; ${GW_LIMITS:-} };
 log = { level = "warn"; };
 ${GW_EXTRA_CONF:-}
 EOF
+	# The durable outbox (Prefer: respond-async) when this build knows the section.
+	if [ "$name" = gw ] && want async; then
+		cp "$T/$name.conf" "$T/$name.conf.try"
+		echo "outbox = { path = \"$T/outbox.db\"; };" >>"$T/$name.conf.try"
+		"$GW" -t -c "$T/$name.conf.try" >/dev/null 2>&1 && mv "$T/$name.conf.try" "$T/$name.conf"
+	fi
 	start_bg "$name" $PIN_PROXY "$GW" -c "$T/$name.conf"
 	wait_port "$port" "$LAST_PID" "$name"
 	wait_unix "$T/$name.sock"
