@@ -161,6 +161,18 @@ test('502 BadGateway when the upstream port is closed', async (t) => {
   await gw2.stop();
 });
 
+test('redirects from the upstream are not followed (no credentials to another host)', async (t) => {
+  const elsewhere = await startUpstream({ key });
+  t.after(() => elsewhere.close());
+  up.reset();
+  up.once({ status: 307, headers: { location: `${elsewhere.endpoint}/api/hubs/chat/:send?api-version=2024-12-01`, 'content-type': 'text/plain' }, body: 'moved' });
+  const res = await gw.request({ via: 'tcp', method: 'POST', path: `${H}/:send`, headers: { 'content-type': 'text/plain' }, body: 'x' });
+  assert.equal(res.status, 307, 'the upstream status comes back as it is');
+  assert.equal(up.requests.length, 1);
+  await sleep(100);
+  assert.equal(elsewhere.requests.length, 0, 'the gateway followed the redirect');
+});
+
 test('the gateway is healthy afterwards and still forwards', async () => {
   up.reset();
   await sleep(50);
