@@ -497,27 +497,30 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 } >"$MD"
 
 if [ "$HAVE_GNUPLOT" = 1 ] && [ -s "$ROWS" ]; then
-	awk -F'\t' '{ printf "\"%s (%s)\"\t%s\t%.3f\n", $1, $2, $3, $6 / 1000 }' "$ROWS" >"$T/chart.dat"
+	# label, req/s, p99 ms, colour: upstream grey, nginx blue, wpsgated orange, SDK green
+	awk -F'\t' '{ c = 8421504; if ($1 ~ /nginx/) c = 3832501; if ($1 ~ /wpsgated/) c = 14251782;
+		if ($1 ~ /^upstream/) c = 8421504; if ($1 ~ /^SDK/) c = 5025616; printf "\"%s (%s)\"\t%s\t%.3f\t%d\n", $1, $2, $3, $6 / 1000, c }' "$ROWS" >"$T/chart.dat"
 	gnuplot <<EOF 2>"$T/gnuplot.log" || log "gnuplot failed: $(cat "$T/gnuplot.log")"
-set terminal svg size 1000,760 dynamic font "sans,11" background rgb "white"
+set terminal svg size 1000,800 dynamic font "sans,11" background rgb "white"
+set termoption noenhanced
 set output "$SVG"
 set datafile separator "\t"
-set multiplot layout 2,1 title "wpsgate benchmark $STAMP: $NCPU CPUs, $CONNS connections, 256-byte POST"
-set style data histograms
-set style fill solid 0.8 border -1
-set boxwidth 0.8
+set multiplot layout 2,1 title "wpsgate benchmark $STAMP: $NCPU CPUs, $CONNS connections, 256-byte POST\norange: wpsgated, blue: nginx proxy_pass, grey: upstream alone, green: SDK"
+set style fill solid 0.85 border rgb "black"
+set boxwidth 0.7
 set grid ytics
 set xtics rotate by -35 font ",9" nomirror
 set yrange [0:*]
-set bmargin 9
+set xrange [-0.6:*]
+set bmargin 10
 set title "requests per second (higher is better)"
-plot "$T/chart.dat" using 2:xtic(1) notitle linecolor rgb "#3a78b5"
+plot "$T/chart.dat" using 0:2:4:xtic(1) with boxes linecolor rgb variable notitle
 set title "p99 latency, ms (lower is better)"
-plot "$T/chart.dat" using 3:xtic(1) notitle linecolor rgb "#c0504d"
+plot "$T/chart.dat" using 0:3:4:xtic(1) with boxes linecolor rgb variable notitle
 unset multiplot
 EOF
 fi
 cp "$ROWS" "$OUT/$STAMP.tsv"
 [ -s "$T/metrics.txt" ] && cp "$T/metrics.txt" "$OUT/$STAMP-metrics.txt"
-log "wrote $MD${HAVE_GNUPLOT:+ and $SVG}"
+log "wrote $MD$([ -s "$SVG" ] && echo " and $SVG")"
 cat "$MD"
