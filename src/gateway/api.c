@@ -18,7 +18,9 @@
 #include "cred.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "ops.h"
+#include "relay.h"
 #include "token.h"
 #include "upstream.h"
 
@@ -30,6 +32,7 @@ struct route {
 	enum api_match  match;
 	api_handler_fn  fn;
 	void           *arg;
+	size_t          body_max;   /* 0: limits.max_body_bytes */
 };
 
 struct admit_hook { api_admit_fn fn; void *arg; };
@@ -54,6 +57,13 @@ struct api {
 	struct MHD_Daemon *kick[API_KICK_MAX];
 	size_t             nkick;
 	int                draining;
+	int                local_only;
+	struct relay      *relay;
+	api_async_fn       async_fn;
+	void              *async_arg;
+	api_access_fn      access_fn;
+	api_audit_fn       audit_fn;
+	void              *access_arg;
 };
 
 struct hdr { char *name, *value; };
@@ -92,6 +102,10 @@ struct api_ctx {
 	struct hdr             r_hdrs[API_REPLY_HEADERS_MAX];
 	size_t                 r_nhdrs;
 	int                    queued;
+	size_t                 body_max;
+	/* the admission module's */
+	void                  *data;
+	void                 (*data_free)(void *);
 };
 
 static long run_kicked(void *arg);
@@ -133,6 +147,49 @@ void api_configure(struct api *a, const struct cfg *cfg, const struct cred *cred
 	a->cred = cred;
 }
 
+void api_set_relay(struct api *a, struct relay *r)
+{
+	a->relay = r;
+}
+
+void api_set_local_only(struct api *a, int on)
+{
+	a->local_only = on;
+}
+
+void api_on_async(struct api *a, api_async_fn fn, void *arg)
+{
+	a->async_fn = fn;
+	a->async_arg = arg;
+}
+
+void api_set_access(struct api *a, api_access_fn access, api_audit_fn audit, void *arg)
+{
+	a->access_fn = access;
+	a->audit_fn = audit;
+	a->access_arg = arg;
+}
+
+int api_access(const struct api_ctx *c, int ops_class, const char *hub)
+{
+	struct api *a = c->api;
+
+	return a->access_fn == NULL ? 1 : a->access_fn(c, ops_class, hub, a->access_arg);
+}
+
+void api_audit(const struct api_ctx *c, const struct ops_req *r, int status, const void *body, size_t len)
+{
+	struct api *a = c->api;
+
+	if (a->audit_fn != NULL)
+		a->audit_fn(c, r, status, body, len, a->access_arg);
+}
+
+const struct cfg *api_cfg(const struct api *a)
+{
+	return a->cfg;
+}
+
 void api_free(struct api *a)
 {
 	if (a == NULL)
@@ -144,6 +201,12 @@ void api_free(struct api *a)
 int api_register(struct api *a, const char *method, const char *path, enum api_match match,
                  api_handler_fn fn, void *arg)
 {
+	return api_register_limit(a, method, path, match, fn, arg, 0);
+}
+
+int api_register_limit(struct api *a, const char *method, const char *path, enum api_match match,
+                       api_handler_fn fn, void *arg, size_t body_max)
+{
 	struct route *r;
 
 	if (a->nroutes == API_ROUTES_MAX)
@@ -154,6 +217,7 @@ int api_register(struct api *a, const char *method, const char *path, enum api_m
 	r->match = match;
 	r->fn = fn;
 	r->arg = arg;
+	r->body_max = body_max;
 	return 0;
 }
 
@@ -199,6 +263,19 @@ int api_ctx_status(const struct api_ctx *c) { return c->status; }
 int api_ctx_upstream_status(const struct api_ctx *c) { return c->upstream_status; }
 unsigned api_ctx_attempts(const struct api_ctx *c) { return c->job ? c->job->attempts : 0; }
 
+size_t api_ctx_reply_len(const struct api_ctx *c) { return c->r_len; }
+const char *api_ctx_route(const struct api_ctx *c) { return c->route ? c->route->path : NULL; }
+struct api *api_ctx_api(const struct api_ctx *c) { return c->api; }
+void *api_ctx_data(const struct api_ctx *c) { return c->data; }
+
+void api_ctx_set_data(struct api_ctx *c, void *p, void (*free_fn)(void *))
+{
+	if (c->data_free != NULL)
+		c->data_free(c->data);
+	c->data = p;
+	c->data_free = free_fn;
+}
+
 uint64_t api_ctx_duration_ms(const struct api_ctx *c)
 {
 	return (c->t_end ? c->t_end : loop_now_ms()) - c->t0;
@@ -211,6 +288,11 @@ const char *api_ctx_header(const struct api_ctx *c, const char *name)
 
 const char *api_ctx_body(const struct api_ctx *c, size_t *len)
 {
+	if (c->body.data == NULL && c->job != NULL && c->job->body != NULL) {   /* handed to the upstream */
+		if (len != NULL)
+			*len = c->job->body_len;
+		return c->job->body;
+	}
 	if (len != NULL)
 		*len = c->body.len;
 	return c->body.data ? c->body.data : "";
@@ -407,7 +489,7 @@ void api_abort_all(struct api *a, int status, const char *code, const char *mess
 	while (a->suspended != NULL) {
 		struct api_ctx *c = a->suspended;
 		if (c->job != NULL)
-			up_cancel(c->job);
+			relay_cancel(c->job);
 		loop_timer_stop(c->deadline);
 		if (c->on_abort != NULL)
 			c->on_abort(c, c->abort_arg);
@@ -496,6 +578,8 @@ static void ctx_free(struct api_ctx *c)
 		return;
 	up_job_free(c->job);
 	loop_timer_free(c->deadline);
+	if (c->data_free != NULL)
+		c->data_free(c->data);
 	ops_req_free(&c->req);
 	buf_free(&c->body);
 	reply_clear(c);
@@ -520,9 +604,11 @@ static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const
 	c->t0 = loop_now_ms();
 	c->phase = PH_BODY;
 	ops_req_init(&c->req);
-	buf_init(&c->body, (size_t)a->cfg->max_body_bytes);
+	c->body_max = (size_t)a->cfg->max_body_bytes;
+	buf_init(&c->body, c->body_max);
 	make_request_id(a, c);
 	get_peer(c);
+	metrics_inflight_add(1);
 
 	if (a->draining) {
 		api_reply_error(c, 503, "ShuttingDown", "the gateway is shutting down");
@@ -530,12 +616,16 @@ static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const
 		return c;
 	}
 	c->route = find_route(a, method, url, &path_hit);
+	if (c->route != NULL && c->route->body_max > 0) {
+		c->body_max = c->route->body_max;
+		buf_init(&c->body, c->body_max);
+	}
 	if (c->route == NULL) {
 		if (path_hit) {
 			api_reply_error(c, 405, "MethodNotAllowed", "%s is not allowed here", method);
 			return c;
 		}
-		if (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0) {
+		if (a->local_only || (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0)) {
 			api_reply_error(c, 404, "NotFound", "no such endpoint");
 			return c;
 		}
@@ -561,9 +651,9 @@ static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const
 		unsigned long long n;
 		errno = 0;
 		n = strtoull(cl, &end, 10);
-		if (errno == 0 && *end == '\0' && n > (unsigned long long)a->cfg->max_body_bytes)
-			api_reply_error(c, 413, "PayloadTooLarge", "the request body is larger than %ld bytes",
-			                a->cfg->max_body_bytes);
+		if (errno == 0 && *end == '\0' && n > (unsigned long long)c->body_max)
+			api_reply_error(c, 413, "PayloadTooLarge", "the request body is larger than %zu bytes",
+			                c->body_max);
 	}
 	return c;
 }
@@ -589,7 +679,7 @@ static void on_deadline(void *arg)
 {
 	struct api_ctx *c = arg;
 
-	up_cancel(c->job);
+	relay_cancel(c->job);
 	api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms",
 	                c->api->cfg->timeout_ms);
 	api_resume(c);
@@ -616,7 +706,12 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 		break;
 	}
 	case UP_TIMEOUT:
-		api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms", a->cfg->timeout_ms);
+		if (job->attempt_timed_out)
+			api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms "
+			                "(upstream.attempt_timeout_ms)", a->cfg->attempt_timeout_ms);
+		else
+			api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms",
+			                a->cfg->timeout_ms);
 		break;
 	case UP_TOO_LARGE:
 		c->upstream_status = (int)job->status;
@@ -639,25 +734,102 @@ static void on_upstream_done(struct up_job *job, void *arg)
 	api_resume(c);
 }
 
+static void on_relay_done(struct up_job *job, const struct relay_result *r, void *arg)
+{
+	(void)r;
+	on_upstream_done(job, arg);
+}
+
+/* 503 CircuitOpen with Retry-After in whole seconds (rounded up). */
+static void reply_circuit_open(struct api_ctx *c, long wait_ms)
+{
+	char ra[24];
+
+	api_reply_error(c, 503, "CircuitOpen", "the upstream failed repeatedly; the circuit breaker is open");
+	snprintf(ra, sizeof ra, "%ld", wait_ms <= 0 ? 1L : (wait_ms + 999) / 1000);
+	api_reply_header(c, "Retry-After", ra);
+}
+
+int api_traceparent_valid(const char *v)
+{
+	static const int len[4] = { 2, 32, 16, 2 };
+	const char *p = v;
+	int i, j, nonzero;
+
+	if (v == NULL || strlen(v) != 55)
+		return 0;
+	for (i = 0; i < 4; i++) {
+		nonzero = 0;
+		for (j = 0; j < len[i]; j++, p++) {
+			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+				return 0;
+			nonzero |= *p != '0';
+		}
+		if ((i == 1 || i == 2) && !nonzero)
+			return 0;   /* an all-zero trace id or parent id is invalid */
+		if (i < 3 && *p++ != '-')
+			return 0;
+	}
+	return strncmp(v, "00-", 3) == 0;
+}
+
+static int tracestate_ok(const char *v)
+{
+	size_t n = strlen(v), i;
+
+	if (n == 0 || n > UP_TRACESTATE_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+int api_upstream_target(const struct api *a, const struct ops_req *r, char **path, char **query)
+{
+	const char *v = ops_query_get(r, "api-version");
+	struct buf p, q;
+
+	buf_init(&p, 0);
+	buf_init(&q, 0);
+	if (ops_build_path(r, &p) < 0 ||
+	    ops_build_query(r, v != NULL && ops_api_version_known(v) ? v : a->cfg->api_version, &q) < 0) {
+		buf_free(&p);
+		buf_free(&q);
+		return -1;
+	}
+	*path = buf_steal(&p);
+	*query = buf_steal(&q);
+	return 0;
+}
+
+int api_client_token(const struct api *a, const struct ops_req *r, char **json, struct ops_err *e)
+{
+	struct client_token_req tr;
+	json_t *j;
+
+	*json = NULL;
+	if (a->cred->key == NULL)
+		return 1;
+	memset(&tr, 0, sizeof tr);
+	if (token_req_from_ops(r, &tr, e) < 0)
+		return -1;
+	j = token_client_response(a->cred->endpoint, r->hub, &tr, time(NULL), a->cred->key, a->cred->keylen);
+	token_req_release(&tr);
+	*json = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (*json == NULL)
+		return ops_fail(e, 500, "InternalError", "cannot sign the client token");
+	return 0;
+}
+
 static void generate_token(struct api_ctx *c)
 {
-	struct api *a = c->api;
-	struct client_token_req tr;
 	struct ops_err e;
-	json_t *j;
 	char *s;
 
-	memset(&tr, 0, sizeof tr);
-	if (token_req_from_ops(&c->req, &tr, &e) < 0) {
+	if (api_client_token(c->api, &c->req, &s, &e) != 0) {
 		reply_ops_error(c, &e);
-		return;
-	}
-	j = token_client_response(a->cred->endpoint, c->req.hub, &tr, time(NULL), a->cred->key, a->cred->keylen);
-	token_req_release(&tr);
-	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (s == NULL) {
-		api_reply_error(c, 500, "InternalError", "cannot sign the client token");
 		return;
 	}
 	reply_take(c, 200, "application/json", s, strlen(s));
@@ -667,10 +839,11 @@ static void forward(struct api_ctx *c)
 {
 	struct api *a = c->api;
 	const struct ops_def *op = c->req.op;
-	const char *v = ops_query_get(&c->req, "api-version");
 	const char *ct = api_ctx_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *tp = api_ctx_header(c, "traceparent");
 	struct up_job *job;
-	struct buf path, query;
+	long wait_ms = 0;
+	int rc;
 
 	if (a->nsuspended >= (unsigned long)a->cfg->max_inflight) {
 		api_reply_error(c, 503, "ServerBusy", "too many requests in flight (limits.max_inflight)");
@@ -679,17 +852,16 @@ static void forward(struct api_ctx *c)
 	}
 	if ((c->job = job = up_job_new()) == NULL)
 		goto oom;
-	buf_init(&path, 0);
-	buf_init(&query, 0);
-	if (ops_build_path(&c->req, &path) < 0 ||
-	    ops_build_query(&c->req, v != NULL && ops_api_version_known(v) ? v : a->cfg->api_version, &query) < 0) {
-		buf_free(&path);
-		buf_free(&query);
+	if (api_upstream_target(a, &c->req, &job->path, &job->query) < 0)
 		goto oom;
-	}
-	job->path = buf_steal(&path);
-	job->query = buf_steal(&query);
 	job->method = op->method;
+	job->metrics_op = (int)op->id;
+	if (api_traceparent_valid(tp)) {
+		const char *ts = api_ctx_header(c, "tracestate");
+		memcpy(job->traceparent, tp, 56);
+		if (ts != NULL && tracestate_ok(ts) && (job->tracestate = strdup(ts)) == NULL)
+			goto oom;
+	}
 	if (op->body != OPB_NONE) {
 		job->body_len = c->body.len;
 		job->body = buf_steal(&c->body);
@@ -702,7 +874,12 @@ static void forward(struct api_ctx *c)
 	job->arg = c;
 	if (c->deadline == NULL && (c->deadline = loop_timer_new(a->loop, on_deadline, c)) == NULL)
 		goto oom;
-	if (up_submit(a->up, job) < 0) {
+	rc = a->relay != NULL ? relay_start(a->relay, job, on_relay_done, c, &wait_ms) : up_submit(a->up, job);
+	if (rc == RELAY_OPEN) {
+		reply_circuit_open(c, wait_ms);
+		return;
+	}
+	if (rc < 0) {
 		reply_from_job(c, job);
 		return;
 	}
@@ -720,8 +897,7 @@ static void dispatch(struct api_ctx *c)
 	struct ops_err e;
 
 	if (c->body_over) {
-		api_reply_error(c, 413, "PayloadTooLarge", "the request body is larger than %ld bytes",
-		                a->cfg->max_body_bytes);
+		api_reply_error(c, 413, "PayloadTooLarge", "the request body is larger than %zu bytes", c->body_max);
 		return;
 	}
 	if (c->route != NULL) {
@@ -743,6 +919,8 @@ static void dispatch(struct api_ctx *c)
 		generate_token(c);
 		return;
 	}
+	if (a->async_fn != NULL && a->async_fn(c, a->async_arg))
+		return;
 	forward(c);
 }
 
@@ -768,7 +946,7 @@ enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *
 		if (c->phase == PH_REPLIED || c->body_over) {
 			c->discarded += n;
 			/* a sender that goes on and on after the limit is cut off */
-			if (c->discarded > 4 * (size_t)a->cfg->max_body_bytes + 65536)
+			if (c->discarded > 4 * c->body_max + 65536)
 				return MHD_NO;
 			return MHD_YES;
 		}
@@ -800,7 +978,7 @@ static void log_request(const struct api_ctx *c)
 	snprintf(dur, sizeof dur, "%llu", (unsigned long long)api_ctx_duration_ms(c));
 	log_kv(WLOG_INFO, "request",
 	       "method", c->method,
-	       "op", r != NULL && r->op != NULL ? r->op->name : "-",
+	       "op", r != NULL && r->op != NULL ? r->op->name : c->route != NULL ? c->route->path : "-",
 	       "hub", r != NULL && r->hub != NULL ? r->hub : "-",
 	       "status", c->queued ? status : "-",
 	       "upstream_status", ustatus,
@@ -831,6 +1009,7 @@ void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum 
 	c->t_end = loop_now_ms();
 	if (!c->queued)
 		c->status = 0;
+	metrics_inflight_add(-1);
 	log_request(c);
 	for (i = 0; i < a->ndone; i++)
 		a->done[i].fn(c, a->done[i].arg);

@@ -15,6 +15,8 @@ struct cred;
 struct ops_req;
 struct api;
 struct api_ctx;   /* one request; valid from the first handler call until the request completes */
+struct relay;
+struct ops_err;
 
 #define API_ROUTES_MAX      32
 #define API_HOOKS_MAX       8
@@ -32,6 +34,10 @@ struct api_peer {
 /* The lifetime of the objects passed: cfg, cred and up are borrowed until api_configure/api_free. */
 struct api *api_new(struct loop *l, struct up *up, const struct cfg *cfg, const struct cred *cred);
 void api_configure(struct api *a, const struct cfg *cfg, const struct cred *cred);
+/* Send operations through the retry driver (borrowed) instead of one up_submit. */
+void api_set_relay(struct api *a, struct relay *r);
+/* Serve only the registered local endpoints (a metrics-only listener): /api/... is 404 there. */
+void api_set_local_only(struct api *a, int on);
 void api_free(struct api *a);   /* accepts NULL */
 
 /* libmicrohttpd callbacks; cls is the struct api. */
@@ -51,6 +57,9 @@ typedef void (*api_handler_fn)(struct api_ctx *ctx, void *arg);
  * order before /api/... Returns 0, or -1 when the table is full. */
 int api_register(struct api *a, const char *method, const char *path, enum api_match match,
                  api_handler_fn fn, void *arg);
+/* The same with its own body limit (0: limits.max_body_bytes), e.g. POST /$batch. */
+int api_register_limit(struct api *a, const char *method, const char *path, enum api_match match,
+                       api_handler_fn fn, void *arg, size_t body_max);
 
 /* Admission (access rules, rate limits): called after routing, before the body is read. Return 0 to
  * go on, or reply with api_reply_error and return -1. */
@@ -59,6 +68,19 @@ int api_on_admit(struct api *a, api_admit_fn fn, void *arg);
 /* Completion (metrics, audit): called once per request when libmicrohttpd is done with it. */
 typedef void (*api_done_fn)(const struct api_ctx *ctx, void *arg);
 int api_on_done(struct api *a, api_done_fn fn, void *arg);
+/* Asynchronous acceptance (the outbox): called for every routed, validated operation before it is
+ * forwarded. Return 1 when it took the request (replied, or suspended), 0 to forward it now. */
+typedef int (*api_async_fn)(struct api_ctx *ctx, void *arg);
+void api_on_async(struct api *a, api_async_fn fn, void *arg);
+/* Access checks and audit lines for what a local endpoint does on behalf of the request ($batch
+ * sub-requests, outbox rows). The admission module installs them. access returns 1 (allowed) or 0
+ * (refused: it has logged the peer); audit writes the audit line of one mutating operation. */
+typedef int  (*api_access_fn)(const struct api_ctx *ctx, int ops_class, const char *hub, void *arg);
+typedef void (*api_audit_fn)(const struct api_ctx *ctx, const struct ops_req *r, int status,
+                             const void *body, size_t len, void *arg);
+void api_set_access(struct api *a, api_access_fn access, api_audit_fn audit, void *arg);
+int  api_access(const struct api_ctx *c, int ops_class, const char *hub);   /* 1 when no checker */
+void api_audit(const struct api_ctx *c, const struct ops_req *r, int status, const void *body, size_t len);
 
 /* ---- the request, for handlers and hooks (strings borrowed from the request) ---- */
 const char *api_ctx_method(const struct api_ctx *c);
@@ -73,6 +95,23 @@ int api_ctx_status(const struct api_ctx *c);           /* the reply's status, 0 
 int api_ctx_upstream_status(const struct api_ctx *c);  /* 0 when nothing came back */
 unsigned api_ctx_attempts(const struct api_ctx *c);
 uint64_t api_ctx_duration_ms(const struct api_ctx *c);
+size_t api_ctx_reply_len(const struct api_ctx *c);     /* bytes of the reply body */
+const char *api_ctx_route(const struct api_ctx *c);    /* the local endpoint's path, NULL for others */
+struct api *api_ctx_api(const struct api_ctx *c);
+const struct cfg *api_cfg(const struct api *a);      /* borrowed: the running configuration */
+/* One pointer for the admission module (its view of the peer, ...); free_fn(p) runs when the request
+ * is completed, after the done hooks. */
+void  api_ctx_set_data(struct api_ctx *c, void *p, void (*free_fn)(void *));
+void *api_ctx_data(const struct api_ctx *c);
+
+/* Canonical upstream path and query ("api-version" first: the request's when known, else the
+ * configured one) of a routed operation r. New strings in *path, *query. 0 or -1 (no memory). */
+int api_upstream_target(const struct api *a, const struct ops_req *r, char **path, char **query);
+/* A client token signed locally for GenerateClientToken r: 0 and the JSON body (a new string) in
+ * *json; 1 when the gateway holds no key (forward the request); -1 with e filled. */
+int api_client_token(const struct api *a, const struct ops_req *r, char **json, struct ops_err *e);
+/* 1 when v is a W3C traceparent of version 00 (lower-case hex, ids not all zero). */
+int api_traceparent_valid(const char *v);
 
 /* ---- replying (once per request) ---- */
 /* Copy body[0..len) as the reply. content_type may be NULL. Returns 0 or -1. */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,18 +18,41 @@
 
 /* Keys each group may hold: anything else is an error, so that a typo is never silent. Modules that
  * add keys later (retry, outbox, metrics, acl, entra) extend these lists. */
-static const char *const top_keys[]      = { "listen", "upstream", "limits", "log", NULL };
+static const char *const top_keys[]      = { "listen", "upstream", "limits", "log", "user", NULL };
 static const char *const listen_keys[]   = { "unix", "tcp", "allow_non_loopback", NULL };
 static const char *const unix_keys[]     = { "path", "mode", "group", NULL };
 static const char *const upstream_keys[] = { "endpoint", "access_key_file", "connection_string_file",
-	"api_version", "timeout_ms", "ca_file", "max_connections", "max_response_bytes", NULL };
+	"api_version", "timeout_ms", "ca_file", "max_connections", "max_response_bytes", "attempt_timeout_ms", NULL };
 static const char *const limits_keys[]   = { "max_body_bytes", "max_connections", "max_inflight",
 	"idle_timeout_s", "max_header_bytes", "shutdown_grace_ms", NULL };
 static const char *const log_keys[]      = { "level", "format", NULL };
 
-/* Sections other modules own (see config.h). Add one line per module: { "outbox", outbox_cfg_check }. */
+/* Sections other modules own, kept parsed in struct cfg. */
+static int load_retry(const config_setting_t *s, struct cfg *c, char *err, size_t n)
+{ return retry_cfg_parse(s, &c->retry, err, n); }
+static int load_outbox(const config_setting_t *s, struct cfg *c, char *err, size_t n)
+{ return outbox_cfg_parse(s, &c->outbox, err, n); }
+static int load_batch(const config_setting_t *s, struct cfg *c, char *err, size_t n)
+{ return batch_cfg_parse(s, &c->batch, err, n); }
+static int load_metrics(const config_setting_t *s, struct cfg *c, char *err, size_t n)
+{ return metrics_cfg_parse(s, &c->metrics, err, n); }
+static int load_access(const config_setting_t *s, struct cfg *c, char *err, size_t n)
+{ return acl_cfg_parse(s, &c->access, err, n); }
+static int load_ratelimit(const config_setting_t *s, struct cfg *c, char *err, size_t n)
+{ return ratelimit_cfg_parse(s, &c->ratelimit, err, n); }
+static int load_guard(const config_setting_t *s, struct cfg *c, char *err, size_t n)
+{ return guard_cfg_parse(s, &c->guard, err, n); }
+
+/* Sections other modules own (see config.h). Add one line per module: { "outbox", check, load }. */
 static const struct cfg_section sections[] = {
-	{ NULL, NULL }
+	{ "retry",     NULL, load_retry },
+	{ "outbox",    NULL, load_outbox },
+	{ "batch",     NULL, load_batch },
+	{ "metrics",   NULL, load_metrics },
+	{ "access",    NULL, load_access },
+	{ "ratelimit", NULL, load_ratelimit },
+	{ "guard",     NULL, load_guard },
+	{ NULL, NULL, NULL }
 };
 
 struct ctx {
@@ -100,14 +124,15 @@ const config_setting_t *cfg_section(const struct cfg *c, const char *name)
 	return c->tree_ != NULL ? lookup_section(c->tree_, name) : NULL;
 }
 
-static int check_sections(struct ctx *x, const config_t *lc)
+static int check_sections(struct ctx *x, const config_t *lc, struct cfg *c)
 {
 	const struct cfg_section *sec;
 
 	for (sec = sections; sec->name != NULL; sec++) {
 		const config_setting_t *s = lookup_section(lc, sec->name);
 		char msg[400];
-		if (sec->check(s, msg, sizeof msg) < 0) {
+		int rc = sec->load != NULL ? sec->load(s, c, msg, sizeof msg) : sec->check(s, msg, sizeof msg);
+		if (rc < 0) {
 			snprintf(x->err, x->errlen, "%s: %s", x->file, msg);
 			return -1;
 		}
@@ -422,7 +447,8 @@ static int load_upstream(struct ctx *x, const config_setting_t *root, struct cfg
 	    get_str(x, u, "upstream", "ca_file", &c->ca_file) < 0 ||
 	    get_int(x, u, "upstream", "timeout_ms", 100, 600000, &c->timeout_ms) < 0 ||
 	    get_int(x, u, "upstream", "max_connections", 1, 1024, &c->up_max_connections) < 0 ||
-	    get_int(x, u, "upstream", "max_response_bytes", 1024, 64L * 1024 * 1024, &c->max_response_bytes) < 0)
+	    get_int(x, u, "upstream", "max_response_bytes", 1024, 64L * 1024 * 1024, &c->max_response_bytes) < 0 ||
+	    get_int(x, u, "upstream", "attempt_timeout_ms", 100, 600000, &c->attempt_timeout_ms) < 0)
 		return -1;
 	if ((c->access_key_file == NULL) == (c->connection_string_file == NULL))
 		return fail(x, u, "upstream.access_key_file",
@@ -502,6 +528,31 @@ out:
 	return rc;
 }
 
+/* `user = "name";` (or a numeric uid): resolved now, so that -t names a missing user. */
+static int load_user(struct ctx *x, const config_setting_t *root, struct cfg *c)
+{
+	const config_setting_t *s = config_setting_get_member(root, "user");
+	const struct passwd *pw;
+
+	if (get_str(x, root, "", "user", &c->user) < 0 || c->user == NULL)
+		return 0;
+	if (strlen(c->user) >= CFG_USER_MAX)
+		return fail(x, s, "user", "longer than %d bytes", CFG_USER_MAX - 1);
+	errno = 0;
+	pw = getpwnam(c->user);
+	if (pw == NULL && c->user[0] >= '0' && c->user[0] <= '9') {
+		char *end;
+		unsigned long v = strtoul(c->user, &end, 10);
+		if (*end == '\0' && v < 0xffffffffUL)
+			pw = getpwuid((uid_t)v);
+	}
+	if (pw == NULL)
+		return fail(x, s, "user", "no such user");
+	c->user_uid = pw->pw_uid;
+	c->user_gid = pw->pw_gid;
+	return 0;
+}
+
 static void set_defaults(struct cfg *c)
 {
 	c->unix_mode = CFG_DEFAULT_UNIX_MODE;
@@ -514,6 +565,7 @@ static void set_defaults(struct cfg *c)
 	c->idle_timeout_s = CFG_DEFAULT_IDLE_TIMEOUT_S;
 	c->max_header_bytes = CFG_DEFAULT_HEADER_BYTES;
 	c->shutdown_grace_ms = CFG_DEFAULT_SHUTDOWN_GRACE_MS;
+	c->attempt_timeout_ms = CFG_DEFAULT_ATTEMPT_TIMEOUT_MS;
 	c->log_level = WLOG_INFO;
 	c->log_format = WLOG_FMT_LOGFMT;
 }
@@ -556,7 +608,8 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 	    load_upstream(&x, root, c) < 0 ||
 	    load_limits(&x, root, c) < 0 ||
 	    load_log(&x, root, c) < 0 ||
-	    check_sections(&x, lc) < 0)
+	    load_user(&x, root, c) < 0 ||
+	    check_sections(&x, lc, c) < 0)
 		goto out;
 	c->tree_ = lc;
 	lc = NULL;
@@ -588,6 +641,10 @@ void cfg_free(struct cfg *c)
 	free(c->connection_string_file);
 	free(c->api_version);
 	free(c->ca_file);
+	free(c->user);
+	outbox_cfg_clear(&c->outbox);
+	acl_cfg_fini(&c->access);
+	guard_cfg_fini(&c->guard);
 	if (c->tree_ != NULL) {
 		config_destroy(c->tree_);
 		free(c->tree_);

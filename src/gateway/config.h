@@ -6,6 +6,13 @@
 #include <sys/types.h>
 #include <libconfig.h>
 #include "log.h"
+#include "acl.h"
+#include "batch.h"
+#include "guard.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "ratelimit.h"
+#include "retry.h"
 
 /* Defaults and ranges of the keys that wpslimits.h does not already name. */
 #define CFG_DEFAULT_UNIX_MODE         0660
@@ -13,6 +20,8 @@
 #define CFG_DEFAULT_IDLE_TIMEOUT_S    60
 #define CFG_DEFAULT_HEADER_BYTES      16384
 #define CFG_DEFAULT_SHUTDOWN_GRACE_MS 10000
+#define CFG_DEFAULT_ATTEMPT_TIMEOUT_MS 10000
+#define CFG_USER_MAX                  64      /* bytes in `user` */
 #define CFG_TCP_MAX                   16      /* entries in listen.tcp */
 
 struct cfg {
@@ -36,6 +45,7 @@ struct cfg {
 	char   *ca_file;              /* NULL: the system's CA store */
 	long    up_max_connections;
 	long    max_response_bytes;
+	long    attempt_timeout_ms;   /* one attempt; the request as a whole has timeout_ms */
 
 	/* limits */
 	long    max_body_bytes;
@@ -49,6 +59,20 @@ struct cfg {
 	enum wlog_level  log_level;
 	enum wlog_format log_format;
 
+	/* process */
+	char   *user;                 /* `user`: switch to it after opening the sockets and the key; NULL: stay */
+	uid_t   user_uid;
+	gid_t   user_gid;
+
+	/* Sections of the modules (see `sections` in config.c), parsed and validated with the file. */
+	struct retry_cfg     retry;
+	struct outbox_cfg    outbox;      /* outbox.path NULL: no outbox */
+	struct batch_cfg     batch;
+	struct metrics_cfg   metrics;
+	struct acl_cfg       access;
+	struct ratelimit_cfg ratelimit;
+	struct guard_cfg     guard;
+
 	/* The parsed file, kept for the sections other modules own (cfg_section). */
 	config_t *tree_;
 };
@@ -59,9 +83,14 @@ struct cfg {
  * its section with cfg_section at start and at reload. A name is a top-level group ("outbox") or
  * one level down ("upstream.entra"). */
 typedef int (*cfg_check_fn)(const config_setting_t *s, char *err, size_t errlen);
+/* A section that is kept parsed in struct cfg: load fills its member (s NULL: the defaults) and
+ * returns 0, or -1 with "key: what (line N)" in err. */
+struct cfg;
+typedef int (*cfg_load_fn)(const config_setting_t *s, struct cfg *c, char *err, size_t errlen);
 struct cfg_section {
 	const char   *name;
-	cfg_check_fn  check;
+	cfg_check_fn  check;   /* may be NULL when load is given */
+	cfg_load_fn   load;    /* may be NULL: the module reads its section itself with cfg_section */
 };
 /* The section (borrowed, valid as long as c), or NULL when the file does not have it. */
 const config_setting_t *cfg_section(const struct cfg *c, const char *name);

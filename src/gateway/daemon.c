@@ -4,22 +4,32 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "api.h"
+#include "bapi.h"
 #include "config.h"
 #include "cred.h"
+#include "health.h"
 #include "httpd.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "relay.h"
 #include "sdnotify.h"
+#include "spool.h"
 #include "upstream.h"
 
 #ifndef WPSGATE_VERSION
@@ -35,7 +45,13 @@ struct daemon {
 	struct cred       *cred;
 	struct loop       *loop;
 	struct up         *up;
+	struct relay      *relay;
 	struct api        *api;
+	struct api        *mapi;      /* the metrics-only listener's, or NULL */
+	struct spool      *spool;     /* NULL: no outbox configured */
+	struct bapi       *bapi;
+	struct admit      *admit;
+	struct health     *health;
 	struct listen_set  ls;
 	struct httpd      *httpd[LISTEN_MAX];
 	size_t             nhttpd;
@@ -106,8 +122,16 @@ static void reload(struct daemon *d)
 	snprintf(mono, sizeof mono, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	         (unsigned long long)loop_now_ms() * 1000ULL);
 	sdn_notify(mono);
-	if (cfg_load(d->config_path, &cfg, err, sizeof err) < 0 || cred_load(cfg, &cred, err, sizeof err) < 0) {
+	if (cfg_load(d->config_path, &cfg, err, sizeof err) < 0) {
 		log_kv(WLOG_ERR, "reload refused, keeping the running configuration", "error", err, NULL);
+		metrics_reload(0);
+		sdn_notify("READY=1");
+		return;
+	}
+	if (cred_load(cfg, &cred, err, sizeof err) < 0) {
+		log_kv(WLOG_ERR, "reload refused, keeping the running configuration", "error", err, NULL);
+		metrics_reload(0);
+		metrics_credential_error();
 		cfg_free(cfg);
 		sdn_notify("READY=1");
 		return;
@@ -115,8 +139,21 @@ static void reload(struct daemon *d)
 	if (listeners_differ(d->cfg, cfg))
 		log_warn("reload: listen.* and limits.max_connections/idle_timeout_s/max_header_bytes "
 		         "take effect only after a restart");
+	if (!str_eq(d->cfg->outbox.path, cfg->outbox.path) || !str_eq(d->cfg->user, cfg->user) ||
+	    strcmp(d->cfg->metrics.listen, cfg->metrics.listen) != 0 || d->cfg->metrics.on_api != cfg->metrics.on_api)
+		log_warn("reload: outbox.path, outbox limits, user and metrics.* take effect only after a restart");
 	up_configure(d->up, cfg, cred);
 	api_configure(d->api, cfg, cred);
+	if (d->mapi != NULL)
+		api_configure(d->mapi, cfg, cred);
+	relay_configure(d->relay, &cfg->retry);
+	if (d->spool != NULL)
+		spool_configure(d->spool, cfg);
+	bapi_configure(d->bapi, cfg);
+	admit_configure(d->admit, cfg);
+	health_set_cred(d->health, cred);
+	metrics_init(WPSGATE_VERSION, cfg->api_version, 1);
+	metrics_reload(1);
 	apply_log(d, cfg);
 	cfg_free(d->cfg);
 	cred_free(d->cred);
@@ -165,8 +202,27 @@ static int start_listeners(struct daemon *d, char *err, size_t errlen)
 	o.handler_cls = d->api;
 	o.completed = api_completed;
 	o.completed_cls = d->api;
+	if (d->cfg->metrics.listen_set) {
+		struct listen_sock *m;
+		int fd;
+		if (d->ls.n == LISTEN_MAX) {
+			snprintf(err, errlen, "metrics.listen: too many listeners");
+			return -1;
+		}
+		if ((fd = listen_tcp(d->cfg->metrics.listen, 1, err, errlen)) < 0)
+			return -1;
+		m = &d->ls.v[d->ls.n++];
+		memset(m, 0, sizeof *m);
+		m->fd = fd;
+		snprintf(m->name, sizeof m->name, "metrics:%s", d->cfg->metrics.listen);
+		if (!d->cfg->metrics.loopback)
+			log_warn("metrics.listen %s is not a loopback address: anyone who can reach it sees the metrics",
+			         d->cfg->metrics.listen);
+	}
 	for (i = 0; i < d->ls.n; i++) {
 		char where[160];
+		int metrics_only = strncmp(d->ls.v[i].name, "metrics:", 8) == 0;
+		o.handler_cls = o.completed_cls = metrics_only ? (void *)d->mapi : (void *)d->api;
 		if ((d->httpd[d->nhttpd] = httpd_start(d->loop, &d->ls.v[i], &o, err, errlen)) == NULL)
 			return -1;
 		d->nhttpd++;
@@ -186,9 +242,21 @@ static void drain(struct daemon *d)
 	for (i = 0; i < d->nhttpd; i++)
 		httpd_quiesce(d->httpd[i]);
 	api_set_draining(d->api, 1);
-	while (api_inflight(d->api) > 0 && loop_now_ms() < until)
+	if (d->mapi != NULL)
+		api_set_draining(d->mapi, 1);
+	health_set_draining(d->health, 1);
+	if (d->spool != NULL)
+		spool_stop_delivery(d->spool);
+	while ((api_inflight(d->api) > 0 || (d->spool != NULL && spool_inflight(d->spool) > 0)) &&
+	       loop_now_ms() < until)
 		if (loop_once(d->loop, 100) < 0)
 			break;
+	if (d->spool != NULL) {
+		if (spool_inflight(d->spool) > 0)
+			log_warn("shutdown: %u outbox deliveries still in flight; their rows are sent again after a restart",
+			         spool_inflight(d->spool));
+		spool_close(d->spool);   /* commits what is queued; rows in flight go back to the queue */
+	}
 	if (api_inflight(d->api) > 0) {
 		log_warn("shutdown: answering %u request(s) still in flight with 503", api_inflight(d->api));
 		api_abort_all(d->api, 503, "ShuttingDown", "the gateway is shutting down");
@@ -197,8 +265,8 @@ static void drain(struct daemon *d)
 			if (loop_once(d->loop, 50) < 0)
 				break;
 	} else {
-		/* let the last answers leave */
-		for (i = 0; i < 3; i++)
+		/* let the last answers leave, and posted outbox callbacks run */
+		for (i = 0; i < 5; i++)
 			loop_once(d->loop, 0);
 	}
 }
@@ -212,12 +280,55 @@ static void teardown(struct daemon *d)
 	d->nhttpd = 0;
 	listen_close_all(&d->ls);
 	loop_timer_free(d->watchdog);
+	spool_free(d->spool);
+	for (i = 0; d->loop != NULL && i < 5; i++)   /* callbacks the outbox posted while closing */
+		loop_once(d->loop, 0);
+	bapi_free(d->bapi);
+	api_free(d->mapi);
 	api_free(d->api);
+	admit_free(d->admit);
+	health_free(d->health);
+	relay_free(d->relay);
 	up_free(d->up);
 	loop_free(d->loop);
 	cred_free(d->cred);
 	cfg_free(d->cfg);
 	curl_global_cleanup();
+}
+
+/* The group the default access rule grants: listen.unix.group, else the socket file's, else ours. */
+static gid_t socket_gid(const struct cfg *c)
+{
+	struct stat st;
+
+	if (c->unix_group_set)
+		return c->unix_gid;
+	if (c->unix_path != NULL && stat(c->unix_path, &st) == 0)
+		return st.st_gid;
+	return getegid();
+}
+
+/* `user`: switch to it once the sockets are open and the key is read. */
+static int switch_user(const struct cfg *c, char *err, size_t errlen)
+{
+	if (c->user == NULL)
+		return 0;
+	if (geteuid() != 0) {
+		if (geteuid() != c->user_uid)
+			log_warn("user = %s: not started as root, staying uid %u", c->user, (unsigned)geteuid());
+		return 0;
+	}
+	if (initgroups(c->user, c->user_gid) < 0 || setgid(c->user_gid) < 0 || setuid(c->user_uid) < 0) {
+		snprintf(err, errlen, "user: cannot switch to %s: %s", c->user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		snprintf(err, errlen, "user: the switch to %s can be undone", c->user);
+		return -1;
+	}
+	no_core_dumps();   /* changing credentials reset the dumpable flag */
+	log_kv(WLOG_INFO, "switched user", "user", c->user, NULL);
+	return 0;
 }
 
 int daemon_run(const char *config_path, int verbose)
@@ -246,15 +357,43 @@ int daemon_run(const char *config_path, int verbose)
 		cfg_free(d.cfg);
 		return 1;
 	}
+	metrics_init(WPSGATE_VERSION, d.cfg->api_version, 0);
 	if ((d.loop = loop_new()) == NULL ||
 	    (d.up = up_new(d.loop, d.cfg, d.cred)) == NULL ||
-	    (d.api = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL) {
+	    (d.relay = relay_new(d.loop, d.up, &d.cfg->retry, NULL, NULL)) == NULL ||
+	    (d.api = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL ||
+	    (d.cfg->metrics.listen_set && (d.mapi = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL)) {
 		log_err("start-up failed: out of memory");
 		goto out;
 	}
+	api_set_relay(d.api, d.relay);
+	if (d.mapi != NULL)
+		api_set_local_only(d.mapi, 1);
 	loop_on_signal(d.loop, on_signal, &d);
 	if (start_listeners(&d, err, sizeof err) < 0) {
 		log_kv(WLOG_ERR, "cannot listen", "error", err, NULL);
+		goto out;
+	}
+	if ((d.admit = admit_new(d.cfg, socket_gid(d.cfg))) == NULL) {
+		log_err("start-up failed: out of memory");
+		goto out;
+	}
+	if (switch_user(d.cfg, err, sizeof err) < 0) {
+		log_kv(WLOG_ERR, "cannot switch user", "error", err, NULL);
+		goto out;
+	}
+	/* the outbox is opened as the user the daemon runs as from now on */
+	if (d.cfg->outbox.path != NULL &&
+	    (d.spool = spool_new(d.loop, d.api, d.relay, d.cfg, err, sizeof err)) == NULL) {
+		log_kv(WLOG_ERR, "cannot open the outbox", "error", err, NULL);
+		goto out;
+	}
+	if ((d.bapi = bapi_new(d.api, d.relay, d.spool, d.cfg)) == NULL ||
+	    (d.health = health_new(d.relay, d.spool, d.cred)) == NULL ||
+	    health_install(d.health, d.api, d.cfg->metrics.on_api) < 0 ||
+	    (d.mapi != NULL && health_install(d.health, d.mapi, 1) < 0) ||
+	    admit_install(d.admit, d.api) < 0) {
+		log_err("start-up failed: out of memory");
 		goto out;
 	}
 	if ((d.watchdog_ms = sdn_watchdog_usec() / 2000) > 0) {
@@ -263,9 +402,9 @@ int daemon_run(const char *config_path, int verbose)
 		loop_timer_start(d.watchdog, d.watchdog_ms);
 	}
 	if (geteuid() == 0)
-		log_warn("running as root; a dedicated user (see the systemd unit) is safer");
+		log_warn("running as root; set `user` (or use the systemd unit's user) to drop privileges");
 	log_kv(WLOG_INFO, "started", "version", WPSGATE_VERSION, "endpoint", d.cred->endpoint,
-	       "api_version", d.cfg->api_version, NULL);
+	       "api_version", d.cfg->api_version, "outbox", d.cfg->outbox.path ? d.cfg->outbox.path : "-", NULL);
 	sdn_notify("READY=1");
 	if (loop_run(d.loop) < 0)
 		goto out;

@@ -14,6 +14,7 @@
 #include "cred.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 
 #ifndef WPSGATE_VERSION
 #define WPSGATE_VERSION "0"
@@ -196,6 +197,30 @@ static void job_detach(struct up_job *job)
 	up->inflight--;
 }
 
+/* The metrics of one finished attempt. */
+static void account(const struct up_job *job, CURL *easy, CURLcode rc)
+{
+	curl_off_t total = 0, down = 0, up_bytes = 0;
+	long conns = 0;
+	enum metrics_attempt how = MA_RESPONSE;
+	long status = 0;
+
+	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total);
+	curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+	curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &up_bytes);
+	curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &conns);
+	if (rc == CURLE_OK || job->too_large_)
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	else if (rc == CURLE_OPERATION_TIMEDOUT)
+		how = MA_TIMEOUT;
+	else
+		how = MA_CONNECT;
+	metrics_upstream_attempt(job->metrics_op, how, (int)status, total > 0 ? (uint64_t)total : 0);
+	if (rc == CURLE_OK || conns > 0)
+		metrics_upstream_connections(conns > 0 ? (uint64_t)conns : 0, conns > 0 ? 0 : 1);
+	metrics_bytes(MS_UPSTREAM, down > 0 ? (uint64_t)down : 0, up_bytes > 0 ? (uint64_t)up_bytes : 0);
+}
+
 static void check_done(struct up *up)
 {
 	CURLMsg *m;
@@ -211,6 +236,8 @@ static void check_done(struct up *up)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&job);
 		if (job == NULL)
 			continue;
+		job->curlcode = (int)rc;
+		account(job, m->easy_handle, rc);
 		if (rc == CURLE_OK) {
 			job->result = UP_OK;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &job->status);
@@ -219,6 +246,9 @@ static void check_done(struct up *up)
 			snprintf(job->errmsg, sizeof job->errmsg, "response larger than upstream.max_response_bytes");
 		} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 			job->result = UP_TIMEOUT;
+			job->attempt_timed_out = loop_now_ms() + 5 < job->deadline_ms;
+			snprintf(job->errmsg, sizeof job->errmsg, "%s", job->attempt_timed_out
+			         ? "no answer within upstream.attempt_timeout_ms" : "no answer within upstream.timeout_ms");
 		} else {
 			job->result = UP_NO_ANSWER;
 			if (job->errmsg[0] == '\0')
@@ -311,6 +341,8 @@ static void clear_result(struct up_job *job)
 	job->resp_retry_after_ms = job->resp_x_ms_retry_after_ms = NULL;
 	buf_reset(&job->resp);
 	job->status = 0;
+	job->curlcode = 0;
+	job->attempt_timed_out = 0;
 	job->result = UP_FAILED;
 	job->errmsg[0] = '\0';
 	job->too_large_ = 0;
@@ -320,8 +352,11 @@ void up_job_free(struct up_job *job)
 {
 	if (job == NULL)
 		return;
+	if (job->cleanup != NULL)
+		job->cleanup(job);
 	up_cancel(job);
 	clear_result(job);
+	free(job->tracestate);
 	buf_free(&job->resp);
 	free(job->path);
 	free(job->query);
@@ -397,6 +432,8 @@ int up_submit(struct up *up, struct up_job *job)
 		goto bad;
 	}
 	left = (long)(job->deadline_ms - now);
+	if (cfg->attempt_timeout_ms > 0 && left > cfg->attempt_timeout_ms)
+		left = cfg->attempt_timeout_ms;
 	if (buf_puts(&url, up->cred->endpoint) < 0 || buf_puts(&url, job->path) < 0 ||
 	    buf_puts(&url, "?") < 0 || buf_puts(&url, job->query) < 0) {
 		snprintf(job->errmsg, sizeof job->errmsg, "out of memory");
@@ -410,6 +447,11 @@ int up_submit(struct up *up, struct up_job *job)
 	cred_wipe_free(auth);
 	auth = NULL;
 	h = add_header(h, "x-ms-client-request-id", job->request_id, &ok);
+	if (job->traceparent[0] != '\0') {
+		h = add_header(h, "traceparent", job->traceparent, &ok);
+		if (job->tracestate != NULL)
+			h = add_header(h, "tracestate", job->tracestate, &ok);
+	}
 	h = raw_header(h, "Expect:", &ok);   /* no 100-continue round trip */
 	if (job->content_type != NULL)
 		h = add_header(h, "Content-Type", job->content_type, &ok);

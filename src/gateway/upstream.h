@@ -14,9 +14,12 @@ struct up;
 #define UP_FREE_EASY_MAX 256   /* idle easy handles kept for reuse */
 #define UP_ERRMSG_MAX    256   /* CURL_ERROR_SIZE */
 
+#define UP_TRACEPARENT_MAX 56    /* "00-<32 hex>-<16 hex>-<2 hex>" + NUL */
+#define UP_TRACESTATE_MAX  512   /* bytes of a tracestate passed along */
+
 enum up_result {
 	UP_OK = 0,        /* an HTTP response arrived: see status */
-	UP_TIMEOUT,       /* the deadline passed */
+	UP_TIMEOUT,       /* the request's deadline passed (attempt_timed_out: only this attempt's) */
 	UP_NO_ANSWER,     /* refused, reset, DNS, TLS, ...: errmsg says which */
 	UP_TOO_LARGE,     /* the response body exceeded upstream.max_response_bytes */
 	UP_FAILED         /* a local failure (out of memory, signing) */
@@ -36,6 +39,9 @@ struct up_job {
 	size_t      body_len;
 	char       *content_type;    /* of body; NULL: none sent */
 	char        request_id[72];  /* x-ms-client-request-id */
+	char        traceparent[UP_TRACEPARENT_MAX];   /* W3C trace context, "" when none (validated by the caller) */
+	char       *tracestate;      /* NULL when none; sent only with a traceparent */
+	int         metrics_op;      /* the "operation" label of its metrics (enum ops_id or METRICS_OP_*) */
 	uint64_t    deadline_ms;     /* loop_now_ms() time; each attempt gets what is left */
 	unsigned    attempts;        /* incremented by every up_submit */
 	up_done_fn  done;
@@ -44,10 +50,16 @@ struct up_job {
 	/* The outcome of the last attempt (reset by up_submit). */
 	enum up_result result;
 	long        status;          /* HTTP status when result == UP_OK */
+	int         curlcode;        /* CURLcode of the attempt (0: CURLE_OK), for retry_net_from_curl */
+	int         attempt_timed_out; /* UP_TIMEOUT of this attempt (upstream.attempt_timeout_ms) with time left */
 	struct buf  resp;            /* the response body */
 	char       *resp_content_type, *resp_error_code;
 	char       *resp_retry_after, *resp_retry_after_ms, *resp_x_ms_retry_after_ms;
 	char        errmsg[UP_ERRMSG_MAX];
+
+	/* A cleanup that up_job_free calls first (the retry driver's per-job state); NULL: none. */
+	void      (*cleanup)(struct up_job *job);
+	void       *cleanup_arg;
 
 	/* private to upstream.c */
 	struct up  *up_;
