@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "auth.h"
 #include "emulimits.h"
@@ -14,6 +15,35 @@
 #include "pct.h"
 
 #define NBF_SKEW_S 300
+#define ENTRA_AUD  "https://webpubsub.azure.com"
+
+/* The Entra ID test mode (auth_set_entra_issuer) and local auth (auth_set_local_auth). */
+static char  *entra_key;
+static size_t entra_keylen;
+static int    local_auth_off;
+
+int auth_set_entra_issuer(const char *key, size_t keylen)
+{
+	if (entra_key != NULL) {
+		OPENSSL_cleanse(entra_key, entra_keylen);
+		free(entra_key);
+	}
+	entra_key = NULL;
+	entra_keylen = 0;
+	if (key == NULL)
+		return 0;
+	if ((entra_key = malloc(keylen + 1)) == NULL)
+		return -1;
+	memcpy(entra_key, key, keylen);
+	entra_key[keylen] = '\0';
+	entra_keylen = keylen;
+	return 0;
+}
+
+void auth_set_local_auth(int enabled)
+{
+	local_auth_off = !enabled;
+}
 
 static int why_set(char *why, size_t whylen, const char *msg)
 {
@@ -23,11 +53,11 @@ static int why_set(char *why, size_t whylen, const char *msg)
 }
 
 /* Verify signature and lifetime. On 0, *claims is a new reference. */
-static int verify(const struct emu *e, const char *token, time_t now, json_t **claims,
-                  char *why, size_t whylen)
+static int verify_key(const char *key, size_t keylen, const char *token, time_t now, json_t **claims,
+                      char *why, size_t whylen)
 {
 	json_t *c = NULL;
-	enum jwt_rc rc = jwt_verify(token, e->key, e->keylen, &c);
+	enum jwt_rc rc = jwt_verify(token, key, keylen, &c);
 
 	*claims = NULL;
 	if (rc == JWT_BAD_SIGNATURE)
@@ -56,6 +86,50 @@ static int verify(const struct emu *e, const char *token, time_t now, json_t **c
 	return 0;
 }
 
+static int verify(const struct emu *e, const char *token, time_t now, json_t **claims,
+                  char *why, size_t whylen)
+{
+	return verify_key(e->key, e->keylen, token, now, claims, why, whylen);
+}
+
+/* 1 when the aud claim (a string or an array of strings) names the Web PubSub resource. */
+static int aud_str_is_resource(const json_t *aud)
+{
+	return json_is_string(aud) && (strcmp(json_string_value(aud), ENTRA_AUD) == 0 ||
+	                               strcmp(json_string_value(aud), ENTRA_AUD "/") == 0);
+}
+
+static int aud_is_resource(const json_t *aud)
+{
+	size_t i;
+
+	if (!json_is_array(aud))
+		return aud_str_is_resource(aud);
+	for (i = 0; i < json_array_size(aud); i++)
+		if (aud_str_is_resource(json_array_get(aud, i)))
+			return 1;
+	return 0;
+}
+
+/* The Entra ID test mode: 1 accepted, 0 not signed by the fake issuer (try the access key), -1
+ * signed by it but not acceptable (why says so). */
+static int entra_rest(const char *tok, time_t now, char *why, size_t whylen)
+{
+	json_t *claims = NULL;
+	int rc = -1;
+
+	if (entra_key == NULL || jwt_verify(tok, entra_key, entra_keylen, NULL) != JWT_OK)
+		return 0;
+	if (verify_key(entra_key, entra_keylen, tok, now, &claims, why, whylen) < 0)
+		return -1;
+	if (!aud_is_resource(json_object_get(claims, "aud")))
+		why_set(why, whylen, "The Entra ID token's aud is not " ENTRA_AUD);
+	else
+		rc = 1;
+	json_decref(claims);
+	return rc;
+}
+
 static int aud_is(const char *aud, const char *hostport, const char *raw_uri)
 {
 	static const char scheme[] = "http://";
@@ -78,6 +152,15 @@ int auth_rest(const struct emu *e, const char *authorization, const char *host, 
 	const char *tok = authorization + 7;
 	while (*tok == ' ')
 		tok++;
+	if (entra_key != NULL) {
+		int er = entra_rest(tok, now, why, whylen);
+		if (er != 0)
+			return er > 0 ? 0 : -1;
+	}
+	if (local_auth_off) {
+		if (jwt_verify(tok, e->key, e->keylen, NULL) == JWT_OK)
+			return why_set(why, whylen, "Local auth is disabled: use a Microsoft Entra ID token");
+	}
 	if (verify(e, tok, now, &claims, why, whylen) < 0)
 		return -1;
 	const char *aud = json_string_value(json_object_get(claims, "aud"));

@@ -14,6 +14,18 @@
 int auth_rest(const struct emu *e, const char *authorization, const char *host, const char *raw_uri,
               time_t now, char *why, size_t whylen);
 
+/* Test mode for the gateway's Entra ID support (--entra-issuer-key-file): REST requests may also carry
+ * a bearer token of the fake token service (tests/integration/lib/fake-token.js): HS256 with this
+ * key, aud "https://webpubsub.azure.com" (a string, or an array holding it), exp in the future, nbf
+ * (when present) not in the future. Real Entra ID tokens are RS256, checked against the tenant's JWKS
+ * (https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys) with iss and the caller's role
+ * checked too; the emulator does none of that. key NULL turns the mode off. The key is copied
+ * (process-wide setting). Returns 0 or -1 (out of memory). */
+int  auth_set_entra_issuer(const char *key, size_t keylen);
+/* disable_local_auth: refuse REST tokens signed with the access key, as the service does when
+ * local auth is disabled (with the Entra ID test mode, proves that a caller used Entra ID). */
+void auth_set_local_auth(int enabled);
+
 struct auth_client {
 	char   *user;      /* sub, NULL when absent */
 	char  **roles;

@@ -20,6 +20,7 @@
 #include "emu.h"
 #include "emulimits.h"
 #include "keyfile.h"
+#include "auth.h"
 #include "log.h"
 #include "server.h"
 #include "ws.h"
@@ -29,8 +30,12 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: wpsgate-emulator --listen 127.0.0.1:PORT (--access-key-file FILE | --connection-string-file FILE)\n"
 	        "                        [--max-connections N] [--max-frame-bytes N] [--max-send-queue-bytes N] [-v]\n"
+	        "                        [--entra-issuer-key-file FILE [--disable-local-auth]]\n"
 	        "A local Azure Web PubSub service (REST API 2024-12-01 and WebSocket clients) on loopback.\n"
-	        "PORT 0 picks a free port. See wpsgate-emulator(1).\n");
+	        "PORT 0 picks a free port. See wpsgate-emulator(1).\n"
+	        "Test mode: --entra-issuer-key-file also accepts REST bearer tokens of a fake Entra ID issuer\n"
+	        "(HS256 with that key, aud https://webpubsub.azure.com, exp); --disable-local-auth then refuses\n"
+	        "access-key tokens, as the service does with local auth disabled.\n");
 }
 
 static int parse_size(const char *s, size_t *out)
@@ -127,14 +132,16 @@ int main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "max-frame-bytes", required_argument, NULL, 'f' },
 		{ "max-send-queue-bytes", required_argument, NULL, 'q' },
+		{ "entra-issuer-key-file", required_argument, NULL, 'E' },
+		{ "disable-local-auth", no_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct emu e;
-	const char *listen_spec = NULL, *keyfile = NULL, *csfile = NULL;
+	const char *listen_spec = NULL, *keyfile = NULL, *csfile = NULL, *entrafile = NULL;
 	char err[256];
-	int opt, verbose = 0, rc = 1, lfd;
+	int opt, verbose = 0, rc = 1, lfd, no_local_auth = 0;
 	struct srv *s = NULL;
 	sigset_t set;
 
@@ -147,6 +154,8 @@ int main(int argc, char **argv)
 		case 'l': listen_spec = optarg; break;
 		case 'k': keyfile = optarg; break;
 		case 'c': csfile = optarg; break;
+		case 'E': entrafile = optarg; break;
+		case 'L': no_local_auth = 1; break;
 		case 'v': verbose = 1; break;
 		case 'm':
 			if (parse_size(optarg, &e.max_connections) < 0 || e.max_connections > 100000) {
@@ -170,7 +179,7 @@ int main(int argc, char **argv)
 		default:  usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !listen_spec || (!keyfile == !csfile)) {
+	if (optind != argc || !listen_spec || (!keyfile == !csfile) || (no_local_auth && !entrafile)) {
 		usage(stderr);
 		return 2;
 	}
@@ -179,6 +188,25 @@ int main(int argc, char **argv)
 	if (keyfile_load(keyfile ? keyfile : csfile, csfile != NULL, &e.key, &e.keylen, err, sizeof(err)) < 0) {
 		fprintf(stderr, "wpsgate-emulator: %s\n", err);
 		return 1;
+	}
+	if (entrafile) {
+		char *ek = NULL;
+		size_t ekl = 0;
+		if (keyfile_load(entrafile, 0, &ek, &ekl, err, sizeof(err)) < 0) {
+			fprintf(stderr, "wpsgate-emulator: --entra-issuer-key-file: %s\n", err);
+			goto out;
+		}
+		rc = auth_set_entra_issuer(ek, ekl);
+		OPENSSL_cleanse(ek, ekl);
+		free(ek);
+		if (rc < 0) {
+			rc = 1;
+			goto out;
+		}
+		rc = 1;
+		auth_set_local_auth(!no_local_auth);
+		log_info("Entra ID test mode: REST calls may carry HS256 tokens of the fake issuer (aud https://webpubsub.azure.com)%s",
+		         no_local_auth ? "; access-key tokens are refused" : "");
 	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -209,6 +237,7 @@ int main(int argc, char **argv)
 out:
 	srv_free(s);
 	hub_state_free(e.state);
+	auth_set_entra_issuer(NULL, 0);
 	if (e.key) {
 		OPENSSL_cleanse(e.key, e.keylen);
 		free(e.key);

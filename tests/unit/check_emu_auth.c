@@ -132,6 +132,80 @@ START_TEST(client_tokens)
 }
 END_TEST
 
+/* The Entra ID test mode: tokens of the fake issuer (HS256 with its own key, aud = the resource). */
+#define ISSUER_KEY "fake-entra-issuer-key-0123456789"
+static char *issuer_token(const char *payload, const char *key)
+{
+	char *t = jwt_sign(payload, strlen(payload), key, strlen(key));
+	ck_assert_ptr_nonnull(t);
+	return t;
+}
+
+static int rest_check(const char *tok)
+{
+	char authz[2048];
+	snprintf(authz, sizeof(authz), "Bearer %s", tok);
+	return auth_rest(&e, authz, NULL, "/api/hubs/h/:send?api-version=2024-12-01", 1700000000, why, sizeof(why));
+}
+
+START_TEST(entra_test_mode)
+{
+	char *t, *k;
+
+	t = issuer_token("{\"aud\":\"https://webpubsub.azure.com\",\"exp\":1700000060,\"n\":1}", ISSUER_KEY);
+	/* off by default: the access key is all that counts */
+	ck_assert_int_eq(rest_check(t), -1);
+	ck_assert_str_eq(why, "The token signature is invalid");
+	ck_assert_int_eq(auth_set_entra_issuer(ISSUER_KEY, strlen(ISSUER_KEY)), 0);
+	ck_assert_int_eq(rest_check(t), 0);
+	free(t);
+	/* aud as an array, with a trailing slash */
+	t = issuer_token("{\"aud\":[\"api://x\",\"https://webpubsub.azure.com/\"],\"exp\":1700000060}", ISSUER_KEY);
+	ck_assert_int_eq(rest_check(t), 0);
+	free(t);
+	/* wrong aud, expired, no exp, not yet valid */
+	t = issuer_token("{\"aud\":\"https://management.azure.com\",\"exp\":1700000060}", ISSUER_KEY);
+	ck_assert_int_eq(rest_check(t), -1);
+	ck_assert_str_eq(why, "The Entra ID token's aud is not https://webpubsub.azure.com");
+	free(t);
+	t = issuer_token("{\"aud\":\"https://webpubsub.azure.com\",\"exp\":1700000000}", ISSUER_KEY);
+	ck_assert_int_eq(rest_check(t), -1);
+	ck_assert_str_eq(why, "The token is expired");
+	free(t);
+	t = issuer_token("{\"aud\":\"https://webpubsub.azure.com\"}", ISSUER_KEY);
+	ck_assert_int_eq(rest_check(t), -1);
+	ck_assert_str_eq(why, "The token has no exp claim");
+	free(t);
+	t = issuer_token("{\"aud\":\"https://webpubsub.azure.com\",\"exp\":1700009999,\"nbf\":1700009000}", ISSUER_KEY);
+	ck_assert_int_eq(rest_check(t), -1);
+	ck_assert_str_eq(why, "The token is not valid yet");
+	free(t);
+	/* signed with another key: neither issuer nor access key */
+	t = issuer_token("{\"aud\":\"https://webpubsub.azure.com\",\"exp\":1700000060}", "some-other-key");
+	ck_assert_int_eq(rest_check(t), -1);
+	ck_assert_str_eq(why, "The token signature is invalid");
+	free(t);
+	/* access-key tokens still work... */
+	k = jwt_server_token("http://127.0.0.1:9000/api/hubs/h/:send?api-version=2024-12-01", 1700000060, KEY, strlen(KEY));
+	ck_assert_int_eq(rest_check(k), 0);
+	/* ...unless local auth is disabled */
+	auth_set_local_auth(0);
+	ck_assert_int_eq(rest_check(k), -1);
+	ck_assert_str_eq(why, "Local auth is disabled: use a Microsoft Entra ID token");
+	t = issuer_token("{\"aud\":\"https://webpubsub.azure.com\",\"exp\":1700000060}", ISSUER_KEY);
+	ck_assert_int_eq(rest_check(t), 0);
+	free(t);
+	auth_set_local_auth(1);
+	ck_assert_int_eq(rest_check(k), 0);
+	/* off again */
+	ck_assert_int_eq(auth_set_entra_issuer(NULL, 0), 0);
+	t = issuer_token("{\"aud\":\"https://webpubsub.azure.com\",\"exp\":1700000060}", ISSUER_KEY);
+	ck_assert_int_eq(rest_check(t), -1);
+	free(t);
+	free(k);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("emu_auth");
@@ -139,6 +213,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, rest_tokens);
 	tcase_add_test(tc, client_tokens);
+	tcase_add_test(tc, entra_test_mode);
 	suite_add_tcase(s, tc);
 	return s;
 }
