@@ -328,8 +328,9 @@ ops_route(const char *method, const char *raw_path, struct ops_req *r, struct op
 	if (split_path(raw_path, len, segs, &nsegs) < 0)
 		return ops_fail(e, 404, "NotFound", "No such operation");
 	for (i = 0; i < nsegs; i++) {
-		/* empty segments ("//", a trailing '/') and dot segments are never normalised */
-		if (segs[i].len == 0 || seg_is(&segs[i], ".", 1) || seg_is(&segs[i], "..", 2))
+		/* dot segments are never normalised; an empty segment only matches a parameter,
+		 * which then fails validation as empty (400) */
+		if (seg_is(&segs[i], ".", 1) || seg_is(&segs[i], "..", 2))
 			return ops_fail(e, 404, "NotFound", "No such operation");
 	}
 	for (i = 0; i < OP__COUNT; i++) {

@@ -108,8 +108,9 @@ void ops_req_free(struct ops_req *r);                  /* frees the contents; r 
 /* Match method and raw (still percent-encoded) path against the table and decode the path
  * parameters into r. Returns 0, or -1 with e filled: 404 NotFound (no pattern matches the path),
  * 405 MethodNotAllowed (a pattern matches with another method), 400 InvalidParameter (bad escape,
- * a too long parameter, one that decodes to "." or "..", a hub that breaks the pattern, an unknown
- * permission). An empty segment ("//", a trailing '/') is never a parameter: 404. */
+ * an empty or too long parameter, one that decodes to "." or "..", a hub that breaks the pattern,
+ * an unknown permission). An empty segment ("//", a trailing '/') matches only a parameter's place
+ * (and is then an empty parameter: 400); a raw "." or ".." segment is 404. */
 int ops_route(const char *method, const char *raw_path, struct ops_req *r, struct ops_err *e);
 
 /* Add one raw (percent-encoded, '+' = space) query parameter. Returns 0, or -1 with e filled
