@@ -12,6 +12,17 @@
 #include "gateway/config.h"
 #include "ops.h"
 
+/* libconfig 1.5 (Debian 12) leaks the string its scanner just read when the parser then fails
+ * ('a = 2"x";': 64 bytes from strbuf_append, 'a = 1""' : 1 byte from libconfig_yylex, per failed
+ * parse; corpus/config/libconfig-leak-*). Not ours to fix; LeakSanitizer (gcc and clang) asks this
+ * hook for suppressions. Only the scanner's frames are named, so a leak of settings (a missing
+ * config_destroy) still shows. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:strbuf_append\nleak:libconfig_yylex\n";
+}
+
 static char tmp_path[64];
 static int tmp_fd = -1;
 
