@@ -156,10 +156,8 @@ static int attempt(struct relay_job *rj, long *wait_ms)
 	struct up_job *job = rj->job;
 	int probe = 0;
 
-	if (retry_admit(rj->r->policy, (int64_t)loop_now_ms(), &probe, wait_ms) == RETRY_ADMIT_OPEN) {
-		metrics_refused(MR_OVERLOAD);
+	if (retry_admit(rj->r->policy, (int64_t)loop_now_ms(), &probe, wait_ms) == RETRY_ADMIT_OPEN)
 		return RELAY_OPEN;
-	}
 	rj->probe = probe;
 	job->done = on_attempt;
 	job->arg = rj;

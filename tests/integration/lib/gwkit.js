@@ -3,6 +3,15 @@
 'use strict';
 
 const http = require('node:http');
+const path = require('node:path');
+
+// WPSGATE_VALGRIND=1: every wpsgated these tests start runs under valgrind (lib/vgwrap.sh), which
+// makes it exit 99 on a memory error or a definite leak. Must happen before harness.js is loaded.
+const VALGRIND = !!process.env.WPSGATE_VALGRIND;
+if (VALGRIND && !process.env.WPSGATE_VG_REAL) {
+  process.env.WPSGATE_VG_REAL = process.env.WPSGATED || path.resolve(__dirname, '../../../wpsgated');
+  process.env.WPSGATED = path.join(__dirname, 'vgwrap.sh');
+}
 const { checkServerJwt } = require('./fake-upstream');
 const { matchOp } = require('./optable');
 
@@ -22,9 +31,9 @@ async function waitFor(cond, ms = 5000) {
 // opts: { port, key }. Every request is recorded { t (ms, monotonic), method, url, path, headers, body, jwt }.
 // A request whose JWT does not verify with the current key (setKey) is answered 401 when strictKey is on.
 // behave(fn): fn(rec) -> spec | undefined (default: the operation's success status);
-// spec: { status, headers, body } | { hang: true } | { destroy: true }.
+// spec: { status, headers, body, delay (ms before answering) } | { hang: true } | { destroy: true }.
 function flexUpstream(opts) {
-  let key = opts.key;
+  let keys = [opts.key];
   let server = null;
   let behaviour = null;
   const sockets = new Set();
@@ -34,7 +43,7 @@ function flexUpstream(opts) {
     endpoint: `http://127.0.0.1:${opts.port}`,
     requests: [],
     strictKey: true,
-    setKey(k) { key = k; },
+    setKey(...k) { keys = k; },   // the JWT must verify with one of these
     behave(fn) { behaviour = fn; },
     isUp() { return server !== null; },
     start() {
@@ -50,7 +59,11 @@ function flexUpstream(opts) {
               body: Buffer.concat(chunks), op: matchOp(req.method, req.url),
             };
             const m = /^Bearer (.+)$/.exec(req.headers.authorization || '');
-            rec.jwt = m ? checkServerJwt(m[1], key, `http://127.0.0.1:${up.port}${req.url}`) : { ok: false, error: 'none' };
+            rec.jwt = { ok: false, error: 'no bearer token' };
+            for (const key of m ? keys : []) {
+              rec.jwt = checkServerJwt(m[1], key, `http://127.0.0.1:${up.port}${req.url}`);
+              if (rec.jwt.ok) { rec.keyIndex = keys.indexOf(key); break; }
+            }
             up.requests.push(rec);
             let spec;
             if (up.strictKey && !rec.jwt.ok) spec = { status: 401, headers: { 'content-type': 'application/json' }, body: '{"code":"Unauthorized"}' };
@@ -58,11 +71,14 @@ function flexUpstream(opts) {
             if (spec === undefined) spec = { status: rec.op ? rec.op.success : 404 };
             if (spec.hang) { hung.add(res); res.on('close', () => hung.delete(res)); return; }
             if (spec.destroy) { req.socket.destroy(); return; }
+            const send = () => {
             const body = Buffer.from(spec.body || '');
             const headers = Object.assign({}, spec.headers || {});
             if (spec.status !== 204) headers['content-length'] = String(body.length);
             res.writeHead(spec.status, headers);
             res.end(req.method === 'HEAD' || spec.status === 204 ? undefined : body);
+            };
+            if (spec.delay) { hung.add(res); setTimeout(() => { hung.delete(res); if (!res.destroyed) send(); }, spec.delay); } else send();
           });
         });
         s.keepAliveTimeout = 60000;
@@ -138,4 +154,4 @@ function logfmtLines(text, msg) {
   return out;
 }
 
-module.exports = { sleep, waitFor, flexUpstream, parseMetrics, metric, metricSum, logfmtLines };
+module.exports = { VALGRIND, sleep, waitFor, flexUpstream, parseMetrics, metric, metricSum, logfmtLines };
