@@ -154,4 +154,33 @@ function logfmtLines(text, msg) {
   return out;
 }
 
-module.exports = { VALGRIND, sleep, waitFor, flexUpstream, parseMetrics, metric, metricSum, logfmtLines };
+// One HTTP request over a Unix socket from a child process running as uid/gid (the caller must be root).
+// Resolves to { status, headers, body (string), pid }.
+function requestAs(uid, gid, socketPath, req, timeoutMs = 10000) {
+  const { spawn } = require('node:child_process');
+  const script = `
+    const http = require('node:http');
+    const r = JSON.parse(process.argv[1]);
+    const q = http.request({ socketPath: r.socketPath, method: r.method, path: r.path, headers: r.headers, agent: false }, (res) => {
+      const c = []; res.on('data', (d) => c.push(d));
+      res.on('end', () => { process.stdout.write(JSON.stringify({ status: res.statusCode, headers: res.headers, body: Buffer.concat(c).toString(), pid: process.pid })); });
+    });
+    q.on('error', (e) => { process.stdout.write(JSON.stringify({ error: e.code || e.message })); });
+    q.end(r.body === undefined ? undefined : r.body);`;
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['-e', script, JSON.stringify(Object.assign({ socketPath }, req))],
+      { uid, gid, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+    const out = [];
+    const err = [];
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.stdout.on('data', (c) => out.push(c));
+    p.stderr.on('data', (c) => err.push(c));
+    p.on('error', reject);
+    p.on('close', () => {
+      clearTimeout(timer);
+      try { resolve(JSON.parse(Buffer.concat(out).toString())); } catch { reject(new Error(`child failed: ${Buffer.concat(err)}`)); }
+    });
+  });
+}
+
+module.exports = { requestAs, VALGRIND, sleep, waitFor, flexUpstream, parseMetrics, metric, metricSum, logfmtLines };
