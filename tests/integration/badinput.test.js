@@ -1,0 +1,220 @@
+// badinput.test.js: hundreds of malformed and hostile requests, sent as raw bytes over TCP and the
+// Unix socket to the real wpsgated in front of a recording fake upstream. Each gets the expected
+// answer (a JSON 4xx from the gateway, or libmicrohttpd's own page where it answers before the
+// gateway sees the request), nothing reaches the upstream that should not (count and exact contents),
+// and afterwards the gateway is healthy with flat memory. The case table is lib/badinput-cases.js.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const { startGateway, makeKey, redact } = require('./lib/harness');
+const { startUpstream } = require('./lib/fake-upstream');
+const { exchange, statuses, firstFinal } = require('./lib/badinput-raw');
+const { cases, MAX_BODY, MAX_HEADER, STD_UP_HEADERS, V, H } = require('./lib/badinput-cases');
+
+const IDLE_S = 2;                  // limits.idle_timeout_s: bounds the cases libmicrohttpd leaves hanging
+const CASE_TIMEOUT_MS = 5000;      // per exchange; every case ends well before (Connection: close or EOF)
+const MEM_ROUNDS = 2;              // rounds of the whole table (TCP) after the warm-up, for the memory check
+const RSS_GROWTH_MAX_KB = 3072;    // allowed VmRSS growth over those rounds
+
+let key;
+let up;
+let gw;
+
+// In a sanitizer build ASan keeps freed memory in a quarantine (256 MiB by default), which would read
+// as growth: keep it small for the gateway this test starts (it inherits the environment).
+process.env.ASAN_OPTIONS = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=1', 'thread_local_quarantine_size_kb=64']
+  .filter(Boolean).join(':');
+
+before(async () => {
+  key = makeKey();
+  up = await startUpstream({ key });
+  // harness.startGateway writes `limits = { max_body_bytes = <maxBody>; }`: the other two limits ride
+  // along in that value (checked below, so that a change of the harness cannot silently drop them).
+  gw = await startGateway(null, {
+    endpoint: up.endpoint, key, timeoutMs: 5000,
+    maxBody: `${MAX_BODY}; max_header_bytes = ${MAX_HEADER}; idle_timeout_s = ${IDLE_S}`,
+  });
+  const cfg = fs.readFileSync(gw.cfgFile, 'utf8');
+  assert.match(cfg, new RegExp(`max_body_bytes = ${MAX_BODY}; max_header_bytes = ${MAX_HEADER}; idle_timeout_s = ${IDLE_S};`),
+    'the gateway config carries the limits this test needs');
+});
+
+after(async () => {
+  try {
+    if (gw) await gw.stop();   // asserts exit 0 (a sanitizer build exits non-zero on a leak)
+  } finally {
+    if (gw) await gw.kill();
+    if (up) await up.close();
+  }
+});
+
+function vmRssKb(pid) {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(m, 'VmRSS in /proc/PID/status');
+  return Number(m[1]);
+}
+
+function expectFor(c, via) {
+  return c.expect[via] || c.expect;
+}
+
+function target(via) {
+  return via === 'unix' ? gw.unix : gw.tcp;
+}
+
+const show = (b) => redact(JSON.stringify(b.toString('latin1').slice(0, 300)), key);
+
+// Check one exchange against the case; throws with the case's name.
+function check(c, via, res, recs) {
+  const e = expectFor(c, via);
+  const what = `${c.name} [${via}]`;
+  const sts = statuses(res.data, !!e.head);
+  if (e.status === 'none') {
+    assert.equal(res.data.length, 0, `${what}: no answer expected, got ${show(res.data)}`);
+    assert.ok(res.closed, `${what}: the gateway closes the connection`);
+  } else {
+    assert.ok(res.closed, `${what}: closed within ${CASE_TIMEOUT_MS} ms (got ${show(res.data)})`);
+    assert.deepEqual(sts, e.statuses || [e.status], `${what}: statuses; got ${show(res.data)}`);
+    const r = firstFinal(res.data, e.head);
+    assert.ok(r, `${what}: a parsable response`);
+    const by = e.by || 'gw';
+    if (by === 'gw' && !e.head) {
+      assert.match(r.headers['content-type'] || '', /^application\/json/, `${what}: Content-Type`);
+      let j;
+      try { j = JSON.parse(r.body.toString()); } catch { assert.fail(`${what}: not JSON: ${show(r.body)}`); }
+      assert.equal(typeof j.message, 'string', `${what}: message`);
+      if (e.code) assert.equal(j.code, e.code, `${what}: code (${j.message})`);
+      else assert.equal(typeof j.code, 'string', `${what}: code`);
+    } else if (by === 'mhd') {
+      // libmicrohttpd's own error page: never the gateway's JSON, never a request id from us
+      assert.equal(r.headers['x-ms-client-request-id'], undefined, `${what}: answered by libmicrohttpd`);
+      // (its 0.9.75 repeats the header block of some pages: then the "body" starts with it)
+      assert.ok(r.body.length === 0 || /^(<html>|HTTP\/1\.1 )/.test(r.body.toString('latin1')), `${what}: body ${show(r.body)}`);
+    } else if (by === 'local') {
+      assert.deepEqual(JSON.parse(r.body.toString()).status, 'ok', `${what}: /healthz body`);
+    } else if (by === 'batch') {
+      const j = JSON.parse(r.body.toString());
+      const got = {};
+      for (const x of j.responses) got[x.id] = x.status;
+      assert.deepEqual(got, Object.fromEntries(Object.entries(e.batch).map(([k, v]) => [k, v])), `${what}: sub-request statuses`);
+    }
+  }
+  // what reached the upstream
+  for (const rec of recs) {
+    assert.ok(rec.jwt.ok, `${what}: upstream JWT: ${rec.jwt.error}`);
+    const names = rec.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    for (const n of names) assert.ok(STD_UP_HEADERS.includes(n), `${what}: header ${n} reached the upstream`);
+    assert.equal(names.filter((n) => n === 'authorization').length, 1, `${what}: one Authorization`);
+  }
+  if (e.upCheck) {
+    e.upCheck(recs);
+    return;
+  }
+  const want = e.up || [];
+  assert.equal(recs.length, want.length, `${what}: requests upstream: ${recs.map((r) => `${r.method} ${r.url}`).join(', ')}`);
+  want.forEach((w, i) => {
+    assert.equal(recs[i].method, w.method, `${what}: upstream method`);
+    assert.equal(recs[i].url, w.url, `${what}: upstream URL`);
+    assert.equal(recs[i].body.toString('latin1'), w.body, `${what}: upstream body`);
+    assert.equal(recs[i].headers['content-type'], w.ct, `${what}: upstream Content-Type`);
+  });
+}
+
+// One case over one transport; resolves to the status seen (for the summary).
+async function runCase(c, via) {
+  const e = expectFor(c, via);
+  const n0 = up.requests.length;
+  const res = await exchange(target(via), c.bytes, { half: !!e.half, timeoutMs: CASE_TIMEOUT_MS });
+  // the upstream answers before the gateway does: its records are complete once we have the response
+  check(c, via, res, up.requests.slice(n0));
+  return e.status;
+}
+
+async function healthy(via) {
+  const res = await exchange(target(via), 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  assert.deepEqual(statuses(res.data), [200], `/healthz over ${via}: ${show(res.data)}`);
+}
+
+const tally = {};
+
+test(`${cases.length} bad-input cases over TCP and the Unix socket`, async () => {
+  const failures = [];
+  for (const via of ['tcp', 'unix']) {
+    for (const c of cases) {
+      try {
+        const st = await runCase(c, via);
+        tally[st] = (tally[st] || 0) + 1;
+      } catch (err) {
+        failures.push(err.message);
+      }
+    }
+  }
+  assert.ok(failures.length === 0, `${failures.length} of ${2 * cases.length} exchanges differ:\n${failures.join('\n')}`);
+  await healthy('tcp');
+  await healthy('unix');
+  console.log(`# statuses: ${JSON.stringify(tally)}`);
+});
+
+test('a request libmicrohttpd leaves unanswered is closed by the idle timeout', async () => {
+  // 500 query parameters exhaust libmicrohttpd's per-connection pool while it parses them; 0.9.75
+  // logs a 431 but never sends it. Only limits.idle_timeout_s ends the connection.
+  const q = Array.from({ length: 500 }, (_, i) => `excluded=c${i}`).join('&');
+  const bytes = `POST ${H}/:send?${q} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx`;
+  const n0 = up.requests.length;
+  const [a, b] = await Promise.all([
+    exchange(gw.tcp, bytes, { timeoutMs: (IDLE_S + 3) * 1000 }),
+    exchange(gw.unix, bytes, { timeoutMs: (IDLE_S + 3) * 1000 }),
+  ]);
+  for (const r of [a, b]) {
+    assert.equal(r.data.length, 0, `no answer: ${show(r.data)}`);
+    assert.ok(r.closed, 'closed by the gateway');
+    assert.ok(r.ms >= IDLE_S * 1000 - 200 && r.ms < (IDLE_S + 2) * 1000, `closed after the idle timeout: ${r.ms} ms`);
+  }
+  assert.equal(up.requests.length, n0, 'nothing upstream');
+  await healthy('tcp');
+});
+
+test(`memory stays flat over ${MEM_ROUNDS} more rounds`, async () => {
+  const pid = gw.proc.pid;
+  const rss0 = vmRssKb(pid);   // after the warm-up round above
+  for (let i = 0; i < MEM_ROUNDS; i++) for (const c of cases) await runCase(c, 'tcp');
+  const rss1 = vmRssKb(pid);
+  await healthy('tcp');
+  console.log(`# VmRSS ${rss0} kB -> ${rss1} kB over ${MEM_ROUNDS * cases.length} requests`);
+  assert.ok(rss1 - rss0 <= RSS_GROWTH_MAX_KB, `VmRSS grew by ${rss1 - rss0} kB (limit ${RSS_GROWTH_MAX_KB})`);
+});
+
+// What RFC 9112 asks for and libmicrohttpd 0.9.75 / the gateway do not do yet (change requests in
+// the fuzz report). Marked todo: they report, they do not fail the suite.
+const SMUGGLED = `POST ${H}/users/victim/:send HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nSMUGGLED`;
+const TODO = [
+  ['Content-Length and Transfer-Encoding together: 400, connection closed',
+    `POST ${H}/:send HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`, [400]],
+  ['two different Content-Length: 400, connection closed',
+    `POST ${H}/:send HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 1\r\nContent-Length: 200\r\n\r\nx${SMUGGLED}`, [400]],
+  ['Transfer-Encoding gzip: 501 at once',
+    `POST ${H}/:send HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/plain\r\nTransfer-Encoding: gzip\r\n\r\nxyz`, [501]],
+  ['a malformed Content-Length: one 400',
+    `POST ${H}/:send HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: -1\r\n\r\nx`, [400]],
+  [`a header over limits.max_header_bytes (${MAX_HEADER}): 431`,
+    `GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Big: ${'a'.repeat(MAX_HEADER + 8000)}\r\n\r\n`, [431]],
+  ['500 query parameters: 414 or 431 at once',
+    `HEAD ${H}/users/u?${Array.from({ length: 500 }, (_, i) => `a${i}=c`).join('&')} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`, [431]],
+];
+for (const [name, bytes, want] of TODO) {
+  test(name, { todo: 'RFC 9112 / libmicrohttpd 0.9.75: see the fuzz report' }, async () => {
+    const n0 = up.requests.length;
+    const res = await exchange(gw.tcp, bytes, { timeoutMs: 1000 });
+    assert.deepEqual(statuses(res.data), want);
+    assert.equal(up.requests.length, n0, 'nothing upstream');
+  });
+}
+
+test('the gateway logged no secret and is still running', async () => {
+  assert.equal(gw.exited(), null, 'still running');
+  assert.ok(!gw.stderr().includes(key), 'the key is not in the log');
+  assert.ok(!gw.stdout().includes(key), 'the key is not in the log');
+  for (const t of up.tokens) assert.ok(!gw.stderr().includes(t), 'no upstream JWT in the log');
+});
