@@ -268,12 +268,17 @@ EOF
 
 # --- wpsgated --------------------------------------------------------------------------------------------------------
 printf 'bench-access-key-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ' >"$T/key"; chmod 600 "$T/key"
-start_gw() { # start_gw NAME PORT ENDPOINT [MAX_CONNECTIONS MAX_INFLIGHT]: sets LAST_PID; socket at $T/NAME.sock
-	local name=$1 port=$2 endpoint=$3 maxc=${4:-1024} maxi=${5:-10000}
+start_gw() { # start_gw NAME PORT ENDPOINT [MAX_CONNECTIONS MAX_INFLIGHT TIMEOUT_MS]: sets LAST_PID; socket $T/NAME.sock
+	local name=$1 port=$2 endpoint=$3 maxc=${4:-1024} maxi=${5:-10000} tmo=${6:-30000} att=""
+	# upstream.attempt_timeout_ms (when this build knows it) as long as the whole timeout: a request queued
+	# for a pool slot must not be answered 504 while the benchmark holds it in flight
+	printf 'listen = { tcp = [ "127.0.0.1:%s" ]; };\nupstream = { endpoint = "http://127.0.0.1:%s"; access_key_file = "%s"; attempt_timeout_ms = %s; };\n' \
+		"$port" "$UP" "$T/key" "$tmo" >"$T/try.conf"
+	"$GW" -t -c "$T/try.conf" >/dev/null 2>&1 && att="attempt_timeout_ms = $tmo;"
 	cat >"$T/$name.conf" <<EOF
 listen = { unix = { path = "$T/$name.sock"; mode = "0660"; }; tcp = [ "127.0.0.1:$port" ]; };
-upstream = { endpoint = "$endpoint"; access_key_file = "$T/key"; api_version = "2024-12-01";
-             timeout_ms = 30000; max_connections = $POOL; ca_file = "$T/tls.crt"; };
+upstream = { endpoint = "$endpoint"; access_key_file = "$T/key"; api_version = "2024-12-01"; $att
+             timeout_ms = $tmo; max_connections = $POOL; ca_file = "$T/tls.crt"; };
 limits = { max_connections = $maxc; max_inflight = $maxi; ${GW_LIMITS:-} };
 log = { level = "warn"; };
 ${GW_EXTRA_CONF:-}
@@ -390,7 +395,7 @@ if want tls && [ "$HAVE_GW" = 1 ]; then
 fi
 
 # 7. memory with INFLIGHT requests in flight against a slow upstream (answers after SLOW_MS)
-inflight_rss() { # inflight_rss PID PORT_OR_SOCKET: prints "peakRSS_kB max_in_flight answered errors"
+inflight_rss() { # inflight_rss PID PORT_OR_SOCKET: prints "peakRSS_kB max_in_flight n2xx nother first_other errors"
 	local pid=$1 target=$2 secs=$(( SLOW_MS / 1000 + 8 )) peak=0 v maxin=0 a=(-t "$2")
 	case $target in /*) a=(-u "$target");; esac
 	start_bg uload-inflight $PIN_LOAD "$T/uload" "${a[@]}" -o -c "$INFLIGHT" -d "$secs" -p "$HUB_PATH" \
@@ -404,7 +409,8 @@ inflight_rss() { # inflight_rss PID PORT_OR_SOCKET: prints "peakRSS_kB max_in_fl
 	stop_pid "$lp"
 	maxin=$(awk '/in_flight=/ { sub(/.*in_flight=/, ""); sub(/ .*/, ""); if ($0 + 0 > m) m = $0 + 0 } END { print m + 0 }' \
 		"$T/uload-inflight.log")
-	echo "$peak $maxin $(kv "$(tail -1 "$T/uload-inflight.log")" requests) $(kv "$(tail -1 "$T/uload-inflight.log")" errors)"
+	local last; last=$(tail -1 "$T/uload-inflight.log")
+	echo "$peak $maxin $(kv "$last" status2xx) $(kv "$last" other) $(kv "$last" first_other) $(kv "$last" errors)"
 }
 if want inflight; then
 	if [ "$NOFILE" -lt $(( INFLIGHT + 512 )) ]; then
@@ -415,10 +421,10 @@ if want inflight; then
 		wait_port "$SP" "$SPID" slowup
 		if [ "$HAVE_GW" = 1 ]; then
 			alloc_port; GP=$PORT
-			start_gw gws "$GP" "http://127.0.0.1:$SP" $(( INFLIGHT + 1000 )) "$INFLIGHT"; P=$LAST_PID
+			start_gw gws "$GP" "http://127.0.0.1:$SP" $(( INFLIGHT + 1000 )) "$INFLIGHT" 60000; P=$LAST_PID
 			set -- $(inflight_rss "$P" "$T/gws.sock")
 			GW_INFLIGHT=$1
-			note "wpsgated with $2 requests in flight (slow upstream, $SLOW_MS ms): peak RSS $1 kB; $3 answered, $4 errors"
+			note "wpsgated with up to $2 requests in flight (slow upstream holding each $SLOW_MS ms, pool $POOL): peak RSS $1 kB; answered before the client stopped: $3 with 2xx, $4 other (first: $5), $6 connection errors"
 			kill -0 "$P" 2>/dev/null || note "wpsgated DIED during the in-flight test"
 			sleep 1
 			note "wpsgated after the in-flight test: RSS $(mem_detail "$P")"
@@ -435,7 +441,7 @@ if want inflight; then
 		P=$LAST_PID
 		set -- $(inflight_rss "$P" "127.0.0.1:$NP")
 		NGX_INFLIGHT=$1
-		note "nginx proxy_pass ($NW) with $2 requests in flight: peak RSS $1 kB (master + workers); $3 answered, $4 errors"
+		note "nginx proxy_pass ($NW) with up to $2 requests in flight: peak RSS $1 kB (master + workers); answered: $3 with 2xx, $4 other (first: $5), $6 connection errors"
 		stop_pid "$P"
 		stop_pid "$SPID"
 	fi
