@@ -8,6 +8,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const net = require('node:net');
 const { startGateway, makeKey, redact } = require('./lib/harness');
 const { startUpstream } = require('./lib/fake-upstream');
 const { exchange, statuses, firstFinal } = require('./lib/badinput-raw');
@@ -211,6 +212,77 @@ for (const [name, bytes, want] of TODO) {
     assert.equal(up.requests.length, n0, 'nothing upstream');
   });
 }
+
+// ---- what a broken or hostile upstream answers: raw bytes from a TCP server standing in for the service ----
+function rawUpstream() {
+  const answers = [];
+  const got = [];
+  const server = net.createServer((s) => {
+    let buf = Buffer.alloc(0);
+    s.on('error', () => {});
+    s.on('data', (c) => {
+      buf = Buffer.concat([buf, c]);
+      const e = buf.indexOf('\r\n\r\n');
+      if (e < 0) return;
+      const cl = /\r\ncontent-length: *(\d+)/i.exec(buf.subarray(0, e).toString('latin1'));
+      if (cl && buf.length < e + 4 + Number(cl[1])) return;
+      got.push(buf.toString('latin1'));
+      buf = Buffer.alloc(0);
+      s.end(Buffer.from(answers.length ? answers.shift() : 'HTTP/1.1 500 No answer programmed\r\nContent-Length: 0\r\n\r\n', 'latin1'));
+    });
+  });
+  return { server, answers, got };
+}
+
+const UPSTREAM_ANSWERS = [
+  // [name, raw answer, status to the application, header lines it must have (lower-case name: value) or lack (value null)]
+  ['bare CR in Content-Type (header injection)', 'HTTP/1.1 202 Accepted\r\nContent-Type: text/plain\rX-Injected: 1\r\nContent-Length: 0\r\n\r\n',
+    202, { 'content-type': null, 'x-injected': null }],
+  ['bare CR in Retry-After, NUL in x-ms-error-code', 'HTTP/1.1 429 Too Many\r\nRetry-After: 5\rSet-Cookie: a=b\r\nx-ms-error-code: A\0B\r\nContent-Length: 0\r\n\r\n',
+    502, { 'set-cookie': null, 'retry-after': null, 'x-ms-error-code': null }],
+  ['x-ms-error-code of 2000 bytes is dropped', `HTTP/1.1 400 Bad\r\nx-ms-error-code: ${'E'.repeat(2000)}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+    400, { 'x-ms-error-code': null, 'content-type': 'application/json' }],
+  ['100 Continue, then the answer', 'HTTP/1.1 100 Continue\r\nx-ms-error-code: early\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n',
+    202, { 'x-ms-error-code': null }],
+  ['not HTTP', 'GARBAGE\r\n\r\n', 502, {}],
+  ['malformed chunk', 'HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 502, {}],
+  ['body shorter than Content-Length', 'HTTP/1.1 202 Accepted\r\nContent-Length: 5\r\n\r\nab', 502, {}],
+  ['body until close', 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"a":1}', 200, { 'content-type': 'application/json' }],
+  ['redirect is not followed', 'HTTP/1.1 302 Found\r\nLocation: http://evil.example/\r\nContent-Length: 0\r\n\r\n', 302, { location: null }],
+  ['unparsable retry hints pass through as text', 'HTTP/1.1 503 Busy\r\nRetry-After: Sun, 06 Nov 1994 08:49:37 GMT\r\nretry-after-ms: -1\r\nContent-Length: 0\r\n\r\n',
+    503, { 'retry-after': 'Sun, 06 Nov 1994 08:49:37 GMT', 'retry-after-ms': '-1' }],
+  ['two Content-Types: the last', 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n',
+    200, { 'content-type': 'application/json' }],
+];
+
+test(`${UPSTREAM_ANSWERS.length} malformed upstream answers`, async (t) => {
+  const ru = rawUpstream();
+  await new Promise((r) => ru.server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise((r) => ru.server.close(r)));
+  const gw2 = await startGateway(t, { endpoint: `http://127.0.0.1:${ru.server.address().port}`, key, timeoutMs: 3000 });
+  const body = 'x';
+  for (const [name, answer, status, hdrs] of UPSTREAM_ANSWERS) {
+    ru.answers.push(answer);
+    const n0 = ru.got.length;
+    const res = await exchange(gw2.tcp, `POST ${H}/:send HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    assert.equal(ru.got.length - n0, 1, `${name}: one attempt upstream`);
+    const r = firstFinal(res.data, false);
+    assert.ok(r, `${name}: an answer: ${show(res.data)}`);
+    assert.equal(r.status, status, `${name}: status; ${show(res.data)}`);
+    // no header of the answer may split into two: every header line of ours is a known name
+    const names = res.data.toString('latin1').split('\r\n\r\n')[0].split('\r\n').slice(1).map((l) => l.split(':')[0].toLowerCase());
+    for (const n of names) {
+      assert.ok(['date', 'connection', 'content-type', 'content-length', 'x-ms-client-request-id', 'x-ms-error-code', 'retry-after',
+        'retry-after-ms', 'x-ms-retry-after-ms', 'traceparent'].includes(n), `${name}: header ${JSON.stringify(n)} in the answer`);
+    }
+    for (const [h, v] of Object.entries(hdrs)) assert.equal(r.headers[h], v === null ? undefined : v, `${name}: ${h}`);
+    if (status === 502) {
+      assert.equal(JSON.parse(r.body.toString()).code, 'BadGateway', `${name}: JSON 502`);
+    }
+  }
+  await healthy('tcp');
+  await gw2.stop();
+});
 
 test('the gateway logged no secret and is still running', async () => {
   assert.equal(gw.exited(), null, 'still running');
