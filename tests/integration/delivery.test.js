@@ -322,9 +322,13 @@ test('key rotation by SIGHUP under load: nothing lost, never a 401', async (t) =
   gw.proc.kill('SIGHUP');
   await kit.waitFor(() => /msg="reloaded"/.test(gw.stderr()), 5000);
   assert.match(gw.stderr(), /msg="reloaded"/);
-  up.setKey(newKey); // the old key is revoked
+  // let the requests signed before the reload arrive, then revoke the old key
+  const reloadedAt = up.requests.length;
+  await kit.waitFor(() => up.requests.slice(reloadedAt).filter((r) => r.keyIndex === 1).length >= 20, 5000 * VG);
+  await kit.sleep(200 * VG);
+  up.setKey(newKey);
   const after = up.requests.length;
-  await kit.sleep(500);
+  await kit.sleep(500 * VG);
   stop = true;
   await Promise.all(workers);
   assert.ok(statuses.length > 50, `load: ${statuses.length} requests`);

@@ -8,9 +8,10 @@ const path = require('node:path');
 // WPSGATE_VALGRIND=1: every wpsgated these tests start runs under valgrind (lib/vgwrap.sh), which
 // makes it exit 99 on a memory error or a definite leak. Must happen before harness.js is loaded.
 const VALGRIND = !!process.env.WPSGATE_VALGRIND;
-if (VALGRIND && !process.env.WPSGATE_VG_REAL) {
-  process.env.WPSGATE_VG_REAL = process.env.WPSGATED || path.resolve(__dirname, '../../../wpsgated');
-  process.env.WPSGATED = path.join(__dirname, 'vgwrap.sh');
+const VGWRAP = path.join(__dirname, 'vgwrap.sh');
+if (VALGRIND && process.env.WPSGATED !== VGWRAP) {
+  process.env.WPSGATE_VG_REAL = process.env.WPSGATE_VG_REAL || process.env.WPSGATED || path.resolve(__dirname, '../../../wpsgated');
+  process.env.WPSGATED = VGWRAP;
 }
 const { checkServerJwt } = require('./fake-upstream');
 const { matchOp } = require('./optable');
