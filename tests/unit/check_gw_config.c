@@ -246,6 +246,70 @@ START_TEST(syntax_and_missing_file)
 }
 END_TEST
 
+START_TEST(module_sections)
+{
+	struct cfg *c = NULL;
+
+	/* absent: the modules' defaults */
+	ck_assert_int_eq(load(LISTEN_OK UPSTREAM_OK, &c), 0);
+	ck_assert_int_eq(c->attempt_timeout_ms, 10000);
+	ck_assert_ptr_null(c->user);
+	ck_assert_int_eq(c->retry.max_attempts, 4);
+	ck_assert_int_eq(c->retry.breaker_enabled, 1);
+	ck_assert_ptr_null(c->outbox.path);
+	ck_assert_int_eq(c->batch.max_requests, 100);
+	ck_assert_int_eq(c->metrics.on_api, 1);
+	ck_assert_int_eq(c->metrics.listen_set, 0);
+	ck_assert_int_eq(c->access.tcp_allow, 1);
+	ck_assert_int_eq(c->access.have_rules, 0);
+	ck_assert_uint_eq(c->guard.norigins, 0);
+	cfg_free(c);
+	/* given */
+	ck_assert_int_eq(load(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	                      " attempt_timeout_ms = 2500; };\n"
+	                      "user = \"root\";\n"
+	                      "retry = { max_attempts = 2; breaker = { failures = 9; }; };\n"
+	                      "outbox = { path = \"/var/lib/x/o.db\"; max_rows = 7; };\n"
+	                      "batch = { max_requests = 3; };\n"
+	                      "metrics = { listen = \"127.0.0.1:9464\"; on_api = false; };\n"
+	                      "access = { tcp = \"deny\"; rules = ( { users = [ 0 ]; hubs = [ \"chat\" ]; ops = [ \"send\" ]; } ); };\n"
+	                      "guard = { allowed_origins = [ \"http://localhost:3000\" ]; };\n"
+	                      "ratelimit = { rate = 5.0; max_inflight_per_peer = 3; };\n", &c), 0);
+	ck_assert_int_eq(c->attempt_timeout_ms, 2500);
+	ck_assert_str_eq(c->user, "root");
+	ck_assert_int_eq(c->user_uid, 0);
+	ck_assert_int_eq(c->retry.max_attempts, 2);
+	ck_assert_int_eq(c->retry.breaker_failures, 9);
+	ck_assert_str_eq(c->outbox.path, "/var/lib/x/o.db");
+	ck_assert_int_eq(c->outbox.max_rows, 7);
+	ck_assert_int_eq(c->batch.max_requests, 3);
+	ck_assert_int_eq(c->metrics.on_api, 0);
+	ck_assert_uint_eq(c->metrics.port, 9464);
+	ck_assert_int_eq(c->access.tcp_allow, 0);
+	ck_assert_uint_eq(c->access.nrules, 1);
+	ck_assert_uint_eq(c->guard.norigins, 1);
+	ck_assert(c->ratelimit.rate == 5.0);
+	ck_assert_uint_eq(c->ratelimit.max_inflight, 3);
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(module_section_errors)
+{
+	expect_error(LISTEN_OK UPSTREAM_OK "retry = { max_attempts = 99; };\n", "retry.max_attempts", 0, "99");
+	expect_error(LISTEN_OK UPSTREAM_OK "retry = { breaker = { coldown_ms = 1; }; };\n", "coldown_ms", 0, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "outbox = { path = \"relative.db\"; };\n", "outbox.path", 0, "relative.db");
+	expect_error(LISTEN_OK UPSTREAM_OK "batch = { max_requests = 0; };\n", "batch.max_requests", 0, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "metrics = { listen = \"SECRETHOST:1\"; };\n", "metrics.listen", 0, "SECRETHOST");
+	expect_error(LISTEN_OK UPSTREAM_OK "access = { tcp = \"maybe\"; };\n", "access.tcp", 0, "maybe");
+	expect_error(LISTEN_OK UPSTREAM_OK "guard = { allowed_origins = [ \"*\" ]; };\n", "guard.allowed_origins", 0, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "ratelimit = { rate = -1.0; };\n", "ratelimit.rate", 0, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "\nuser = \"no-such-user-SECRET\";\n", "user: no such user", 4, "no-such-user-SECRET");
+	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             " attempt_timeout_ms = 5; };\n", "upstream.attempt_timeout_ms", 3, NULL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("gw_config");
@@ -262,6 +326,8 @@ static Suite *suite(void)
 	tcase_add_test(t, credentials_choice);
 	tcase_add_test(t, listeners);
 	tcase_add_test(t, syntax_and_missing_file);
+	tcase_add_test(t, module_sections);
+	tcase_add_test(t, module_section_errors);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -1,0 +1,101 @@
+/* check_gw_api.c: the API's pure helpers: W3C traceparent validation and the canonical upstream target. */
+#include <config.h>
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/api.h"
+#include "gateway/config.h"
+#include "gateway/loop.h"
+#include "ops.h"
+
+START_TEST(traceparent)
+{
+	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), 1);
+	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"), 1);
+	ck_assert_int_eq(api_traceparent_valid(NULL), 0);
+	ck_assert_int_eq(api_traceparent_valid(""), 0);
+	/* all-zero trace id or parent id */
+	ck_assert_int_eq(api_traceparent_valid("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), 0);
+	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"), 0);
+	/* upper case, version ff, other versions, wrong separators and lengths */
+	ck_assert_int_eq(api_traceparent_valid("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"), 0);
+	ck_assert_int_eq(api_traceparent_valid("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), 0);
+	ck_assert_int_eq(api_traceparent_valid("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), 0);
+	ck_assert_int_eq(api_traceparent_valid("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), 0);
+	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-"), 0);
+	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01"), 0);
+	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\r"), 0);
+}
+END_TEST
+
+START_TEST(upstream_target)
+{
+	char dir[] = "/tmp/check_gw_api.XXXXXX", path[64], err[256];
+	struct cfg *c = NULL;
+	struct loop *l;
+	struct api *a;
+	struct ops_req r;
+	struct ops_err e;
+	char *p = NULL, *q = NULL;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/c.conf", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("listen = { tcp = [ \"127.0.0.1:7080\" ]; };\n"
+	      "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\"; api_version = \"2024-01-01\"; };\n", f);
+	fclose(f);
+	ck_assert_int_eq(cfg_load(path, &c, err, sizeof err), 0);
+	ck_assert_ptr_nonnull(l = loop_new());
+	ck_assert_ptr_nonnull(a = api_new(l, NULL, c, NULL));
+	ops_req_init(&r);
+	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/chat/groups/a%40b/:send?excluded=x&excluded=y", &r, &e), 0);
+	ck_assert_int_eq(api_upstream_target(a, &r, &p, &q), 0);
+	ck_assert_str_eq(p, "/api/hubs/chat/groups/a%40b/:send");
+	ck_assert_str_eq(q, "api-version=2024-01-01&excluded=x&excluded=y");   /* the configured default */
+	free(p);
+	free(q);
+	ops_req_free(&r);
+	ops_req_init(&r);
+	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/chat/:send?api-version=2024-12-01", &r, &e), 0);
+	ck_assert_int_eq(api_upstream_target(a, &r, &p, &q), 0);
+	ck_assert_str_eq(q, "api-version=2024-12-01");   /* a known version from the application */
+	free(p);
+	free(q);
+	ops_req_free(&r);
+	api_free(a);
+	loop_free(l);
+	cfg_free(c);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+static void nothing(void) { }
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("gw_api");
+	TCase *t = tcase_create("api");
+
+	tcase_add_checked_fixture(t, nothing, nothing);
+	tcase_add_test(t, traceparent);
+	tcase_add_test(t, upstream_target);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *r = srunner_create(suite());
+	int failed;
+
+	srunner_set_fork_status(r, CK_FORK);
+	srunner_run_all(r, CK_NORMAL);
+	failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed == 0 ? 0 : 1;
+}
