@@ -6,7 +6,7 @@
 #        SDK_CONC=16, INFLIGHT=10000, SLOW_MS=5000, PIN=1 (pin the proxy to the last CPU and the load generator and
 #        upstream to the others), OUT=bench/results, GW_EXTRA_CONF='...' (appended to the gateway's config),
 #        GW_LIMITS='max_header_bytes = 4096;' (added inside the gateway's limits group),
-#        CASES="upstream nginx gw sdk tls inflight async" (a subset runs only those).
+#        CASES="upstream nginx gw lat1 sdk tls inflight async" (a subset runs only those; lat1 = one connection).
 # Needs: nginx, wrk, gnuplot (chart), node, cc, curl, openssl  (apt-get install nginx-light wrk gnuplot-nox).
 # Uses only 127.0.0.1 and unix sockets in a temporary directory, and stops every process it started.
 set -u
@@ -22,7 +22,7 @@ INFLIGHT=${INFLIGHT:-10000}
 SLOW_MS=${SLOW_MS:-5000}
 PIN=${PIN:-1}
 OUT=${OUT:-$BENCH/results}
-CASES=" ${CASES:-upstream nginx gw sdk tls inflight async} "
+CASES=" ${CASES:-upstream nginx gw lat1 sdk tls inflight async} "
 POOL=64                               # upstream pool size, the same for nginx (keepalive) and wpsgated
 HUB_PATH="/api/hubs/bench/groups/g1/:send?api-version=2024-12-01"
 
@@ -306,6 +306,7 @@ GW_IDLE_RSS="-"; GW_IDLE_ANON="-"; GW_INFLIGHT="-"; NGX_INFLIGHT="-"; ASYNC_ACCE
 if want upstream; then
 	measure "upstream alone (nginx 202)" wrk "127.0.0.1:$UP" "$UP_PID" 0
 	measure "upstream alone (nginx 202)" uload "127.0.0.1:$UP" "$UP_PID" 0
+	want lat1 && CONNS=1 measure "upstream alone (nginx 202), 1 connection" uload "127.0.0.1:$UP" "$UP_PID" 0
 fi
 
 # 2. nginx proxy_pass, worker_processes 1 and auto
@@ -315,6 +316,7 @@ if want nginx; then
 	[ "$(probe "http://127.0.0.1:$NP$HUB_PATH")" = 202 ] || note "nginx proxy does not answer 202"
 	measure "nginx proxy_pass, 1 worker" wrk "127.0.0.1:$NP" "$P"
 	measure "nginx proxy_pass, 1 worker" uload "127.0.0.1:$NP" "$P"
+	want lat1 && CONNS=1 measure "nginx proxy_pass, 1 worker, 1 connection" uload "127.0.0.1:$NP" "$P"
 	stop_pid "$P"
 	alloc_port; NP=$PORT
 	start_nginx_proxy ngxa auto "$NP" http "$UP"; P=$LAST_PID
@@ -336,6 +338,10 @@ if [ "$HAVE_GW" = 1 ] && { want gw || want sdk || want async; }; then
 		measure "wpsgated, TCP" wrk "127.0.0.1:$GP" "$GWPID"
 		measure "wpsgated, TCP" uload "127.0.0.1:$GP" "$GWPID"
 		measure "wpsgated, unix socket" uload "$T/gw.sock" "$GWPID"
+		if want lat1; then
+			CONNS=1 measure "wpsgated, TCP, 1 connection" uload "127.0.0.1:$GP" "$GWPID"
+			CONNS=1 measure "wpsgated, unix socket, 1 connection" uload "$T/gw.sock" "$GWPID"
+		fi
 		note "wpsgated after the load, idle again: RSS $(mem_detail "$GWPID")"
 	fi
 	if want sdk && [ -d "$NODE_MODULES" ]; then
