@@ -296,6 +296,16 @@ static void teardown(struct daemon *d)
 	curl_global_cleanup();
 }
 
+/* The breaker let attempts through again: rows that waited for it need not wait for their timers. */
+static void on_breaker(enum retry_breaker_state from, enum retry_breaker_state to, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)from;
+	if (to != RETRY_BREAKER_OPEN)
+		spool_kick(d->spool);
+}
+
 /* The group the default access rule grants: listen.unix.group, else the socket file's, else ours. */
 static gid_t socket_gid(const struct cfg *c)
 {
@@ -360,7 +370,7 @@ int daemon_run(const char *config_path, int verbose)
 	metrics_init(WPSGATE_VERSION, d.cfg->api_version, 0);
 	if ((d.loop = loop_new()) == NULL ||
 	    (d.up = up_new(d.loop, d.cfg, d.cred)) == NULL ||
-	    (d.relay = relay_new(d.loop, d.up, &d.cfg->retry, NULL, NULL)) == NULL ||
+	    (d.relay = relay_new(d.loop, d.up, &d.cfg->retry, on_breaker, &d)) == NULL ||
 	    (d.api = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL ||
 	    (d.cfg->metrics.listen_set && (d.mapi = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL)) {
 		log_err("start-up failed: out of memory");

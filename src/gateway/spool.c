@@ -492,7 +492,22 @@ void spool_configure(struct spool *sp, const struct cfg *cfg)
 
 void spool_stop_delivery(struct spool *sp)
 {
+	struct delivery *d, *next;
+
 	sp->stopping = 1;
+	/* deliveries waiting before their next attempt would only hold the drain up: their rows stay
+	 * `sending` and are queued again when the outbox closes */
+	for (d = sp->live; d != NULL; d = next) {
+		next = d->next;
+		if (!up_job_inflight(d->job))
+			delivery_free(d);
+	}
+}
+
+void spool_kick(struct spool *sp)
+{
+	if (sp != NULL && sp->ob != NULL && !sp->stopping)
+		outbox_kick(sp->ob);
 }
 
 unsigned spool_inflight(const struct spool *sp)

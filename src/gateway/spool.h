@@ -24,6 +24,8 @@ void spool_configure(struct spool *sp, const struct cfg *cfg);
  * queued again by outbox_close. Deliveries in flight go on. */
 void spool_stop_delivery(struct spool *sp);
 unsigned spool_inflight(const struct spool *sp);   /* deliveries in flight */
+/* Hand out due rows now (the breaker let attempts through again). Accepts NULL. */
+void spool_kick(struct spool *sp);
 /* Cancel the deliveries still in flight (their rows are queued again), commit and close the outbox.
  * Run the loop a little afterwards so that posted callbacks complete, then spool_free. */
 void spool_close(struct spool *sp);
