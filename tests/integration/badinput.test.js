@@ -5,6 +5,9 @@
 // and afterwards the gateway is healthy with flat memory. The case table is lib/badinput-cases.js.
 'use strict';
 
+// WPSGATE_VALGRIND=1 (see lib/gwkit.js) runs the gateway under valgrind: then the table goes once over
+// TCP only and the RSS rounds are skipped (valgrind's leak check at exit takes their place).
+const { VALGRIND } = require('./lib/gwkit');
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -140,9 +143,9 @@ async function healthy(via) {
 
 const tally = {};
 
-test(`${cases.length} bad-input cases over TCP and the Unix socket`, async () => {
+test(`${cases.length} bad-input cases over TCP${VALGRIND ? '' : ' and the Unix socket'}`, async () => {
   const failures = [];
-  for (const via of ['tcp', 'unix']) {
+  for (const via of VALGRIND ? ['tcp'] : ['tcp', 'unix']) {
     for (const c of cases) {
       try {
         const st = await runCase(c, via);
@@ -152,7 +155,7 @@ test(`${cases.length} bad-input cases over TCP and the Unix socket`, async () =>
       }
     }
   }
-  assert.ok(failures.length === 0, `${failures.length} of ${2 * cases.length} exchanges differ:\n${failures.join('\n')}`);
+  assert.ok(failures.length === 0, `${failures.length} exchanges differ:\n${failures.join('\n')}`);
   await healthy('tcp');
   await healthy('unix');
   console.log(`# statuses: ${JSON.stringify(tally)}`);
@@ -165,19 +168,19 @@ test('a request libmicrohttpd leaves unanswered is closed by the idle timeout', 
   const bytes = `POST ${H}/:send?${q} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx`;
   const n0 = up.requests.length;
   const [a, b] = await Promise.all([
-    exchange(gw.tcp, bytes, { timeoutMs: (IDLE_S + 3) * 1000 }),
-    exchange(gw.unix, bytes, { timeoutMs: (IDLE_S + 3) * 1000 }),
+    exchange(gw.tcp, bytes, { timeoutMs: (IDLE_S + 4) * 1000 }),
+    exchange(gw.unix, bytes, { timeoutMs: (IDLE_S + 4) * 1000 }),
   ]);
   for (const r of [a, b]) {
     assert.equal(r.data.length, 0, `no answer: ${show(r.data)}`);
     assert.ok(r.closed, 'closed by the gateway');
-    assert.ok(r.ms >= IDLE_S * 1000 - 200 && r.ms < (IDLE_S + 2) * 1000, `closed after the idle timeout: ${r.ms} ms`);
+    assert.ok(r.ms >= IDLE_S * 1000 - 200 && r.ms < (IDLE_S + (VALGRIND ? 3 : 2)) * 1000, `closed after the idle timeout: ${r.ms} ms`);
   }
   assert.equal(up.requests.length, n0, 'nothing upstream');
   await healthy('tcp');
 });
 
-test(`memory stays flat over ${MEM_ROUNDS} more rounds`, async () => {
+test(`memory stays flat over ${MEM_ROUNDS} more rounds`, { skip: VALGRIND && 'under valgrind (its leak check at exit instead)' }, async () => {
   const pid = gw.proc.pid;
   const rss0 = vmRssKb(pid);   // after the warm-up round above
   for (let i = 0; i < MEM_ROUNDS; i++) for (const c of cases) await runCase(c, 'tcp');
