@@ -717,6 +717,9 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 		c->upstream_status = (int)job->status;
 		api_reply_error(c, 502, "BadGateway", "upstream: %s", job->errmsg);
 		break;
+	case UP_NO_CREDENTIAL:
+		api_reply_error(c, 503, "CredentialUnavailable", "%s", job->errmsg);
+		break;
 	case UP_NO_ANSWER:
 	case UP_FAILED:
 	default:

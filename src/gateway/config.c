@@ -42,6 +42,8 @@ static int load_ratelimit(const config_setting_t *s, struct cfg *c, char *err, s
 { return ratelimit_cfg_parse(s, &c->ratelimit, err, n); }
 static int load_guard(const config_setting_t *s, struct cfg *c, char *err, size_t n)
 { return guard_cfg_parse(s, &c->guard, err, n); }
+static int load_entra(const config_setting_t *s, struct cfg *c, char *err, size_t n)
+{ return entra_cfg_parse(s, &c->entra, err, n); }
 
 /* Sections other modules own (see config.h). Add one line per module: { "outbox", check, load }. */
 static const struct cfg_section sections[] = {
@@ -52,6 +54,7 @@ static const struct cfg_section sections[] = {
 	{ "access",    NULL, load_access },
 	{ "ratelimit", NULL, load_ratelimit },
 	{ "guard",     NULL, load_guard },
+	{ "upstream.entra", NULL, load_entra },
 	{ NULL, NULL, NULL }
 };
 
@@ -450,7 +453,13 @@ static int load_upstream(struct ctx *x, const config_setting_t *root, struct cfg
 	    get_int(x, u, "upstream", "max_response_bytes", 1024, 64L * 1024 * 1024, &c->max_response_bytes) < 0 ||
 	    get_int(x, u, "upstream", "attempt_timeout_ms", 100, 600000, &c->attempt_timeout_ms) < 0)
 		return -1;
-	if ((c->access_key_file == NULL) == (c->connection_string_file == NULL))
+	if (member(u, "entra") != NULL) {
+		if (c->access_key_file != NULL || c->connection_string_file != NULL)
+			return fail(x, member(u, "entra"), "upstream.entra",
+			            "cannot be combined with upstream.access_key_file or upstream.connection_string_file");
+		if (c->endpoint == NULL)
+			return fail(x, u, "upstream.endpoint", "missing (needed with upstream.entra)");
+	} else if ((c->access_key_file == NULL) == (c->connection_string_file == NULL))
 		return fail(x, u, "upstream.access_key_file",
 		            "exactly one of upstream.access_key_file and upstream.connection_string_file is needed");
 	if (c->access_key_file != NULL && c->endpoint == NULL)
@@ -638,6 +647,7 @@ void cfg_free(struct cfg *c)
 	free(c->tcp);
 	free(c->endpoint);
 	free(c->access_key_file);
+	entra_cfg_fini(&c->entra);
 	free(c->connection_string_file);
 	free(c->api_version);
 	free(c->ca_file);

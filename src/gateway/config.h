@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <libconfig.h>
 #include "log.h"
+#include "entra.h"
 #include "acl.h"
 #include "batch.h"
 #include "guard.h"
@@ -74,6 +75,7 @@ struct cfg {
 	struct guard_cfg     guard;
 
 	/* The parsed file, kept for the sections other modules own (cfg_section). */
+	struct entra_cfg entra;       /* upstream.entra (kind ENTRA_NONE: an access key) */
 	config_t *tree_;
 };
 

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "connstr.h"
+#include "entra.h"
 #include "jwt.h"
 #include "wpslimits.h"
 
@@ -127,7 +128,15 @@ int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (cfg->access_key_file != NULL) {
+	if (cfg->entra.kind != ENTRA_NONE) {
+		/* Entra ID: no key; check the secret or federated token file now (-t, start, SIGHUP) */
+		if (entra_preflight(&cfg->entra, err, errlen) < 0)
+			goto bad;
+		if ((c->endpoint = strdup(cfg->endpoint)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto bad;
+		}
+	} else if (cfg->access_key_file != NULL) {
 		if ((c->key = cred_read_file(cfg->access_key_file, &c->keylen, msg, sizeof msg)) == NULL) {
 			snprintf(err, errlen, "upstream.access_key_file: %s", msg);
 			goto bad;
@@ -183,6 +192,9 @@ char *cred_authorization(const struct cred *c, const char *url, time_t now)
 {
 	char *jwt, *out;
 	size_t n;
+
+	if (c->key == NULL)
+		return NULL;   /* Entra ID: upstream.c asks entra_bearer instead */
 
 	jwt = jwt_server_token(url, (long long)now + WPS_JWT_LIFETIME_S, c->key, c->keylen);
 	if (jwt == NULL)

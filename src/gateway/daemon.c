@@ -400,6 +400,7 @@ int daemon_run(const char *config_path, int verbose)
 	}
 	if ((d.bapi = bapi_new(d.api, d.relay, d.spool, d.cfg)) == NULL ||
 	    (d.health = health_new(d.relay, d.spool, d.cred)) == NULL ||
+	    (health_set_upstream(d.health, d.up), 0) ||
 	    health_install(d.health, d.api, d.cfg->metrics.on_api) < 0 ||
 	    (d.mapi != NULL && health_install(d.health, d.mapi, 1) < 0) ||
 	    admit_install(d.admit, d.api) < 0) {

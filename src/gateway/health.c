@@ -8,16 +8,19 @@
 #include "api.h"
 #include "buf.h"
 #include "cred.h"
+#include "entra.h"
 #include "metrics.h"
 #include "ops.h"
 #include "relay.h"
 #include "retry.h"
 #include "spool.h"
+#include "upstream.h"
 
 struct health {
 	struct relay      *relay;
 	struct spool      *spool;
 	const struct cred *cred;
+	const struct up   *up;
 	int                draining;
 };
 
@@ -34,6 +37,7 @@ struct health *health_new(struct relay *r, struct spool *sp, const struct cred *
 }
 
 void health_set_cred(struct health *h, const struct cred *cred) { h->cred = cred; }
+void health_set_upstream(struct health *h, const struct up *up) { h->up = up; }
 void health_set_draining(struct health *h, int on) { h->draining = on; }
 void health_free(struct health *h) { free(h); }
 
@@ -55,16 +59,18 @@ static void ep_readyz(struct api_ctx *c, void *arg)
 {
 	struct health *h = arg;
 	struct metrics_ready r;
+	struct entra_status es;
 	struct buf out;
-	int status = 503;
+	int status = 503, entra;
 
 	memset(&r, 0, sizeof r);
 	r.config = MCHK_OK;
-	r.credentials = h->cred != NULL && h->cred->key != NULL ? MCHK_OK : MCHK_FAIL;
+	entra = h->up != NULL && up_entra_status(h->up, &es);
+	r.credentials = h->cred != NULL && (h->cred->key != NULL || entra) ? MCHK_OK : MCHK_FAIL;
 	r.breaker = h->relay == NULL || retry_breaker_state(relay_policy(h->relay)) == RETRY_BREAKER_CLOSED
 	            ? MCHK_OK : MCHK_FAIL;
 	r.outbox = h->spool == NULL ? MCHK_UNUSED : spool_writable(h->spool) ? MCHK_OK : MCHK_FAIL;
-	r.token_service = MCHK_UNUSED;
+	r.token_service = !entra ? MCHK_UNUSED : es.ready ? MCHK_OK : MCHK_FAIL;
 	r.draining = h->draining;
 	buf_init(&out, 0);
 	if (metrics_render_readyz(&r, &out, &status) < 0)

@@ -7,10 +7,12 @@ struct api;
 struct cred;
 struct relay;
 struct spool;
+struct up;
 struct health;
 
 /* Everything borrowed; spool may be NULL (no outbox). */
 struct health *health_new(struct relay *r, struct spool *sp, const struct cred *cred);
+void health_set_upstream(struct health *h, const struct up *up);   /* Entra ID token state */
 void health_set_cred(struct health *h, const struct cred *cred);   /* after a reload */
 void health_set_draining(struct health *h, int on);
 void health_free(struct health *h);   /* accepts NULL */

@@ -190,6 +190,12 @@ static void on_attempt(struct up_job *job, void *arg)
 	uint64_t now = loop_now_ms();
 	enum retry_verdict v;
 
+	if (job->result == UP_NO_CREDENTIAL) {
+		/* nothing reached the service: not a breaker failure, not worth a retry now */
+		rj->probe = 0;
+		finish(rj, RETRY_FINAL, RETRY_R_NONE, 0);
+		return;
+	}
 	outcome_of(job, &o);
 	v = retry_decide(rj->r->policy, &o, (long)job->attempts, rj->probe, (int64_t)now,
 	                 (int64_t)job->deadline_ms, &d);

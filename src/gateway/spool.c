@@ -115,7 +115,8 @@ static void on_delivered(struct up_job *job, const struct relay_result *r, void 
 		break;
 	case RETRY_FINAL:
 	default:
-		if (job->result == UP_FAILED) /* nothing reached the service: a local failure, not the row's */
+		if (job->result == UP_FAILED || job->result == UP_NO_CREDENTIAL)
+			/* nothing reached the service: a local failure, not the row's */
 			mark(sp, d->id, OUTBOX_RES_RETRY, 0, (long)job->attempts, SPOOL_RETRY_LATER_MS, why);
 		else
 			mark(sp, d->id, OUTBOX_RES_FAILED, status, (long)job->attempts, 0, why);

@@ -12,6 +12,8 @@
 
 #include "config.h"
 #include "cred.h"
+#include "entra.h"
+#include "entra_curl.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -30,6 +32,8 @@ struct up {
 	CURL               *free_easy[UP_FREE_EASY_MAX];
 	size_t              nfree;
 	unsigned            inflight;
+	struct entra_curl  *ec;       /* Entra ID token requests on this multi handle */
+	struct entra       *entra;    /* NULL: access key */
 };
 
 static void check_done(struct up *up);
@@ -233,6 +237,8 @@ static void check_done(struct up *up)
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		rc = m->data.result;
+		if (entra_curl_done(up->ec, m->easy_handle, rc))
+			continue;   /* a token request: entra has its answer */
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&job);
 		if (job == NULL)
 			continue;
@@ -255,6 +261,13 @@ static void check_done(struct up *up)
 				snprintf(job->errmsg, sizeof job->errmsg, "%s", curl_easy_strerror(rc));
 		}
 		job_detach(job);
+		/* Entra ID: a 401 drops that token (once per token) and retries this job once with a new one */
+		if (job->result == UP_OK && job->status == 401 && up->entra != NULL && !job->entra_retried_) {
+			job->entra_retried_ = 1;
+			entra_invalidate(up->entra, job->entra_gen_);
+			if (up_submit(up, job) == 0)
+				continue;
+		}
 		job->done(job, job->arg);
 	}
 }
@@ -279,6 +292,8 @@ struct up *up_new(struct loop *l, const struct cfg *cfg, const struct cred *cred
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
 	up_configure(up, cfg, cred);
+	if (cfg->entra.kind != ENTRA_NONE && up->entra == NULL)
+		goto bad;
 	return up;
 bad:
 	up_free(up);
@@ -291,6 +306,39 @@ void up_configure(struct up *up, const struct cfg *cfg, const struct cred *cred)
 	up->cred = cred;
 	curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cfg->up_max_connections);
 	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, cfg->up_max_connections);
+	if (cfg->entra.kind != ENTRA_NONE) {
+		char err[400];
+		if (up->entra != NULL) {
+			if (entra_configure(up->entra, &cfg->entra, err, sizeof err) < 0)
+				log_kv(WLOG_ERR, "upstream.entra: keeping the previous credential", "error", err, NULL);
+			return;
+		}
+		struct entra_ops ops;
+		if (up->ec == NULL && (up->ec = entra_curl_new(up->multi, up->loop)) == NULL) {
+			log_err("upstream.entra: out of memory");
+			return;
+		}
+		entra_curl_ops(up->ec, &ops);
+		if ((up->entra = entra_new(&cfg->entra, &ops, err, sizeof err)) == NULL) {
+			log_kv(WLOG_ERR, "upstream.entra", "error", err, NULL);
+			return;
+		}
+		entra_curl_set_cache(up->ec, up->entra);
+		entra_start(up->entra);
+	} else if (up->entra != NULL) {
+		/* back to an access key: jobs still waiting for a token are answered at their deadline */
+		entra_curl_set_cache(up->ec, NULL);
+		entra_free(up->entra);
+		up->entra = NULL;
+	}
+}
+
+int up_entra_status(const struct up *up, struct entra_status *st)
+{
+	if (up->entra == NULL)
+		return 0;
+	entra_get_status(up->entra, st);
+	return 1;
 }
 
 void up_free(struct up *up)
@@ -301,6 +349,8 @@ void up_free(struct up *up)
 		return;
 	if (up->inflight > 0)
 		log_warn("upstream: %u attempts still in flight at shutdown", up->inflight);
+	entra_free(up->entra);
+	entra_curl_free(up->ec);
 	for (i = 0; i < up->nfree; i++)
 		curl_easy_cleanup(up->free_easy[i]);
 	if (up->multi != NULL)
@@ -367,13 +417,17 @@ void up_job_free(struct up_job *job)
 
 void up_cancel(struct up_job *job)
 {
+	if (job != NULL && job->entra_wait_ != NULL) {
+		entra_wait_cancel(job->up_->entra, job->entra_wait_);
+		job->entra_wait_ = NULL;
+	}
 	if (job != NULL && job->easy_ != NULL)
 		job_detach(job);
 }
 
 int up_job_inflight(const struct up_job *job)
 {
-	return job->easy_ != NULL;
+	return job->easy_ != NULL || job->entra_wait_ != NULL;
 }
 
 /* Append "name: value" (any length: an Authorization carries the whole URL in its aud). */
@@ -410,7 +464,7 @@ static struct curl_slist *raw_header(struct curl_slist *l, const char *line, int
 	return n ? n : l;
 }
 
-int up_submit(struct up *up, struct up_job *job)
+static int attempt_start(struct up *up, struct up_job *job)
 {
 	const struct cfg *cfg = up->cfg;
 	struct buf url;
@@ -421,11 +475,6 @@ int up_submit(struct up *up, struct up_job *job)
 	long left;
 	int ok = 1;
 
-	clear_result(job);
-	job->up_ = up;
-	job->attempts++;
-	buf_free(&job->resp);
-	buf_init(&job->resp, (size_t)cfg->max_response_bytes);
 	buf_init(&url, 0);
 	if (now >= job->deadline_ms) {
 		job->result = UP_TIMEOUT;
@@ -439,7 +488,13 @@ int up_submit(struct up *up, struct up_job *job)
 		snprintf(job->errmsg, sizeof job->errmsg, "out of memory");
 		goto bad;
 	}
-	if ((auth = cred_authorization(up->cred, url.data, time(NULL))) == NULL) {
+	if (up->entra != NULL) {
+		if ((auth = entra_bearer(up->entra, &job->entra_gen_)) == NULL) {
+			job->result = UP_NO_CREDENTIAL;
+			snprintf(job->errmsg, sizeof job->errmsg, "Entra ID token unavailable: none is cached");
+			goto bad;
+		}
+	} else if ((auth = cred_authorization(up->cred, url.data, time(NULL))) == NULL) {
 		snprintf(job->errmsg, sizeof job->errmsg, "cannot sign the request");
 		goto bad;
 	}
@@ -514,9 +569,54 @@ int up_submit(struct up *up, struct up_job *job)
 	buf_free(&url);
 	return 0;
 bad:
-	if (job->result != UP_TIMEOUT)
+	if (job->result != UP_TIMEOUT && job->result != UP_NO_CREDENTIAL)
 		job->result = UP_FAILED;
 	curl_slist_free_all(h);
 	buf_free(&url);
 	return -1;
+}
+
+/* The Entra ID token a queued job waited for has come (or not). */
+static void on_token(void *arg, int ok, const char *err)
+{
+	struct up_job *job = arg;
+
+	job->entra_wait_ = NULL;
+	if (!ok) {
+		job->result = UP_NO_CREDENTIAL;
+		snprintf(job->errmsg, sizeof job->errmsg, "%s", err ? err : "Entra ID token unavailable");
+	} else if (attempt_start(job->up_, job) == 0) {
+		return;
+	}
+	job->done(job, job->arg);
+}
+
+int up_submit(struct up *up, struct up_job *job)
+{
+	struct entra_wait *w = NULL;
+	char why[UP_ERRMSG_MAX];
+
+	clear_result(job);
+	job->up_ = up;
+	job->attempts++;
+	buf_free(&job->resp);
+	buf_init(&job->resp, (size_t)up->cfg->max_response_bytes);
+	if (loop_now_ms() >= job->deadline_ms) {
+		job->result = UP_TIMEOUT;
+		return -1;
+	}
+	if (up->entra != NULL) {
+		switch (entra_acquire(up->entra, on_token, job, &w, why, sizeof why)) {
+		case ENTRA_WAIT:
+			job->entra_wait_ = w;
+			return 0;
+		case ENTRA_ERR:
+			job->result = UP_NO_CREDENTIAL;
+			snprintf(job->errmsg, sizeof job->errmsg, "%s", why);
+			return -1;
+		case ENTRA_OK:
+			break;
+		}
+	}
+	return attempt_start(up, job);
 }

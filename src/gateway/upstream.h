@@ -22,7 +22,8 @@ enum up_result {
 	UP_TIMEOUT,       /* the request's deadline passed (attempt_timed_out: only this attempt's) */
 	UP_NO_ANSWER,     /* refused, reset, DNS, TLS, ...: errmsg says which */
 	UP_TOO_LARGE,     /* the response body exceeded upstream.max_response_bytes */
-	UP_FAILED         /* a local failure (out of memory, signing) */
+	UP_FAILED,        /* a local failure (out of memory, signing) */
+	UP_NO_CREDENTIAL  /* Entra ID: no token could be had (errmsg says why); nothing was sent */
 };
 
 struct up_job;
@@ -64,6 +65,9 @@ struct up_job {
 	/* private to upstream.c */
 	struct up  *up_;
 	void       *easy_;
+	void       *entra_wait_;     /* queued for an Entra ID token */
+	unsigned long entra_gen_;    /* the token generation this attempt carried */
+	int         entra_retried_;  /* the one refresh-and-retry after a 401 was used */
 	void       *headers_;
 	int         too_large_;
 };
@@ -74,6 +78,9 @@ struct up *up_new(struct loop *l, const struct cfg *cfg, const struct cred *cred
 void up_configure(struct up *up, const struct cfg *cfg, const struct cred *cred);
 void up_free(struct up *up);   /* accepts NULL; cancels every job still in flight (no callbacks) */
 unsigned up_inflight(const struct up *up);
+/* Entra ID: 1 and *st filled when the upstream authenticates with upstream.entra, else 0. */
+struct entra_status;
+int up_entra_status(const struct up *up, struct entra_status *st);
 /* The effective endpoint (borrowed). */
 const char *up_endpoint(const struct up *up);
 
