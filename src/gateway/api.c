@@ -586,6 +586,71 @@ static void ctx_free(struct api_ctx *c)
 	free(c);
 }
 
+/* What the framing checks of ctx_new need from the header block: one pass over it. */
+struct head_scan {
+	size_t      bytes;     /* name and value bytes of every header */
+	unsigned    n_cl;      /* Content-Length headers */
+	unsigned    n_te;      /* Transfer-Encoding headers */
+	const char *te;        /* the last Transfer-Encoding value */
+};
+
+static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct head_scan *s = cls;
+
+	(void)kind;
+	s->bytes += strlen(key) + (value != NULL ? strlen(value) : 0);
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		s->n_cl++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		s->n_te++;
+		s->te = value;
+	}
+	return MHD_YES;
+}
+
+/* 1 when v is "chunked" (case-insensitive) after leading blanks. Trailing blanks are refused:
+ * libmicrohttpd 0.9.75 keeps them in the value and then does not decode "chunked  " as chunked
+ * (it would read the body up to EOF). */
+static int te_is_chunked(const char *v)
+{
+	if (v == NULL)
+		return 0;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	return strcasecmp(v, "chunked") == 0;
+}
+
+/* RFC 9112 section 6: a request whose framing is ambiguous or unknown is refused before anything
+ * else, and its connection closed (what follows on it cannot be trusted to be a request). The
+ * header block is bounded by limits.max_header_bytes (libmicrohttpd's pool only bounds it loosely).
+ * 0: fine; -1: c holds the reply. */
+static int check_head(struct api_ctx *c)
+{
+	struct head_scan s;
+	long max = c->api->cfg->max_header_bytes;
+
+	memset(&s, 0, sizeof s);
+	MHD_get_connection_values(c->conn, MHD_HEADER_KIND, scan_head, &s);
+	if ((s.n_te > 0 && s.n_cl > 0) || s.n_cl > 1) {
+		api_reply_error(c, 400, "InvalidFraming", s.n_cl > 1 ? "more than one Content-Length header"
+		                : "Transfer-Encoding together with Content-Length");
+		api_reply_header(c, "Connection", "close");
+		return -1;
+	}
+	if (s.n_te > 1 || (s.n_te == 1 && !te_is_chunked(s.te))) {
+		api_reply_error(c, 501, "NotImplemented", "the only Transfer-Encoding supported is chunked");
+		api_reply_header(c, "Connection", "close");
+		return -1;
+	}
+	if (max > 0 && s.bytes > (size_t)max) {
+		api_reply_error(c, 431, "RequestHeaderFieldsTooLarge",
+		                "the header fields are larger than %ld bytes (limits.max_header_bytes)", max);
+		return -1;
+	}
+	return 0;
+}
+
 /* The first call: a new request with its headers. Returns the ctx, which may already hold a reply. */
 static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const char *url, const char *method)
 {
@@ -615,6 +680,8 @@ static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const
 		api_reply_header(c, "Connection", "close");
 		return c;
 	}
+	if (check_head(c) < 0)
+		return c;
 	c->route = find_route(a, method, url, &path_hit);
 	if (c->route != NULL && c->route->body_max > 0) {
 		c->body_max = c->route->body_max;
@@ -692,8 +759,13 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 	switch (job->result) {
 	case UP_OK: {
 		size_t len = job->resp.len;
-		char *body = len > 0 ? buf_steal(&job->resp) : NULL;
+		char *body;
 		c->upstream_status = (int)job->status;
+		if (job->status < 100 || job->status > 599) {   /* not a status an application can act on */
+			api_reply_error(c, 502, "BadGateway", "upstream: the status %ld is out of range", job->status);
+			break;
+		}
+		body = len > 0 ? buf_steal(&job->resp) : NULL;
 		reply_take(c, (int)job->status, job->resp_content_type, body, len);
 		if (job->resp_error_code != NULL)
 			api_reply_header(c, "x-ms-error-code", job->resp_error_code);
@@ -957,6 +1029,8 @@ enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *
 			c->body_over = 1;
 			buf_free(&c->body);
 			c->discarded = n;
+			/* The 413 waits for the end of the body: libmicrohttpd 0.9.75 refuses MHD_queue_response
+			 * while it reads one (only right after the headers or after the whole request). */
 		}
 		return MHD_YES;
 	}

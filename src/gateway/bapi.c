@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "batch.h"
@@ -375,6 +376,24 @@ out:
 
 /* ---- the endpoint ---- */
 
+/* 1 when the media type of ct is application/json (case-insensitive; parameters after ';' ignored). */
+static int is_json_type(const char *ct)
+{
+	static const char jt[] = "application/json";
+	size_t n = sizeof jt - 1;
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, jt, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
 static void ep_batch(struct api_ctx *c, void *arg)
 {
 	struct bapi *b = arg;
@@ -384,6 +403,10 @@ static void ep_batch(struct api_ctx *c, void *arg)
 	const char *body;
 	size_t len;
 
+	if (!is_json_type(api_ctx_header(c, "Content-Type"))) {
+		api_reply_error(c, 415, "UnsupportedMediaType", "The Content-Type of a $batch must be application/json");
+		return;
+	}
 	body = api_ctx_body(c, &len);
 	if (batch_parse(body, len, &b->cfg->batch, &bt, &be) < 0) {
 		struct buf out;

@@ -122,10 +122,9 @@ static void set_str(char **dst, const char *v, size_t n)
 	*dst = strndup(v, n);
 }
 
-static size_t header_cb(char *ptr, size_t size, size_t n, void *userdata)
+void up_job_header(struct up_job *job, const char *ptr, size_t len)
 {
-	struct up_job *job = userdata;
-	size_t len = size * n, nl, vl;
+	size_t nl, vl;
 	const char *colon, *v;
 
 	if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
@@ -143,11 +142,11 @@ static size_t header_cb(char *ptr, size_t size, size_t n, void *userdata)
 				vl--;
 			log_msg(WLOG_DEBUG, "upstream response id=%s: %.*s", job->request_id, (int)vl, ptr);
 		}
-		return len;
+		return;
 	}
 	colon = memchr(ptr, ':', len);
 	if (colon == NULL)
-		return len;
+		return;
 	nl = (size_t)(colon - ptr);
 	v = colon + 1;
 	vl = len - nl - 1;
@@ -160,8 +159,8 @@ static size_t header_cb(char *ptr, size_t size, size_t n, void *userdata)
 	if (log_enabled(WLOG_DEBUG))
 		log_msg(WLOG_DEBUG, "upstream response id=%s: %.*s: %.*s", job->request_id, (int)nl, ptr,
 		        (int)(vl > 200 ? 200 : vl), v);
-	if (vl > 1024)
-		return len;   /* none of the headers we keep is that long */
+	if (vl > UP_HEADER_VALUE_MAX)
+		return;   /* none of the headers we keep is that long */
 	if (nl == 12 && strncasecmp(ptr, "content-type", nl) == 0)
 		set_str(&job->resp_content_type, v, vl);
 	else if (nl == 15 && strncasecmp(ptr, "x-ms-error-code", nl) == 0)
@@ -172,7 +171,12 @@ static size_t header_cb(char *ptr, size_t size, size_t n, void *userdata)
 		set_str(&job->resp_retry_after_ms, v, vl);
 	else if (nl == 19 && strncasecmp(ptr, "x-ms-retry-after-ms", nl) == 0)
 		set_str(&job->resp_x_ms_retry_after_ms, v, vl);
-	return len;
+}
+
+static size_t header_cb(char *ptr, size_t size, size_t n, void *userdata)
+{
+	up_job_header(userdata, ptr, size * n);
+	return size * n;
 }
 
 /* ---- easy handles ---- */

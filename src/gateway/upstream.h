@@ -16,6 +16,7 @@ struct up;
 
 #define UP_TRACEPARENT_MAX 56    /* "00-<32 hex>-<16 hex>-<2 hex>" + NUL */
 #define UP_TRACESTATE_MAX  512   /* bytes of a tracestate passed along */
+#define UP_HEADER_VALUE_MAX 1024  /* longer response header values are not kept */
 
 enum up_result {
 	UP_OK = 0,        /* an HTTP response arrived: see status */
@@ -94,5 +95,11 @@ int  up_submit(struct up *up, struct up_job *job);
 /* Stop an attempt in flight without calling done. */
 void up_cancel(struct up_job *job);
 int  up_job_inflight(const struct up_job *job);
+
+/* One line of a response head as libcurl hands it to the header callback (with its CR LF; not
+ * NUL-terminated): a status line forgets the headers kept so far; Content-Type, x-ms-error-code,
+ * Retry-After, retry-after-ms and x-ms-retry-after-ms (values of at most UP_HEADER_VALUE_MAX bytes, blanks and
+ * CR LF trimmed) are kept in the job's resp_* fields. Public for the fuzz target. */
+void up_job_header(struct up_job *job, const char *line, size_t len);
 
 #endif

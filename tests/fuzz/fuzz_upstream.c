@@ -6,9 +6,8 @@
  *   HTTP/1.1 429 Too Many Requests
  *   Retry-After: Sun, 06 Nov 1994 08:49:37 GMT
  *   retry-after-ms: 1500
- * upstream.c keeps its header callback (header_cb) static, so the split into name and value is done
- * here with the same rules (name up to ':', value trimmed of blanks and CR/LF, values over 1024 bytes
- * ignored, a new "HTTP/" line forgets the earlier headers). */
+ * Each line goes through up_job_header, the function behind upstream.c's libcurl header callback
+ * (the status itself is read here from the status line, as libcurl does for CURLINFO_RESPONSE_CODE). */
 #include "fuzz.h"
 
 #include <string.h>
@@ -16,68 +15,32 @@
 #include <time.h>
 
 #include "gateway/retry.h"
+#include "gateway/upstream.h"
 
-#define HDR_VALUE_MAX 1024              /* as header_cb: longer values are not kept */
 #define FUZZ_WALL_NOW ((time_t)1700000000) /* 2023-11-14T22:13:20Z, the wall clock for HTTP dates */
 
-struct head {
-	int   status;
-	char *retry_after, *retry_after_ms, *x_ms_retry_after_ms, *content_type, *error_code;
-};
-
-static void head_clear(struct head *h)
+/* The status of a status line "HTTP/x yyy ...", or -1 when line is not one, 0 when it has no status. */
+static int status_line(const char *p, size_t len)
 {
-	free(h->retry_after);
-	free(h->retry_after_ms);
-	free(h->x_ms_retry_after_ms);
-	free(h->content_type);
-	free(h->error_code);
-	memset(h, 0, sizeof *h);
+	const char *sp;
+
+	if (len < 5 || memcmp(p, "HTTP/", 5) != 0)
+		return -1;
+	sp = memchr(p, ' ', len);
+	if (sp != NULL && (size_t)(sp - p) + 4 <= len && sp[1] >= '1' && sp[1] <= '5' &&
+	    sp[2] >= '0' && sp[2] <= '9' && sp[3] >= '0' && sp[3] <= '9')
+		return (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+	return 0;
 }
 
-static void set(char **dst, const char *v, size_t n)
+/* What up_job_header kept is at most UP_HEADER_VALUE_MAX bytes without leading blanks (the end is
+ * trimmed too, but a NUL inside the value ends the copy before that end). */
+static void check_kept(const char *v)
 {
-	free(*dst);
-	if ((*dst = strndup(v, n)) == NULL)
-		abort();
-}
-
-static void head_line(struct head *h, const char *p, size_t len)
-{
-	const char *colon, *v;
-	size_t nl, vl;
-
-	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-		const char *sp = memchr(p, ' ', len);
-		head_clear(h);
-		if (sp != NULL && (size_t)(sp - p) + 4 <= len && sp[1] >= '1' && sp[1] <= '5' &&
-		    sp[2] >= '0' && sp[2] <= '9' && sp[3] >= '0' && sp[3] <= '9')
-			h->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+	if (v == NULL)
 		return;
-	}
-	if ((colon = memchr(p, ':', len)) == NULL)
-		return;
-	nl = (size_t)(colon - p);
-	v = colon + 1;
-	vl = len - nl - 1;
-	while (vl > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		vl--;
-	}
-	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-		vl--;
-	if (vl > HDR_VALUE_MAX)
-		return;
-	if (nl == 12 && strncasecmp(p, "content-type", nl) == 0)
-		set(&h->content_type, v, vl);
-	else if (nl == 15 && strncasecmp(p, "x-ms-error-code", nl) == 0)
-		set(&h->error_code, v, vl);
-	else if (nl == 11 && strncasecmp(p, "retry-after", nl) == 0)
-		set(&h->retry_after, v, vl);
-	else if (nl == 14 && strncasecmp(p, "retry-after-ms", nl) == 0)
-		set(&h->retry_after_ms, v, vl);
-	else if (nl == 19 && strncasecmp(p, "x-ms-retry-after-ms", nl) == 0)
-		set(&h->x_ms_retry_after_ms, v, vl);
+	FUZZ_ASSERT(strlen(v) <= UP_HEADER_VALUE_MAX);
+	FUZZ_ASSERT(v[0] != ' ' && v[0] != '\t');
 }
 
 static uint64_t fixed_rng(void *arg)
@@ -98,7 +61,8 @@ static void check_date(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct head h;
+	struct up_job *job;
+	int status = 0, st;
 	struct retry_cfg cfg;
 	struct retry_outcome o;
 	struct retry_decision d;
@@ -109,31 +73,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t rng = 42;
 	long hint;
 
-	memset(&h, 0, sizeof h);
-	/* libcurl never hands a NUL inside a header line to the callback as part of a C string the
-	 * gateway keeps (strndup stops there); the split below works on bytes like header_cb */
+	if ((job = up_job_new()) == NULL)
+		abort();
+	/* one header callback per line, as libcurl makes them (a NUL inside a line is kept up to it:
+	 * the kept values are C strings from strndup) */
 	while (line < end) {
 		nl = memchr(line, '\n', (size_t)(end - line));
 		nl = nl ? nl + 1 : end;
-		head_line(&h, (const char *)line, (size_t)(nl - line));
+		if ((st = status_line((const char *)line, (size_t)(nl - line))) >= 0)
+			status = st;
+		up_job_header(job, (const char *)line, (size_t)(nl - line));
 		line = nl;
 	}
+	check_kept(job->resp_content_type);
+	check_kept(job->resp_error_code);
+	check_kept(job->resp_retry_after);
+	check_kept(job->resp_retry_after_ms);
+	check_kept(job->resp_x_ms_retry_after_ms);
 
 	retry_cfg_defaults(&cfg);
 	memset(&o, 0, sizeof o);
 	o.net = RETRY_NET_NONE;
-	o.status = h.status ? h.status : 503;
-	o.retry_after = h.retry_after;
-	o.retry_after_ms = h.retry_after_ms;
-	o.x_ms_retry_after_ms = h.x_ms_retry_after_ms;
+	o.status = status ? status : 503;
+	o.retry_after = job->resp_retry_after;
+	o.retry_after_ms = job->resp_retry_after_ms;
+	o.x_ms_retry_after_ms = job->resp_x_ms_retry_after_ms;
 	o.wall_now = FUZZ_WALL_NOW;
 
-	check_date(h.retry_after);
-	check_date(h.retry_after_ms);
+	check_date(job->resp_retry_after);
+	check_date(job->resp_retry_after_ms);
 	hint = retry_hint_ms(&cfg, &o);
 	FUZZ_ASSERT(hint >= -1 && hint <= cfg.retry_after_max_ms);
 	/* a hint is only ever found in a header that is present */
-	if (h.retry_after == NULL && h.retry_after_ms == NULL && h.x_ms_retry_after_ms == NULL)
+	if (o.retry_after == NULL && o.retry_after_ms == NULL && o.x_ms_retry_after_ms == NULL)
 		FUZZ_ASSERT(hint == -1);
 
 	(void)retry_is_retryable(&cfg, &o, &cause);
@@ -151,6 +123,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (o.status >= 200 && o.status <= 299)
 		FUZZ_ASSERT(v == RETRY_SUCCESS);
 	retry_free(p);
-	head_clear(&h);
+	up_job_free(job);
 	return 0;
 }

@@ -1,4 +1,5 @@
-/* check_gw_api.c: the API's pure helpers: W3C traceparent validation and the canonical upstream target. */
+/* check_gw_api.c: the API's pure helpers: W3C traceparent validation, the canonical upstream target, and
+ * the upstream response header lines kept (up_job_header). */
 #include <config.h>
 #include <check.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "gateway/api.h"
 #include "gateway/config.h"
 #include "gateway/loop.h"
+#include "gateway/upstream.h"
 #include "ops.h"
 
 START_TEST(traceparent)
@@ -74,6 +76,59 @@ START_TEST(upstream_target)
 }
 END_TEST
 
+static void hdr(struct up_job *j, const char *line)
+{
+	up_job_header(j, line, strlen(line));
+}
+
+START_TEST(upstream_header_lines)
+{
+	struct up_job *j = up_job_new();
+	char big[UP_HEADER_VALUE_MAX + 64];
+
+	ck_assert_ptr_nonnull(j);
+	hdr(j, "HTTP/1.1 100 Continue\r\n");
+	hdr(j, "x-ms-error-code: early\r\n");
+	ck_assert_str_eq(j->resp_error_code, "early");
+	hdr(j, "HTTP/1.1 429 Too Many Requests\r\n");   /* a new head forgets the 1xx's headers */
+	ck_assert_ptr_null(j->resp_error_code);
+	hdr(j, "Content-Type: \t application/json; charset=utf-8 \t\r\n");
+	ck_assert_str_eq(j->resp_content_type, "application/json; charset=utf-8");
+	hdr(j, "RETRY-AFTER:5\r\n");
+	ck_assert_str_eq(j->resp_retry_after, "5");
+	hdr(j, "retry-after-ms: 1500\r\n");
+	ck_assert_str_eq(j->resp_retry_after_ms, "1500");
+	hdr(j, "X-Ms-Retry-After-Ms: 250\n");
+	ck_assert_str_eq(j->resp_x_ms_retry_after_ms, "250");
+	hdr(j, "Content-Type: text/plain\r\n");   /* the last one wins */
+	ck_assert_str_eq(j->resp_content_type, "text/plain");
+	hdr(j, "Content-Type : text/html\r\n");   /* "Content-Type " is another name */
+	ck_assert_str_eq(j->resp_content_type, "text/plain");
+	hdr(j, "no colon at all\r\n");
+	hdr(j, "Set-Cookie: a=b\r\n");
+	hdr(j, "\r\n");
+	/* not NUL-terminated: only len bytes are read */
+	up_job_header(j, "x-ms-error-code: AB", 18);
+	ck_assert_str_eq(j->resp_error_code, "A");
+	/* values up to UP_HEADER_VALUE_MAX bytes are kept, longer ones ignored (the earlier value stays) */
+	memcpy(big, "retry-after: ", 13);
+	memset(big + 13, '7', UP_HEADER_VALUE_MAX);
+	memcpy(big + 13 + UP_HEADER_VALUE_MAX, "\r\n", 3);
+	hdr(j, big);
+	ck_assert_uint_eq(strlen(j->resp_retry_after), UP_HEADER_VALUE_MAX);
+	memcpy(big + 13 + UP_HEADER_VALUE_MAX, "8\r\n", 4);
+	hdr(j, big);
+	ck_assert_uint_eq(strlen(j->resp_retry_after), UP_HEADER_VALUE_MAX);
+	ck_assert_int_eq(j->resp_retry_after[UP_HEADER_VALUE_MAX - 1], '7');
+	hdr(j, "HTTP/1.1 200 OK\r\n");
+	ck_assert_ptr_null(j->resp_content_type);
+	ck_assert_ptr_null(j->resp_retry_after);
+	ck_assert_ptr_null(j->resp_retry_after_ms);
+	ck_assert_ptr_null(j->resp_x_ms_retry_after_ms);
+	up_job_free(j);
+}
+END_TEST
+
 static void nothing(void) { }
 
 static Suite *suite(void)
@@ -84,6 +139,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(t, nothing, nothing);
 	tcase_add_test(t, traceparent);
 	tcase_add_test(t, upstream_target);
+	tcase_add_test(t, upstream_header_lines);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -14,6 +14,7 @@
 //   upCheck     instead of up: a function (records) that asserts what arrived
 //   half        true: the client half-closes after writing (the request has no end of its own)
 //   head        true: a HEAD request (the response has no body)
+//   closeHeader true: the response says Connection: close (and the connection is closed)
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -194,7 +195,12 @@ for (const v of ['2021-10-01', '2022-11-01', '2023-07-01', '2024-01-01', '2024-1
 // ---- headers ----
 add('header line without a colon', `GET /healthz HTTP/1.1\r\n${HOST}${CLOSE}NoColonHere\r\n\r\n`, mhd(400));
 add('header name with a space', `GET /healthz HTTP/1.1\r\n${HOST}${CLOSE}Bad Name: 1\r\n\r\n`, { status: 200, by: 'local' });
-add(`header of ${MAX_HEADER + 8000} bytes (in the pool)`, `GET /healthz HTTP/1.1\r\n${HOST}${CLOSE}X-Big: ${'a'.repeat(MAX_HEADER + 8000)}\r\n\r\n`, { status: 200, by: 'local' });
+// limits.max_header_bytes counts the name and value bytes of every header (Host and Connection: 28 here)
+add('header fields of exactly limits.max_header_bytes', `GET /healthz HTTP/1.1\r\n${HOST}${CLOSE}X-Big: ${'a'.repeat(MAX_HEADER - 33)}\r\n\r\n`, { status: 200, by: 'local' });
+add('header fields 1 byte over limits.max_header_bytes', `GET /healthz HTTP/1.1\r\n${HOST}${CLOSE}X-Big: ${'a'.repeat(MAX_HEADER - 32)}\r\n\r\n`, gw(431, 'RequestHeaderFieldsTooLarge'));
+add(`header of ${MAX_HEADER + 8000} bytes (in libmicrohttpd's pool)`, `GET /healthz HTTP/1.1\r\n${HOST}${CLOSE}X-Big: ${'a'.repeat(MAX_HEADER + 8000)}\r\n\r\n`, gw(431, 'RequestHeaderFieldsTooLarge'));
+add('many small headers over limits.max_header_bytes', `GET /healthz HTTP/1.1\r\n${HOST}${CLOSE}${'X-H: vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\r\n'.repeat(120)}\r\n`, gw(431, 'RequestHeaderFieldsTooLarge'));
+add('header fields over the limit on a send: nothing upstream', post(`${H}/:send`, 'x', 'text/plain', `X-Big: ${'a'.repeat(MAX_HEADER)}\r\n`), gw(431, 'RequestHeaderFieldsTooLarge'));
 add('header of 40000 bytes', `GET /healthz HTTP/1.1\r\n${HOST}${CLOSE}X-Big: ${'a'.repeat(40000)}\r\n\r\n`, mhd(431));
 add('3000 headers', `GET /healthz HTTP/1.1\r\n${HOST}${CLOSE}${'X-H: v\r\n'.repeat(3000)}\r\n`, mhd(431));
 add('header with a NUL', `GET /healthz HTTP/1.1\r\n${HOST}${CLOSE}X-A: a\0b\r\n\r\n`, { status: 200, by: 'local' });
@@ -239,13 +245,16 @@ add(`Content-Length ${MAX_BODY + 1}`, post(`${H}/:send`, 'b'.repeat(MAX_BODY + 1
 add('Content-Length 1 GB, no body sent', raw('Content-Length: 1000000000\r\n', ''), gw(413, 'PayloadTooLarge'));
 add('Content-Length 2^64', raw('Content-Length: 18446744073709551616\r\n', 'x'), Object.assign(mhd(413), { statuses: [413, 413] }));
 add('Content-Length of 30 digits', raw('Content-Length: 999999999999999999999999999999\r\n', 'x'), Object.assign(mhd(413), { statuses: [413, 413] }));
-// libmicrohttpd 0.9.75 writes the header block of its 400 and 413 pages twice (the todo test wants one)
+// libmicrohttpd 0.9.75 answers these itself, before the gateway sees the request, and writes the
+// header block of its 400 and 413 pages twice (RFC 9112 wants one response; not fixable in the gateway)
 for (const cl of ['-1', '1x', '0x1', '1, 1', '1 1', '+1', '']) {
   add(`Content-Length ${JSON.stringify(cl)}`, raw(`Content-Length: ${cl}\r\n`, 'x'), Object.assign(mhd(400), { statuses: [400, 400] }));
 }
 add('Content-Length 0001', raw('Content-Length: 0001\r\n', 'x'), fwd(202, sendUp(`${H}/:send?${V}`)));
 add('Content-Length with a NUL', raw('Content-Length: 1\0\r\n', 'x'), fwd(202, sendUp(`${H}/:send?${V}`)));
-add('two equal Content-Length', raw('Content-Length: 1\r\nContent-Length: 1\r\n', 'x'), fwd(202, sendUp(`${H}/:send?${V}`)));
+// RFC 9112 6.3 lets a recipient reject any repeated Content-Length: the gateway does (400, connection closed)
+const framing = () => Object.assign(gw(400, 'InvalidFraming'), { closeHeader: true });
+add('two equal Content-Length', raw('Content-Length: 1\r\nContent-Length: 1\r\n', 'x'), framing());
 add('Content-Length shorter than the body', raw('Content-Length: 2\r\n', 'xyz'), fwd(202, sendUp(`${H}/:send?${V}`, 'xy')));
 add('Content-Length longer than the body, then EOF', raw('Content-Length: 10\r\n', 'xyz'), { status: 'none', half: true });
 add('POST without Content-Length or chunks', raw('', ''), { status: 202, by: 'upstream', up: sendUp(`${H}/:send?${V}`, '') });
@@ -274,7 +283,9 @@ add('chunked, 1-byte chunks', raw(TE, 'x'.repeat(100).split('').map((c) => `1\r\
 add('chunked, exactly the limit', raw(TE, `${MAX_BODY.toString(16)}\r\n${'c'.repeat(MAX_BODY)}\r\n0\r\n\r\n`), fwd(202, sendUp(`${H}/:send?${V}`, 'c'.repeat(MAX_BODY))));
 add('chunked, over the limit in many chunks', raw(TE, `${'400\r\n' + 'c'.repeat(1024) + '\r\n'}`.repeat(MAX_BODY / 1024 + 1) + '0\r\n\r\n'), gw(413, 'PayloadTooLarge'));
 add('chunked, over the limit in one chunk', raw(TE, `${(MAX_BODY + 1).toString(16)}\r\n${'c'.repeat(MAX_BODY + 1)}\r\n0\r\n\r\n`), gw(413, 'PayloadTooLarge'));
-// past 4 x the limit + 64 KiB api.c stops reading and closes: no 413 reaches such a sender (a change request wants the 413 queued at once)
+// The 413 of a chunked body over the limit waits for the body's end: libmicrohttpd 0.9.75's
+// MHD_queue_response refuses a response while it reads a body (only right after the headers or after
+// the whole request). Past 4 x the limit + 64 KiB api.c stops reading and closes: no 413 reaches such a sender.
 add('chunked, 1 MiB over the limit', raw(TE, `100000\r\n${'c'.repeat(1048576)}\r\n0\r\n\r\n`), { status: 'none' });
 add('chunked, size not hex', raw(TE, 'zz\r\nhello\r\n0\r\n\r\n'), mhd(400));
 add('chunked, negative size', raw(TE, '-5\r\nhello\r\n0\r\n\r\n'), mhd(400));
@@ -285,12 +296,17 @@ add('chunked, empty size line', raw(TE, '\r\nhello\r\n0\r\n\r\n'), mhd(400));
 add('chunked, no final chunk, then EOF', raw(TE, '5\r\nhello\r\n'), { status: 'none', half: true });
 add('chunked, upper-case coding name', raw('Transfer-Encoding: CHUNKED\r\n', '1\r\nx\r\n0\r\n\r\n'), fwd(202, sendUp(`${H}/:send?${V}`)));
 add('chunked on HTTP/1.0', `POST ${H}/:send HTTP/1.0\r\n${HOST}Content-Type: text/plain\r\n${TE}\r\n1\r\nx\r\n0\r\n\r\n`, fwd(202, sendUp(`${H}/:send?${V}`)));
-// codings other than chunked: libmicrohttpd 0.9.75 reads the body up to EOF and then drops the
-// request without an answer (RFC 9112 wants 501); nothing reaches the upstream
+// codings other than chunked: libmicrohttpd 0.9.75 calls the gateway with the headers first (it would
+// then read the body up to EOF): the gateway answers 501 at once and closes. libmicrohttpd drops the
+// blanks before a value but keeps those after it, and decodes only a value equal to "chunked" (any
+// case): "chunked  " would be read up to EOF, so it is a 501 too.
 add('Transfer-Encoding with blanks before chunked', raw('Transfer-Encoding:   chunked\r\n', '1\r\nx\r\n0\r\n\r\n'), fwd(202, sendUp(`${H}/:send?${V}`)));
-for (const te of ['identity', 'gzip', 'xchunked', 'chunked, identity', 'gzip, chunked', 'chunked  ', 'chunked;q=1']) {
-  add(`Transfer-Encoding ${JSON.stringify(te)}`, raw(`Transfer-Encoding: ${te}\r\n`, '1\r\nx\r\n0\r\n\r\n'), { status: 'none', half: true });
+for (const te of ['identity', 'gzip', 'xchunked', 'chunked, identity', 'gzip, chunked', 'chunked  ', 'chunked\t', 'chunked;q=1', '']) {
+  add(`Transfer-Encoding ${JSON.stringify(te)}`, raw(`Transfer-Encoding: ${te}\r\n`, '1\r\nx\r\n0\r\n\r\n'),
+    Object.assign(gw(501, 'NotImplemented'), { closeHeader: true }));
 }
+add('two Transfer-Encoding chunked headers', raw(`${TE}${TE}`, '1\r\nx\r\n0\r\n\r\n'), Object.assign(gw(501, 'NotImplemented'), { closeHeader: true }));
+add('Transfer-Encoding gzip on a GET, no body', req('GET', '/healthz', 'Transfer-Encoding: gzip\r\n'), Object.assign(gw(501, 'NotImplemented'), { closeHeader: true }));
 
 // ---- group operations: the JSON body ----
 const GROUPS_BAD = [
@@ -330,8 +346,9 @@ function keepAlive(head, body) {
   return `POST ${H}/:send HTTP/1.1\r\n${HOST}Content-Type: text/plain\r\n${head}\r\n${body}`;
 }
 // libmicrohttpd 0.9.75 takes chunked over Content-Length and the first of two Content-Length
-// headers, and keeps the connection open: the rest of the bytes is the next request on it. The
-// gateway forwards exactly what was framed; RFC 9112 wants 400 (see the todo test).
+// headers, and would keep the connection open (the rest of the bytes the next request on it): the
+// gateway answers 400 InvalidFraming with Connection: close before reading any body (RFC 9112 6.1, 6.3),
+// so nothing is forwarded and the smuggled request is never parsed.
 const smuggleCheck = (firstBody) => (recs) => {
   assert.ok(recs.length <= 2, `at most the two framed requests: ${recs.length}`);
   assert.equal(recs[0].url, `${H}/:send?${V}`);
@@ -341,12 +358,11 @@ const smuggleCheck = (firstBody) => (recs) => {
     assert.equal(recs[1].body.toString('latin1'), 'SMUGGLED');
   }
 };
-add('CL.TE: Content-Length and chunked', keepAlive('Content-Length: 4\r\n' + TE, `0\r\n\r\n${SMUGGLED}`),
-  { status: 202, statuses: [202, 202], by: 'upstream', upCheck: smuggleCheck('') });
-add('TE.CL: chunked and Content-Length', keepAlive(TE + 'Content-Length: 3\r\n', `8\r\nSMUGGLED\r\n0\r\n\r\n${SMUGGLED}`),
-  { status: 202, statuses: [202, 202], by: 'upstream', upCheck: smuggleCheck('SMUGGLED') });
-add('CL.CL: two different Content-Length', keepAlive('Content-Length: 1\r\nContent-Length: 200\r\n', `x${SMUGGLED}`),
-  { status: 202, statuses: [202, 202], by: 'upstream', upCheck: smuggleCheck('x') });
+add('CL.TE: Content-Length and chunked', keepAlive('Content-Length: 4\r\n' + TE, `0\r\n\r\n${SMUGGLED}`), framing());
+add('TE.CL: chunked and Content-Length', keepAlive(TE + 'Content-Length: 3\r\n', `8\r\nSMUGGLED\r\n0\r\n\r\n${SMUGGLED}`), framing());
+add('CL.CL: two different Content-Length', keepAlive('Content-Length: 1\r\nContent-Length: 200\r\n', `x${SMUGGLED}`), framing());
+add('CL.TE with an unknown coding', keepAlive('Content-Length: 4\r\nTransfer-Encoding: gzip\r\n', `0\r\n\r\n${SMUGGLED}`), framing());
+add('CL.TE on /healthz', `GET /healthz HTTP/1.1\r\n${HOST}Content-Length: 0\r\n${TE}\r\n0\r\n\r\n${SMUGGLED}`, framing());
 add('pipelined requests', keepAlive('Content-Length: 1\r\n', `a${SMUGGLED}`),
   { status: 202, statuses: [202, 202], by: 'upstream', upCheck: smuggleCheck('a') });
 add('rejected request, then a pipelined one', `POST ${H}/:send HTTP/1.1\r\n${HOST}Content-Type: text/html\r\nContent-Length: 1\r\n\r\nx${SMUGGLED}`,
@@ -406,8 +422,12 @@ const BATCH_BAD = [
 for (const body of BATCH_BAD) {
   add(`$batch ${JSON.stringify(body.length > 50 ? body.slice(0, 50) + '...' : body)}`, batch(body), gw(400, 'InvalidBatch'));
 }
-// the Content-Type of a $batch is not looked at (a change request asks for 415 like the sends)
-add('$batch with text/plain', batch(`{"requests":[{"id":"1","method":"HEAD","url":"${H}/users/u1"}]}`, 'text/plain'),
+// a $batch must be application/json, like the group operations
+for (const ct of ['text/plain', 'application/jsonx', 'application/x-www-form-urlencoded', '', null]) {
+  add(`$batch with Content-Type ${JSON.stringify(ct)}`, batch(`{"requests":[{"id":"1","method":"HEAD","url":"${H}/users/u1"}]}`, ct),
+    gw(415, 'UnsupportedMediaType'));
+}
+add('$batch with application/json; charset=utf-8 in odd case', batch(`{"requests":[{"id":"1","method":"HEAD","url":"${H}/users/u1"}]}`, ' Application/JSON ; charset=utf-8'),
   { status: 200, by: 'batch', batch: { 1: 200 }, up: [{ method: 'HEAD', url: `${H}/users/u1?${V}`, body: '' }] });
 add('$batch GET', req('GET', '/$batch'), gw(405, 'MethodNotAllowed'));
 // sub-requests that the operation table refuses are answered in the batch; nothing goes upstream

@@ -62,7 +62,18 @@ function freePort() {
 }
 
 // The libconfig text of a gateway configuration. o: { sock, tcpPort, endpoint, keyFile | connFile,
-// apiVersion, timeoutMs, maxBody, level, extra (appended verbatim) }.
+// apiVersion, timeoutMs, maxBody, limits, level, extra (appended verbatim) }. limits: more keys of the
+// limits section, { max_header_bytes: 4096, idle_timeout_s: 2, ... } (numbers, or strings written as
+// they are); max_body_bytes there overrides maxBody.
+function limitsText(o) {
+  const l = Object.assign({ max_body_bytes: o.maxBody || 1048576 }, o.limits || {});
+  for (const [k, v] of Object.entries(l)) {
+    if (!/^[a-z_]+$/.test(k)) throw new Error(`limits: bad key ${JSON.stringify(k)}`);
+    if (typeof v !== 'number' && typeof v !== 'string') throw new Error(`limits.${k}: a number or a string`);
+  }
+  return `limits = { ${Object.entries(l).map(([k, v]) => `${k} = ${v};`).join(' ')} };`;
+}
+
 function configText(o) {
   const cred = o.connFile ? `connection_string_file = "${o.connFile}";` : `access_key_file = "${o.keyFile}";`;
   return [
@@ -77,7 +88,7 @@ function configText(o) {
     `  api_version = "${o.apiVersion || '2024-12-01'}";`,
     `  timeout_ms = ${o.timeoutMs || 30000};`,
     '};',
-    `limits = { max_body_bytes = ${o.maxBody || 1048576}; };`,
+    limitsText(o),
     `log = { level = "${o.level || 'info'}"; format = "logfmt"; };`,
     o.extra || '',
     '',
@@ -204,7 +215,7 @@ function dechunk(b) {
 }
 
 // Start wpsgated. opts: { endpoint (upstream), key, args (extra argv, e.g. ['-v']), timeoutMs, maxBody,
-// level, useConnString, apiVersion, extra, retries (true: keep the gateway's retry defaults) }. Registers cleanup with t.after when t is given.
+// limits (more keys of the limits section, see configText), level, useConnString, apiVersion, extra, retries (true: keep the gateway's retry defaults) }. Registers cleanup with t.after when t is given.
 // Resolves to a gateway handle:
 //   dir, key, keyFile, cfgFile, sock, tcpPort, unix / tcp (targets), stdout(), stderr(), logFile,
 //   responses (every response seen through request()), request(req), raw(via, bytes), stop().
@@ -224,7 +235,7 @@ async function startGateway(t, opts) {
   const cfgFile = path.join(dir, 'wpsgate.conf');
   const cfgOpts = {
     sock, tcpPort, endpoint: opts.endpoint, keyFile, connFile, apiVersion: opts.apiVersion,
-    timeoutMs: opts.timeoutMs, maxBody: opts.maxBody, level: opts.level, extra: opts.extra,
+    timeoutMs: opts.timeoutMs, maxBody: opts.maxBody, limits: opts.limits, level: opts.level, extra: opts.extra,
   };
   // These tests are about one attempt per request. Once the gateway knows a `retry` section (issue 4),
   // turn retries and the breaker off so that programmed upstream failures are answered as they are.
