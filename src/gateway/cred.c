@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,29 +181,108 @@ bad:
 	return -1;
 }
 
+/* The last Authorization values made, by URL. A token is a pure function of (key, aud = url,
+ * exp = now + lifetime): within one second every request to the same URL gets the same bytes, so
+ * they are made once (HMAC-SHA256 and base64 are ~20,000 instructions; a copy is ~200). Entries
+ * are wiped when replaced and when their credential is freed. Direct-mapped by a hash of the URL;
+ * a lock because nothing promises that only the loop thread signs. */
+#define CRED_CACHE_SLOTS 16
+#define CRED_CACHE_URL_MAX 512   /* longer URLs are signed every time */
+struct cred_cache_ent {
+	const struct cred *owner;
+	time_t             now;
+	size_t             urllen;
+	char               url[CRED_CACHE_URL_MAX];
+	char              *value;   /* "Bearer <jwt>" */
+};
+static struct cred_cache_ent cred_cache[CRED_CACHE_SLOTS];
+static pthread_mutex_t cred_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void cache_clear(struct cred_cache_ent *e)
+{
+	cred_wipe_free(e->value);
+	e->value = NULL;
+	e->owner = NULL;
+}
+
+static void cache_forget(const struct cred *c)
+{
+	size_t i;
+
+	pthread_mutex_lock(&cred_cache_lock);
+	for (i = 0; i < CRED_CACHE_SLOTS; i++)
+		if (cred_cache[i].owner == c)
+			cache_clear(&cred_cache[i]);
+	pthread_mutex_unlock(&cred_cache_lock);
+}
+
+static struct cred_cache_ent *cache_slot(const char *url, size_t len)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)url[i]) * 16777619u;
+	return &cred_cache[h % CRED_CACHE_SLOTS];
+}
+
 void cred_free(struct cred *c)
 {
 	if (c == NULL)
 		return;
+	cache_forget(c);
 	cred_wipe_free(c->key);
 	free(c->endpoint);
 	free(c);
 }
 
-char *cred_authorization(const struct cred *c, const char *url, time_t now)
+static char *make_authorization(const struct cred *c, const char *url, time_t now)
 {
 	char *jwt, *out;
 	size_t n;
-
-	if (c->key == NULL)
-		return NULL;   /* Entra ID: upstream.c asks entra_bearer instead */
 
 	jwt = jwt_server_token(url, (long long)now + WPS_JWT_LIFETIME_S, c->key, c->keylen);
 	if (jwt == NULL)
 		return NULL;
 	n = strlen(jwt) + sizeof "Bearer ";
-	if ((out = malloc(n)) != NULL)
-		snprintf(out, n, "Bearer %s", jwt);
+	if ((out = malloc(n)) != NULL) {
+		memcpy(out, "Bearer ", 7);
+		memcpy(out + 7, jwt, n - 7);
+	}
 	cred_wipe_free(jwt);
+	return out;
+}
+
+char *cred_authorization(const struct cred *c, const char *url, time_t now)
+{
+	struct cred_cache_ent *e;
+	char *out = NULL;
+	size_t len;
+
+	if (c->key == NULL)
+		return NULL;   /* Entra ID: upstream.c asks entra_bearer instead */
+	len = strlen(url);
+	if (len >= CRED_CACHE_URL_MAX)
+		return make_authorization(c, url, now);
+	e = cache_slot(url, len);
+	pthread_mutex_lock(&cred_cache_lock);
+	if (e->owner == c && e->now == now && e->urllen == len && memcmp(e->url, url, len) == 0) {
+		out = strdup(e->value);
+		pthread_mutex_unlock(&cred_cache_lock);
+		return out;
+	}
+	out = make_authorization(c, url, now);
+	if (out != NULL) {
+		char *copy = strdup(out);
+		if (copy != NULL) {
+			cache_clear(e);
+			e->owner = c;
+			e->now = now;
+			e->urllen = len;
+			memcpy(e->url, url, len);
+			e->value = copy;
+		}
+	}
+	pthread_mutex_unlock(&cred_cache_lock);
 	return out;
 }

@@ -187,6 +187,67 @@ START_TEST(authorization_jwt)
 }
 END_TEST
 
+/* The per-second cache of Authorization values: the same bytes as signing afresh, per URL, per
+ * second and per credential (a second credential at the same URL and second signs with its key). */
+static void check_auth(const char *auth, const char *key, const char *url, time_t now)
+{
+	json_t *claims = NULL;
+
+	ck_assert_ptr_nonnull(auth);
+	ck_assert_int_eq(strncmp(auth, "Bearer ", 7), 0);
+	ck_assert_int_eq(jwt_verify(auth + 7, key, strlen(key), &claims), JWT_OK);
+	ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")), url);
+	ck_assert_int_eq(json_integer_value(json_object_get(claims, "exp")), (json_int_t)now + WPS_JWT_LIFETIME_S);
+	json_decref(claims);
+}
+
+START_TEST(authorization_cache)
+{
+	struct cred *c = NULL, *c2 = NULL;
+	char urls[40][128], *a, *b, *fresh;
+	const char *url = "http://127.0.0.1:1/api/hubs/h/groups/g/:send?api-version=2024-12-01";
+	time_t now = 1800000000;
+	int i;
+
+	cfg.access_key_file = write_file("key", KEY, 0600);
+	cfg.endpoint = (char *)(uintptr_t)"http://127.0.0.1:1";
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
+	cfg.access_key_file = write_file("key2", "another-key-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", 0600);
+	ck_assert_int_eq(cred_load(&cfg, &c2, err, sizeof err), 0);
+
+	a = cred_authorization(c, url, now);
+	b = cred_authorization(c, url, now);
+	check_auth(a, KEY, url, now);
+	ck_assert_str_eq(a, b);
+	ck_assert_ptr_ne(a, b);
+	fresh = jwt_server_token(url, (long long)now + WPS_JWT_LIFETIME_S, KEY, strlen(KEY));
+	ck_assert_str_eq(a + 7, fresh);
+	cred_wipe_free(fresh);
+	cred_wipe_free(b);
+	b = cred_authorization(c, url, now + 1);   /* the next second: a new exp */
+	check_auth(b, KEY, url, now + 1);
+	ck_assert_str_ne(a, b);
+	cred_wipe_free(b);
+	b = cred_authorization(c2, url, now);      /* the same URL and second, another key */
+	check_auth(b, "another-key-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", url, now);
+	cred_wipe_free(b);
+	/* more URLs than slots, asked twice: every answer names its own URL */
+	for (i = 0; i < 40; i++)
+		snprintf(urls[i], sizeof urls[i], "http://127.0.0.1:1/api/hubs/h/groups/g%d/:send?api-version=2024-12-01", i);
+	for (i = 0; i < 80; i++) {
+		b = cred_authorization(c, urls[(i * 7) % 40], now);
+		check_auth(b, KEY, urls[(i * 7) % 40], now);
+		cred_wipe_free(b);
+	}
+	cred_free(c2);
+	b = cred_authorization(c, url, now);
+	ck_assert_str_eq(a, b);
+	cred_wipe_free(b);
+	cred_wipe_free(a);
+	cred_free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("gw_cred");
@@ -199,6 +260,7 @@ static Suite *suite(void)
 	tcase_add_test(t, credentials_directory);
 	tcase_add_test(t, connection_string);
 	tcase_add_test(t, authorization_jwt);
+	tcase_add_test(t, authorization_cache);
 	suite_add_tcase(s, t);
 	return s;
 }
