@@ -266,27 +266,36 @@ seg_is(const struct seg *s, const char *lit, size_t litlen)
 	return s->len == litlen && memcmp(s->p, lit, litlen) == 0;
 }
 
-/* Match path segments against a pattern; fill params[i] for each "{...}" in order. */
+/* Match path segments against a pattern; fill params[i] for each "{...}" in order. The pattern is
+ * walked in step with the segments (no copy, no split), so a mismatch costs only the prefix
+ * compared: routing tries every pattern in turn. */
 static int
 pattern_match(const char *pattern, const struct seg *segs, size_t nsegs, struct seg *params,
               const char **pnames, size_t *nparams)
 {
-	struct seg psegs[OPS_SEGS_MAX];
-	size_t np, i, k = 0;
+	const char *q = pattern;
+	size_t i, k = 0, plen;
 
-	if (split_path(pattern, strlen(pattern), psegs, &np) < 0 || np != nsegs)
+	if (*q != '/')
 		return 0;
-	for (i = 0; i < np; i++) {
-		if (psegs[i].len > 2 && psegs[i].p[0] == '{') {
+	for (i = 0; *q == '/'; i++) {
+		q++;
+		plen = strcspn(q, "/");
+		if (i == nsegs)
+			return 0;
+		if (plen > 2 && q[0] == '{') {
 			if (params != NULL) {
 				params[k] = segs[i];
-				pnames[k] = psegs[i].p;
+				pnames[k] = q;
 			}
 			k++;
-		} else if (!seg_is(&segs[i], psegs[i].p, psegs[i].len)) {
+		} else if (!seg_is(&segs[i], q, plen)) {
 			return 0;
 		}
+		q += plen;
 	}
+	if (i != nsegs)
+		return 0;
 	if (nparams != NULL)
 		*nparams = k;
 	return 1;
