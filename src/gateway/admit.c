@@ -79,11 +79,22 @@ static int conn_fd(const struct api_ctx *c)
 	return fi != NULL ? fi->connect_fd : -1;
 }
 
-static unsigned local_port(int fd)
+/* The port the request came in on. Each listening socket has its own daemon, so the daemon's
+ * bound port is the connection's local port without a getsockname(2) per request; the socket is
+ * asked only when libmicrohttpd does not know it. */
+static unsigned local_port(const struct api_ctx *c)
 {
+	struct MHD_Connection *conn = api_ctx_connection(c);
+	const union MHD_ConnectionInfo *di = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+	const union MHD_DaemonInfo *pi;
 	struct sockaddr_storage ss;
 	socklen_t l = sizeof ss;
+	int fd;
 
+	if (di != NULL && (pi = MHD_get_daemon_info(di->daemon, MHD_DAEMON_INFO_BIND_PORT)) != NULL &&
+	    pi->port != 0)
+		return pi->port;
+	fd = conn_fd(c);
 	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &l) < 0)
 		return 0;
 	if (ss.ss_family == AF_INET)
@@ -188,7 +199,7 @@ static int on_admit(struct api_ctx *c, void *arg)
 		acl_peer_tcp(&ar->peer);
 		ar->key = RATELIMIT_KEY_TCP;
 		if (guard_check(&ad->cfg->guard, api_ctx_header(c, "Host"), api_ctx_header(c, "Origin"),
-		                api_ctx_header(c, "Sec-Fetch-Site"), local_port(conn_fd(c)), &e) < 0) {
+		                api_ctx_header(c, "Sec-Fetch-Site"), local_port(c), &e) < 0) {
 			metrics_refused(MR_GUARD);
 			log_refusal(c, &ar->peer, "refused by the TCP guard", e.code, NULL);
 			api_reply_error(c, e.status, e.code, "%s", e.message);
