@@ -357,7 +357,7 @@ if [ "$HAVE_GW" = 1 ] && { want gw || want sdk || want async; }; then
 			q0=$(stub requests); ta=$(date +%s.%N)
 			r=$(run_load uload "127.0.0.1:$GP" "$DUR" -H "Prefer: respond-async")
 			accepted=$(kv "$r" status2xx)
-			ASYNC_ACCEPT=$(kv "$r" rps)
+			ASYNC_ACCEPT=$(awk -v n="$accepted" -v t="$(kv "$r" seconds)" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }')
 			# drain: wait (bounded) until the upstream has seen every accepted message
 			last=$q0; tl=$ta; stall=0
 			for i in $(seq 1200); do
@@ -368,7 +368,7 @@ if [ "$HAVE_GW" = 1 ] && { want gw || want sdk || want async; }; then
 				sleep 0.1
 			done
 			ASYNC_DRAIN=$(awk -v n="$last" -v a="$ta" -v b="$tl" 'BEGIN { printf "%.0f", (b > a ? n / (b - a) : 0) }')
-			ASYNC_NOTE="accepted $accepted in $DUR s ($(kv "$r" other) refused), delivered $last upstream"
+			ASYNC_NOTE="accepted $accepted in $DUR s, $(kv "$r" other) refused (first status: $(kv "$r" first_other)), delivered $last upstream"
 			log "durable async: accept $ASYNC_ACCEPT msg/s, drain $ASYNC_DRAIN msg/s; $ASYNC_NOTE"
 		else
 			ASYNC_NOTE="not available (no 202 with Preference-Applied to Prefer: respond-async)"
