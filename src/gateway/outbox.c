@@ -451,9 +451,11 @@ rfc3339(int64_t ms, char *out, size_t outlen)
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
 
-	gmtime_r(&s, &tm);
-	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	char date[32];
+
+	if (gmtime_r(&s, &tm) == NULL || strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		date[0] = '\0';
+	snprintf(out, outlen, "%s.%03dZ", date, (int)(ms % 1000));
 }
 
 static json_t *
