@@ -3,7 +3,9 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
+if ! { [ -x configure ] && [ configure -nt configure.ac ]; }; then
+	autoreconf -fi > autoreconf.log 2>&1 || { cat autoreconf.log; exit 1; }
+fi
 mkdir -p build
 cd build
 ../configure -q --enable-werror "$@"

@@ -72,7 +72,7 @@ done
 echo "== 4. the subscriber got it:"
 sed -n 's/^received /   /p' "$dir/subscriber.out"
 echo "== the gateway's log line:"
-grep 'msg=request' "$dir/wpsgated.log" | tail -n 1 | sed 's/^/   /'
+grep -E 'msg="?request"? ' "$dir/wpsgated.log" | tail -n 1 | sed 's/^/   /'
 [ "$once" -eq 1 ] && exit 0
 echo
 echo "wpsgated keeps running: try  WPSGATE_SOCKET=$WPSGATE_SOCKET $b/wpsgate send --hub demo --text hi"
