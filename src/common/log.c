@@ -278,12 +278,58 @@ write_all(int fd, const char *p, size_t n)
 	}
 }
 
-/* Hand one finished line (no newline) to the sink or to stderr, in one write. */
+/* Batching (log_batch): this thread's info and debug lines for stderr, written by log_flush in one
+ * write(2). Only the thread that asked batches; its warnings and errors flush what it holds first,
+ * in the same write, so its lines keep their order and the urgent ones are never delayed. */
+#define LOG_BATCH_FLUSH 16384   /* bytes held before a flush regardless */
+static __thread int batch_on;
+static __thread struct buf batch;
+
+void
+log_flush(void)
+{
+	if (batch.len > 0)
+		write_all(STDERR_FILENO, batch.data, batch.len);
+	batch.len = 0;
+	if (batch.data != NULL)
+		batch.data[0] = '\0';
+}
+
+static void
+flush_at_exit(void)
+{
+	log_flush();   /* exit(3) on the batching thread: what it holds still goes out */
+}
+
+static void
+flush_at_exit_register(void)
+{
+	atexit(flush_at_exit);
+}
+
+void
+log_batch(int on)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (on)
+		pthread_once(&once, flush_at_exit_register);
+	if (!on) {
+		log_flush();
+		buf_free(&batch);
+		buf_init(&batch, 0);
+	}
+	batch_on = on;
+}
+
+/* Hand one finished line (no newline) to the sink or to stderr, in one write (or to this thread's
+ * batch). */
 static void
 emit(enum wlog_level lvl, struct buf *line)
 {
 	int journal = __atomic_load_n(&log_journal, __ATOMIC_RELAXED);
 	wlog_sink_fn sink;
+	char pfx[8] = "";
 
 	if (line->data == NULL)
 		return;
@@ -300,12 +346,25 @@ emit(enum wlog_level lvl, struct buf *line)
 
 		journal = js != NULL && *js != '\0';
 	}
+	if (journal)
+		snprintf(pfx, sizeof(pfx), "<%d>", (int)lvl);
+	if (batch_on || batch.len > 0) {
+		size_t mark = batch.len;
+
+		if (buf_puts(&batch, pfx) == 0 && buf_append(&batch, line->data, line->len) == 0 &&
+		    buf_append(&batch, "\n", 1) == 0) {
+			if (!batch_on || lvl < WLOG_INFO || batch.len >= LOG_BATCH_FLUSH)
+				log_flush();
+			return;
+		}
+		/* out of memory: what is held goes out first, then this line on its own */
+		batch.len = mark;
+		log_flush();
+	}
 	if (journal) {
-		char pfx[8];
 		struct buf out;
 
 		buf_init(&out, 0);
-		snprintf(pfx, sizeof(pfx), "<%d>", (int)lvl);
 		if (buf_puts(&out, pfx) == 0 && buf_append(&out, line->data, line->len) == 0 &&
 		    buf_append(&out, "\n", 1) == 0)
 			write_all(STDERR_FILENO, out.data, out.len);
@@ -383,6 +442,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	log_flush();
 	pthread_mutex_lock(&log_lock);
 	sink = log_sink;
 	if (sink != NULL)

@@ -35,6 +35,13 @@ void log_kv(enum wlog_level lvl, const char *msg, ...) __attribute__((sentinel))
 #define log_info(...)  log_msg(WLOG_INFO, __VA_ARGS__)
 #define log_debug(...) do { if (log_enabled(WLOG_DEBUG)) log_msg(WLOG_DEBUG, __VA_ARGS__); } while (0)
 
+/* Batching for a busy thread (the event loop): while on, the calling thread's info and debug lines
+ * for stderr are held and written together by log_flush (at the latest every 16 KiB); its warnings
+ * and errors write what is held and themselves at once. Other threads are not affected. Turning it
+ * off flushes. A sink (tests) always gets each line at once. */
+void log_batch(int on);
+void log_flush(void);   /* this thread's held lines, in one write(2); a no-op when none */
+
 /* Print to stderr and exit(1). Start-up only. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -424,6 +424,7 @@ int loop_once(struct loop *l, long max_ms)
 		if (timeout < 0 || t < timeout)
 			timeout = t;
 	}
+	log_flush();   /* the lines of the last iteration, in one write, before sleeping */
 	n = epoll_wait(l->epfd, evs, LOOP_EVENTS_MAX, timeout > 86400000L ? 86400000 : (int)timeout);
 	if (n < 0) {
 		if (errno == EINTR)
@@ -451,11 +452,17 @@ int loop_once(struct loop *l, long max_ms)
 
 int loop_run(struct loop *l)
 {
+	int rc = 0;
+
 	l->stop = 0;
+	log_batch(1);
 	while (!l->stop)
-		if (loop_once(l, -1) < 0)
-			return -1;
-	return 0;
+		if (loop_once(l, -1) < 0) {
+			rc = -1;
+			break;
+		}
+	log_batch(0);
+	return rc;
 }
 
 void loop_stop(struct loop *l)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "buf.h"
 #include "log.h"
@@ -246,6 +247,91 @@ START_TEST(test_fatal_exits)
 }
 END_TEST
 
+/* log_batch: info lines wait for log_flush; a warning writes what is held and itself, in order;
+ * other threads write at once; turning batching off flushes. */
+static void *
+other_thread(void *arg)
+{
+	(void)arg;
+	log_kv(WLOG_INFO, "other", NULL);
+	return NULL;
+}
+
+START_TEST(test_batch)
+{
+	FILE *f;
+	char *s;
+	pthread_t th;
+
+	log_init("check_log", WLOG_INFO, WLOG_FMT_LOGFMT);
+	log_set_sink(NULL, NULL);
+	f = capture_stderr();
+	log_batch(1);
+	log_kv(WLOG_INFO, "one", NULL);
+	log_kv(WLOG_INFO, "two", NULL);
+	s = read_all(f);
+	ck_assert_str_eq(s, "");
+	free(s);
+	ck_assert_int_eq(pthread_create(&th, NULL, other_thread, NULL), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	s = read_all(f);
+	ck_assert_str_eq(after_ts(s), "level=info msg=\"other\"\n");
+	free(s);
+	log_kv(WLOG_WARN, "three", NULL);
+	s = read_all(f);
+	ck_assert_msg(strstr(s, "msg=\"other\"\nts=") != NULL && strstr(s, "msg=\"one\"\nts=") != NULL &&
+	              strstr(s, "msg=\"two\"\nts=") != NULL && strstr(s, "msg=\"three\"\n") != NULL &&
+	              strstr(s, "one") < strstr(s, "two") && strstr(s, "two") < strstr(s, "three"), "%s", s);
+	free(s);
+	log_kv(WLOG_INFO, "four", NULL);
+	log_flush();
+	s = read_all(f);
+	ck_assert_ptr_nonnull(strstr(s, "msg=\"three\"\nts="));
+	ck_assert_ptr_nonnull(strstr(s, "level=info msg=\"four\"\n"));
+	free(s);
+	log_kv(WLOG_INFO, "five", NULL);
+	log_batch(0);
+	log_kv(WLOG_INFO, "six", NULL);
+	s = read_all(f);
+	ck_assert_ptr_nonnull(strstr(s, "msg=\"four\"\nts="));
+	ck_assert_ptr_nonnull(strstr(s, "msg=\"five\"\nts="));
+	ck_assert_ptr_nonnull(strstr(s, "level=info msg=\"six\"\n"));
+	free(s);
+	fclose(f);
+}
+END_TEST
+
+/* Lines held at exit(3) are written. */
+START_TEST(test_batch_exit_check)
+{
+	int p[2];
+	pid_t pid;
+	char out[512] = "";
+	ssize_t n, got = 0;
+	int st = 0;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], STDERR_FILENO);
+		close(p[0]);
+		log_init("check_log", WLOG_INFO, WLOG_FMT_LOGFMT);
+		log_set_sink(NULL, NULL);
+		log_batch(1);
+		log_kv(WLOG_INFO, "held", NULL);
+		exit(3);
+	}
+	close(p[1]);
+	while (got < (ssize_t)sizeof out - 1 && (n = read(p[0], out + got, sizeof out - 1 - (size_t)got)) > 0)
+		got += n;
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3);
+	ck_assert_ptr_nonnull(strstr(out, "level=info msg=\"held\"\n"));
+}
+END_TEST
+
 #define NTHREADS 4
 #define NPER 500
 
@@ -308,6 +394,8 @@ log_suite(void)
 	tcase_add_test(tc, test_stderr_journal_prefix);
 	tcase_add_exit_test(tc, test_fatal_exits, 1);
 	tcase_add_test(tc, test_threads_whole_lines);
+	tcase_add_test(tc, test_batch);
+	tcase_add_test(tc, test_batch_exit_check);
 	suite_add_tcase(s, tc);
 	return s;
 }
