@@ -31,12 +31,18 @@ struct up {
 	const struct cred  *cred;     /* borrowed */
 	CURL               *free_easy[UP_FREE_EASY_MAX];
 	size_t              nfree;
-	unsigned            inflight;
+	unsigned            inflight;   /* easy handles in the multi handle (jobs' attempts) */
+	unsigned            running_max;   /* attempts handed to libcurl at once; 0: no bound */
+	struct up_job      *qhead, *qtail; /* attempts waiting for one of those slots, FIFO */
+	unsigned            nqueued;
+	struct loop_timer  *pump;       /* dispatches queued jobs outside the caller's stack */
 	struct entra_curl  *ec;       /* Entra ID token requests on this multi handle */
 	struct entra       *entra;    /* NULL: access key */
 };
 
 static void check_done(struct up *up);
+static void pump_queue(struct up *up);
+static int attempt_start(struct up *up, struct up_job *job);
 
 /* ---- multi handle <-> loop ---- */
 
@@ -203,6 +209,8 @@ static void job_detach(struct up_job *job)
 	curl_slist_free_all(job->headers_);
 	job->headers_ = NULL;
 	up->inflight--;
+	if (up->qhead != NULL && up->pump != NULL)
+		loop_timer_start(up->pump, 0);   /* a slot is free: the next queued job goes next turn */
 }
 
 /* The metrics of one finished attempt. */
@@ -274,6 +282,82 @@ static void check_done(struct up *up)
 		}
 		job->done(job, job->arg);
 	}
+	pump_queue(up);
+}
+
+/* ---- the queue of attempts waiting for a connection slot ---- */
+
+static void queue_unlink(struct up *up, struct up_job *job)
+{
+	if (job->qprev_ != NULL)
+		job->qprev_->qnext_ = job->qnext_;
+	else
+		up->qhead = job->qnext_;
+	if (job->qnext_ != NULL)
+		job->qnext_->qprev_ = job->qprev_;
+	else
+		up->qtail = job->qprev_;
+	job->qprev_ = job->qnext_ = NULL;
+	job->queued_ = 0;
+	up->nqueued--;
+	loop_timer_free(job->qtimer_);
+	job->qtimer_ = NULL;
+}
+
+/* A queued job's deadline passed before a slot came free. */
+static void on_queue_deadline(void *arg)
+{
+	struct up_job *job = arg;
+
+	queue_unlink(job->up_, job);
+	job->result = UP_TIMEOUT;
+	job->attempt_timed_out = 0;
+	snprintf(job->errmsg, sizeof job->errmsg, "no answer within upstream.timeout_ms (waited for one of "
+	         "upstream.max_connections)");
+	job->done(job, job->arg);
+}
+
+static int queue_add(struct up *up, struct up_job *job)
+{
+	uint64_t now = loop_now_ms();
+
+	if ((job->qtimer_ = loop_timer_new(up->loop, on_queue_deadline, job)) == NULL) {
+		snprintf(job->errmsg, sizeof job->errmsg, "out of memory");
+		return -1;
+	}
+	loop_timer_start(job->qtimer_, job->deadline_ms > now ? job->deadline_ms - now : 0);
+	job->queued_ = 1;
+	job->qnext_ = NULL;
+	job->qprev_ = up->qtail;
+	if (up->qtail != NULL)
+		up->qtail->qnext_ = job;
+	else
+		up->qhead = job;
+	up->qtail = job;
+	up->nqueued++;
+	return 0;
+}
+
+static int slot_free(const struct up *up)
+{
+	return up->running_max == 0 || up->inflight < up->running_max;
+}
+
+/* Hand queued jobs to libcurl while slots are free (oldest first). One that cannot start is done. */
+static void pump_queue(struct up *up)
+{
+	while (up->qhead != NULL && slot_free(up)) {
+		struct up_job *job = up->qhead;
+
+		queue_unlink(up, job);
+		if (attempt_start(up, job) < 0)
+			job->done(job, job->arg);
+	}
+}
+
+static void on_pump(void *arg)
+{
+	pump_queue(arg);
 }
 
 /* ---- public ---- */
@@ -286,6 +370,7 @@ struct up *up_new(struct loop *l, const struct cfg *cfg, const struct cred *cred
 		return NULL;
 	up->loop = l;
 	if ((up->timer = loop_timer_new(l, on_timer, up)) == NULL ||
+	    (up->pump = loop_timer_new(l, on_pump, up)) == NULL ||
 	    (up->multi = curl_multi_init()) == NULL ||
 	    (up->share = curl_share_init()) == NULL)
 		goto bad;
@@ -310,6 +395,14 @@ void up_configure(struct up *up, const struct cfg *cfg, const struct cred *cred)
 	up->cred = cred;
 	curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cfg->up_max_connections);
 	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, cfg->up_max_connections);
+	/* Each easy handle in the multi handle costs ~20 KiB (its receive buffer and state) even while
+	 * libcurl only holds it waiting for a connection: hand it no more than it can run. */
+	up->running_max = cfg->up_max_connections > 0 ? (unsigned)cfg->up_max_connections : 0;
+	if (up->running_max > 0 && cred != NULL && cred->endpoint != NULL &&
+	    strncasecmp(cred->endpoint, "https:", 6) == 0)
+		up->running_max *= UP_H2_STREAMS;
+	if (up->qhead != NULL && up->pump != NULL)
+		loop_timer_start(up->pump, 0);
 	if (cfg->entra.kind != ENTRA_NONE) {
 		char err[400];
 		if (up->entra != NULL) {
@@ -351,8 +444,11 @@ void up_free(struct up *up)
 
 	if (up == NULL)
 		return;
-	if (up->inflight > 0)
-		log_warn("upstream: %u attempts still in flight at shutdown", up->inflight);
+	if (up->inflight + up->nqueued > 0)
+		log_warn("upstream: %u attempts still in flight at shutdown", up->inflight + up->nqueued);
+	while (up->qhead != NULL)
+		queue_unlink(up, up->qhead);   /* their owners free them later: no callbacks */
+	loop_timer_free(up->pump);
 	entra_free(up->entra);
 	entra_curl_free(up->ec);
 	for (i = 0; i < up->nfree; i++)
@@ -367,7 +463,7 @@ void up_free(struct up *up)
 
 unsigned up_inflight(const struct up *up)
 {
-	return up->inflight;
+	return up->inflight + up->nqueued;
 }
 
 const char *up_endpoint(const struct up *up)
@@ -425,13 +521,15 @@ void up_cancel(struct up_job *job)
 		entra_wait_cancel(job->up_->entra, job->entra_wait_);
 		job->entra_wait_ = NULL;
 	}
+	if (job != NULL && job->queued_)
+		queue_unlink(job->up_, job);
 	if (job != NULL && job->easy_ != NULL)
 		job_detach(job);
 }
 
 int up_job_inflight(const struct up_job *job)
 {
-	return job->easy_ != NULL || job->entra_wait_ != NULL;
+	return job->easy_ != NULL || job->entra_wait_ != NULL || job->queued_;
 }
 
 /* Append "name: value" (any length: an Authorization carries the whole URL in its aud). */
@@ -580,6 +678,18 @@ bad:
 	return -1;
 }
 
+/* Start the attempt now, or queue it behind the others while every slot is taken. */
+static int attempt_or_queue(struct up *up, struct up_job *job)
+{
+	if (slot_free(up) && up->qhead == NULL)   /* FIFO: nobody overtakes the queue */
+		return attempt_start(up, job);
+	if (queue_add(up, job) < 0) {
+		job->result = UP_FAILED;
+		return -1;
+	}
+	return 0;
+}
+
 /* The Entra ID token a queued job waited for has come (or not). */
 static void on_token(void *arg, int ok, const char *err)
 {
@@ -589,7 +699,7 @@ static void on_token(void *arg, int ok, const char *err)
 	if (!ok) {
 		job->result = UP_NO_CREDENTIAL;
 		snprintf(job->errmsg, sizeof job->errmsg, "%s", err ? err : "Entra ID token unavailable");
-	} else if (attempt_start(job->up_, job) == 0) {
+	} else if (attempt_or_queue(job->up_, job) == 0) {
 		return;
 	}
 	job->done(job, job->arg);
@@ -622,5 +732,5 @@ int up_submit(struct up *up, struct up_job *job)
 			break;
 		}
 	}
-	return attempt_start(up, job);
+	return attempt_or_queue(up, job);
 }

@@ -12,6 +12,7 @@ struct cred;
 struct up;
 
 #define UP_FREE_EASY_MAX 256   /* idle easy handles kept for reuse */
+#define UP_H2_STREAMS    100   /* transfers per connection allowed to an https endpoint (HTTP/2) */
 #define UP_ERRMSG_MAX    256   /* CURL_ERROR_SIZE */
 
 #define UP_TRACEPARENT_MAX 56    /* "00-<32 hex>-<16 hex>-<2 hex>" + NUL */
@@ -71,6 +72,9 @@ struct up_job {
 	int         entra_retried_;  /* the one refresh-and-retry after a 401 was used */
 	void       *headers_;
 	int         too_large_;
+	int         queued_;         /* waiting for a connection slot (up->qhead list) */
+	struct up_job *qprev_, *qnext_;
+	struct loop_timer *qtimer_;  /* its deadline while queued */
 };
 
 /* The engine. cfg and cred are borrowed and must stay valid until up_configure replaces them. */
@@ -78,6 +82,7 @@ struct up *up_new(struct loop *l, const struct cfg *cfg, const struct cred *cred
 /* Apply new upstream settings to the next attempts (SIGHUP). */
 void up_configure(struct up *up, const struct cfg *cfg, const struct cred *cred);
 void up_free(struct up *up);   /* accepts NULL; cancels every job still in flight (no callbacks) */
+/* Attempts handed to libcurl plus those queued for a connection slot. */
 unsigned up_inflight(const struct up *up);
 /* Entra ID: 1 and *st filled when the upstream authenticates with upstream.entra, else 0. */
 struct entra_status;
@@ -89,7 +94,9 @@ struct up_job *up_job_new(void);              /* zeroed, resp bounded later by u
 void up_job_free(struct up_job *job);         /* accepts NULL; cancels it when in flight */
 
 /* Start one attempt: builds the URL endpoint+path+"?"+query, signs a fresh Authorization for it,
- * and adds it to the multi handle. Returns 0 (done will be called) or -1 (not started: result and
+ * and adds it to the multi handle. While upstream.max_connections transfers are running (times
+ * UP_H2_STREAMS for an https endpoint, where HTTP/2 multiplexes), the job waits in a FIFO instead
+ * and is signed and added when a transfer ends; its deadline still applies (UP_TIMEOUT). Returns 0 (done will be called) or -1 (not started: result and
  * errmsg say why; done is not called). */
 int  up_submit(struct up *up, struct up_job *job);
 /* Stop an attempt in flight without calling done. */
