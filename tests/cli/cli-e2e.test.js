@@ -20,7 +20,7 @@ const WPSGATE = process.env.WPSGATE || path.join(BUILDDIR, 'wpsgate');
 const EMULATOR = process.env.WPSGATE_EMULATOR || path.join(BUILDDIR, 'wpsgate-emulator');
 let WebSocket;
 try {
-  WebSocket = require(path.join(SRCDIR, 'tests/node_modules/ws'));
+  WebSocket = require(path.join(process.env.WPSGATE_NODE_MODULES || path.join(SRCDIR, 'tests/node_modules'), 'ws'));
 } catch {
   // the npm test packages are not in the tarball (scripts/deps.sh installs them)
   console.log('tests/node_modules/ws not installed: skipped');

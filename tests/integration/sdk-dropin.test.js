@@ -20,7 +20,7 @@ const { startGateway, makeKey, SRCDIR } = require('./lib/harness');
 const { startUpstream } = require('./lib/fake-upstream');
 const { verifyJwt, signedWith } = require('./lib/jwtcheck');
 
-const NM = path.join(SRCDIR, 'tests', 'node_modules');
+const NM = process.env.WPSGATE_NODE_MODULES || path.join(SRCDIR, 'tests', 'node_modules');
 const { WebPubSubServiceClient } = require(path.join(NM, '@azure/web-pubsub'));
 const { createDefaultHttpClient } = require(path.join(NM, '@azure/core-rest-pipeline'));
 

@@ -11,7 +11,7 @@ const SRCDIR = process.env.WPSGATE_SRCDIR || path.resolve(__dirname, '..', '..',
 const BUILDDIR = process.env.WPSGATE_BUILDDIR || process.cwd();
 const EMULATOR = process.env.WPSGATE_EMULATOR || path.join(BUILDDIR, 'wpsgate-emulator');
 const GATEWAY = process.env.WPSGATED || path.join(BUILDDIR, 'wpsgated');
-const NODE_MODULES = path.join(SRCDIR, 'tests', 'node_modules');
+const NODE_MODULES = process.env.WPSGATE_NODE_MODULES || path.join(SRCDIR, 'tests', 'node_modules');
 
 function req(name) {
   return require(path.join(NODE_MODULES, name));
