@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,8 +652,39 @@ static int check_head(struct api_ctx *c)
 	return 0;
 }
 
-/* The first call: a new request with its headers. Returns the ctx, which may already hold a reply. */
-static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const char *url, const char *method)
+/* The markers api_uri_check leaves in *req_cls (their addresses only). */
+static char uri_too_long, too_many_params;
+
+void *api_uri_check(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	const char *q, *p;
+	unsigned n = 1;
+	void *mark = NULL;
+
+	(void)cls;
+	(void)conn;
+	if (uri == NULL || (q = strchr(uri, '?')) == NULL)
+		return NULL;   /* without a query libmicrohttpd adds nothing to its pool for the target */
+	for (p = q + 1; *p != '\0' && n <= WPS_QUERY_PARAMS_MAX; p++)
+		n += *p == '&';
+	if (n > WPS_QUERY_PARAMS_MAX)
+		mark = &too_many_params;
+	else if (strlen(uri) > WPS_URL_MAX)
+		mark = &uri_too_long;
+	if (mark != NULL && q[1] != '\0')
+		*(char *)(uintptr_t)(q + 1) = '\0';   /* libmicrohttpd's buffer: nothing left to split */
+	return mark;
+}
+
+static int is_uri_mark(const void *p)
+{
+	return p == &uri_too_long || p == &too_many_params;
+}
+
+/* The first call: a new request with its headers. Returns the ctx, which may already hold a reply.
+ * mark: what api_uri_check found (NULL: nothing). */
+static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const char *url, const char *method,
+                               const void *mark)
 {
 	struct api_ctx *c = calloc(1, sizeof *c);
 	const char *cl;
@@ -682,6 +714,14 @@ static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const
 	}
 	if (check_head(c) < 0)
 		return c;
+	if (mark == &uri_too_long) {
+		api_reply_error(c, 414, "UriTooLong", "the request target is longer than %d bytes", WPS_URL_MAX);
+		return c;
+	}
+	if (mark == &too_many_params) {
+		api_reply_error(c, 400, "InvalidParameter", "more than %d query parameters", WPS_QUERY_PARAMS_MAX);
+		return c;
+	}
 	c->route = find_route(a, method, url, &path_hit);
 	if (c->route != NULL && c->route->body_max > 0) {
 		c->body_max = c->route->body_max;
@@ -1007,8 +1047,8 @@ enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *
 	struct api_ctx *c = *req_cls;
 
 	(void)version;
-	if (c == NULL) {
-		if ((c = ctx_new(a, conn, url, method)) == NULL)
+	if (c == NULL || is_uri_mark(c)) {
+		if ((c = ctx_new(a, conn, url, method, c)) == NULL)
 			return MHD_NO;
 		*req_cls = c;
 		if (c->phase == PH_REPLIED)
@@ -1074,7 +1114,7 @@ void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum 
 
 	(void)conn;
 	(void)toe;
-	if (c == NULL)
+	if (c == NULL || is_uri_mark(c))
 		return;
 	*req_cls = NULL;
 	if (c->suspended) {   /* only when libmicrohttpd stops with the connection still suspended */

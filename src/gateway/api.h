@@ -46,6 +46,13 @@ enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *
                             void **req_cls);
 void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                    enum MHD_RequestTerminationCode toe);
+/* MHD_OPTION_URI_LOG_CALLBACK (cls: the api), called with the request target before libmicrohttpd
+ * parses its query: 0.9.75 runs out of its per-connection pool on a few hundred query parameters and
+ * then never answers. A target of more than WPS_URL_MAX bytes or a query of more than
+ * WPS_QUERY_PARAMS_MAX parameters has its query cut off in place (it relies on 0.9.75 handing over
+ * its own line buffer and splitting the arguments after this call) and is answered 414 UriTooLong /
+ * 400 InvalidParameter by api_handler. Returns the first *req_cls: NULL, or a marker for api_handler. */
+void *api_uri_check(void *cls, const char *uri, struct MHD_Connection *conn);
 
 /* ---- extension points ---- */
 

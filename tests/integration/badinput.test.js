@@ -162,7 +162,9 @@ test(`${cases.length} bad-input cases over TCP${VALGRIND ? '' : ' and the Unix s
 
 test('a request libmicrohttpd leaves unanswered is closed by the idle timeout', async () => {
   // 500 query parameters exhaust libmicrohttpd's per-connection pool while it parses them; 0.9.75
-  // logs a 431 but never sends it. Only limits.idle_timeout_s ends the connection.
+  // logs a 431 but never sends it. Only limits.idle_timeout_s ends the connection. (A larger pool only
+  // moves the threshold: each "&a" of 2 bytes costs about 50 bytes of pool. The cure is api_uri_check as
+  // MHD_OPTION_URI_LOG_CALLBACK, not wired in httpd.c yet: see the todo test below.)
   const q = Array.from({ length: 500 }, (_, i) => `excluded=c${i}`).join('&');
   const bytes = `POST ${H}/:send?${q} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\r\nx`;
   const n0 = up.requests.length;
@@ -221,14 +223,16 @@ for (const [name, bytes, status, code, close] of FIXED) {
 const TODO = [
   ['a malformed Content-Length: one 400 (libmicrohttpd 0.9.75 writes its header block twice)',
     `POST ${H}/:send HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: -1\r\n\r\nx`, [400]],
-  ['500 query parameters: 414 or 431 at once (libmicrohttpd 0.9.75 runs out of its pool and never answers)',
-    `HEAD ${H}/users/u?${Array.from({ length: 500 }, (_, i) => `a${i}=c`).join('&')} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`, [431]],
+  // api_uri_check cuts such a query before libmicrohttpd splits it; it needs MHD_OPTION_URI_LOG_CALLBACK
+  // (httpd.c): then this passes and the idle-timeout test above no longer holds (swap them)
+  ['500 query parameters: 400 InvalidParameter at once (needs api_uri_check wired as the URI log callback)',
+    `HEAD ${H}/users/u?${Array.from({ length: 500 }, (_, i) => `a${i}=c`).join('&')} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`, [400], true],
 ];
-for (const [name, bytes, want] of TODO) {
+for (const [name, bytes, want, head] of TODO) {
   test(name, { todo: 'libmicrohttpd 0.9.75: see the case table and wpsgated(8)' }, async () => {
     const n0 = up.requests.length;
     const res = await exchange(gw.tcp, bytes, { timeoutMs: 1000 });
-    assert.deepEqual(statuses(res.data), want);
+    assert.deepEqual(statuses(res.data, !!head), want);
     assert.equal(up.requests.length, n0, 'nothing upstream');
   });
 }

@@ -1,7 +1,8 @@
 /* check_gw_api.c: the API's pure helpers: W3C traceparent validation, the canonical upstream target, and
- * the upstream response header lines kept (up_job_header). */
+ * the upstream response header lines kept (up_job_header), the early check of the request target. */
 #include <config.h>
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "gateway/loop.h"
 #include "gateway/upstream.h"
 #include "ops.h"
+#include "wpslimits.h"
 
 START_TEST(traceparent)
 {
@@ -129,6 +131,62 @@ START_TEST(upstream_header_lines)
 }
 END_TEST
 
+/* A query of n parameters "a=b&a=b..." after "/api/hubs/h/:send?", in a malloc'ed buffer. */
+static char *target(unsigned n, size_t pad)
+{
+	size_t len = 32 + 4 * (size_t)n + pad, i;
+	char *u = malloc(len), *p;
+
+	ck_assert_ptr_nonnull(u);
+	p = u + sprintf(u, "/api/hubs/h/:send?");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, i ? "&a=b" : "a=b");
+	memset(p, 'x', pad);
+	p[pad] = '\0';
+	return u;
+}
+
+START_TEST(uri_check)
+{
+	char *u, plain[] = "/api/hubs/h/:send";
+	size_t n;
+
+	ck_assert_ptr_null(api_uri_check(NULL, plain, NULL));
+	ck_assert_ptr_null(api_uri_check(NULL, NULL, NULL));
+	/* WPS_QUERY_PARAMS_MAX parameters pass untouched */
+	u = target(WPS_QUERY_PARAMS_MAX, 0);
+	n = strlen(u);
+	ck_assert_ptr_null(api_uri_check(NULL, u, NULL));
+	ck_assert_uint_eq(strlen(u), n);
+	free(u);
+	/* one more: marked, and the query is cut right after the '?' */
+	u = target(WPS_QUERY_PARAMS_MAX + 1, 0);
+	ck_assert_ptr_nonnull(api_uri_check(NULL, u, NULL));
+	ck_assert_str_eq(u, "/api/hubs/h/:send?");
+	free(u);
+	u = target(5000, 0);
+	ck_assert_ptr_nonnull(api_uri_check(NULL, u, NULL));
+	ck_assert_str_eq(u, "/api/hubs/h/:send?");
+	free(u);
+	/* a target of exactly WPS_URL_MAX bytes passes, one byte more is marked (another marker) */
+	u = target(1, WPS_URL_MAX - strlen("/api/hubs/h/:send?a=b"));
+	ck_assert_uint_eq(strlen(u), WPS_URL_MAX);
+	ck_assert_ptr_null(api_uri_check(NULL, u, NULL));
+	free(u);
+	u = target(1, WPS_URL_MAX + 1 - strlen("/api/hubs/h/:send?a=b"));
+	{
+		char *m1 = api_uri_check(NULL, u, NULL), *m2, *v = target(WPS_QUERY_PARAMS_MAX + 1, 0);
+		ck_assert_ptr_nonnull(m1);
+		ck_assert_str_eq(u, "/api/hubs/h/:send?");
+		m2 = api_uri_check(NULL, v, NULL);
+		ck_assert_ptr_nonnull(m2);
+		ck_assert_ptr_ne(m1, m2);
+		free(v);
+	}
+	free(u);
+}
+END_TEST
+
 static void nothing(void) { }
 
 static Suite *suite(void)
@@ -140,6 +198,7 @@ static Suite *suite(void)
 	tcase_add_test(t, traceparent);
 	tcase_add_test(t, upstream_target);
 	tcase_add_test(t, upstream_header_lines);
+	tcase_add_test(t, uri_check);
 	suite_add_tcase(s, t);
 	return s;
 }
