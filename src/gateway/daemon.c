@@ -202,6 +202,7 @@ static int start_listeners(struct daemon *d, char *err, size_t errlen)
 	o.handler_cls = d->api;
 	o.completed = api_completed;
 	o.completed_cls = d->api;
+	o.uri_log = api_uri_check;
 	if (d->cfg->metrics.listen_set) {
 		struct listen_sock *m;
 		int fd;

@@ -16,6 +16,9 @@ struct httpd_opts {
 	void                        *handler_cls;
 	MHD_RequestCompletedCallback completed;
 	void                        *completed_cls;
+	/* MHD_OPTION_URI_LOG_CALLBACK: sees the request target before libmicrohttpd splits the query */
+	void                      *(*uri_log)(void *cls, const char *uri, struct MHD_Connection *conn);
+	void                        *uri_log_cls;
 };
 
 struct httpd;
