@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "ops.h"
 #include "relay.h"
+#include "slow.h"
 #include "token.h"
 #include "upstream.h"
 
@@ -1074,8 +1075,10 @@ enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *
 		}
 		return MHD_YES;
 	}
-	if (c->phase == PH_BODY)
+	if (c->phase == PH_BODY) {
+		slow_request_received(conn);   /* whole: no arrival deadline while it is handled */
 		dispatch(c);
+	}
 	if (c->phase == PH_REPLIED && !c->queued)
 		return queue_reply(c);
 	return MHD_YES;   /* suspended: called again after api_resume */
@@ -1112,8 +1115,8 @@ void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum 
 	struct api_ctx *c = *req_cls;
 	size_t i;
 
-	(void)conn;
 	(void)toe;
+	slow_request_done(conn);   /* the next request on this connection must arrive in time */
 	if (c == NULL || is_uri_mark(c))
 		return;
 	*req_cls = NULL;

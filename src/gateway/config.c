@@ -24,7 +24,7 @@ static const char *const unix_keys[]     = { "path", "mode", "group", NULL };
 static const char *const upstream_keys[] = { "endpoint", "access_key_file", "connection_string_file",
 	"api_version", "timeout_ms", "ca_file", "max_connections", "max_response_bytes", "attempt_timeout_ms", NULL };
 static const char *const limits_keys[]   = { "max_body_bytes", "max_connections", "max_inflight",
-	"idle_timeout_s", "max_header_bytes", "shutdown_grace_ms", NULL };
+	"idle_timeout_s", "request_timeout_s", "max_header_bytes", "shutdown_grace_ms", NULL };
 static const char *const log_keys[]      = { "level", "format", NULL };
 
 /* Sections other modules own, kept parsed in struct cfg. */
@@ -496,6 +496,7 @@ static int load_limits(struct ctx *x, const config_setting_t *root, struct cfg *
 	    get_int(x, l, "limits", "max_connections", 1, 65536, &c->max_connections) < 0 ||
 	    get_int(x, l, "limits", "max_inflight", 1, 1000000, &c->max_inflight) < 0 ||
 	    get_int(x, l, "limits", "idle_timeout_s", 1, 3600, &c->idle_timeout_s) < 0 ||
+	    get_int(x, l, "limits", "request_timeout_s", 0, 3600, &c->request_timeout_s) < 0 ||
 	    get_int(x, l, "limits", "max_header_bytes", 1024, 1024L * 1024, &c->max_header_bytes) < 0 ||
 	    get_int(x, l, "limits", "shutdown_grace_ms", 0, 600000, &c->shutdown_grace_ms) < 0)
 		return -1;
@@ -572,6 +573,7 @@ static void set_defaults(struct cfg *c)
 	c->max_connections = WPS_DEFAULT_MAX_CONNECTIONS;
 	c->max_inflight = WPS_DEFAULT_MAX_INFLIGHT;
 	c->idle_timeout_s = CFG_DEFAULT_IDLE_TIMEOUT_S;
+	c->request_timeout_s = CFG_DEFAULT_REQUEST_TIMEOUT_S;
 	c->max_header_bytes = CFG_DEFAULT_HEADER_BYTES;
 	c->shutdown_grace_ms = CFG_DEFAULT_SHUTDOWN_GRACE_MS;
 	c->attempt_timeout_ms = CFG_DEFAULT_ATTEMPT_TIMEOUT_MS;

@@ -19,6 +19,7 @@
 #define CFG_DEFAULT_UNIX_MODE         0660
 #define CFG_DEFAULT_MAX_RESPONSE      (4L * 1024 * 1024)
 #define CFG_DEFAULT_IDLE_TIMEOUT_S    60
+#define CFG_DEFAULT_REQUEST_TIMEOUT_S 30   /* a whole request must arrive within this (slow senders) */
 #define CFG_DEFAULT_HEADER_BYTES      16384
 #define CFG_DEFAULT_SHUTDOWN_GRACE_MS 10000
 #define CFG_DEFAULT_ATTEMPT_TIMEOUT_MS 10000
@@ -53,6 +54,7 @@ struct cfg {
 	long    max_connections;
 	long    max_inflight;
 	long    idle_timeout_s;
+	long    request_timeout_s;   /* 0: off */
 	long    max_header_bytes;
 	long    shutdown_grace_ms;
 

@@ -29,6 +29,7 @@
 #include "outbox.h"
 #include "relay.h"
 #include "sdnotify.h"
+#include "slow.h"
 #include "spool.h"
 #include "upstream.h"
 
@@ -52,6 +53,7 @@ struct daemon {
 	struct bapi       *bapi;
 	struct admit      *admit;
 	struct health     *health;
+	struct slow       *slow;      /* request arrival deadlines (limits.request_timeout_s) */
 	struct listen_set  ls;
 	struct httpd      *httpd[LISTEN_MAX];
 	size_t             nhttpd;
@@ -147,6 +149,7 @@ static void reload(struct daemon *d)
 	if (d->mapi != NULL)
 		api_configure(d->mapi, cfg, cred);
 	relay_configure(d->relay, &cfg->retry);
+	slow_set_timeout(d->slow, (unsigned long)cfg->request_timeout_s * 1000);
 	if (d->spool != NULL)
 		spool_configure(d->spool, cfg);
 	bapi_configure(d->bapi, cfg);
@@ -203,6 +206,8 @@ static int start_listeners(struct daemon *d, char *err, size_t errlen)
 	o.completed = api_completed;
 	o.completed_cls = d->api;
 	o.uri_log = api_uri_check;
+	o.notify_conn = slow_notify;
+	o.notify_conn_cls = d->slow;
 	if (d->cfg->metrics.listen_set) {
 		struct listen_sock *m;
 		int fd;
@@ -279,6 +284,7 @@ static void teardown(struct daemon *d)
 	for (i = d->nhttpd; i > 0; i--)
 		httpd_free(d->httpd[i - 1]);
 	d->nhttpd = 0;
+	slow_free(d->slow);
 	listen_close_all(&d->ls);
 	loop_timer_free(d->watchdog);
 	spool_free(d->spool);
@@ -370,6 +376,7 @@ int daemon_run(const char *config_path, int verbose)
 	}
 	metrics_init(WPSGATE_VERSION, d.cfg->api_version, 0);
 	if ((d.loop = loop_new()) == NULL ||
+	    (d.slow = slow_new(d.loop, (unsigned long)d.cfg->request_timeout_s * 1000)) == NULL ||
 	    (d.up = up_new(d.loop, d.cfg, d.cred)) == NULL ||
 	    (d.relay = relay_new(d.loop, d.up, &d.cfg->retry, on_breaker, &d)) == NULL ||
 	    (d.api = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL ||

@@ -87,6 +87,7 @@ struct httpd *httpd_start(struct loop *l, const struct listen_sock *ls, const st
 	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->mem_limit,
 	                        MHD_OPTION_NOTIFY_COMPLETED, o->completed, o->completed_cls,
 	                        MHD_OPTION_URI_LOG_CALLBACK, o->uri_log, o->uri_log_cls,
+	                        MHD_OPTION_NOTIFY_CONNECTION, o->notify_conn, o->notify_conn_cls,
 	                        MHD_OPTION_END);
 	if (h->d == NULL) {
 		snprintf(err, errlen, "%s: cannot start libmicrohttpd", ls->name);
