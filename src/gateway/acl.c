@@ -14,20 +14,8 @@
 #include <openssl/evp.h>
 
 #include "acl.h"
+#include "gateway/dcfg.h"
 #include "log.h"
-
-static void
-cfg_err(char *err, size_t errlen, const config_setting_t *s, const char *key, const char *what)
-{
-	int line = s != NULL ? config_setting_source_line(s) : 0;
-
-	if (err == NULL || errlen == 0)
-		return;
-	if (line > 0)
-		snprintf(err, errlen, "%s: %s (line %d)", key, what, line);
-	else
-		snprintf(err, errlen, "%s: %s", key, what);
-}
 
 /* A string or a list/array of strings and integers: calls fn for every element. */
 static const config_setting_t *
@@ -45,12 +33,12 @@ parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, s
 	int i, n;
 
 	if (as_list(m) == NULL) {
-		cfg_err(err, errlen, m, key, "must be a list of names or numeric ids");
+		dcfg_keyfail(m, err, errlen, key, "must be a list of names or numeric ids");
 		return -1;
 	}
 	n = config_setting_length(m);
 	if (n > ACL_RULE_IDS_MAX) {
-		cfg_err(err, errlen, m, key, "too many entries");
+		dcfg_keyfail(m, err, errlen, key, "too many entries");
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -62,7 +50,7 @@ parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, s
 		case CONFIG_TYPE_INT64:
 			id = config_setting_get_int64(e);
 			if (id < 0 || id >= (long long)UINT32_MAX) {
-				cfg_err(err, errlen, e, key, "a numeric id is out of range");
+				dcfg_keyfail(e, err, errlen, key, "a numeric id is out of range");
 				return -1;
 			}
 			break;
@@ -77,7 +65,7 @@ parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, s
 				struct passwd *pw = getpwnam(name);
 
 				if (pw == NULL) {
-					cfg_err(err, errlen, e, key, "unknown user name");
+					dcfg_keyfail(e, err, errlen, key, "unknown user name");
 					return -1;
 				}
 				id = pw->pw_uid;
@@ -85,7 +73,7 @@ parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, s
 				struct group *gr = getgrnam(name);
 
 				if (gr == NULL) {
-					cfg_err(err, errlen, e, key, "unknown group name");
+					dcfg_keyfail(e, err, errlen, key, "unknown group name");
 					return -1;
 				}
 				id = gr->gr_gid;
@@ -93,7 +81,7 @@ parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, s
 			break;
 		}
 		default:
-			cfg_err(err, errlen, e, key, "entries must be names or numeric ids");
+			dcfg_keyfail(e, err, errlen, key, "entries must be names or numeric ids");
 			return -1;
 		}
 		if (users)
@@ -110,12 +98,12 @@ parse_hubs(const config_setting_t *m, struct acl_rule *r, char *err, size_t errl
 	int i, n;
 
 	if (as_list(m) == NULL) {
-		cfg_err(err, errlen, m, "access.rules.hubs", "must be a list of hub names or \"*\"");
+		dcfg_keyfail(m, err, errlen, "access.rules.hubs", "must be a list of hub names or \"*\"");
 		return -1;
 	}
 	n = config_setting_length(m);
 	if (n == 0 || n > ACL_RULE_IDS_MAX) {
-		cfg_err(err, errlen, m, "access.rules.hubs", "must have 1 to 64 entries");
+		dcfg_keyfail(m, err, errlen, "access.rules.hubs", "must have 1 to 64 entries");
 		return -1;
 	}
 	r->any_hub = 0;
@@ -124,7 +112,7 @@ parse_hubs(const config_setting_t *m, struct acl_rule *r, char *err, size_t errl
 		const char *h = config_setting_get_string(e);
 
 		if (h == NULL) {
-			cfg_err(err, errlen, e, "access.rules.hubs", "entries must be strings");
+			dcfg_keyfail(e, err, errlen, "access.rules.hubs", "entries must be strings");
 			return -1;
 		}
 		if (strcmp(h, "*") == 0) {
@@ -132,12 +120,12 @@ parse_hubs(const config_setting_t *m, struct acl_rule *r, char *err, size_t errl
 			continue;
 		}
 		if (!ops_valid_hub(h)) {
-			cfg_err(err, errlen, e, "access.rules.hubs", "an entry is not a valid hub name");
+			dcfg_keyfail(e, err, errlen, "access.rules.hubs", "an entry is not a valid hub name");
 			return -1;
 		}
 		r->hubs[r->nhubs] = strdup(h);
 		if (r->hubs[r->nhubs] == NULL) {
-			cfg_err(err, errlen, e, "access.rules.hubs", "out of memory");
+			dcfg_keyfail(e, err, errlen, "access.rules.hubs", "out of memory");
 			return -1;
 		}
 		r->nhubs++;
@@ -151,12 +139,12 @@ parse_ops(const config_setting_t *m, struct acl_rule *r, char *err, size_t errle
 	int i, n;
 
 	if (as_list(m) == NULL) {
-		cfg_err(err, errlen, m, "access.rules.ops", "must be a list of operation classes");
+		dcfg_keyfail(m, err, errlen, "access.rules.ops", "must be a list of operation classes");
 		return -1;
 	}
 	n = config_setting_length(m);
 	if (n == 0) {
-		cfg_err(err, errlen, m, "access.rules.ops", "must not be empty");
+		dcfg_keyfail(m, err, errlen, "access.rules.ops", "must not be empty");
 		return -1;
 	}
 	r->classes = 0;
@@ -170,7 +158,7 @@ parse_ops(const config_setting_t *m, struct acl_rule *r, char *err, size_t errle
 			continue;
 		}
 		if (v == NULL || ops_class_parse(v, &cls) < 0) {
-			cfg_err(err, errlen, e, "access.rules.ops",
+			dcfg_keyfail(e, err, errlen, "access.rules.ops",
 			        "entries must be read, send, group, close, permission, token or \"*\"");
 			return -1;
 		}
@@ -189,7 +177,7 @@ parse_rule(const config_setting_t *g, struct acl_rule *r, char *err, size_t errl
 	r->classes = (1u << OPC__COUNT) - 1;
 	r->line = config_setting_source_line(g);
 	if (!config_setting_is_group(g)) {
-		cfg_err(err, errlen, g, "access.rules", "each rule must be a group { ... }");
+		dcfg_keyfail(g, err, errlen, "access.rules", "each rule must be a group { ... }");
 		return -1;
 	}
 	for (i = 0; i < config_setting_length(g); i++) {
@@ -198,7 +186,7 @@ parse_rule(const config_setting_t *g, struct acl_rule *r, char *err, size_t errl
 		int rc;
 
 		if (name == NULL) {
-			cfg_err(err, errlen, m, "access.rules", "unknown key");
+			dcfg_keyfail(m, err, errlen, "access.rules", "unknown key");
 			return -1;
 		}
 		if (strcmp(name, "users") == 0) {
@@ -212,14 +200,14 @@ parse_rule(const config_setting_t *g, struct acl_rule *r, char *err, size_t errl
 		} else if (strcmp(name, "ops") == 0) {
 			rc = parse_ops(m, r, err, errlen);
 		} else {
-			cfg_err(err, errlen, m, "access.rules", "unknown key");
+			dcfg_keyfail(m, err, errlen, "access.rules", "unknown key");
 			return -1;
 		}
 		if (rc < 0)
 			return -1;
 	}
 	if (!have_who || (r->nuids == 0 && r->ngids == 0 && !r->any_user)) {
-		cfg_err(err, errlen, g, "access.rules", "a rule needs users or groups");
+		dcfg_keyfail(g, err, errlen, "access.rules", "a rule needs users or groups");
 		return -1;
 	}
 	return 0;
@@ -235,7 +223,7 @@ acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t 
 	if (s == NULL)
 		return 0;
 	if (!config_setting_is_group(s)) {
-		cfg_err(err, errlen, s, "access", "must be a group { ... }");
+		dcfg_keyfail(s, err, errlen, "access", "must be a group { ... }");
 		goto bad;
 	}
 	for (i = 0; i < config_setting_length(s); i++) {
@@ -250,17 +238,17 @@ acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t 
 			else if (v != NULL && strcmp(v, "deny") == 0)
 				out->tcp_allow = 0;
 			else {
-				cfg_err(err, errlen, m, "access.tcp", "must be \"allow\" or \"deny\"");
+				dcfg_keyfail(m, err, errlen, "access.tcp", "must be \"allow\" or \"deny\"");
 				goto bad;
 			}
 		} else if (name != NULL && strcmp(name, "rules") == 0) {
 			if (!config_setting_is_list(m)) {
-				cfg_err(err, errlen, m, "access.rules", "must be a list ( { ... }, ... )");
+				dcfg_keyfail(m, err, errlen, "access.rules", "must be a list ( { ... }, ... )");
 				goto bad;
 			}
 			n = config_setting_length(m);
 			if (n > ACL_RULES_MAX) {
-				cfg_err(err, errlen, m, "access.rules", "too many rules");
+				dcfg_keyfail(m, err, errlen, "access.rules", "too many rules");
 				goto bad;
 			}
 			out->have_rules = 1;
@@ -272,7 +260,7 @@ acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t 
 				}
 			}
 		} else {
-			cfg_err(err, errlen, m, "access", "unknown key");
+			dcfg_keyfail(m, err, errlen, "access", "unknown key");
 			goto bad;
 		}
 	}

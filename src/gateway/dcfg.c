@@ -1,4 +1,4 @@
-/* dcfg.c: libconfig helpers shared by the delivery modules: typed, range-checked members, errors by key and line. */
+/* dcfg.c: libconfig helpers shared by the gateway modules: typed, range-checked members, errors by key and line. */
 #include <config.h>   /* autoconf; "config.h" would find src/gateway/config.h */
 
 #include <stdarg.h>
@@ -53,6 +53,25 @@ dcfg_fail(const config_setting_t *m, char *err, size_t errlen, const char *fmt, 
 	}
 	dcfg_path(m, path, sizeof(path));
 	snprintf(err, errlen, "%s (line %d): %s", path, config_setting_source_line(m), msg);
+	return -1;
+}
+
+int
+dcfg_keyfail(const config_setting_t *m, char *err, size_t errlen, const char *key, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	int line = m != NULL ? config_setting_source_line(m) : 0;
+
+	if (err == NULL || errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(err, errlen, "%s: %s (line %d)", key, msg, line);
+	else
+		snprintf(err, errlen, "%s: %s", key, msg);
 	return -1;
 }
 

@@ -1,4 +1,4 @@
-/* dcfg.h: small helpers the delivery modules (retry, outbox, batch) share to read their libconfig sections. */
+/* dcfg.h: small helpers all gateway modules share to read their libconfig sections and report errors. */
 #ifndef WPS_GW_DCFG_H
 #define WPS_GW_DCFG_H
 
@@ -25,5 +25,10 @@ int dcfg_string(const config_setting_t *s, const char *name, size_t maxlen, char
 /* Write "PATH (line N): " + message into err for setting m (or its parent s when m is NULL). */
 int dcfg_fail(const config_setting_t *m, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* Write "KEY: message (line N)" into err for setting m, or "KEY: message" when m is NULL or has no line
+ * (the layout of the access, guard, metrics, ratelimit and upstream.entra sections). Returns -1. */
+int dcfg_keyfail(const config_setting_t *m, char *err, size_t errlen, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
 #endif

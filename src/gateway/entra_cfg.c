@@ -16,6 +16,7 @@
 #include "cred.h"
 #include "entra.h"
 #include "entra_impl.h"
+#include "gateway/dcfg.h"
 #include "guard.h"
 
 #define KEY_PREFIX "upstream.entra"
@@ -27,18 +28,14 @@ static const char *const known_keys[] = { "kind", "tenant_id", "client_id", "cli
 __attribute__((format(printf, 5, 6)))
 static int fail(char *err, size_t errlen, const config_setting_t *s, const char *key, const char *fmt, ...)
 {
-	char what[200];
+	char what[200], full[512];   /* a key as long as any err buffer */
 	va_list ap;
-	int line = s != NULL ? config_setting_source_line(s) : 0;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	if (line > 0)
-		snprintf(err, errlen, KEY_PREFIX "%s%s: %s (line %d)", *key ? "." : "", key, what, line);
-	else
-		snprintf(err, errlen, KEY_PREFIX "%s%s: %s", *key ? "." : "", key, what);
-	return -1;
+	snprintf(full, sizeof full, KEY_PREFIX "%s%s", *key ? "." : "", key);
+	return dcfg_keyfail(s, err, errlen, full, "%s", what);
 }
 
 const char *entra_kind_name(enum entra_kind k)

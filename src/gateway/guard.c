@@ -9,21 +9,9 @@
 #include <strings.h>
 
 #include "guard.h"
+#include "gateway/dcfg.h"
 
 #define GUARD_HOST_MAX 262    /* 255 for a DNS name plus ":65535" and brackets */
-
-static void
-cfg_err(char *err, size_t errlen, const config_setting_t *s, const char *key, const char *what)
-{
-	int line = s != NULL ? config_setting_source_line(s) : 0;
-
-	if (err == NULL || errlen == 0)
-		return;
-	if (line > 0)
-		snprintf(err, errlen, "%s: %s (line %d)", key, what, line);
-	else
-		snprintf(err, errlen, "%s: %s", key, what);
-}
 
 /* "scheme://host[:port]": a lower-case-insensitive scheme of letters, then a host and an optional
  * port, no path, query, fragment, userinfo or whitespace. */
@@ -60,7 +48,7 @@ guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, siz
 	if (s == NULL)
 		return 0;
 	if (!config_setting_is_group(s)) {
-		cfg_err(err, errlen, s, "guard", "must be a group { ... }");
+		dcfg_keyfail(s, err, errlen, "guard", "must be a group { ... }");
 		goto bad;
 	}
 	for (i = 0; i < config_setting_length(s); i++) {
@@ -68,7 +56,7 @@ guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, siz
 		const char *name = config_setting_name(m);
 
 		if (name == NULL || strcmp(name, "allowed_origins") != 0) {
-			cfg_err(err, errlen, m, "guard", "unknown key");
+			dcfg_keyfail(m, err, errlen, "guard", "unknown key");
 			goto bad;
 		}
 	}
@@ -76,12 +64,12 @@ guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, siz
 	if (list == NULL)
 		return 0;
 	if (!config_setting_is_array(list) && !config_setting_is_list(list)) {
-		cfg_err(err, errlen, list, "guard.allowed_origins", "must be an array of strings");
+		dcfg_keyfail(list, err, errlen, "guard.allowed_origins", "must be an array of strings");
 		goto bad;
 	}
 	n = config_setting_length(list);
 	if (n > GUARD_ORIGINS_MAX) {
-		cfg_err(err, errlen, list, "guard.allowed_origins", "too many entries");
+		dcfg_keyfail(list, err, errlen, "guard.allowed_origins", "too many entries");
 		goto bad;
 	}
 	for (i = 0; i < n; i++) {
@@ -89,17 +77,17 @@ guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, siz
 		const char *v = config_setting_get_string(e);
 
 		if (v == NULL) {
-			cfg_err(err, errlen, e, "guard.allowed_origins", "entries must be strings");
+			dcfg_keyfail(e, err, errlen, "guard.allowed_origins", "entries must be strings");
 			goto bad;
 		}
 		if (strcmp(v, "null") == 0 || !origin_well_formed(v)) {
-			cfg_err(err, errlen, e, "guard.allowed_origins",
+			dcfg_keyfail(e, err, errlen, "guard.allowed_origins",
 			        "an entry is not an origin of the form scheme://host[:port]");
 			goto bad;
 		}
 		out->origins[out->norigins] = strdup(v);
 		if (out->origins[out->norigins] == NULL) {
-			cfg_err(err, errlen, e, "guard.allowed_origins", "out of memory");
+			dcfg_keyfail(e, err, errlen, "guard.allowed_origins", "out of memory");
 			goto bad;
 		}
 		out->norigins++;

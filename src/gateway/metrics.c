@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "metrics.h"
+#include "gateway/dcfg.h"
 #include "procstat.h"
 
 /* Local HTTP statuses with a series of their own; any other code is counted as "other". */
@@ -66,19 +67,6 @@ static char build_api[METRICS_LABEL_MAX * 2 + 1] = "unknown";
 #define SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 /* ---- configuration ---- */
-
-static void
-cfg_err(char *err, size_t errlen, const config_setting_t *s, const char *key, const char *what)
-{
-	int line = s != NULL ? config_setting_source_line(s) : 0;
-
-	if (err == NULL || errlen == 0)
-		return;
-	if (line > 0)
-		snprintf(err, errlen, "%s: %s (line %d)", key, what, line);
-	else
-		snprintf(err, errlen, "%s: %s", key, what);
-}
 
 /* "1.2.3.4:P" or "[v6]:P" into out. Returns 0 or -1. */
 static int
@@ -138,7 +126,7 @@ metrics_cfg_parse(const config_setting_t *s, struct metrics_cfg *out, char *err,
 	if (s == NULL)
 		return 0;
 	if (!config_setting_is_group(s)) {
-		cfg_err(err, errlen, s, "metrics", "must be a group { ... }");
+		dcfg_keyfail(s, err, errlen, "metrics", "must be a group { ... }");
 		return -1;
 	}
 	for (i = 0; i < config_setting_length(s); i++) {
@@ -150,18 +138,18 @@ metrics_cfg_parse(const config_setting_t *s, struct metrics_cfg *out, char *err,
 
 			if (v == NULL || parse_listen(v, out) < 0) {
 				memset(out, 0, sizeof(*out));
-				cfg_err(err, errlen, m, "metrics.listen",
+				dcfg_keyfail(m, err, errlen, "metrics.listen",
 				        "must be \"IPv4:port\" or \"[IPv6]:port\"");
 				return -1;
 			}
 		} else if (name != NULL && strcmp(name, "on_api") == 0) {
 			if (config_setting_type(m) != CONFIG_TYPE_BOOL) {
-				cfg_err(err, errlen, m, "metrics.on_api", "must be true or false");
+				dcfg_keyfail(m, err, errlen, "metrics.on_api", "must be true or false");
 				return -1;
 			}
 			out->on_api = config_setting_get_bool(m);
 		} else {
-			cfg_err(err, errlen, m, "metrics", "unknown key");
+			dcfg_keyfail(m, err, errlen, "metrics", "unknown key");
 			return -1;
 		}
 	}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ratelimit.h"
+#include "gateway/dcfg.h"
 
 #define NIL (-1)
 #define RL_EPSILON 1e-9
@@ -36,19 +37,6 @@ ratelimit_cfg_default(struct ratelimit_cfg *out)
 	out->burst = RATELIMIT_DEFAULT_BURST;
 	out->max_peers = RATELIMIT_DEFAULT_PEERS;
 	out->max_inflight = RATELIMIT_DEFAULT_INFLIGHT;
-}
-
-static void
-cfg_err(char *err, size_t errlen, const config_setting_t *s, const char *key, const char *what)
-{
-	int line = s != NULL ? config_setting_source_line(s) : 0;
-
-	if (err == NULL || errlen == 0)
-		return;
-	if (line > 0)
-		snprintf(err, errlen, "%s: %s (line %d)", key, what, line);
-	else
-		snprintf(err, errlen, "%s: %s", key, what);
 }
 
 /* A number (int or float) setting. */
@@ -93,7 +81,7 @@ ratelimit_cfg_parse(const config_setting_t *s, struct ratelimit_cfg *out, char *
 	if (s == NULL)
 		return 0;
 	if (!config_setting_is_group(s)) {
-		cfg_err(err, errlen, s, "ratelimit", "must be a group { ... }");
+		dcfg_keyfail(s, err, errlen, "ratelimit", "must be a group { ... }");
 		return -1;
 	}
 	for (i = 0; i < config_setting_length(s); i++) {
@@ -101,37 +89,37 @@ ratelimit_cfg_parse(const config_setting_t *s, struct ratelimit_cfg *out, char *
 		const char *name = config_setting_name(m);
 
 		if (name == NULL) {
-			cfg_err(err, errlen, m, "ratelimit", "unknown key");
+			dcfg_keyfail(m, err, errlen, "ratelimit", "unknown key");
 			return -1;
 		}
 		if (strcmp(name, "rate") == 0) {
 			if (get_number(m, &v) < 0 || v < 0 || v > 1e9) {
-				cfg_err(err, errlen, m, "ratelimit.rate", "must be a number from 0 to 1e9");
+				dcfg_keyfail(m, err, errlen, "ratelimit.rate", "must be a number from 0 to 1e9");
 				return -1;
 			}
 			out->rate = v;
 		} else if (strcmp(name, "burst") == 0) {
 			if (get_number(m, &v) < 0 || v < 1 || v > 1e9) {
-				cfg_err(err, errlen, m, "ratelimit.burst", "must be a number from 1 to 1e9");
+				dcfg_keyfail(m, err, errlen, "ratelimit.burst", "must be a number from 1 to 1e9");
 				return -1;
 			}
 			out->burst = v;
 			burst_set = 1;
 		} else if (strcmp(name, "max_peers") == 0) {
 			if (get_number(m, &v) < 0 || v < 1 || v > RATELIMIT_PEERS_MAX || !is_integer(v)) {
-				cfg_err(err, errlen, m, "ratelimit.max_peers", "must be an integer from 1 to 65536");
+				dcfg_keyfail(m, err, errlen, "ratelimit.max_peers", "must be an integer from 1 to 65536");
 				return -1;
 			}
 			out->max_peers = (size_t)v;
 		} else if (strcmp(name, "max_inflight_per_peer") == 0) {
 			if (get_number(m, &v) < 0 || v < 0 || v > 1e7 || !is_integer(v)) {
-				cfg_err(err, errlen, m, "ratelimit.max_inflight_per_peer",
+				dcfg_keyfail(m, err, errlen, "ratelimit.max_inflight_per_peer",
 				        "must be an integer from 0 to 10000000");
 				return -1;
 			}
 			out->max_inflight = (unsigned)v;
 		} else {
-			cfg_err(err, errlen, m, "ratelimit", "unknown key");
+			dcfg_keyfail(m, err, errlen, "ratelimit", "unknown key");
 			return -1;
 		}
 	}
