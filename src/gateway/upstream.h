@@ -67,6 +67,7 @@ struct up_job {
 	/* private to upstream.c */
 	struct up  *up_;
 	void       *easy_;
+	unsigned    easy_gen_;       /* the up's easy_gen when easy_ was taken */
 	void       *entra_wait_;     /* queued for an Entra ID token */
 	unsigned long entra_gen_;    /* the token generation this attempt carried */
 	int         entra_retried_;  /* the one refresh-and-retry after a 401 was used */
