@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,31 @@ void cred_wipe_free(char *s)
 	free(s);
 }
 
-char *cred_read_file(const char *name, size_t *len, char *err, size_t errlen)
+/* err = "credential file PATH: message" (label "credential") or "PATH: message" with at most 200 bytes of
+ * PATH (label NULL); subject NULL: "credential file: message" or "message". is_name: the subject is the
+ * name as configured ("credential NAME: ..."). */
+__attribute__((format(printf, 6, 7)))
+static void file_err(char *err, size_t errlen, const char *label, const char *subject, int is_name,
+                     const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (label == NULL && subject == NULL)
+		snprintf(err, errlen, "%s", msg);
+	else if (label == NULL)
+		snprintf(err, errlen, "%.200s: %s", subject, msg);
+	else if (subject == NULL)
+		snprintf(err, errlen, "%s file: %s", label, msg);
+	else
+		snprintf(err, errlen, "%s%s %s: %s", label, is_name ? "" : " file", subject, msg);
+}
+
+char *cred_read_bounded(const char *name, size_t max, unsigned flags, const char *label, size_t *len,
+                        char *err, size_t errlen)
 {
 	char path[4096];
 	char *data = NULL;
@@ -39,57 +64,57 @@ char *cred_read_file(const char *name, size_t *len, char *err, size_t errlen)
 	if (strchr(name, '/') == NULL) {
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
 		if (dir == NULL || *dir == '\0') {
-			snprintf(err, errlen, "credential %s: a name without '/' is looked up in $CREDENTIALS_DIRECTORY, "
-			         "which is not set", name);
+			file_err(err, errlen, label, name, 1, "a name without '/' is looked up in $CREDENTIALS_DIRECTORY, "
+			         "which is not set");
 			return NULL;
 		}
 		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
-			snprintf(err, errlen, "credential %s: path too long", name);
+			file_err(err, errlen, label, name, 1, "path too long");
 			return NULL;
 		}
 	} else if ((size_t)snprintf(path, sizeof path, "%s", name) >= sizeof path) {
-		snprintf(err, errlen, "credential file: path too long");
+		file_err(err, errlen, label, NULL, 0, "path too long");
 		return NULL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		snprintf(err, errlen, "credential file %s: %s", path, strerror(errno));
+		file_err(err, errlen, label, path, 0, "%s", strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "credential file %s: %s", path, strerror(errno));
+		file_err(err, errlen, label, path, 0, "%s", strerror(errno));
 		goto bad;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "credential file %s: not a regular file", path);
+		file_err(err, errlen, label, path, 0, "not a regular file");
 		goto bad;
 	}
-	if ((st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "credential file %s: mode %04o lets group or others read or write it; "
-		         "chmod 0600 (or 0400) it", path, (unsigned)(st.st_mode & 07777));
+	if ((flags & CRED_FILE_PRIVATE) && (st.st_mode & 077) != 0) {
+		file_err(err, errlen, label, path, 0, "mode %04o lets group or others read or write it; "
+		         "chmod 0600 (or 0400) it", (unsigned)(st.st_mode & 07777));
 		goto bad;
 	}
-	if (st.st_size > CRED_FILE_MAX) {
-		snprintf(err, errlen, "credential file %s: larger than %d bytes", path, CRED_FILE_MAX);
+	if ((uintmax_t)st.st_size > max) {
+		file_err(err, errlen, label, path, 0, "larger than %zu bytes", max);
 		goto bad;
 	}
-	if ((data = malloc(CRED_FILE_MAX + 1)) == NULL) {
-		snprintf(err, errlen, "credential file %s: out of memory", path);
+	if ((data = malloc(max + 1)) == NULL) {
+		file_err(err, errlen, label, path, 0, "out of memory");
 		goto bad;
 	}
 	for (;;) {
-		ssize_t r = read(fd, data + n, CRED_FILE_MAX + 1 - n);
+		ssize_t r = read(fd, data + n, max + 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			snprintf(err, errlen, "credential file %s: %s", path, strerror(errno));
+			file_err(err, errlen, label, path, 0, "%s", strerror(errno));
 			goto bad;
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
-		if (n > CRED_FILE_MAX) {
-			snprintf(err, errlen, "credential file %s: larger than %d bytes", path, CRED_FILE_MAX);
+		if (n > max) {
+			file_err(err, errlen, label, path, 0, "larger than %zu bytes", max);
 			goto bad;
 		}
 	}
@@ -99,23 +124,29 @@ char *cred_read_file(const char *name, size_t *len, char *err, size_t errlen)
 		n--;
 	data[n] = '\0';
 	if (n == 0) {
-		snprintf(err, errlen, "credential file %s: empty", path);
+		file_err(err, errlen, label, path, 0, "empty");
 		goto bad;
 	}
-	if (memchr(data, '\0', n) != NULL || memchr(data, '\n', n) != NULL) {
-		snprintf(err, errlen, "credential file %s: must hold one line of text", path);
+	if (memchr(data, '\0', n) != NULL || memchr(data, '\n', n) != NULL ||
+	    ((flags & CRED_FILE_NO_CR) && memchr(data, '\r', n) != NULL)) {
+		file_err(err, errlen, label, path, 0, "must hold one line of text");
 		goto bad;
 	}
 	*len = n;
 	return data;
 bad:
 	if (data != NULL) {
-		OPENSSL_cleanse(data, CRED_FILE_MAX + 1);
+		OPENSSL_cleanse(data, max + 1);
 		free(data);
 	}
 	if (fd >= 0)
 		close(fd);
 	return NULL;
+}
+
+char *cred_read_file(const char *name, size_t *len, char *err, size_t errlen)
+{
+	return cred_read_bounded(name, CRED_FILE_MAX, CRED_FILE_PRIVATE, "credential", len, err, errlen);
 }
 
 int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen)

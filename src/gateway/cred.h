@@ -24,6 +24,14 @@ void cred_free(struct cred *c);   /* accepts NULL; cleanses the key */
 /* Read a secret file into a new NUL-terminated string with trailing whitespace trimmed (the file
  * rules above). *len receives its length. Returns NULL with err filled. For cred_load and tests. */
 char *cred_read_file(const char *name, size_t *len, char *err, size_t errlen);
+/* The same reader for any one-line secret file of at most max bytes. flags: CRED_FILE_PRIVATE refuses a
+ * file group or others may read or write; CRED_FILE_NO_CR refuses a '\r' inside the line too. Errors
+ * read "credential file PATH: ..." when label is "credential", "PATH: ..." (200 bytes of PATH at most)
+ * when label is NULL. */
+#define CRED_FILE_PRIVATE 0x1u
+#define CRED_FILE_NO_CR   0x2u
+char *cred_read_bounded(const char *name, size_t max, unsigned flags, const char *label, size_t *len,
+                        char *err, size_t errlen);
 /* Free a string from cred_read_file, wiping it first. Accepts NULL. */
 void  cred_wipe_free(char *s);
 

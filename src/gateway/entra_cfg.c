@@ -1,16 +1,11 @@
 /* entra_cfg.c: the upstream.entra config section (kinds, keys, AZURE_* environment) and its secret files. */
 #include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <openssl/crypto.h>
 
 #include "config.h"
 #include "cred.h"
@@ -379,78 +374,7 @@ int entra_cfg_copy(struct entra_cfg *dst, const struct entra_cfg *src)
  * it is a short-lived signed assertion, not a long-lived secret. */
 static char *read_assertion(const char *name, size_t *len, char *err, size_t errlen)
 {
-	char path[4096], *data = NULL;
-	struct stat st;
-	size_t n = 0;
-	int fd = -1;
-
-	*len = 0;
-	if (strchr(name, '/') == NULL) {
-		const char *dir = getenv("CREDENTIALS_DIRECTORY");
-		if (dir == NULL || *dir == '\0') {
-			snprintf(err, errlen, "%.200s: a name without '/' is looked up in $CREDENTIALS_DIRECTORY, which is not set",
-			         name);
-			return NULL;
-		}
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
-			snprintf(err, errlen, "%.200s: path too long", name);
-			return NULL;
-		}
-	} else if ((size_t)snprintf(path, sizeof path, "%s", name) >= sizeof path) {
-		snprintf(err, errlen, "path too long");
-		return NULL;
-	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-		snprintf(err, errlen, "%.200s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%.200s: not a regular file", path);
-		goto bad;
-	}
-	if ((data = malloc(ENTRA_ASSERTION_MAX + 1)) == NULL) {
-		snprintf(err, errlen, "%.200s: out of memory", path);
-		goto bad;
-	}
-	for (;;) {
-		ssize_t r = read(fd, data + n, ENTRA_ASSERTION_MAX + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "%.200s: %s", path, strerror(errno));
-			goto bad;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > ENTRA_ASSERTION_MAX) {
-			snprintf(err, errlen, "%.200s: larger than %d bytes", path, ENTRA_ASSERTION_MAX);
-			goto bad;
-		}
-	}
-	close(fd);
-	fd = -1;
-	while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' ' || data[n - 1] == '\t'))
-		n--;
-	data[n] = '\0';
-	if (n == 0) {
-		snprintf(err, errlen, "%.200s: empty", path);
-		goto bad;
-	}
-	if (memchr(data, '\0', n) != NULL || strpbrk(data, "\r\n") != NULL) {
-		snprintf(err, errlen, "%.200s: must hold one line of text", path);
-		goto bad;
-	}
-	*len = n;
-	return data;
-bad:
-	if (data != NULL) {
-		OPENSSL_cleanse(data, ENTRA_ASSERTION_MAX + 1);
-		free(data);
-	}
-	if (fd >= 0)
-		close(fd);
-	return NULL;
+	return cred_read_bounded(name, ENTRA_ASSERTION_MAX, CRED_FILE_NO_CR, NULL, len, err, errlen);
 }
 
 char *entra_read_secret(const struct entra_cfg *c, size_t *len, char *err, size_t errlen)
