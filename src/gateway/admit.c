@@ -151,6 +151,8 @@ static void audit(const struct api_ctx *c, const struct ops_req *r, int status, 
 	struct acl_peer tcp;
 
 	(void)arg;
+	if (!log_enabled(WLOG_INFO))
+		return;   /* the audit line is info: no body digest, no /proc lookup for nothing */
 	if (ar == NULL)
 		acl_peer_tcp(&tcp);
 	acl_audit_log(ar != NULL ? &ar->peer : &tcp, api_ctx_request_id(c), status, r->op->label, r->hub,
@@ -254,8 +256,8 @@ static void on_done(const struct api_ctx *c, void *arg)
 	size_t len;
 
 	(void)arg;
-	if (r == NULL || ar == NULL || !r->op->mutating || !ar->limited)
-		return;
+	if (r == NULL || ar == NULL || !r->op->mutating || !ar->limited || !log_enabled(WLOG_INFO))
+		return;   /* the audit line is info: no body digest, no /proc lookup for nothing */
 	body = api_ctx_body(c, &len);
 	acl_audit_log(&ar->peer, api_ctx_request_id(c), api_ctx_status(c), r->op->label, r->hub,
 	              r->group ? r->group : r->user ? r->user : r->connection, body, len);
