@@ -493,6 +493,20 @@ done:
 	return rc;
 }
 
+/* Send r (built when rc is 0, too long otherwise) without a body: HEAD answers exists / does not exist.
+ * Frees r. */
+static int send_built(struct cli_http *h, struct req *r, int rc, const char *method, const char *what)
+{
+	if (rc != 0)
+		rc = too_long();
+	else if (strcmp(method, "HEAD") == 0)
+		rc = call_exists(h, r, what);
+	else
+		rc = call(h, method, r, NULL, NULL, 0, what);
+	req_free(r);
+	return rc;
+}
+
 /* POST .../:closeConnections with excluded* and reason; path_lit/path_val name the scope. */
 static int close_scope(struct cli_opts *o, struct cli_http *h, const char *lit, const char *val, const char *what)
 {
@@ -506,9 +520,7 @@ static int close_scope(struct cli_opts *o, struct cli_http *h, const char *lit, 
 		rc = req_query_strv(&r, "excluded", &o->excludes);
 	if (rc == 0 && o->reason != NULL)
 		rc = req_query(&r, "reason", o->reason);
-	rc = rc != 0 ? too_long() : call(h, "POST", &r, NULL, NULL, 0, what);
-	req_free(&r);
-	return rc;
+	return send_built(h, &r, rc, "POST", what);
 }
 
 static int cmd_group_close(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h)
@@ -535,14 +547,7 @@ static int simple(struct cli_opts *o, struct cli_http *h, enum cli_opt need_opt,
 	rc = req_path(&r, o->hub, kind, id, suffix, NULL, NULL);
 	if (rc == 0 && o->reason != NULL)
 		rc = req_query(&r, "reason", o->reason);
-	if (rc != 0)
-		rc = too_long();
-	else if (strcmp(method, "HEAD") == 0)
-		rc = call_exists(h, &r, what);
-	else
-		rc = call(h, method, &r, NULL, NULL, 0, what);
-	req_free(&r);
-	return rc;
+	return send_built(h, &r, rc, method, what);
 }
 
 static int cmd_user_exists(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h)
@@ -609,14 +614,7 @@ static int permission(struct cli_opts *o, struct cli_http *h, const char *method
 	rc = req_path(&r, o->hub, "/permissions/", o->permission, "/connections/", o->connection, NULL, NULL);
 	if (rc == 0 && o->target != NULL)
 		rc = req_query(&r, "targetName", o->target);
-	if (rc != 0)
-		rc = too_long();
-	else if (strcmp(method, "HEAD") == 0)
-		rc = call_exists(h, &r, what);
-	else
-		rc = call(h, method, &r, NULL, NULL, 0, what);
-	req_free(&r);
-	return rc;
+	return send_built(h, &r, rc, method, what);
 }
 
 static int cmd_perm_grant(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h)
