@@ -503,6 +503,17 @@ void api_abort_all(struct api *a, int status, const char *code, const char *mess
 
 /* ---- per request ---- */
 
+/* The low n hex digits of v, lower case, at out (no NUL). */
+static void hex_into(char *out, uint64_t v, int n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	while (n-- > 0) {
+		out[n] = hex[v & 15u];
+		v >>= 4;
+	}
+}
+
 static void make_request_id(struct api *a, struct api_ctx *c)
 {
 	const char *given = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "x-ms-client-request-id");
@@ -528,9 +539,19 @@ static void make_request_id(struct api *a, struct api_ctx *c)
 	a->rid_state ^= a->rid_state << 25;
 	a->rid_state ^= a->rid_state >> 27;
 	y = a->rid_state * 0x2545F4914F6CDD1DULL;
-	snprintf(c->request_id, sizeof c->request_id, "%08x-%04x-4%03x-%04x-%012llx",
-	         (unsigned)(x >> 32), (unsigned)(x >> 16) & 0xffffu, (unsigned)x & 0xfffu,
-	         (unsigned)((y >> 48) & 0x3fffu) | 0x8000u, (unsigned long long)(y & 0xffffffffffffULL));
+	/* "%08x-%04x-4%03x-%04x-%012llx" of (x >> 32, x >> 16, x, (y >> 48 & 0x3fff) | 0x8000, y), without
+	 * snprintf (~2,600 instructions per request) */
+	hex_into(c->request_id, x >> 32, 8);
+	c->request_id[8] = '-';
+	hex_into(c->request_id + 9, x >> 16, 4);
+	c->request_id[13] = '-';
+	c->request_id[14] = '4';
+	hex_into(c->request_id + 15, x, 3);
+	c->request_id[18] = '-';
+	hex_into(c->request_id + 19, ((y >> 48) & 0x3fffu) | 0x8000u, 4);
+	c->request_id[23] = '-';
+	hex_into(c->request_id + 24, y, 12);
+	c->request_id[36] = '\0';
 }
 
 static void get_peer(struct api_ctx *c)

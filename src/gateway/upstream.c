@@ -566,7 +566,7 @@ int up_job_inflight(const struct up_job *job)
 /* Append "name: value" (any length: an Authorization carries the whole URL in its aud). */
 static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value, int *ok)
 {
-	size_t n = strlen(name) + strlen(value) + 3;
+	size_t nl = strlen(name), vl = strlen(value), n = nl + vl + 3;
 	struct curl_slist *r;
 	char *line;
 
@@ -576,7 +576,9 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
 		*ok = 0;
 		return l;
 	}
-	snprintf(line, n, "%s: %s", name, value);
+	memcpy(line, name, nl);
+	memcpy(line + nl, ": ", 2);
+	memcpy(line + nl + 2, value, vl + 1);
 	r = curl_slist_append(l, line);
 	OPENSSL_cleanse(line, n);   /* it may hold the bearer token */
 	free(line);
