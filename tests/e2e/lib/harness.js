@@ -6,6 +6,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { freePort, canConnect } = require('../../lib/net.js');
 
 const SRCDIR = process.env.WPSGATE_SRCDIR || path.resolve(__dirname, '..', '..', '..');
 const BUILDDIR = process.env.WPSGATE_BUILDDIR || process.cwd();
@@ -177,30 +178,6 @@ function rawClient(url, protocols) {
     });
     ws.on('open', () => resolve(rec));
     ws.on('error', (e) => reject(Object.assign(e, { rec })));
-  });
-}
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-function freePort() {
-  const net = require('node:net');
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(opts) {
-  const net = require('node:net');
-  return new Promise((resolve) => {
-    const s = net.connect(opts);
-    const done = (ok) => { s.destroy(); resolve(ok); };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(1000, () => done(false));
   });
 }
 

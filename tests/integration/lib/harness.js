@@ -10,6 +10,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
+const { freePort, canConnect: tryConnect } = require('../../lib/net.js');
 
 const WPSGATED = process.env.WPSGATED || path.resolve(__dirname, '../../../wpsgated');
 const SRCDIR = process.env.WPSGATE_SRCDIR || path.resolve(__dirname, '../../..');
@@ -47,18 +48,6 @@ function removeTmpDir(d) {
   if (process.env.WPSGATE_KEEP_TMP) return;
   fs.rmSync(d, { recursive: true, force: true });
   tmpDirs.delete(d);
-}
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 // The libconfig text of a gateway configuration. o: { sock, tcpPort, endpoint, keyFile | connFile,
@@ -112,16 +101,6 @@ function runGatewaySync(args, timeoutMs = 20000, env = undefined) {
   const r = spawnSync(WPSGATED, args, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', env: env ? Object.assign({}, process.env, env) : process.env });
   if (r.error) throw r.error;
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-}
-
-function tryConnect(opts) {
-  return new Promise((resolve) => {
-    const s = net.connect(opts);
-    const done = (ok) => { s.destroy(); resolve(ok); };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(1000, () => done(false));
-  });
 }
 
 // One HTTP request; resolves to { status, headers, rawHeaders, body (Buffer) }.
