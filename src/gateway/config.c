@@ -261,18 +261,34 @@ static int is_loopback_host(const char *host, size_t n)
 	return 0;
 }
 
+int cfg_url_scheme(const char *url, const char **host)
+{
+	if (strncmp(url, "https://", 8) == 0) {
+		*host = url + 8;
+		return 1;
+	}
+	if (strncmp(url, "http://", 7) == 0) {
+		*host = url + 7;
+		return 0;
+	}
+	return -1;
+}
+
+const char *cfg_host_end(const char *host, const char *end)
+{
+	const char *c;
+
+	if (*host == '[')
+		return (c = memchr(host, ']', (size_t)(end - host))) != NULL ? c + 1 : end;
+	return (c = memchr(host, ':', (size_t)(end - host))) != NULL ? c : end;
+}
+
 int cfg_endpoint_ok(const char *url, char *err, size_t errlen)
 {
 	const char *host, *end, *p;
 	int https;
 
-	if (strncmp(url, "https://", 8) == 0) {
-		https = 1;
-		host = url + 8;
-	} else if (strncmp(url, "http://", 7) == 0) {
-		https = 0;
-		host = url + 7;
-	} else {
+	if ((https = cfg_url_scheme(url, &host)) < 0) {
 		snprintf(err, errlen, "must start with https:// (or http:// on loopback)");
 		return 0;
 	}
@@ -293,12 +309,7 @@ int cfg_endpoint_ok(const char *url, char *err, size_t errlen)
 			return 0;
 		}
 	if (!https) {
-		/* host without the port: "[::1]:8080" -> "[::1]", "127.0.0.1:8080" -> "127.0.0.1" */
-		const char *hend;
-		if (*host == '[')
-			hend = memchr(host, ']', (size_t)(end - host)) ? (const char *)memchr(host, ']', (size_t)(end - host)) + 1 : end;
-		else
-			hend = memchr(host, ':', (size_t)(end - host)) ? (const char *)memchr(host, ':', (size_t)(end - host)) : end;
+		const char *hend = cfg_host_end(host, end);
 		if (!is_loopback_host(host, (size_t)(hend - host))) {
 			snprintf(err, errlen, "http:// is accepted only for a loopback host (127.0.0.1, [::1], localhost); use https://");
 			return 0;

@@ -100,13 +100,7 @@ int entra_url_ok(const char *url, char *why, size_t whylen)
 	const char *host, *end, *hend, *p;
 	int https;
 
-	if (strncmp(url, "https://", 8) == 0) {
-		https = 1;
-		host = url + 8;
-	} else if (strncmp(url, "http://", 7) == 0) {
-		https = 0;
-		host = url + 7;
-	} else {
+	if ((https = cfg_url_scheme(url, &host)) < 0) {
 		snprintf(why, whylen, "must start with http:// or https://");
 		return 0;
 	}
@@ -126,10 +120,7 @@ int entra_url_ok(const char *url, char *why, size_t whylen)
 		}
 	if (https)
 		return 1;
-	if (*host == '[')
-		hend = memchr(host, ']', (size_t)(end - host)) ? (const char *)memchr(host, ']', (size_t)(end - host)) + 1 : end;
-	else
-		hend = memchr(host, ':', (size_t)(end - host)) ? (const char *)memchr(host, ':', (size_t)(end - host)) : end;
+	hend = cfg_host_end(host, end);
 	if (guard_host_is_loopback(host, (size_t)(hend - host)) ||
 	    ((size_t)(hend - host) == 15 && strncmp(host, "169.254.169.254", 15) == 0))
 		return 1;
