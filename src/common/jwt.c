@@ -187,6 +187,20 @@ digest2(EVP_MD_CTX *ctx, const EVP_MD *md, const void *a, size_t alen, const voi
 	return 0;
 }
 
+int
+sha256_digest(const void *data, size_t len, unsigned char out[32])
+{
+	EVP_MD_CTX *ctx;
+	int rc;
+
+	pthread_once(&sha256_once, sha256_fetch);
+	if (sha256_md == NULL || (ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	rc = digest2(ctx, sha256_md, data, len, "", 0, out);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
 /* HMAC-SHA256 (RFC 2104) over data with key. */
 static int
 hs256(const void *key, size_t keylen, const char *data, size_t n, unsigned char mac[HS256_LEN])

@@ -15,6 +15,9 @@ unsigned char *b64url_decode(const char *s, size_t len, size_t *outlen);
 char *b64_encode(const void *data, size_t len);
 unsigned char *b64_decode(const char *s, size_t len, size_t *outlen);
 
+/* SHA-256 of data[0..len) into out (32 bytes), with the digest fetched once. Returns 0 or -1. */
+int sha256_digest(const void *data, size_t len, unsigned char out[32]);
+
 /* Sign: base64url({"alg":"HS256","typ":"JWT"}) "." base64url(payload) "." base64url(HMAC-SHA256).
  * The payload is used byte for byte. The key is the access key's UTF-8 bytes as given.
  * Returns a new string or NULL. */
