@@ -8,7 +8,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
+const { freePort, canConnect } = require('../lib/net.js');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
@@ -45,24 +45,6 @@ process.on('exit', () => {
 
 function redact(s) {
   return String(s).split(KEY).join('<KEY>').replace(/eyJ[\w-]+\.[\w-]+\.[\w-]+/g, '<JWT>');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-function canConnect(opts) {
-  return new Promise((resolve) => {
-    const s = net.connect(opts);
-    const done = (ok) => { s.destroy(); resolve(ok); };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(1000, () => done(false));
-  });
 }
 
 // Start a long-running program; resolves once `ready` (a net.connect target) accepts.
