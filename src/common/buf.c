@@ -119,3 +119,20 @@ buf_free(struct buf *b)
 	b->len = 0;
 	b->cap = 0;
 }
+
+int
+buf_put_json(struct buf *b, json_t *j)
+{
+	char *s;
+	int rc;
+
+	if (j == NULL)
+		return -1;
+	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (s == NULL)
+		return -1;
+	rc = buf_puts(b, s);
+	free(s);
+	return rc;
+}

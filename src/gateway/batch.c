@@ -470,8 +470,6 @@ int
 batch_err_json(const struct batch_err *e, struct buf *out)
 {
 	json_t *o = json_object();
-	char *s;
-	int rc;
 
 	if (o == NULL)
 		return -1;
@@ -479,13 +477,7 @@ batch_err_json(const struct batch_err *e, struct buf *out)
 	json_object_set_new(o, "message", json_string(e->message));
 	if (e->request_id[0] != '\0')
 		json_object_set_new(o, "requestId", json_string(e->request_id));
-	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (s == NULL)
-		return -1;
-	rc = buf_puts(out, s);
-	free(s);
-	return rc;
+	return buf_put_json(out, o);
 }
 
 int
@@ -655,8 +647,6 @@ batch_response_json(const struct batch *b, struct buf *out)
 {
 	json_t *root = json_object(), *arr = json_array();
 	size_t i, k;
-	char *s;
-	int rc;
 
 	if (root == NULL || arr == NULL) {
 		json_decref(root);
@@ -692,13 +682,7 @@ batch_response_json(const struct batch *b, struct buf *out)
 			json_object_set_new(h, "Content-Type", json_string(r->resp_content_type));
 		}
 	}
-	s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (s == NULL)
-		return -1;
-	rc = buf_puts(out, s);
-	free(s);
-	return rc;
+	return buf_put_json(out, root);
 bad:
 	json_decref(root);
 	return -1;

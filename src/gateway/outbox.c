@@ -490,27 +490,10 @@ msg_to_json(const struct outbox_msg *m)
 	return o;
 }
 
-static int
-json_append(json_t *j, struct buf *out)
-{
-	char *s;
-	int rc;
-
-	if (j == NULL)
-		return -1;
-	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(j);
-	if (s == NULL)
-		return -1;
-	rc = buf_puts(out, s);
-	free(s);
-	return rc;
-}
-
 int
 outbox_msg_json(const struct outbox_msg *m, struct buf *out)
 {
-	return json_append(msg_to_json(m), out);
+	return buf_put_json(out, msg_to_json(m));
 }
 
 int
@@ -547,7 +530,7 @@ outbox_list_failed(struct outbox *ob, size_t limit, struct buf *out)
 		json_decref(root);
 		return -1;
 	}
-	return json_append(root, out);
+	return buf_put_json(out, root);
 }
 
 void
