@@ -129,6 +129,18 @@ static void set_str(char **dst, const char *v, size_t n)
 	*dst = strndup(v, n);
 }
 
+/* The response headers kept from the last header block (a new block, or a new attempt, starts afresh). */
+static void forget_headers(struct up_job *job)
+{
+	free(job->resp_content_type);
+	free(job->resp_error_code);
+	free(job->resp_retry_after);
+	free(job->resp_retry_after_ms);
+	free(job->resp_x_ms_retry_after_ms);
+	job->resp_content_type = job->resp_error_code = job->resp_retry_after = NULL;
+	job->resp_retry_after_ms = job->resp_x_ms_retry_after_ms = NULL;
+}
+
 void up_job_header(struct up_job *job, const char *ptr, size_t len)
 {
 	size_t nl, vl;
@@ -136,13 +148,7 @@ void up_job_header(struct up_job *job, const char *ptr, size_t len)
 
 	if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
 		/* a new header block (1xx, or the final one): forget the previous */
-		free(job->resp_content_type);
-		free(job->resp_error_code);
-		free(job->resp_retry_after);
-		free(job->resp_retry_after_ms);
-		free(job->resp_x_ms_retry_after_ms);
-		job->resp_content_type = job->resp_error_code = job->resp_retry_after = NULL;
-		job->resp_retry_after_ms = job->resp_x_ms_retry_after_ms = NULL;
+		forget_headers(job);
 		if (log_enabled(WLOG_DEBUG)) {
 			vl = len;
 			while (vl > 0 && (ptr[vl - 1] == '\r' || ptr[vl - 1] == '\n'))
@@ -513,13 +519,7 @@ struct up_job *up_job_new(void)
 
 static void clear_result(struct up_job *job)
 {
-	free(job->resp_content_type);
-	free(job->resp_error_code);
-	free(job->resp_retry_after);
-	free(job->resp_retry_after_ms);
-	free(job->resp_x_ms_retry_after_ms);
-	job->resp_content_type = job->resp_error_code = job->resp_retry_after = NULL;
-	job->resp_retry_after_ms = job->resp_x_ms_retry_after_ms = NULL;
+	forget_headers(job);
 	buf_reset(&job->resp);
 	job->status = 0;
 	job->curlcode = 0;
