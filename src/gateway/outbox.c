@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -198,6 +197,7 @@ outbox_open(const struct outbox_open_args *a, char *err, size_t errlen)
 		goto bad;
 	}
 	ob->thread_started = 1;
+	pthread_setname_np(ob->thread, "wpsgated-outbox");   /* for top -H, perf, /proc/PID/task/TID/comm */
 	return ob;
 bad:
 	outbox_close(ob);
@@ -239,24 +239,26 @@ outbox_close(struct outbox *ob)
 	free(ob);
 }
 
-/* 16 lowercase hex characters from the kernel's generator. Called with mu held. */
+/* 16 lowercase hex characters: (milliseconds since the epoch << 20) or, if that is not larger, the previous id + 1.
+ * Ids grow in acceptance order, so each insert lands at the right edge of the id index (one page per commit,
+ * where random ids dirtied one index page per row), and stay unique across restarts because last_id starts
+ * from the largest id in the file. Called with mu held. */
 static int
 ob_new_id(struct outbox *ob, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i;
+	int64_t ms = ob->clock_ms();
+	uint64_t v = ms > 0 ? (uint64_t)ms << 20 : 0;
+	int i;
 
-	if (ob->rnd_left < OUTBOX_ID_LEN / 2) {
-		if (getrandom(ob->rnd, sizeof(ob->rnd), 0) != (ssize_t)sizeof(ob->rnd))
+	if (v <= ob->last_id) {
+		if (ob->last_id == UINT64_MAX)
 			return -1;
-		ob->rnd_left = sizeof(ob->rnd);
+		v = ob->last_id + 1;
 	}
-	for (i = 0; i < OUTBOX_ID_LEN / 2; i++) {
-		unsigned char b = ob->rnd[--ob->rnd_left];
-
-		out[2 * i] = hex[b >> 4];
-		out[2 * i + 1] = hex[b & 15];
-	}
+	ob->last_id = v;
+	for (i = OUTBOX_ID_LEN - 1; i >= 0; i--, v >>= 4)
+		out[i] = hex[v & 15];
 	out[OUTBOX_ID_LEN] = '\0';
 	return 0;
 }
@@ -442,6 +444,18 @@ outbox_get(struct outbox *ob, const char *id, struct outbox_msg **out)
 	sqlite3_reset(ob->r_get);
 	sqlite3_clear_bindings(ob->r_get);
 	pthread_mutex_unlock(&ob->rd_mu);
+	if (ret == OUTBOX_OK && (*out)->state == OUTBOX_QUEUED) {
+		size_t i;
+
+		/* handed out for delivery: `sending` is kept in memory, not written */
+		pthread_mutex_lock(&ob->mu);
+		for (i = 0; i < ob->ninfl; i++)
+			if (strcmp(ob->infl[i].id, id) == 0) {
+				(*out)->state = OUTBOX_SENDING;
+				break;
+			}
+		pthread_mutex_unlock(&ob->mu);
+	}
 	return ret;
 }
 

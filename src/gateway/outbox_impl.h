@@ -73,7 +73,7 @@ struct target {                 /* writer-thread private */
 	int            maybe_empty; /* listed in the cycle's drop candidates */
 };
 
-struct inflight {               /* writer-thread private */
+struct inflight {               /* changed by the writer thread under mu; read by outbox_get under mu */
 	char           id[OUTBOX_ID_LEN + 1];
 	int64_t        seq;
 	int64_t        created_ms;
@@ -102,14 +102,13 @@ struct outbox {
 	uint64_t          rows_counted, bytes_counted;   /* queued + sending + failed + queued puts */
 	uint64_t          depth, failed, inflight_n;
 	struct outbox_stats st;                          /* the rest of the figures */
-	unsigned char     rnd[256];
-	size_t            rnd_left;
+	uint64_t          last_id;                       /* the newest row id given out (ids only grow) */
 
 	/* writer thread */
 	pthread_t         thread;
 	int               thread_started;
 	sqlite3          *db;
-	sqlite3_stmt     *s_insert, *s_delivered, *s_delete, *s_failed, *s_requeue, *s_head, *s_sending,
+	sqlite3_stmt     *s_insert, *s_delivered, *s_delete, *s_failed, *s_requeue, *s_head,
 	                 *s_retry_get, *s_retry_set, *s_purge, *s_oldest, *s_begin, *s_commit, *s_rollback;
 	int               sync_full;                     /* current PRAGMA synchronous */
 	struct target   **tbuckets;

@@ -365,7 +365,7 @@ ob_db_open(struct outbox *ob, char *err, size_t errlen)
 		snprintf(err, errlen, "outbox: %s: unknown schema version %d", path, ver);
 		return -1;
 	}
-	/* At-least-once: deliveries in flight at a crash are sent again. */
+	/* At-least-once: deliveries in flight at a crash are sent again (files of versions that wrote `sending`). */
 	if (ob_exec(ob->db, "UPDATE outbox SET state = 0 WHERE state = 1") < 0) {
 		snprintf(err, errlen, "outbox: %s: cannot requeue: %s", path, sqlite3_errmsg(ob->db));
 		return -1;
@@ -382,7 +382,6 @@ ob_db_open(struct outbox *ob, char *err, size_t errlen)
 	               " last_error = ?4, next_attempt_ms = ?5 WHERE seq = ?1", &ob->s_requeue, err, errlen) < 0 ||
 	    ob_prepare(ob->db, "SELECT " OB_COLS ", body FROM outbox WHERE target = ?1 AND state < 2"
 	               " ORDER BY seq LIMIT 1", &ob->s_head, err, errlen) < 0 ||
-	    ob_prepare(ob->db, "UPDATE outbox SET state = 1 WHERE seq = ?1", &ob->s_sending, err, errlen) < 0 ||
 	    ob_prepare(ob->db, "SELECT seq, state, target FROM outbox WHERE id = ?1", &ob->s_retry_get, err,
 	               errlen) < 0 ||
 	    ob_prepare(ob->db, "UPDATE outbox SET seq = (SELECT max(seq) + 1 FROM outbox), state = 0, attempts = 0,"
@@ -396,6 +395,11 @@ ob_db_open(struct outbox *ob, char *err, size_t errlen)
 	    ob_prepare(ob->db, "COMMIT", &ob->s_commit, err, errlen) < 0 ||
 	    ob_prepare(ob->db, "ROLLBACK", &ob->s_rollback, err, errlen) < 0)
 		return -1;
+	/* New ids continue above every id in the file (all are OUTBOX_ID_LEN hex digits: text order = number order). */
+	if (sqlite3_prepare_v2(ob->db, "SELECT max(id) FROM outbox", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
+		ob->last_id = strtoull((const char *)sqlite3_column_text(st, 0), NULL, 16);
+	sqlite3_finalize(st);
 	if (ob_recount(ob) < 0 || ob_load_targets(ob) < 0) {
 		snprintf(err, errlen, "outbox: %s: cannot read: %s", path, sqlite3_errmsg(ob->db));
 		return -1;
@@ -419,7 +423,7 @@ void
 ob_db_close(struct outbox *ob)
 {
 	sqlite3_stmt **all[] = { &ob->s_insert, &ob->s_delivered, &ob->s_delete, &ob->s_failed, &ob->s_requeue,
-		&ob->s_head, &ob->s_sending, &ob->s_retry_get, &ob->s_retry_set, &ob->s_purge, &ob->s_oldest,
+		&ob->s_head, &ob->s_retry_get, &ob->s_retry_set, &ob->s_purge, &ob->s_oldest,
 		&ob->s_begin, &ob->s_commit, &ob->s_rollback, &ob->r_get, &ob->r_failed };
 	size_t i;
 

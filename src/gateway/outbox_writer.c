@@ -137,7 +137,9 @@ cycle_mark(struct outbox *ob, struct cycle *c, struct mark_req *mr, int64_t now)
 	c->scan = 1;
 	if (cycle_maybe_empty(c, in->t) < 0)
 		return -1;
+	pthread_mutex_lock(&ob->mu);          /* outbox_get reads ob->infl */
 	ob->infl[idx] = ob->infl[--ob->ninfl];
+	pthread_mutex_unlock(&ob->mu);
 	return 0;
 }
 
@@ -275,9 +277,9 @@ cycle_handout_one(struct outbox *ob, struct cycle *c, struct target *t, int64_t 
 				return 0;
 			continue;
 		}
-		sqlite3_bind_int64(ob->s_sending, 1, m->seq);
-		if (ob_step_done(ob->s_sending) < 0 ||
-		    (it = calloc(1, sizeof(*it))) == NULL) {
+		/* `sending` lives in memory only (ob->infl): in the file the row stays queued, which is also what a
+		 * crash must leave (at-least-once), and the hand-out costs no write. */
+		if ((it = calloc(1, sizeof(*it))) == NULL) {
 			outbox_msg_free(m);
 			return -1;
 		}
@@ -479,8 +481,10 @@ ob_cycle(struct outbox *ob, struct cycle *c)
 		log_err("outbox: transaction failed: %s", sqlite3_errmsg(ob->db));
 		/* The database is as before: restore the in-memory view of it. */
 		if (saved_infl != NULL) {
+			pthread_mutex_lock(&ob->mu);
 			memcpy(ob->infl, saved_infl, saved_ninfl * sizeof(*saved_infl));
 			ob->ninfl = saved_ninfl;
+			pthread_mutex_unlock(&ob->mu);
 		}
 		free(c->new_infl);
 		c->new_infl = NULL;
@@ -533,9 +537,11 @@ ob_cycle(struct outbox *ob, struct cycle *c)
 				/* cannot happen in practice: the array only grows to max_inflight entries */
 				log_err("outbox: out of memory tracking deliveries");
 			} else {
+				pthread_mutex_lock(&ob->mu);
 				ob->infl = n;
 				memcpy(ob->infl + ob->ninfl, c->new_infl, c->n_new_infl * sizeof(*n));
 				ob->ninfl += c->n_new_infl;
+				pthread_mutex_unlock(&ob->mu);
 			}
 		}
 		free(c->new_infl);
@@ -716,9 +722,8 @@ ob_thread(void *arg)
 				break;
 		}
 	}
-	/* leave the file consistent: nothing stays `sending` */
+	/* rows handed out and not marked are queued in the file already: they go again at the next start */
 	ob_set_sync(ob, 1);
-	if (ob_exec(ob->db, "UPDATE outbox SET state = 0 WHERE state = 1") == 0)
-		ob_exec(ob->db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	ob_exec(ob->db, "PRAGMA wal_checkpoint(TRUNCATE)");
 	return NULL;
 }

@@ -306,6 +306,63 @@ START_TEST(test_put_commit_reload)
 }
 END_TEST
 
+/* Ids grow in acceptance order (time-based, so inserts land at the right edge of the id index) and keep
+ * growing across a reopen even when the clock has gone back. */
+START_TEST(test_ids_ordered)
+{
+	struct outbox_row rows[3];
+	char a[3][OUTBOX_ID_LEN + 1], b[1][OUTBOX_ID_LEN + 1], c[1][OUTBOX_ID_LEN + 1];
+	int i;
+
+	__atomic_store_n(&fake_clock, (int64_t)1800000000000LL, __ATOMIC_RELAXED);
+	ob = open_ob(0);
+	for (i = 0; i < 3; i++)
+		rows[i] = row("chat", "x");
+	ck_assert_int_eq(outbox_put(ob, rows, 3, a, on_put, NULL), OUTBOX_OK);
+	ck_assert_str_eq(a[0], "1a3185c500000000");      /* 1800000000000 << 20 */
+	ck_assert_str_eq(a[1], "1a3185c500000001");      /* same millisecond: the previous id + 1 */
+	ck_assert_str_eq(a[2], "1a3185c500000002");
+	__atomic_store_n(&fake_clock, (int64_t)1800000000001LL, __ATOMIC_RELAXED);
+	ck_assert_int_eq(outbox_put(ob, rows, 1, b, on_put, NULL), OUTBOX_OK);
+	ck_assert_str_eq(b[0], "1a3185c500100000");
+	ck_assert(pump_until(&acks, 2, 5000));
+	outbox_close(ob);
+	pump_for(0);
+	/* the clock went back an hour: new ids still follow the largest one in the file */
+	__atomic_store_n(&fake_clock, (int64_t)1800000000001LL - 3600000, __ATOMIC_RELAXED);
+	ob = open_ob(0);
+	ck_assert_int_eq(outbox_put(ob, rows, 1, c, on_put, NULL), OUTBOX_OK);
+	ck_assert_str_eq(c[0], "1a3185c500100001");
+	ck_assert(pump_until(&acks, 3, 5000));
+	ck_assert_int_eq(ack_status_sum, OUTBOX_OK);
+	__atomic_store_n(&fake_clock, (int64_t)0, __ATOMIC_RELAXED);
+}
+END_TEST
+
+/* A row handed out is `sending` for outbox_get, but the file keeps it queued (nothing written per hand-out). */
+START_TEST(test_sending_not_written)
+{
+	struct outbox_row r = row("chat", "m1");
+	char id[1][OUTBOX_ID_LEN + 1];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ob = open_ob(1);
+	ck_assert_int_eq(outbox_put(ob, &r, 1, id, on_put, NULL), OUTBOX_OK);
+	ck_assert(pump_until(&ndelivered, 1, 5000));
+	ck_assert_int_eq(state_of(id[0]), OUTBOX_SENDING);
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT state FROM outbox WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, id[0], -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), OUTBOX_QUEUED);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	mark(id[0], OUTBOX_RES_DELIVERED, 202, 1, 0, NULL);
+	ck_assert(pump_until(&acks, 1, 5000));
+}
+END_TEST
+
 START_TEST(test_bodies_delivered_intact)
 {
 	struct outbox_row r = row("chat", "");
@@ -1044,6 +1101,8 @@ outbox_suite(void)
 	tcase_add_test(tc, test_bad_rows);
 	tcase_add_test(tc, test_kill9_keeps_acked_rows);
 	tcase_add_test(tc, test_sending_requeued_on_open);
+	tcase_add_test(tc, test_ids_ordered);
+	tcase_add_test(tc, test_sending_not_written);
 	tcase_add_test(tc, test_order_per_target);
 	tcase_add_test(tc, test_retry_delay_and_max_inflight);
 	tcase_add_test(tc, test_full_refused);
