@@ -58,6 +58,11 @@ struct loop {
 	size_t              nheap, capheap;
 	struct prepare      prep[LOOP_PREPARE_MAX];
 	size_t              nprep;
+	struct {
+		loop_presleep_fn fn;
+		void            *arg;
+	}                   presleep[LOOP_PRESLEEP_MAX];
+	size_t              npresleep;
 	loop_signal_fn      sigfn;
 	void               *sigarg;
 	pthread_mutex_t     mu;
@@ -335,6 +340,29 @@ void loop_remove_prepare(struct loop *l, loop_prepare_fn fn, void *arg)
 	}
 }
 
+int loop_add_presleep(struct loop *l, loop_presleep_fn fn, void *arg)
+{
+	if (l->npresleep == LOOP_PRESLEEP_MAX)
+		return -1;
+	l->presleep[l->npresleep].fn = fn;
+	l->presleep[l->npresleep].arg = arg;
+	l->npresleep++;
+	return 0;
+}
+
+void loop_remove_presleep(struct loop *l, loop_presleep_fn fn, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < l->npresleep; i++) {
+		if (l->presleep[i].fn == fn && l->presleep[i].arg == arg) {
+			memmove(&l->presleep[i], &l->presleep[i + 1], (l->npresleep - i - 1) * sizeof l->presleep[0]);
+			l->npresleep--;
+			return;
+		}
+	}
+}
+
 /* ---- life cycle ---- */
 
 struct loop *loop_new(void)
@@ -424,6 +452,8 @@ int loop_once(struct loop *l, long max_ms)
 		if (timeout < 0 || t < timeout)
 			timeout = t;
 	}
+	for (i = 0; i < l->npresleep; i++)
+		l->presleep[i].fn(l->presleep[i].arg);
 	log_flush();   /* the lines of the last iteration, in one write, before sleeping */
 	n = epoll_wait(l->epfd, evs, LOOP_EVENTS_MAX, timeout > 86400000L ? 86400000 : (int)timeout);
 	if (n < 0) {

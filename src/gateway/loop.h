@@ -49,6 +49,14 @@ void loop_on_signal(struct loop *l, loop_signal_fn fn, void *arg);
 int  loop_add_prepare(struct loop *l, loop_prepare_fn fn, void *arg);
 void loop_remove_prepare(struct loop *l, loop_prepare_fn fn, void *arg);
 
+/* Register a pre-sleep hook (at most LOOP_PRESLEEP_MAX): called after every prepare hook, right before
+ * the loop sleeps, to hand what this iteration queued to another thread in one go (e.g. one wake-up of
+ * the outbox writer for all the puts of an iteration). It must not queue work for the loop itself. */
+#define LOOP_PRESLEEP_MAX 4
+typedef void (*loop_presleep_fn)(void *arg);
+int  loop_add_presleep(struct loop *l, loop_presleep_fn fn, void *arg);
+void loop_remove_presleep(struct loop *l, loop_presleep_fn fn, void *arg);
+
 /* Run fn(arg) on the loop thread soon. Safe from any thread (mutex + eventfd). 0 or -1 (no memory). */
 int  loop_post(struct loop *l, loop_post_fn fn, void *arg);
 

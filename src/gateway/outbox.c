@@ -175,6 +175,7 @@ outbox_open(const struct outbox_open_args *a, char *err, size_t errlen)
 	ob->deliver = a->deliver;
 	ob->deliver_arg = a->deliver_arg;
 	ob->clock_ms = a->clock_ms != NULL ? a->clock_ms : real_ms;
+	ob->defer_wake = a->defer_wake != 0;
 	ob->puts_tail = &ob->puts;
 	ob->marks_tail = &ob->marks;
 	ob->retries_tail = &ob->retries;
@@ -261,6 +262,27 @@ ob_new_id(struct outbox *ob, char *out)
 		out[i] = hex[v & 15];
 	out[OUTBOX_ID_LEN] = '\0';
 	return 0;
+}
+
+/* Work was queued (mu held): wake the writer now, or at the owner's next outbox_wake. */
+static void
+ob_wake_locked(struct outbox *ob)
+{
+	if (ob->defer_wake)
+		__atomic_store_n(&ob->wake_pending, 1, __ATOMIC_RELEASE);
+	else
+		pthread_cond_signal(&ob->cv);
+}
+
+void
+outbox_wake(struct outbox *ob)
+{
+	if (ob == NULL || !__atomic_load_n(&ob->wake_pending, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&ob->mu);
+	__atomic_store_n(&ob->wake_pending, 0, __ATOMIC_RELAXED);
+	pthread_cond_signal(&ob->cv);
+	pthread_mutex_unlock(&ob->mu);
 }
 
 static size_t
@@ -366,7 +388,7 @@ outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char (*id
 	*ob->puts_tail = p;
 	ob->puts_tail = &p->next;
 	ob->puts_rows += n;
-	pthread_cond_signal(&ob->cv);
+	ob_wake_locked(ob);
 	pthread_mutex_unlock(&ob->mu);
 	return OUTBOX_OK;
 }
@@ -390,7 +412,7 @@ outbox_mark(struct outbox *ob, const char *id, const struct outbox_mark *m)
 	pthread_mutex_lock(&ob->mu);
 	*ob->marks_tail = mr;
 	ob->marks_tail = &mr->next;
-	pthread_cond_signal(&ob->cv);
+	ob_wake_locked(ob);
 	pthread_mutex_unlock(&ob->mu);
 	return OUTBOX_OK;
 }
@@ -410,7 +432,7 @@ outbox_retry(struct outbox *ob, const char *id, outbox_done_fn done, void *arg)
 	pthread_mutex_lock(&ob->mu);
 	*ob->retries_tail = r;
 	ob->retries_tail = &r->next;
-	pthread_cond_signal(&ob->cv);
+	ob_wake_locked(ob);
 	pthread_mutex_unlock(&ob->mu);
 	return OUTBOX_OK;
 }
@@ -422,7 +444,7 @@ outbox_kick(struct outbox *ob)
 		return;
 	pthread_mutex_lock(&ob->mu);
 	ob->kick = 1;
-	pthread_cond_signal(&ob->cv);
+	ob_wake_locked(ob);
 	pthread_mutex_unlock(&ob->mu);
 }
 

@@ -141,6 +141,8 @@ struct outbox_open_args {
 	outbox_deliver_fn  deliver;     /* NULL: nothing is handed out (tests, or delivery not started) */
 	void              *deliver_arg;
 	int64_t          (*clock_ms)(void);   /* wall clock in ms; NULL: CLOCK_REALTIME. For tests. */
+	int                defer_wake;  /* puts, marks, retries and kicks do not wake the writer thread: the
+	                                 * owner calls outbox_wake once per loop iteration, before it sleeps */
 };
 
 struct outbox_stats {
@@ -172,6 +174,10 @@ void outbox_close(struct outbox *ob);
  * error nothing was taken and done will not be called. */
 int outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n,
                char (*ids)[OUTBOX_ID_LEN + 1], outbox_put_fn done, void *arg);
+
+/* With defer_wake: wake the writer thread if anything was queued since the last call (one wake-up, so
+ * one transaction, for all the puts of a loop iteration). Cheap when nothing is pending. Accepts NULL. */
+void outbox_wake(struct outbox *ob);
 
 /* Settle one handed-out row. Returns OUTBOX_OK or OUTBOX_ERROR (no memory; try again). */
 int outbox_mark(struct outbox *ob, const char *id, const struct outbox_mark *m);

@@ -99,6 +99,8 @@ struct outbox {
 	struct mark_req  *marks, **marks_tail;
 	struct retry_req *retries, **retries_tail;
 	int               kick, stop;
+	int               defer_wake;                    /* set at open */
+	int               wake_pending;                  /* defer_wake: work queued, writer not woken (atomic) */
 	uint64_t          rows_counted, bytes_counted;   /* queued + sending + failed + queued puts */
 	uint64_t          depth, failed, inflight_n;
 	struct outbox_stats st;                          /* the rest of the figures */

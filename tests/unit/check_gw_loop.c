@@ -171,6 +171,44 @@ START_TEST(prepare_hook_bounds_the_wait)
 }
 END_TEST
 
+/* Pre-sleep hooks run after every prepare hook of the iteration, once per iteration, in order. */
+static long prepare_mark(void *arg)
+{
+	(void)arg;
+	if (norder < sizeof(order) - 1)
+		order[norder++] = 'p';
+	return 0;
+}
+static void presleep_mark(void *arg)
+{
+	if (norder < sizeof(order) - 1)
+		order[norder++] = *(const char *)arg;
+}
+
+START_TEST(presleep_hooks_after_prepare)
+{
+	static char a = 'a', b = 'b';
+	int i;
+
+	ck_assert_int_eq(loop_add_presleep(l, presleep_mark, &a), 0);
+	ck_assert_int_eq(loop_add_prepare(l, prepare_mark, NULL), 0);   /* added later, still runs first */
+	ck_assert_int_eq(loop_add_presleep(l, presleep_mark, &b), 0);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(loop_once(l, 5000), 0);
+	ck_assert_str_eq(order, "pabpab");
+	loop_remove_presleep(l, presleep_mark, &a);
+	ck_assert_int_eq(loop_once(l, 5000), 0);
+	ck_assert_str_eq(order, "pabpabpb");
+	loop_remove_presleep(l, presleep_mark, &b);
+	loop_remove_prepare(l, prepare_mark, NULL);
+	for (i = 2; i < LOOP_PRESLEEP_MAX + 2; i++)
+		ck_assert_int_eq(loop_add_presleep(l, presleep_mark, &a), 0);
+	ck_assert_int_eq(loop_add_presleep(l, presleep_mark, &a), -1);   /* full */
+	for (i = 2; i < LOOP_PRESLEEP_MAX + 2; i++)
+		loop_remove_presleep(l, presleep_mark, &a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("gw_loop");
@@ -182,6 +220,7 @@ static Suite *suite(void)
 	tcase_add_test(t, post_from_threads);
 	tcase_add_test(t, signals_through_signalfd);
 	tcase_add_test(t, prepare_hook_bounds_the_wait);
+	tcase_add_test(t, presleep_hooks_after_prepare);
 	tcase_set_timeout(t, 10);
 	suite_add_tcase(s, t);
 	return s;

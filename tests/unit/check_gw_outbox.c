@@ -363,6 +363,40 @@ START_TEST(test_sending_not_written)
 }
 END_TEST
 
+/* defer_wake: a put waits for outbox_wake (the loop's pre-sleep hook), then all that was queued goes in
+ * one transaction. */
+START_TEST(test_defer_wake)
+{
+	struct outbox_open_args a;
+	struct outbox_row r = row("chat", "m");
+	char err[256] = "";
+	struct outbox_stats st, st0;
+
+	cfg.keep_delivered_s = 0;            /* no purge timer to wake the writer */
+	memset(&a, 0, sizeof(a));
+	a.cfg = &cfg;
+	a.post = test_post;
+	a.clock_ms = test_clock;
+	a.defer_wake = 1;
+	ob = outbox_open(&a, err, sizeof(err));
+	ck_assert_msg(ob != NULL, "open: %s", err);
+	pump_for(100);                       /* the first cycle (the kick at open) is over */
+	outbox_wake(ob);                     /* nothing pending: no effect */
+	outbox_get_stats(ob, &st0);
+	ck_assert_int_eq(outbox_put(ob, &r, 1, NULL, on_put, NULL), OUTBOX_OK);
+	ck_assert_int_eq(outbox_put(ob, &r, 1, NULL, on_put, NULL), OUTBOX_OK);
+	ck_assert_int_eq(outbox_put(ob, &r, 1, NULL, on_put, NULL), OUTBOX_OK);
+	pump_for(200);
+	ck_assert_int_eq(acks, 0);           /* not woken: nothing committed */
+	outbox_wake(ob);
+	ck_assert(pump_until(&acks, 3, 5000));
+	ck_assert_int_eq(ack_status_sum, OUTBOX_OK);
+	outbox_get_stats(ob, &st);
+	ck_assert_uint_eq(st.rows_accepted, 3);
+	ck_assert_uint_eq(st.commits - st0.commits, 1);   /* the three puts in one transaction */
+}
+END_TEST
+
 START_TEST(test_bodies_delivered_intact)
 {
 	struct outbox_row r = row("chat", "");
@@ -1102,6 +1136,7 @@ outbox_suite(void)
 	tcase_add_test(tc, test_kill9_keeps_acked_rows);
 	tcase_add_test(tc, test_sending_requeued_on_open);
 	tcase_add_test(tc, test_ids_ordered);
+	tcase_add_test(tc, test_defer_wake);
 	tcase_add_test(tc, test_sending_not_written);
 	tcase_add_test(tc, test_order_per_target);
 	tcase_add_test(tc, test_retry_delay_and_max_inflight);
