@@ -1,6 +1,7 @@
 /* ops.c: the Web PubSub operation table, request routing and canonical upstream URLs. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,36 +267,60 @@ seg_is(const struct seg *s, const char *lit, size_t litlen)
 	return s->len == litlen && memcmp(s->p, lit, litlen) == 0;
 }
 
-/* Match path segments against a pattern; fill params[i] for each "{...}" in order. The pattern is
- * walked in step with the segments (no copy, no split), so a mismatch costs only the prefix
- * compared: routing tries every pattern in turn. */
+/* The patterns, split once into segments: routing compares a request's segments with each pattern's by
+ * count, then by length and bytes (the patterns are fixed, so this runs once per process). */
+struct cpat {
+	size_t n;
+	struct { const char *s; size_t len; int param; } seg[OPS_SEGS_MAX];
+};
+static struct cpat cpats[OP__COUNT];
+static pthread_once_t cpats_once = PTHREAD_ONCE_INIT;
+
+static void
+cpats_build(void)
+{
+	size_t i;
+
+	for (i = 0; i < OP__COUNT; i++) {
+		const char *q = ops_defs[i].pattern;
+		struct cpat *c = &cpats[i];
+
+		while (*q == '/' && c->n < OPS_SEGS_MAX) {
+			size_t plen;
+
+			q++;
+			plen = (size_t)(strchrnul(q, '/') - q);
+			c->seg[c->n].s = q;
+			c->seg[c->n].len = plen;
+			c->seg[c->n].param = plen > 2 && q[0] == '{';
+			c->n++;
+			q += plen;
+		}
+	}
+}
+
+/* Match path segments against pattern i; fill params[k] (and pnames[k], pointing at the "{name}" in the
+ * pattern) for each parameter in order. */
 static int
-pattern_match(const char *pattern, const struct seg *segs, size_t nsegs, struct seg *params,
+pattern_match(size_t i, const struct seg *segs, size_t nsegs, struct seg *params,
               const char **pnames, size_t *nparams)
 {
-	const char *q = pattern;
-	size_t i, k = 0, plen;
+	const struct cpat *c = &cpats[i];
+	size_t j, k = 0;
 
-	if (*q != '/')
+	if (c->n != nsegs)
 		return 0;
-	for (i = 0; *q == '/'; i++) {
-		q++;
-		plen = strcspn(q, "/");
-		if (i == nsegs)
-			return 0;
-		if (plen > 2 && q[0] == '{') {
+	for (j = 0; j < nsegs; j++) {
+		if (c->seg[j].param) {
 			if (params != NULL) {
-				params[k] = segs[i];
-				pnames[k] = q;
+				params[k] = segs[j];
+				pnames[k] = c->seg[j].s;
 			}
 			k++;
-		} else if (!seg_is(&segs[i], q, plen)) {
+		} else if (!seg_is(&segs[j], c->seg[j].s, c->seg[j].len)) {
 			return 0;
 		}
-		q += plen;
 	}
-	if (i != nsegs)
-		return 0;
 	if (nparams != NULL)
 		*nparams = k;
 	return 1;
@@ -334,6 +359,7 @@ ops_route(const char *method, const char *raw_path, struct ops_req *r, struct op
 	len = strcspn(raw_path, "?#");
 	if (len > WPS_URL_MAX)
 		return ops_fail(e, 400, "InvalidParameter", "The request path is too long");
+	pthread_once(&cpats_once, cpats_build);
 	if (split_path(raw_path, len, segs, &nsegs) < 0)
 		return ops_fail(e, 404, "NotFound", "No such operation");
 	for (i = 0; i < nsegs; i++) {
@@ -343,7 +369,7 @@ ops_route(const char *method, const char *raw_path, struct ops_req *r, struct op
 			return ops_fail(e, 404, "NotFound", "No such operation");
 	}
 	for (i = 0; i < OP__COUNT; i++) {
-		if (!pattern_match(ops_defs[i].pattern, segs, nsegs, NULL, NULL, NULL))
+		if (!pattern_match(i, segs, nsegs, NULL, NULL, NULL))
 			continue;
 		if (path_match == NULL)
 			path_match = &ops_defs[i];
@@ -362,7 +388,7 @@ ops_route(const char *method, const char *raw_path, struct ops_req *r, struct op
 	if (op == NULL) {
 		/* finish the list of allowed methods for the message */
 		for (i = (size_t)(path_match - ops_defs) + 1; i < OP__COUNT; i++) {
-			if (pattern_match(ops_defs[i].pattern, segs, nsegs, NULL, NULL, NULL) &&
+			if (pattern_match(i, segs, nsegs, NULL, NULL, NULL) &&
 			    strstr(allowed, ops_defs[i].method) == NULL &&
 			    strlen(allowed) + strlen(ops_defs[i].method) + 3 < sizeof(allowed)) {
 				strcat(allowed, ", ");
@@ -375,7 +401,7 @@ ops_route(const char *method, const char *raw_path, struct ops_req *r, struct op
 
 	ops_req_free(r);
 	r->op = op;
-	pattern_match(op->pattern, segs, nsegs, params, pnames, &nparams);
+	pattern_match((size_t)(op - ops_defs), segs, nsegs, params, pnames, &nparams);
 	for (i = 0; i < nparams; i++) {
 		const char *pn = pnames[i];
 
