@@ -166,10 +166,11 @@ ops_req_free(struct ops_req *r)
 	free(r->user);
 	free(r->connection);
 	free(r->permission);
-	for (i = 0; i < r->nquery && i < WPS_QUERY_PARAMS_MAX; i++) {
+	for (i = 0; i < r->nquery; i++) {
 		free(r->query[i].key);
 		free(r->query[i].val);
 	}
+	free(r->query);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -85,8 +85,9 @@ struct ops_kv {
 struct ops_req {
 	const struct ops_def *op;
 	char *hub, *group, *user, *connection, *permission;   /* decoded; NULL when not in the path */
-	struct ops_kv query[WPS_QUERY_PARAMS_MAX];  /* decoded query parameters, in the order given */
-	size_t nquery;
+	struct ops_kv *query;   /* decoded query parameters, in the order given (owned; grown as they come, at
+	                         * most WPS_QUERY_PARAMS_MAX: a request holds what it has, not 64 slots) */
+	size_t nquery, capquery;
 };
 
 struct ops_err {

@@ -182,6 +182,19 @@ ops_add_query(struct ops_req *r, const char *raw_key, const char *raw_val, struc
 		ops_fail(e, 400, "InvalidParameter", "A query parameter contains a control character");
 		goto bad;
 	}
+	if (r->nquery == r->capquery) {
+		size_t ncap = r->capquery ? r->capquery * 2 : 4;
+		struct ops_kv *n;
+
+		if (ncap > WPS_QUERY_PARAMS_MAX)
+			ncap = WPS_QUERY_PARAMS_MAX;
+		if ((n = realloc(r->query, ncap * sizeof(*n))) == NULL) {
+			ops_fail(e, 500, "InternalError", "Out of memory");
+			goto bad;
+		}
+		r->query = n;
+		r->capquery = ncap;
+	}
 	r->query[r->nquery].key = key;
 	r->query[r->nquery].val = val;
 	r->nquery++;
