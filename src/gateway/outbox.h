@@ -142,7 +142,8 @@ struct outbox_open_args {
 	void              *deliver_arg;
 	int64_t          (*clock_ms)(void);   /* wall clock in ms; NULL: CLOCK_REALTIME. For tests. */
 	int                defer_wake;  /* puts, marks, retries and kicks do not wake the writer thread: the
-	                                 * owner calls outbox_wake once per loop iteration, before it sleeps */
+	                                 * owner calls outbox_wake once per loop iteration, before it sleeps,
+	                                 * so they must all come from that loop's thread */
 };
 
 struct outbox_stats {
