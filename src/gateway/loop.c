@@ -43,9 +43,10 @@ struct post {
 	struct post  *next;
 };
 
-struct prepare {
-	loop_prepare_fn fn;
-	void           *arg;
+struct hook {                   /* a prepare hook (prep set) or a pre-sleep hook (sleep set) */
+	loop_prepare_fn  prep;
+	loop_presleep_fn sleep;
+	void            *arg;
 };
 
 struct loop {
@@ -56,12 +57,9 @@ struct loop {
 	struct loop_io     *evio;
 	struct loop_timer **heap;
 	size_t              nheap, capheap;
-	struct prepare      prep[LOOP_PREPARE_MAX];
+	struct hook         prep[LOOP_PREPARE_MAX];
 	size_t              nprep;
-	struct {
-		loop_presleep_fn fn;
-		void            *arg;
-	}                   presleep[LOOP_PRESLEEP_MAX];
+	struct hook         presleep[LOOP_PRESLEEP_MAX];
 	size_t              npresleep;
 	loop_signal_fn      sigfn;
 	void               *sigarg;
@@ -317,50 +315,45 @@ void loop_on_signal(struct loop *l, loop_signal_fn fn, void *arg)
 	l->sigarg = arg;
 }
 
+static int hook_add(struct hook *h, size_t *n, size_t max, struct hook v)
+{
+	if (*n == max)
+		return -1;
+	h[(*n)++] = v;
+	return 0;
+}
+
+static void hook_remove(struct hook *h, size_t *n, struct hook v)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++) {
+		if (h[i].prep == v.prep && h[i].sleep == v.sleep && h[i].arg == v.arg) {
+			memmove(&h[i], &h[i + 1], (*n - i - 1) * sizeof h[0]);
+			(*n)--;
+			return;
+		}
+	}
+}
+
 int loop_add_prepare(struct loop *l, loop_prepare_fn fn, void *arg)
 {
-	if (l->nprep == LOOP_PREPARE_MAX)
-		return -1;
-	l->prep[l->nprep].fn = fn;
-	l->prep[l->nprep].arg = arg;
-	l->nprep++;
-	return 0;
+	return hook_add(l->prep, &l->nprep, LOOP_PREPARE_MAX, (struct hook){ fn, NULL, arg });
 }
 
 void loop_remove_prepare(struct loop *l, loop_prepare_fn fn, void *arg)
 {
-	size_t i;
-
-	for (i = 0; i < l->nprep; i++) {
-		if (l->prep[i].fn == fn && l->prep[i].arg == arg) {
-			memmove(&l->prep[i], &l->prep[i + 1], (l->nprep - i - 1) * sizeof l->prep[0]);
-			l->nprep--;
-			return;
-		}
-	}
+	hook_remove(l->prep, &l->nprep, (struct hook){ fn, NULL, arg });
 }
 
 int loop_add_presleep(struct loop *l, loop_presleep_fn fn, void *arg)
 {
-	if (l->npresleep == LOOP_PRESLEEP_MAX)
-		return -1;
-	l->presleep[l->npresleep].fn = fn;
-	l->presleep[l->npresleep].arg = arg;
-	l->npresleep++;
-	return 0;
+	return hook_add(l->presleep, &l->npresleep, LOOP_PRESLEEP_MAX, (struct hook){ NULL, fn, arg });
 }
 
 void loop_remove_presleep(struct loop *l, loop_presleep_fn fn, void *arg)
 {
-	size_t i;
-
-	for (i = 0; i < l->npresleep; i++) {
-		if (l->presleep[i].fn == fn && l->presleep[i].arg == arg) {
-			memmove(&l->presleep[i], &l->presleep[i + 1], (l->npresleep - i - 1) * sizeof l->presleep[0]);
-			l->npresleep--;
-			return;
-		}
-	}
+	hook_remove(l->presleep, &l->npresleep, (struct hook){ NULL, fn, arg });
 }
 
 /* ---- life cycle ---- */
@@ -442,7 +435,7 @@ int loop_once(struct loop *l, long max_ms)
 	int n;
 
 	for (i = 0; i < l->nprep; i++) {
-		long t = l->prep[i].fn(l->prep[i].arg);
+		long t = l->prep[i].prep(l->prep[i].arg);
 		if (t >= 0 && (timeout < 0 || t < timeout))
 			timeout = t;
 	}
@@ -453,7 +446,7 @@ int loop_once(struct loop *l, long max_ms)
 			timeout = t;
 	}
 	for (i = 0; i < l->npresleep; i++)
-		l->presleep[i].fn(l->presleep[i].arg);
+		l->presleep[i].sleep(l->presleep[i].arg);
 	log_flush();   /* the lines of the last iteration, in one write, before sleeping */
 	n = epoll_wait(l->epfd, evs, LOOP_EVENTS_MAX, timeout > 86400000L ? 86400000 : (int)timeout);
 	if (n < 0) {
