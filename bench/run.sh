@@ -49,96 +49,17 @@ fi
 NODE_MODULES="$TOP/tests/node_modules/@azure/web-pubsub"
 [ -d "$NODE_MODULES" ] || log "no $NODE_MODULES: the SDK case is skipped (run scripts/deps.sh)"
 
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
-NOFILE=$(ulimit -n)
-NCPU=$(nproc)
-if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
-	PROXY_CPU=$((NCPU - 1)); LOAD_CPUS="0-$((NCPU - 2))"
-	PIN_PROXY="taskset -c $PROXY_CPU"; PIN_LOAD="taskset -c $LOAD_CPUS"
-	PIN_NOTE="proxy pinned to CPU $PROXY_CPU; load generator and upstream on CPU $LOAD_CPUS"
-else
-	PIN_PROXY=""; PIN_LOAD=""; PIN_NOTE="no CPU pinning"
-fi
-CLK_TCK=$(getconf CLK_TCK)
+. "$BENCH/lib.sh"
+bench_init wpsbench
 
-# --- temp dir, processes, cleanup ---------------------------------------------------------------------------------
-T=$(mktemp -d /tmp/wpsbench.XXXXXX) || die "mktemp failed"
-chmod 755 "$T"
-PIDS=""
-cleanup() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ "${KEEP_TMP:-0}" = 1 ] && log "kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-start_bg() { # start_bg NAME CMD... : runs CMD in the background with its output in $T/NAME.log; sets LAST_PID
-	local name=$1; shift
-	"$@" >"$T/$name.log" 2>&1 &
-	LAST_PID=$!
-	PIDS="$PIDS $LAST_PID"
-}
-stop_pid() { # stop_pid PID: TERM, wait up to 3 s, then KILL
-	local p=$1 i
-	kill "$p" 2>/dev/null
-	for i in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$p" | tr '\n' ' ')
-}
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# Ports below the ephemeral range, so that no client connection's local port can collide with a listener.
-EPH_LOW=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-NEXT_PORT=$(( 10000 + (RANDOM % ((EPH_LOW - 10200) / 10)) * 10 ))
-alloc_port() { # sets PORT to a free loopback port
-	while ! port_free "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
-	[ "$NEXT_PORT" -lt "$EPH_LOW" ] || die "no free port below $EPH_LOW"
-	PORT=$NEXT_PORT; NEXT_PORT=$((NEXT_PORT + 1))
-}
-wait_port() { # wait_port PORT PID NAME: up to 10 s
-	local i
-	for i in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		kill -0 "$2" 2>/dev/null || { sed 's/^/    /' "$T/$3.log" >&2; die "$3 exited during start-up"; }
-		sleep 0.1
-	done
-	die "$3 did not listen on port $1 within 10 s"
-}
-wait_unix() { local i; for i in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done; die "no socket $1"; }
-
-# --- /proc figures --------------------------------------------------------------------------------------------------
-tree_pids() { echo "$1"; pgrep -P "$1" 2>/dev/null; }  # a process and its children (nginx master + workers)
-cpu_ticks() { # utime+stime of a process tree, in clock ticks
-	local s=0 p f
-	for p in $(tree_pids "$1"); do
-		f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
-		set -- $f
-		s=$((s + ${12} + ${13}))
-	done
-	echo "$s"
-}
-mem_kb() { # mem_kb PID FIELD(VmHWM|VmRSS): summed over the process tree
-	local s=0 p v
-	for p in $(tree_pids "$1"); do
-		v=$(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null)
-		s=$((s + ${v:-0}))
-	done
-	echo "$s"
-}
+# --- /proc figures of this benchmark ------------------------------------------------------------------------------
 stub() { # stub FIELD(accepts|requests): the upstream nginx's counters (each call adds 1 to both)
 	curl -s -m 5 "http://127.0.0.1:$UP_STATUS/status" | awk -v f="$1" 'NR == 3 { print (f == "accepts" ? $1 : $3) }'
 }
 mem_detail() { # mem_detail PID: "RSS kB (anon A kB)" of one process
 	awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { printf "%d kB (anonymous %d kB, the rest file-backed library pages)", r, a }' "/proc/$1/status"
 }
-kv() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; } # kv "a=1 b=2" b
 
-# --- the request body -----------------------------------------------------------------------------------------------
-printf '{"seq":1,"msg":"%s"}' "$(head -c 238 /dev/zero | tr '\0' x)" >"$T/body.json"
-[ "$(wc -c <"$T/body.json")" -eq 256 ] || die "body is not 256 bytes"
 
 # --- build the C load generator -------------------------------------------------------------------------------------
 cc -O2 -o "$T/uload" "$BENCH/uload.c" || die "cannot build bench/uload.c"
@@ -153,22 +74,6 @@ alloc_port; UP=$PORT; alloc_port; UP_TLS=$PORT; alloc_port; UP_STATUS=$PORT
 V6_LISTEN=""
 ip -6 addr show lo 2>/dev/null | grep -q '::1' && V6_LISTEN="listen [::1]:$UP_TLS ssl;"
 
-nginx_common() { # nginx_common DIR WORKERS: the main part of an nginx config
-	mkdir -p "$1"
-	cat <<EOF
-worker_processes $2;
-worker_rlimit_nofile $NOFILE;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections $(( NOFILE > 30256 ? 30000 : NOFILE - 256 )); multi_accept on; }
-http {
-    access_log off;
-    client_body_temp_path $1/body; proxy_temp_path $1/proxy; fastcgi_temp_path $1/fastcgi;
-    uwsgi_temp_path $1/uwsgi; scgi_temp_path $1/scgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-EOF
-}
 mkdir -p "$T/up"
 {
 	nginx_common "$T/up" 1
@@ -261,7 +166,7 @@ start_nginx_proxy() { # start_nginx_proxy NAME WORKERS PORT UPSTREAM_URL_SCHEME 
 }
 EOF
 	} >"$T/$name/nginx.conf"
-	local pin=$PIN_PROXY; [ "$workers" != 1 ] && pin=""
+	local pin=$PIN_PUT; [ "$workers" != 1 ] && pin=""
 	start_bg "$name" $pin nginx -p "$T/$name" -c "$T/$name/nginx.conf" -g "daemon off;"
 	wait_port "$port" "$LAST_PID" "$name"
 }
@@ -291,7 +196,7 @@ EOF
 		echo "outbox = { path = \"$T/outbox.db\"; max_rows = 2000000; max_bytes = 1073741824; };" >>"$T/$name.conf.try"
 		"$GW" -t -c "$T/$name.conf.try" >/dev/null 2>&1 && mv "$T/$name.conf.try" "$T/$name.conf"
 	fi
-	start_bg "$name" $PIN_PROXY "$GW" -c "$T/$name.conf"
+	start_bg "$name" $PIN_PUT "$GW" -c "$T/$name.conf"
 	wait_port "$port" "$LAST_PID" "$name"
 	wait_unix "$T/$name.sock"
 }

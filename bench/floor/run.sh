@@ -32,85 +32,10 @@ for t in nginx curl "$CC" pkg-config; do command -v "$t" >/dev/null 2>&1 || miss
 [ -n "$missing" ] && die "missing:$missing"
 pkg-config --exists libmicrohttpd libcurl libcrypto || die "pkg-config cannot find libmicrohttpd, libcurl or libcrypto"
 
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
-NOFILE=$(ulimit -n)
-NCPU=$(nproc)
-if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
-	PUT_CPU=$((NCPU - 1))
-	PIN_PUT="taskset -c $PUT_CPU"; PIN_LOAD="taskset -c 0-$((NCPU - 2))"
-	PIN_NOTE="process under test pinned to CPU $PUT_CPU; load generator and upstream on CPU 0-$((NCPU - 2))"
-else
-	PIN_PUT=""; PIN_LOAD=""; PIN_NOTE="no CPU pinning"
-fi
-CLK_TCK=$(getconf CLK_TCK)
+. "$BENCH/lib.sh"
+bench_init wpsfloor
 
-# --- temp dir, processes, cleanup (only the PIDs started here) -----------------------------------------------------
-T=$(mktemp -d /tmp/wpsfloor.XXXXXX) || die "mktemp failed"
-chmod 755 "$T"
-PIDS=""
-cleanup() {
-	local p
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	sleep 0.3
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ "${KEEP_TMP:-0}" = 1 ] && log "kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-start_bg() { # start_bg NAME CMD...: CMD in the background, output in $T/NAME.log; sets LAST_PID
-	local name=$1; shift
-	"$@" >"$T/$name.log" 2>&1 &
-	LAST_PID=$!
-	PIDS="$PIDS $LAST_PID"
-}
-stop_pid() { # stop_pid PID: TERM, wait up to 3 s, then KILL
-	local p=$1 i
-	kill "$p" 2>/dev/null
-	for i in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$p" | tr '\n' ' ')
-}
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-EPH_LOW=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-NEXT_PORT=$(( 10000 + (RANDOM % ((EPH_LOW - 10200) / 10)) * 10 ))
-alloc_port() { # sets PORT to a free loopback port below the ephemeral range
-	while ! port_free "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
-	[ "$NEXT_PORT" -lt "$EPH_LOW" ] || die "no free port below $EPH_LOW"
-	PORT=$NEXT_PORT; NEXT_PORT=$((NEXT_PORT + 1))
-}
-wait_port() { # wait_port PORT PID NAME: up to 10 s
-	local i
-	for i in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		kill -0 "$2" 2>/dev/null || { sed 's/^/    /' "$T/$3.log" >&2; die "$3 exited during start-up"; }
-		sleep 0.1
-	done
-	die "$3 did not listen on port $1 within 10 s"
-}
-wait_unix() { local i; for i in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done; die "no socket $1"; }
-
-# --- /proc figures (as bench/run.sh) -------------------------------------------------------------------------------
-tree_pids() { echo "$1"; pgrep -P "$1" 2>/dev/null; }  # a process and its children (nginx master + workers)
-cpu_ticks() { # utime+stime of a process tree, in clock ticks
-	local s=0 p f
-	for p in $(tree_pids "$1"); do
-		f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
-		set -- $f
-		s=$((s + ${12} + ${13}))
-	done
-	echo "$s"
-}
-mem_kb() { # mem_kb PID FIELD: summed over the process tree (VmRSS, VmHWM, RssAnon, RssFile)
-	local s=0 p v
-	for p in $(tree_pids "$1"); do
-		v=$(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null)
-		s=$((s + ${v:-0}))
-	done
-	echo "$s"
-}
+# --- /proc figures of the floor -------------------------------------------------------------------------------------
 top_maps() { # top_maps PID: the file-backed mappings with the most resident kB, "name kB" comma-separated
 	awk '/^[0-9a-f]+-[0-9a-f]+ / { name = ($6 == "" ? "[anon]" : $6); sub(/.*\//, "", name) }
 	     /^Rss:/ { rss[name] += $2 }
@@ -118,11 +43,7 @@ top_maps() { # top_maps PID: the file-backed mappings with the most resident kB,
 		| sort -rn | head -"${2:-8}" | awk '{ printf "%s%s %s kB", (NR > 1 ? ", " : ""), $2, $1 }'
 }
 nlibs() { grep -c '\.so' <(awk '$6 ~ /\.so/ { print $6 }' "/proc/$1/maps" | sort -u); }
-kv() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 
-# --- build -----------------------------------------------------------------------------------------------------------
-printf '{"seq":1,"msg":"%s"}' "$(head -c 238 /dev/zero | tr '\0' x)" >"$T/body.json"
-[ "$(wc -c <"$T/body.json")" -eq 256 ] || die "body is not 256 bytes"
 # shellcheck disable=SC2046,SC2086
 {
 	$CC -O2 $WARN -DFLOOR_CURL -o "$T/mhdfloor" "$FLOOR/mhdfloor.c" \
@@ -132,23 +53,7 @@ printf '{"seq":1,"msg":"%s"}' "$(head -c 238 /dev/zero | tr '\0' x)" >"$T/body.j
 	$CC -O2 -o "$T/uload" "$BENCH/uload.c"
 } || die "build failed"
 
-# --- nginx: the fixed-answer upstream and the proxy_pass reference (config as bench/run.sh) -------------------------
-nginx_common() { # nginx_common DIR WORKERS
-	mkdir -p "$1"
-	cat <<EOF
-worker_processes $2;
-worker_rlimit_nofile $NOFILE;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections $(( NOFILE > 30256 ? 30000 : NOFILE - 256 )); multi_accept on; }
-http {
-    access_log off;
-    client_body_temp_path $1/body; proxy_temp_path $1/proxy; fastcgi_temp_path $1/fastcgi;
-    uwsgi_temp_path $1/uwsgi; scgi_temp_path $1/scgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-EOF
-}
+# --- nginx: the fixed-answer upstream and the proxy_pass reference (nginx_common from bench/lib.sh) ----------------
 alloc_port; UP=$PORT; mkdir -p "$T/up"
 {
 	nginx_common "$T/up" 1
