@@ -136,7 +136,7 @@ static void deliver(void *arg, struct outbox_msg *msg)
 	long wait_ms = 0;
 	int rc;
 
-	if (sp->stopping || sp->ob == NULL) {   /* stays `sending`: queued again when the outbox closes */
+	if (sp->stopping || sp->ob == NULL) {   /* not marked: queued in the file, sent again at the next start */
 		outbox_msg_free(msg);
 		return;
 	}
@@ -514,8 +514,8 @@ void spool_stop_delivery(struct spool *sp)
 	struct delivery *d, *next;
 
 	sp->stopping = 1;
-	/* deliveries waiting before their next attempt would only hold the drain up: their rows stay
-	 * `sending` and are queued again when the outbox closes */
+	/* deliveries waiting before their next attempt would only hold the drain up: not marked, their rows
+	 * stay queued in the file and are sent again at the next start */
 	for (d = sp->live; d != NULL; d = next) {
 		next = d->next;
 		if (!up_job_inflight(d->job))
@@ -540,7 +540,7 @@ void spool_close(struct spool *sp)
 		return;
 	sp->stopping = 1;
 	while (sp->live != NULL)
-		delivery_free(sp->live);   /* up_job_free cancels; the row stays `sending` */
+		delivery_free(sp->live);   /* up_job_free cancels; the row stays queued in the file */
 	loop_remove_presleep(sp->loop, presleep, sp);
 	outbox_close(sp->ob);
 	sp->ob = NULL;
