@@ -1005,7 +1005,8 @@ static void forward(struct api_ctx *c)
 		if (ct != NULL && (job->content_type = strdup(ct)) == NULL)
 			goto oom;
 	}
-	snprintf(job->request_id, sizeof job->request_id, "%s", c->request_id);
+	_Static_assert(sizeof job->request_id >= sizeof c->request_id, "request id fits the job's");
+	memcpy(job->request_id, c->request_id, sizeof c->request_id);   /* NUL-terminated within */
 	job->deadline_ms = c->t0 + (uint64_t)a->cfg->timeout_ms;
 	job->done = on_upstream_done;
 	job->arg = c;
@@ -1110,6 +1111,8 @@ static void log_request(const struct api_ctx *c)
 	char status[16], ustatus[16], attempts[16], dur[24];
 	const struct ops_req *r = c->is_op ? &c->req : NULL;
 
+	if (!log_enabled(WLOG_INFO))
+		return;   /* the four snprintf below cost ~2,000 instructions per request */
 	snprintf(status, sizeof status, "%d", c->status);
 	if (c->upstream_status > 0)
 		snprintf(ustatus, sizeof ustatus, "%d", c->upstream_status);
