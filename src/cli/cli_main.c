@@ -75,26 +75,31 @@ static const char main_usage[] =
 	"error (for exists/check: it does not exist); 2 usage error; 3 the gateway could not be reached.\n"
 	"See wpsgate(1).\n";
 
+/* "wpsgate: <message>\n" on stderr: what cli_warn and cli_usage_error print. */
+__attribute__((format(printf, 1, 0)))
+static void vwarn(const char *fmt, va_list ap)
+{
+	fputs("wpsgate: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void cli_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("wpsgate: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("wpsgate: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return CLI_ERR_USAGE;
 }
 
