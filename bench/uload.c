@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #define UL_MAX_HEADERS 16
-#define UL_RBUF 16384
+#define UL_RBUF        16384
 #define UL_MAX_SAMPLES (64u * 1024u * 1024u)
 
 enum cstate { C_IDLE, C_CONNECTING, C_WRITING, C_READING, C_DONE };
@@ -42,11 +42,11 @@ enum cstate { C_IDLE, C_CONNECTING, C_WRITING, C_READING, C_DONE };
 struct conn {
 	int fd;
 	enum cstate st;
-	size_t woff;          /* bytes of the request written */
-	size_t rlen;          /* bytes in rbuf */
-	uint64_t t_sent;      /* ns, monotonic, when the first byte of the request went out */
-	int retries;          /* one-shot: connect attempts refused with EAGAIN (full unix backlog) */
-	int started;          /* one-shot: this connection has been started once */
+	size_t woff;     /* bytes of the request written */
+	size_t rlen;     /* bytes in rbuf */
+	uint64_t t_sent; /* ns, monotonic, when the first byte of the request went out */
+	int retries;     /* one-shot: connect attempts refused with EAGAIN (full unix backlog) */
+	int started;     /* one-shot: this connection has been started once */
 	char rbuf[UL_RBUF];
 };
 
@@ -64,8 +64,8 @@ static struct {
 	int nheaders;
 	int oneshot;
 	int quiet;
-} opt = { NULL, NULL, 64, 10.0, 0.0, "POST", "/api/hubs/bench/groups/g1/:send?api-version=2024-12-01",
-	  256, NULL, { NULL }, 0, 0, 0 };
+} opt = { NULL, NULL, 64,       10.0, 0.0, "POST", "/api/hubs/bench/groups/g1/:send?api-version=2024-12-01",
+	  256,  NULL, { NULL }, 0,    0,   0 };
 
 static char *req;
 static size_t req_len;
@@ -88,8 +88,9 @@ static uint64_t now_ns(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: uload (-t HOST:PORT | -u PATH) [-c CONNS] [-d SECONDS] [-w WARMUP] [-m METHOD]\n"
-			"             [-p PATH] [-b BODY_BYTES | -B BODY_FILE] [-H 'Name: value']... [-o] [-q]\n");
+	fprintf(stderr,
+	        "usage: uload (-t HOST:PORT | -u PATH) [-c CONNS] [-d SECONDS] [-w WARMUP] [-m METHOD]\n"
+	        "             [-p PATH] [-b BODY_BYTES | -B BODY_FILE] [-H 'Name: value']... [-o] [-q]\n");
 	exit(2);
 }
 
@@ -172,7 +173,7 @@ static int build_request(void)
 		return -1;
 	}
 	int n = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", opt.method, opt.path,
-			 opt.unix_path ? "localhost" : opt.tcp);
+	                 opt.unix_path ? "localhost" : opt.tcp);
 	for (int i = 0; i < opt.nheaders; i++)
 		n += snprintf(req + n, cap - (size_t)n, "%s\r\n", opt.headers[i]);
 	if (has_body)
@@ -309,12 +310,13 @@ static long parse_response(struct conn *c, int *status, int *close_after)
 		if (strncasecmp(h, "Content-Length:", 15) == 0)
 			clen = strtol(h + 15, NULL, 10);
 		else if (strncasecmp(h, "Transfer-Encoding:", 18) == 0 && strcasestr(h, "chunked") &&
-			 strcasestr(h, "chunked") < strstr(h, "\r\n"))
+		         strcasestr(h, "chunked") < strstr(h, "\r\n"))
 			chunked = 1;
 		else if (strncasecmp(h, "Connection:", 11) == 0 && strncasecmp(h + 11, " close", 6) == 0)
 			*close_after = 1;
 	}
-	if (strcmp(opt.method, "HEAD") == 0 || *status == 204 || *status == 304 || (*status >= 100 && *status < 200))
+	if (strcmp(opt.method, "HEAD") == 0 || *status == 204 || *status == 304 ||
+	    (*status >= 100 && *status < 200))
 		return (long)hlen;
 	if (chunked) {
 		size_t off = hlen;
@@ -490,8 +492,8 @@ int main(int argc, char **argv)
 			break;
 		if (opt.oneshot && !opt.quiet && now >= next_report) {
 			fprintf(stderr, "uload: t=%.0fs opened=%d in_flight=%d answered=%llu errors=%llu\n",
-				(double)(now - t0) / 1e9, opened, inflight, (unsigned long long)n_answered_total,
-				(unsigned long long)n_errors);
+			        (double)(now - t0) / 1e9, opened, inflight,
+			        (unsigned long long)n_answered_total, (unsigned long long)n_errors);
 			next_report += 1000000000u;
 		}
 		int timeout_ms = (int)((deadline - now) / 1000000u) + 1;
@@ -540,8 +542,8 @@ int main(int argc, char **argv)
 	uint64_t reqs = n_2xx + n_other;
 	printf("requests=%llu seconds=%.3f rps=%.0f p50_us=%u p90_us=%u p99_us=%u p999_us=%u max_us=%u "
 	       "status2xx=%llu other=%llu first_other=%d errors=%llu connects=%llu\n",
-	       (unsigned long long)reqs, secs, secs > 0 ? (double)reqs / secs : 0.0, pct(50), pct(90), pct(99),
-	       pct(99.9), nsamples ? samples[nsamples - 1] : 0, (unsigned long long)n_2xx,
+	       (unsigned long long)reqs, secs, secs > 0 ? (double)reqs / secs : 0.0, pct(50), pct(90),
+	       pct(99), pct(99.9), nsamples ? samples[nsamples - 1] : 0, (unsigned long long)n_2xx,
 	       (unsigned long long)n_other, first_other, (unsigned long long)n_errors,
 	       (unsigned long long)n_connects);
 	for (int i = 0; i < opt.conns; i++)

@@ -30,11 +30,11 @@
 
 #include <curl/curl.h>
 
-#define CF_MAX_CONC 4096
-#define CF_EVENTS 256
-#define CF_PATH "/api/hubs/bench/groups/g1/:send?api-version=2024-12-01"
+#define CF_MAX_CONC  4096
+#define CF_EVENTS    256
+#define CF_PATH      "/api/hubs/bench/groups/g1/:send?api-version=2024-12-01"
 #define CF_TOKEN_LEN 230
-#define CF_BODY_LEN 256
+#define CF_BODY_LEN  256
 
 static struct {
 	const char *target;
@@ -45,7 +45,7 @@ static struct {
 } opt = { NULL, 64, 10.0, 1.0, 0, 0 };
 
 static int epfd = -1;
-static double timer_due = -1;       /* when curl wants CURL_SOCKET_TIMEOUT (monotonic s); -1: never */
+static double timer_due = -1; /* when curl wants CURL_SOCKET_TIMEOUT (monotonic s); -1: never */
 static char url[256];
 static char body[CF_BODY_LEN + 1];
 static struct curl_slist *headers;
@@ -138,7 +138,8 @@ static void reap(CURLM *m, int counting)
 			n_done++;
 			if (msg->data.result != CURLE_OK)
 				n_errors++;
-			else if (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code != 202)
+			else if (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
+			         code != 202)
 				n_non202++;
 		}
 		curl_multi_remove_handle(m, e);
@@ -149,7 +150,8 @@ static void reap(CURLM *m, int counting)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: curlfloor -t HOST:PORT [-n CONCURRENT] [-d SECONDS] [-w WARMUP] [-T TIMEOUT_MS] [-P]\n");
+	fprintf(stderr, "usage: curlfloor -t HOST:PORT [-n CONCURRENT] [-d SECONDS] [-w WARMUP] [-T "
+	                "TIMEOUT_MS] [-P]\n");
 	exit(2);
 }
 
@@ -173,12 +175,15 @@ int main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (opt.target == NULL || opt.conc < 1 || opt.conc > CF_MAX_CONC || opt.duration <= 0 || opt.warmup < 0)
+	if (opt.target == NULL || opt.conc < 1 || opt.conc > CF_MAX_CONC || opt.duration <= 0 ||
+	    opt.warmup < 0)
 		usage();
 	snprintf(url, sizeof url, "http://%s%s", opt.target, CF_PATH);
 	snprintf(body, sizeof body, "{\"seq\":1,\"msg\":\"%.*s\"}", CF_BODY_LEN - 18,
-	         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	         "xxxxxxxxxxxxx"
+	         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	         "xxxxxxxxxxxxx"
 	         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	if (strlen(body) != CF_BODY_LEN) {
 		fprintf(stderr, "curlfloor: body is %zu bytes, not %d\n", strlen(body), CF_BODY_LEN);
@@ -277,10 +282,12 @@ int main(int argc, char **argv)
 		printf("requests=0 seconds=%.3f rps=0 cpu_us_per_req=0 errors=%llu\n", secs, n_errors);
 		goto out;
 	}
-	printf("requests=%llu seconds=%.3f rps=%.0f cpu_us_per_req=%.1f user_us_per_req=%.1f sys_us_per_req=%.1f "
-	       "errors=%llu non202=%llu mode=%s\n", n_done, secs, (double)n_done / secs,
-	       (c1 - c0) / (double)n_done * 1e6, (u1 - u0) / (double)n_done * 1e6, (s1 - s0) / (double)n_done * 1e6,
-	       n_errors, n_non202, opt.poll_mode ? "poll" : "socket");
+	printf("requests=%llu seconds=%.3f rps=%.0f cpu_us_per_req=%.1f user_us_per_req=%.1f "
+	       "sys_us_per_req=%.1f "
+	       "errors=%llu non202=%llu mode=%s\n",
+	       n_done, secs, (double)n_done / secs, (c1 - c0) / (double)n_done * 1e6,
+	       (u1 - u0) / (double)n_done * 1e6, (s1 - s0) / (double)n_done * 1e6, n_errors, n_non202,
+	       opt.poll_mode ? "poll" : "socket");
 	rc = n_errors == 0 && n_non202 == 0 ? 0 : 3;
 out:
 	if (easy != NULL) {

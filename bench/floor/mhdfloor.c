@@ -49,20 +49,21 @@ struct mf_req {
 	struct MHD_Connection *conn;
 	char *body;
 	size_t len, cap;
-	int suspended;          /* 1 while in the queue, 2 once resumed */
+	int suspended; /* 1 while in the queue, 2 once resumed */
 	uint64_t due_ms;
 	struct mf_req *next;
 };
 
 static struct {
-	int delay_ms;           /* -1: answer at once; 0: -r; > 0: -s */
+	int delay_ms; /* -1: answer at once; 0: -r; > 0: -s */
 	unsigned conn_limit;
 	size_t mem_limit;
 	unsigned idle_timeout_s;
 } opt = { -1, 20000, 32768, 60 };
 
-static struct MHD_Response *resp202;   /* shared, empty, never freed before exit */
-static struct mf_req *q_head, *q_tail; /* resume FIFO: every request gets the same delay, so deadlines ascend */
+static struct MHD_Response *resp202; /* shared, empty, never freed before exit */
+static struct mf_req *q_head,
+        *q_tail; /* resume FIFO: every request gets the same delay, so deadlines ascend */
 static unsigned long long n_requests, n_suspended_now;
 
 static uint64_t now_ms(void)
@@ -138,7 +139,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	return MHD_queue_response(c, 202, resp202);
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
 {
 	struct mf_req *r = *con_cls;
 
@@ -210,7 +212,7 @@ static int listen_unix(const char *path)
 static void usage(void)
 {
 	fprintf(stderr, "usage: mhdfloor (-p PORT | -u PATH) [-s MS | -r] [-c] [-l CONN_LIMIT] [-m MEM_LIMIT]"
-	        " [-t IDLE_TIMEOUT_S]\n");
+	                " [-t IDLE_TIMEOUT_S]\n");
 	exit(2);
 }
 
@@ -227,7 +229,11 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'p': port = atoi(optarg); break;
 		case 'u': upath = optarg; break;
-		case 's': opt.delay_ms = atoi(optarg); if (opt.delay_ms < 0) usage(); break;
+		case 's':
+			opt.delay_ms = atoi(optarg);
+			if (opt.delay_ms < 0)
+				usage();
+			break;
 		case 'r': opt.delay_ms = 0; break;
 		case 'c': with_curl = 1; break;
 		case 'l': opt.conn_limit = (unsigned)atoi(optarg); break;
@@ -264,16 +270,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mhdfloor: cannot listen: %s\n", strerror(errno));
 		goto out;
 	}
-	resp202 = MHD_create_response_from_buffer(0, (void *)(uintptr_t)"", MHD_RESPMEM_PERSISTENT);
-	d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-	                     0, NULL, NULL, handler, NULL,
-	                     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
-	                     MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-	                     MHD_OPTION_CONNECTION_LIMIT, opt.conn_limit,
-	                     MHD_OPTION_CONNECTION_TIMEOUT, opt.idle_timeout_s,
-	                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, opt.mem_limit,
-	                     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	                     MHD_OPTION_END);
+	resp202 = MHD_create_response_from_buffer(0, (void *)(uintptr_t) "", MHD_RESPMEM_PERSISTENT);
+	d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	                     handler, NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
+	                     MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT,
+	                     opt.conn_limit, MHD_OPTION_CONNECTION_TIMEOUT, opt.idle_timeout_s,
+	                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, opt.mem_limit, MHD_OPTION_NOTIFY_COMPLETED,
+	                     completed, NULL, MHD_OPTION_END);
 	if (resp202 == NULL || d == NULL) {
 		fprintf(stderr, "mhdfloor: cannot start libmicrohttpd\n");
 		goto out;
@@ -290,8 +293,9 @@ int main(int argc, char **argv)
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0)
 		goto out;
 	fprintf(stderr, "mhdfloor: ready (MHD_USE_EPOLL, external loop; mode %s)\n",
-	        opt.delay_ms < 0 ? "answer at once" : opt.delay_ms == 0 ? "suspend/resume next iteration" :
-	        "suspend/resume after a delay");
+	        opt.delay_ms < 0    ? "answer at once"
+	        : opt.delay_ms == 0 ? "suspend/resume next iteration"
+	                            : "suspend/resume after a delay");
 
 	for (;;) {
 		MHD_UNSIGNED_LONG_LONG t;
@@ -326,7 +330,8 @@ int main(int argc, char **argv)
 			resume_due(now_ms());
 		MHD_run(d);
 	}
-	fprintf(stderr, "mhdfloor: %llu requests answered, %llu still suspended\n", n_requests, n_suspended_now);
+	fprintf(stderr, "mhdfloor: %llu requests answered, %llu still suspended\n", n_requests,
+	        n_suspended_now);
 	rc = 0;
 out:
 	if (rc != 0)

@@ -7,29 +7,48 @@
 
 /* Exit codes, documented in wpsgate(1). */
 enum cli_exit {
-	CLI_OK          = 0,  /* done; for `exists`/`check`: it exists */
-	CLI_ERR_ANSWER  = 1,  /* the gateway or the service answered an error; for `exists`: it does not */
-	CLI_ERR_USAGE   = 2,  /* bad command line or input */
-	CLI_ERR_CONNECT = 3   /* the gateway could not be reached or did not answer */
+	CLI_OK = 0,         /* done; for `exists`/`check`: it exists */
+	CLI_ERR_ANSWER = 1, /* the gateway or the service answered an error; for `exists`: it does not */
+	CLI_ERR_USAGE = 2,  /* bad command line or input */
+	CLI_ERR_CONNECT = 3 /* the gateway could not be reached or did not answer */
 };
 
 /* Bounds of the client. */
-#define CLI_DEFAULT_SOCKET     "/run/wpsgate/wpsgate.sock"
-#define CLI_DEFAULT_TIMEOUT_S  120                  /* whole request, connect included */
-#define CLI_BODY_MAX           (64L * 1024 * 1024)  /* bytes read from stdin for `send` */
-#define CLI_RESPONSE_MAX       (16L * 1024 * 1024)  /* bytes of one answer kept */
-#define CLI_PATH_MAX           65536                /* bytes of path plus query built for one request */
-#define CLI_PAGES_MAX          100000               /* pages followed by `group list` */
+#define CLI_DEFAULT_SOCKET    "/run/wpsgate/wpsgate.sock"
+#define CLI_DEFAULT_TIMEOUT_S 120                 /* whole request, connect included */
+#define CLI_BODY_MAX          (64L * 1024 * 1024) /* bytes read from stdin for `send` */
+#define CLI_RESPONSE_MAX      (16L * 1024 * 1024) /* bytes of one answer kept */
+#define CLI_PATH_MAX          65536               /* bytes of path plus query built for one request */
+#define CLI_PAGES_MAX         100000              /* pages followed by `group list` */
 
 /* One bit per option, for checking which options a command accepts. */
 enum cli_opt {
-	O_SOCKET, O_URL, O_TIMEOUT, O_VERBOSE, O_HELP,
-	O_HUB, O_GROUP, O_USER, O_CONNECTION, O_PERMISSION, O_TARGET,
-	O_JSON, O_TEXT, O_BINARY, O_EXCLUDE, O_FILTER, O_TTL,
-	O_ROLE, O_MINUTES, O_MQTT, O_REASON, O_TOP, O_MAXPAGESIZE,
+	O_SOCKET,
+	O_URL,
+	O_TIMEOUT,
+	O_VERBOSE,
+	O_HELP,
+	O_HUB,
+	O_GROUP,
+	O_USER,
+	O_CONNECTION,
+	O_PERMISSION,
+	O_TARGET,
+	O_JSON,
+	O_TEXT,
+	O_BINARY,
+	O_EXCLUDE,
+	O_FILTER,
+	O_TTL,
+	O_ROLE,
+	O_MINUTES,
+	O_MQTT,
+	O_REASON,
+	O_TOP,
+	O_MAXPAGESIZE,
 	O__COUNT
 };
-#define OB(o) (1u << (o))
+#define OB(o)           (1u << (o))
 #define CLI_GLOBAL_OPTS (OB(O_SOCKET) | OB(O_URL) | OB(O_TIMEOUT) | OB(O_VERBOSE) | OB(O_HELP))
 
 /* Repeated option values; the strings are borrowed from argv. */
@@ -48,20 +67,20 @@ struct cli_opts {
 	const char *hub, *user, *connection, *permission, *target, *filter, *reason;
 	struct cli_strv groups, excludes, roles;
 	enum cli_ctype ctype;
-	long ttl, minutes, top, maxpagesize;  /* -1 when not given */
+	long ttl, minutes, top, maxpagesize; /* -1 when not given */
 	int mqtt;
-	unsigned seen;                        /* OB() bits of the options given */
-	char **args;                          /* positional arguments after the command words */
+	unsigned seen; /* OB() bits of the options given */
+	char **args;   /* positional arguments after the command words */
 	int nargs;
 };
 
 struct cli_http;
 
 struct cli_cmd {
-	const char *group;   /* "group", or NULL for a top-level command */
-	const char *name;    /* "add" */
-	unsigned allowed;    /* OB() bits, besides CLI_GLOBAL_OPTS */
-	int maxargs;         /* positional arguments accepted */
+	const char *group; /* "group", or NULL for a top-level command */
+	const char *name;  /* "add" */
+	unsigned allowed;  /* OB() bits, besides CLI_GLOBAL_OPTS */
+	int maxargs;       /* positional arguments accepted */
 	int (*run)(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h);
 	const char *synopsis;
 	const char *help;
@@ -84,9 +103,9 @@ int cmd_status(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h);
 /* cli_http.c: one request at a time to wpsgated over its unix socket or a TCP URL. */
 struct cli_resp {
 	long status;
-	struct buf body;        /* bounded by CLI_RESPONSE_MAX */
-	char ctype[128];        /* Content-Type of the answer, "" if none */
-	char errcode[128];      /* x-ms-error-code of the answer, "" if none */
+	struct buf body;   /* bounded by CLI_RESPONSE_MAX */
+	char ctype[128];   /* Content-Type of the answer, "" if none */
+	char errcode[128]; /* x-ms-error-code of the answer, "" if none */
 };
 
 /* Borrows o->socket / o->url; returns a new transport, or NULL after printing why (usage error). */
@@ -97,8 +116,8 @@ const char *http_where(const struct cli_http *h);
 /* Send one request. pathq: "/api/..." with its query, already percent-encoded. ctype and body may
  * be NULL. Returns 0 when an answer arrived (of any status; r filled, resp_free it), or
  * CLI_ERR_CONNECT after printing why the gateway could not be reached. */
-int http_do(struct cli_http *h, const char *method, const char *pathq, const char *ctype,
-            const void *body, size_t len, struct cli_resp *r);
+int http_do(struct cli_http *h, const char *method, const char *pathq, const char *ctype, const void *body,
+            size_t len, struct cli_resp *r);
 void resp_init(struct cli_resp *r);
 void resp_free(struct cli_resp *r);
 /* Print the error an answer carries ("wpsgate: <what>: 404 NotFound: message") and return

@@ -13,7 +13,7 @@
 /* ---- building requests ---- */
 
 struct req {
-	struct buf pq;    /* path and query, percent-encoded */
+	struct buf pq; /* path and query, percent-encoded */
 	int has_query;
 };
 
@@ -103,9 +103,9 @@ static int one_group(const struct cli_opts *o)
 static const char *ctype_name(enum cli_ctype t)
 {
 	switch (t) {
-	case CT_JSON:   return "application/json";
+	case CT_JSON: return "application/json";
 	case CT_BINARY: return "application/octet-stream";
-	default:        return "text/plain";
+	default: return "text/plain";
 	}
 }
 
@@ -153,7 +153,8 @@ static int read_stdin(struct buf *b)
 
 	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
 		if (buf_append(b, chunk, n) < 0)
-			return cli_usage_error("the message on stdin is larger than %ld bytes", (long)CLI_BODY_MAX);
+			return cli_usage_error("the message on stdin is larger than %ld bytes",
+			                       (long)CLI_BODY_MAX);
 	if (ferror(stdin))
 		return cli_usage_error("cannot read the message from stdin");
 	return 0;
@@ -309,7 +310,8 @@ static char *groups_body(const struct cli_opts *o)
 	for (i = 0; i < o->groups.n; i++)
 		if (json_array_append_new(arr, json_string(o->groups.v[i])) < 0)
 			goto done;
-	if (json_object_set(j, "groups", arr) < 0 || json_object_set_new(j, "filter", json_string(o->filter)) < 0)
+	if (json_object_set(j, "groups", arr) < 0 ||
+	    json_object_set_new(j, "filter", json_string(o->filter)) < 0)
 		goto done;
 	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 done:
@@ -340,8 +342,8 @@ static int group_membership(const struct cli_cmd *c, struct cli_opts *o, struct 
 			cli_usage_error("--group is required (see --help)");
 			goto done;
 		}
-		if ((body = groups_body(o)) == NULL || req_path(&r, o->hub, add ? "/:addToGroups" : "/:removeFromGroups",
-		                                               NULL, NULL) != 0) {
+		if ((body = groups_body(o)) == NULL ||
+		    req_path(&r, o->hub, add ? "/:addToGroups" : "/:removeFromGroups", NULL, NULL) != 0) {
 			cli_usage_error("out of memory");
 			goto done;
 		}
@@ -351,7 +353,8 @@ static int group_membership(const struct cli_cmd *c, struct cli_opts *o, struct 
 	if ((rc = one_group(o)) != 0)
 		goto done;
 	if (o->connection != NULL)
-		rc = req_path(&r, o->hub, "/groups/", o->groups.v[0], "/connections/", o->connection, NULL, NULL);
+		rc = req_path(&r, o->hub, "/groups/", o->groups.v[0], "/connections/", o->connection, NULL,
+		              NULL);
 	else
 		rc = req_path(&r, o->hub, "/users/", o->user, "/groups/", o->groups.v[0], NULL, NULL);
 	rc = rc != 0 ? too_long() : call(h, method, &r, NULL, NULL, 0, what);
@@ -378,8 +381,9 @@ static int cmd_group_exists(const struct cli_cmd *c, struct cli_opts *o, struct 
 
 	req_init(&r);
 	if ((rc = need(o, O_HUB, "--hub")) == 0 && (rc = one_group(o)) == 0)
-		rc = req_path(&r, o->hub, "/groups/", o->groups.v[0], NULL, NULL) != 0 ? too_long()
-		     : call_exists(h, &r, "group exists");
+		rc = req_path(&r, o->hub, "/groups/", o->groups.v[0], NULL, NULL) != 0
+		             ? too_long()
+		             : call_exists(h, &r, "group exists");
 	req_free(&r);
 	return rc;
 }
@@ -451,7 +455,8 @@ static int cmd_group_list(const struct cli_cmd *c, struct cli_opts *o, struct cl
 			rc = CLI_ERR_ANSWER;
 			goto done;
 		}
-		json_array_foreach(value, i, it) {
+		json_array_foreach(value, i, it)
+		{
 			if (o->top > 0 && (long)json_array_size(all) >= o->top)
 				break;
 			json_array_append(all, it);
@@ -476,7 +481,8 @@ static int cmd_group_list(const struct cli_cmd *c, struct cli_opts *o, struct cl
 		size_t i;
 		json_t *it;
 
-		json_array_foreach(all, i, it) {
+		json_array_foreach(all, i, it)
+		{
 			const char *cid = json_string_value(json_object_get(it, "connectionId"));
 			const char *uid = json_string_value(json_object_get(it, "userId"));
 
@@ -508,7 +514,8 @@ static int send_built(struct cli_http *h, struct req *r, int rc, const char *met
 }
 
 /* POST .../:closeConnections with excluded* and reason; path_lit/path_val name the scope. */
-static int close_scope(struct cli_opts *o, struct cli_http *h, const char *lit, const char *val, const char *what)
+static int close_scope(struct cli_opts *o, struct cli_http *h, const char *lit, const char *val,
+                       const char *what)
 {
 	struct req r;
 	int rc;
@@ -566,7 +573,8 @@ static int cmd_user_close(const struct cli_cmd *c, struct cli_opts *o, struct cl
 
 static int cmd_user_ungroup(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h)
 {
-	return simple(o, h, O_USER, "--user", "/users/", o->user, "/groups", "DELETE", "user remove-from-groups");
+	return simple(o, h, O_USER, "--user", "/users/", o->user, "/groups", "DELETE",
+	              "user remove-from-groups");
 }
 
 /* ---- connection ---- */
@@ -642,7 +650,8 @@ static int cmd_perm_check(const struct cli_cmd *c, struct cli_opts *o, struct cl
 const struct cli_cmd cli_commands[] = {
 	{ NULL, "send",
 	  H_ | OB(O_GROUP) | OB(O_USER) | OB(O_CONNECTION) | OB(O_JSON) | OB(O_TEXT) | OB(O_BINARY) |
-	  OB(O_EXCLUDE) | OB(O_FILTER) | OB(O_TTL), 1, cmd_send,
+	          OB(O_EXCLUDE) | OB(O_FILTER) | OB(O_TTL),
+	  1, cmd_send,
 	  "wpsgate send --hub H [--group G | --user U | --connection C] [--json | --text | --binary]\n"
 	  "                    [--exclude ID]... [--filter F] [--ttl S] [DATA | -]",
 	  "Send a message to every connection of hub H, or to a group, a user or one connection.\n"
@@ -652,8 +661,8 @@ const struct cli_cmd cli_commands[] = {
 	  "  --exclude ID               leave out this connection (repeatable; hub and group sends)\n"
 	  "  --filter F                 an OData filter, e.g. \"userId ne 'bob'\" (not for --connection)\n"
 	  "  --ttl S                    drop the message if not delivered within S seconds (0..300)\n" },
-	{ NULL, "token", H_ | OB(O_USER) | OB(O_ROLE) | OB(O_GROUP) | OB(O_MINUTES) | OB(O_MQTT) | OB(O_JSON), 0,
-	  cmd_token,
+	{ NULL, "token", H_ | OB(O_USER) | OB(O_ROLE) | OB(O_GROUP) | OB(O_MINUTES) | OB(O_MQTT) | OB(O_JSON),
+	  0, cmd_token,
 	  "wpsgate token --hub H [--user U] [--role R]... [--group G]... [--minutes N] [--mqtt] [--json]",
 	  "Print a client access URL (wss://.../client/hubs/H?access_token=...) for a WebSocket client.\n"
 	  "  --user U       the userId of the client\n"
@@ -670,8 +679,7 @@ const struct cli_cmd cli_commands[] = {
 	  "wpsgate group remove --hub H --group G (--connection C | --user U | --filter F)",
 	  "Remove a connection or a user from group G. With --filter, remove the connections that match\n"
 	  "the OData filter from every --group given (repeatable).\n" },
-	{ "group", "exists", HG_, 0, cmd_group_exists,
-	  "wpsgate group exists --hub H --group G",
+	{ "group", "exists", HG_, 0, cmd_group_exists, "wpsgate group exists --hub H --group G",
 	  "Exit 0 when group G has a connection, 1 when not.\n" },
 	{ "group", "list", HG_ | OB(O_JSON) | OB(O_TOP) | OB(O_MAXPAGESIZE), 0, cmd_group_list,
 	  "wpsgate group list --hub H --group G [--top N] [--max-page-size N] [--json]",
@@ -682,17 +690,14 @@ const struct cli_cmd cli_commands[] = {
 	{ "group", "close", HG_ | OB(O_EXCLUDE) | OB(O_REASON), 0, cmd_group_close,
 	  "wpsgate group close --hub H --group G [--exclude ID]... [--reason R]",
 	  "Close every connection in group G, except the --exclude ones; R is told to the clients.\n" },
-	{ "user", "exists", HU_, 0, cmd_user_exists,
-	  "wpsgate user exists --hub H --user U",
+	{ "user", "exists", HU_, 0, cmd_user_exists, "wpsgate user exists --hub H --user U",
 	  "Exit 0 when user U has a connection, 1 when not.\n" },
 	{ "user", "close", HU_ | OB(O_EXCLUDE) | OB(O_REASON), 0, cmd_user_close,
 	  "wpsgate user close --hub H --user U [--exclude ID]... [--reason R]",
 	  "Close every connection of user U, except the --exclude ones.\n" },
 	{ "user", "remove-from-groups", HU_, 0, cmd_user_ungroup,
-	  "wpsgate user remove-from-groups --hub H --user U",
-	  "Remove user U from every group.\n" },
-	{ "connection", "exists", HC_, 0, cmd_conn_exists,
-	  "wpsgate connection exists --hub H --connection C",
+	  "wpsgate user remove-from-groups --hub H --user U", "Remove user U from every group.\n" },
+	{ "connection", "exists", HC_, 0, cmd_conn_exists, "wpsgate connection exists --hub H --connection C",
 	  "Exit 0 when connection C is open, 1 when not.\n" },
 	{ "connection", "close", HC_ | OB(O_REASON), 0, cmd_conn_close,
 	  "wpsgate connection close --hub H --connection C [--reason R]",
@@ -712,8 +717,7 @@ const struct cli_cmd cli_commands[] = {
 	{ "permission", "check", HC_ | OB(O_PERMISSION) | OB(O_TARGET), 0, cmd_perm_check,
 	  "wpsgate permission check --hub H --connection C --permission P [--target G]",
 	  "Exit 0 when connection C has P (for group G), 1 when not.\n" },
-	{ NULL, "status", OB(O_JSON), 0, cmd_status,
-	  "wpsgate status [--json]",
+	{ NULL, "status", OB(O_JSON), 0, cmd_status, "wpsgate status [--json]",
 	  "Show whether the gateway is alive (/healthz) and ready (/readyz), and key figures from /metrics.\n"
 	  "Exit 0 when alive and ready (or readiness is not served), 1 when not, 3 when unreachable.\n"
 	  "  --json     print {\"gateway\",\"health\",\"readiness\",\"metrics\"} as JSON\n" },

@@ -16,11 +16,11 @@
 #include "cli.h"
 
 struct cli_http {
-	const char *socket;   /* borrowed; NULL when base is a URL given with --url */
-	char       *base;     /* "http://localhost" or the --url value without a trailing '/' */
-	char       *where;    /* for messages */
-	long        timeout_ms;
-	int         verbose;
+	const char *socket; /* borrowed; NULL when base is a URL given with --url */
+	char *base;         /* "http://localhost" or the --url value without a trailing '/' */
+	char *where;        /* for messages */
+	long timeout_ms;
+	int verbose;
 };
 
 struct cli_http *http_new(const struct cli_opts *o)
@@ -38,7 +38,8 @@ struct cli_http *http_new(const struct cli_opts *o)
 		size_t n = strlen(o->url);
 
 		if (strncasecmp(o->url, "http://", 7) != 0 && strncasecmp(o->url, "https://", 8) != 0) {
-			cli_usage_error("--url must start with http:// or https:// (got a %zu-byte value)", n);
+			cli_usage_error("--url must start with http:// or https:// (got a %zu-byte value)",
+			                n);
 			goto bad;
 		}
 		while (n > 0 && o->url[n - 1] == '/')
@@ -50,7 +51,9 @@ struct cli_http *http_new(const struct cli_opts *o)
 	} else {
 		const char *env = getenv("WPSGATE_SOCKET");
 
-		h->socket = o->socket != NULL ? o->socket : (env != NULL && *env != '\0') ? env : CLI_DEFAULT_SOCKET;
+		h->socket = o->socket != NULL               ? o->socket
+		            : (env != NULL && *env != '\0') ? env
+		                                            : CLI_DEFAULT_SOCKET;
 		h->base = strdup("http://localhost");
 		if (buf_printf(&b, "unix:%s", h->socket) < 0)
 			goto nomem;
@@ -102,7 +105,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct cli_resp *r = arg;
 
 	if (buf_append(&r->body, p, size * n) < 0)
-		return 0;   /* too large: curl stops with CURLE_WRITE_ERROR */
+		return 0; /* too large: curl stops with CURLE_WRITE_ERROR */
 	return size * n;
 }
 
@@ -161,8 +164,8 @@ static const char *unix_connect_error(const char *path)
 	return why;
 }
 
-int http_do(struct cli_http *h, const char *method, const char *pathq, const char *ctype,
-            const void *body, size_t len, struct cli_resp *r)
+int http_do(struct cli_http *h, const char *method, const char *pathq, const char *ctype, const void *body,
+            size_t len, struct cli_resp *r)
 {
 	CURL *c = NULL;
 	struct curl_slist *hdrs = NULL, *t;
@@ -225,10 +228,14 @@ int http_do(struct cli_http *h, const char *method, const char *pathq, const cha
 	}
 done:
 	if (ret == CLI_ERR_CONNECT) {
-		const char *why = rc == CURLE_COULDNT_CONNECT && h->socket != NULL ? unix_connect_error(h->socket) : NULL;
+		const char *why = rc == CURLE_COULDNT_CONNECT && h->socket != NULL
+		                          ? unix_connect_error(h->socket)
+		                          : NULL;
 
 		cli_warn("cannot reach the gateway at %s: %s", h->where,
-		         why != NULL ? why : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		         why != NULL ? why
+		         : errbuf[0] ? errbuf
+		                     : curl_easy_strerror(rc));
 	}
 	curl_slist_free_all(hdrs);
 	if (c != NULL)

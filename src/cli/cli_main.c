@@ -13,71 +13,86 @@
 #include "cli.h"
 
 static const char *const opt_names[O__COUNT] = {
-	[O_SOCKET] = "--socket", [O_URL] = "--url", [O_TIMEOUT] = "--timeout", [O_VERBOSE] = "--verbose",
-	[O_HELP] = "--help", [O_HUB] = "--hub", [O_GROUP] = "--group", [O_USER] = "--user",
-	[O_CONNECTION] = "--connection", [O_PERMISSION] = "--permission", [O_TARGET] = "--target",
-	[O_JSON] = "--json", [O_TEXT] = "--text", [O_BINARY] = "--binary", [O_EXCLUDE] = "--exclude",
-	[O_FILTER] = "--filter", [O_TTL] = "--ttl", [O_ROLE] = "--role", [O_MINUTES] = "--minutes",
-	[O_MQTT] = "--mqtt", [O_REASON] = "--reason", [O_TOP] = "--top", [O_MAXPAGESIZE] = "--max-page-size",
+	[O_SOCKET] = "--socket",
+	[O_URL] = "--url",
+	[O_TIMEOUT] = "--timeout",
+	[O_VERBOSE] = "--verbose",
+	[O_HELP] = "--help",
+	[O_HUB] = "--hub",
+	[O_GROUP] = "--group",
+	[O_USER] = "--user",
+	[O_CONNECTION] = "--connection",
+	[O_PERMISSION] = "--permission",
+	[O_TARGET] = "--target",
+	[O_JSON] = "--json",
+	[O_TEXT] = "--text",
+	[O_BINARY] = "--binary",
+	[O_EXCLUDE] = "--exclude",
+	[O_FILTER] = "--filter",
+	[O_TTL] = "--ttl",
+	[O_ROLE] = "--role",
+	[O_MINUTES] = "--minutes",
+	[O_MQTT] = "--mqtt",
+	[O_REASON] = "--reason",
+	[O_TOP] = "--top",
+	[O_MAXPAGESIZE] = "--max-page-size",
 };
 
-static const struct option long_opts[] = {
-	{ "socket",        required_argument, NULL, 'S' },
-	{ "url",           required_argument, NULL, 'U' },
-	{ "timeout",       required_argument, NULL, 'T' },
-	{ "verbose",       no_argument,       NULL, 'v' },
-	{ "help",          no_argument,       NULL, 'h' },
-	{ "version",       no_argument,       NULL, 'V' },
-	{ "hub",           required_argument, NULL, 'H' },
-	{ "group",         required_argument, NULL, 'g' },
-	{ "user",          required_argument, NULL, 'u' },
-	{ "connection",    required_argument, NULL, 'c' },
-	{ "permission",    required_argument, NULL, 'p' },
-	{ "target",        required_argument, NULL, 't' },
-	{ "json",          no_argument,       NULL, 'j' },
-	{ "text",          no_argument,       NULL, 'x' },
-	{ "binary",        no_argument,       NULL, 'b' },
-	{ "exclude",       required_argument, NULL, 'e' },
-	{ "filter",        required_argument, NULL, 'f' },
-	{ "ttl",           required_argument, NULL, 'l' },
-	{ "role",          required_argument, NULL, 'r' },
-	{ "minutes",       required_argument, NULL, 'm' },
-	{ "mqtt",          no_argument,       NULL, 'Q' },
-	{ "reason",        required_argument, NULL, 'R' },
-	{ "top",           required_argument, NULL, 'n' },
-	{ "max-page-size", required_argument, NULL, 'P' },
-	{ NULL, 0, NULL, 0 }
-};
+static const struct option long_opts[] = { { "socket", required_argument, NULL, 'S' },
+	                                   { "url", required_argument, NULL, 'U' },
+	                                   { "timeout", required_argument, NULL, 'T' },
+	                                   { "verbose", no_argument, NULL, 'v' },
+	                                   { "help", no_argument, NULL, 'h' },
+	                                   { "version", no_argument, NULL, 'V' },
+	                                   { "hub", required_argument, NULL, 'H' },
+	                                   { "group", required_argument, NULL, 'g' },
+	                                   { "user", required_argument, NULL, 'u' },
+	                                   { "connection", required_argument, NULL, 'c' },
+	                                   { "permission", required_argument, NULL, 'p' },
+	                                   { "target", required_argument, NULL, 't' },
+	                                   { "json", no_argument, NULL, 'j' },
+	                                   { "text", no_argument, NULL, 'x' },
+	                                   { "binary", no_argument, NULL, 'b' },
+	                                   { "exclude", required_argument, NULL, 'e' },
+	                                   { "filter", required_argument, NULL, 'f' },
+	                                   { "ttl", required_argument, NULL, 'l' },
+	                                   { "role", required_argument, NULL, 'r' },
+	                                   { "minutes", required_argument, NULL, 'm' },
+	                                   { "mqtt", no_argument, NULL, 'Q' },
+	                                   { "reason", required_argument, NULL, 'R' },
+	                                   { "top", required_argument, NULL, 'n' },
+	                                   { "max-page-size", required_argument, NULL, 'P' },
+	                                   { NULL, 0, NULL, 0 } };
 
 static const char main_usage[] =
-	"Usage: wpsgate [--socket PATH | --url URL] [--timeout S] [-v] COMMAND [OPTIONS] [ARGS]\n"
-	"\n"
-	"A client for wpsgated, the local Azure Web PubSub gateway.\n"
-	"\n"
-	"Commands:\n"
-	"  send              send a message to a hub, a group, a user or a connection\n"
-	"  token             get a client access URL for a WebSocket client\n"
-	"  group add|remove|exists|list|close\n"
-	"  user exists|close|remove-from-groups\n"
-	"  connection exists|close|close-all|remove-from-groups\n"
-	"  permission grant|revoke|check\n"
-	"  status            health, readiness and key figures of the gateway\n"
-	"\n"
-	"Options for every command:\n"
-	"  --socket PATH     the gateway's unix socket (default: $WPSGATE_SOCKET, else " CLI_DEFAULT_SOCKET ")\n"
-	"  --url URL         talk to the gateway over TCP instead, e.g. http://127.0.0.1:7080\n"
-	"  --timeout S       give up after S seconds (default 120)\n"
-	"  -v, --verbose     print each request and the status of its answer on stderr\n"
-	"  -h, --help        help; `wpsgate COMMAND --help` for one command\n"
-	"  --version         print the version\n"
-	"\n"
-	"Exit status: 0 success (for exists/check: it exists); 1 the gateway or the service answered an\n"
-	"error (for exists/check: it does not exist); 2 usage error; 3 the gateway could not be reached.\n"
-	"See wpsgate(1).\n";
+        "Usage: wpsgate [--socket PATH | --url URL] [--timeout S] [-v] COMMAND [OPTIONS] [ARGS]\n"
+        "\n"
+        "A client for wpsgated, the local Azure Web PubSub gateway.\n"
+        "\n"
+        "Commands:\n"
+        "  send              send a message to a hub, a group, a user or a connection\n"
+        "  token             get a client access URL for a WebSocket client\n"
+        "  group add|remove|exists|list|close\n"
+        "  user exists|close|remove-from-groups\n"
+        "  connection exists|close|close-all|remove-from-groups\n"
+        "  permission grant|revoke|check\n"
+        "  status            health, readiness and key figures of the gateway\n"
+        "\n"
+        "Options for every command:\n"
+        "  --socket PATH     the gateway's unix socket (default: $WPSGATE_SOCKET, else " CLI_DEFAULT_SOCKET
+        ")\n"
+        "  --url URL         talk to the gateway over TCP instead, e.g. http://127.0.0.1:7080\n"
+        "  --timeout S       give up after S seconds (default 120)\n"
+        "  -v, --verbose     print each request and the status of its answer on stderr\n"
+        "  -h, --help        help; `wpsgate COMMAND --help` for one command\n"
+        "  --version         print the version\n"
+        "\n"
+        "Exit status: 0 success (for exists/check: it exists); 1 the gateway or the service answered an\n"
+        "error (for exists/check: it does not exist); 2 usage error; 3 the gateway could not be reached.\n"
+        "See wpsgate(1).\n";
 
 /* "wpsgate: <message>\n" on stderr: what cli_warn and cli_usage_error print. */
-__attribute__((format(printf, 1, 0)))
-static void vwarn(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static void vwarn(const char *fmt, va_list ap)
 {
 	fputs("wpsgate: ", stderr);
 	vfprintf(stderr, fmt, ap);
@@ -163,34 +178,88 @@ static int parse_opts(int argc, char **argv, struct cli_opts *o)
 		enum cli_opt which;
 
 		switch (ch) {
-		case 'S': which = O_SOCKET;  rc = set_once(which, &o->socket, optarg, o->seen); break;
-		case 'U': which = O_URL;     rc = set_once(which, &o->url, optarg, o->seen); break;
-		case 'T': which = O_TIMEOUT; rc = parse_long("--timeout", optarg, 1, 86400, &o->timeout_s); break;
-		case 'v': which = O_VERBOSE; o->verbose = 1; break;
+		case 'S':
+			which = O_SOCKET;
+			rc = set_once(which, &o->socket, optarg, o->seen);
+			break;
+		case 'U':
+			which = O_URL;
+			rc = set_once(which, &o->url, optarg, o->seen);
+			break;
+		case 'T':
+			which = O_TIMEOUT;
+			rc = parse_long("--timeout", optarg, 1, 86400, &o->timeout_s);
+			break;
+		case 'v':
+			which = O_VERBOSE;
+			o->verbose = 1;
+			break;
 		case 'h': which = O_HELP; break;
-		case 'V':
-			printf("wpsgate %s\n", PACKAGE_VERSION);
-			return -1;
-		case 'H': which = O_HUB;        rc = set_once(which, &o->hub, optarg, o->seen); break;
-		case 'u': which = O_USER;       rc = set_once(which, &o->user, optarg, o->seen); break;
-		case 'c': which = O_CONNECTION; rc = set_once(which, &o->connection, optarg, o->seen); break;
-		case 'p': which = O_PERMISSION; rc = set_once(which, &o->permission, optarg, o->seen); break;
-		case 't': which = O_TARGET;     rc = set_once(which, &o->target, optarg, o->seen); break;
-		case 'f': which = O_FILTER;     rc = set_once(which, &o->filter, optarg, o->seen); break;
-		case 'R': which = O_REASON;     rc = set_once(which, &o->reason, optarg, o->seen); break;
-		case 'g': which = O_GROUP;   rc = strv_push(&o->groups, optarg); break;
-		case 'e': which = O_EXCLUDE; rc = strv_push(&o->excludes, optarg); break;
-		case 'r': which = O_ROLE;    rc = strv_push(&o->roles, optarg); break;
-		case 'j': which = O_JSON;   break;
-		case 'x': which = O_TEXT;   break;
+		case 'V': printf("wpsgate %s\n", PACKAGE_VERSION); return -1;
+		case 'H':
+			which = O_HUB;
+			rc = set_once(which, &o->hub, optarg, o->seen);
+			break;
+		case 'u':
+			which = O_USER;
+			rc = set_once(which, &o->user, optarg, o->seen);
+			break;
+		case 'c':
+			which = O_CONNECTION;
+			rc = set_once(which, &o->connection, optarg, o->seen);
+			break;
+		case 'p':
+			which = O_PERMISSION;
+			rc = set_once(which, &o->permission, optarg, o->seen);
+			break;
+		case 't':
+			which = O_TARGET;
+			rc = set_once(which, &o->target, optarg, o->seen);
+			break;
+		case 'f':
+			which = O_FILTER;
+			rc = set_once(which, &o->filter, optarg, o->seen);
+			break;
+		case 'R':
+			which = O_REASON;
+			rc = set_once(which, &o->reason, optarg, o->seen);
+			break;
+		case 'g':
+			which = O_GROUP;
+			rc = strv_push(&o->groups, optarg);
+			break;
+		case 'e':
+			which = O_EXCLUDE;
+			rc = strv_push(&o->excludes, optarg);
+			break;
+		case 'r':
+			which = O_ROLE;
+			rc = strv_push(&o->roles, optarg);
+			break;
+		case 'j': which = O_JSON; break;
+		case 'x': which = O_TEXT; break;
 		case 'b': which = O_BINARY; break;
-		case 'Q': which = O_MQTT; o->mqtt = 1; break;
-		case 'l': which = O_TTL;     rc = parse_long("--ttl", optarg, 0, 300, &o->ttl); break;
-		case 'm': which = O_MINUTES; rc = parse_long("--minutes", optarg, 1, LONG_MAX / 60, &o->minutes); break;
-		case 'n': which = O_TOP;     rc = parse_long("--top", optarg, 1, LONG_MAX, &o->top); break;
-		case 'P': which = O_MAXPAGESIZE; rc = parse_long("--max-page-size", optarg, 1, 200, &o->maxpagesize); break;
-		default:
-			return CLI_ERR_USAGE;   /* getopt printed the message */
+		case 'Q':
+			which = O_MQTT;
+			o->mqtt = 1;
+			break;
+		case 'l':
+			which = O_TTL;
+			rc = parse_long("--ttl", optarg, 0, 300, &o->ttl);
+			break;
+		case 'm':
+			which = O_MINUTES;
+			rc = parse_long("--minutes", optarg, 1, LONG_MAX / 60, &o->minutes);
+			break;
+		case 'n':
+			which = O_TOP;
+			rc = parse_long("--top", optarg, 1, LONG_MAX, &o->top);
+			break;
+		case 'P':
+			which = O_MAXPAGESIZE;
+			rc = parse_long("--max-page-size", optarg, 1, 200, &o->maxpagesize);
+			break;
+		default: return CLI_ERR_USAGE; /* getopt printed the message */
 		}
 		if (rc == -1)
 			return cli_usage_error("out of memory");
@@ -204,7 +273,9 @@ static int parse_opts(int argc, char **argv, struct cli_opts *o)
 static int print_help(const struct cli_cmd *c, FILE *f)
 {
 	fprintf(f, "Usage: %s\n\n%s", c->synopsis, c->help);
-	fputs("\nOptions for every command: --socket PATH, --url URL, --timeout S, -v, --help (see wpsgate --help).\n", f);
+	fputs("\nOptions for every command: --socket PATH, --url URL, --timeout S, -v, --help (see wpsgate "
+	      "--help).\n",
+	      f);
 	return CLI_OK;
 }
 
@@ -257,8 +328,9 @@ static int check_allowed(const struct cli_cmd *c, const struct cli_opts *o)
 
 	for (i = 0; i < O__COUNT; i++)
 		if (extra & OB(i))
-			return cli_usage_error("%s does not apply to `wpsgate %s%s%s` (see --help)", opt_names[i],
-			                       c->group ? c->group : "", c->group ? " " : "", c->name);
+			return cli_usage_error("%s does not apply to `wpsgate %s%s%s` (see --help)",
+			                       opt_names[i], c->group ? c->group : "", c->group ? " " : "",
+			                       c->name);
 	if ((o->seen & OB(O_SOCKET)) && (o->seen & OB(O_URL)))
 		return cli_usage_error("give --socket or --url, not both");
 	if (o->nargs > c->maxargs)
@@ -308,7 +380,8 @@ int cli_main(int argc, char **argv)
 			} else {
 				print_group_help(words[0], stderr);
 				rc = nwords == 1 ? cli_usage_error("`%s` needs a subcommand", words[0])
-				                 : cli_usage_error("unknown subcommand `%s %.64s`", words[0], words[1]);
+				                 : cli_usage_error("unknown subcommand `%s %.64s`", words[0],
+				                                   words[1]);
 			}
 		} else {
 			rc = cli_usage_error("unknown command `%.64s` (see wpsgate --help)", words[0]);

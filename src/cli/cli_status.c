@@ -10,13 +10,13 @@
 
 #include "cli.h"
 
-#define STATUS_FAMILIES_MAX 512   /* metric names summed from one /metrics answer */
-#define STATUS_LINE_MAX     4096  /* bytes of one /metrics line looked at */
+#define STATUS_FAMILIES_MAX 512  /* metric names summed from one /metrics answer */
+#define STATUS_LINE_MAX     4096 /* bytes of one /metrics line looked at */
 
 /* What one endpoint answered: status 0 when it was not asked. */
 struct probe {
 	long status;
-	json_t *body;     /* parsed JSON body or NULL */
+	json_t *body; /* parsed JSON body or NULL */
 };
 
 /* The figures shown in the text view (metric names of src/gateway/metrics.c; the first name present
@@ -27,18 +27,18 @@ static const struct {
 	enum fig_unit unit;
 	const char *names[4];
 } figures[] = {
-	{ "requests",         FIG_COUNT,  { "wpsgate_requests_total", NULL } },
-	{ "in flight",        FIG_COUNT,  { "wpsgate_requests_in_flight", NULL } },
-	{ "refused",          FIG_COUNT,  { "wpsgate_refused_total", NULL } },
-	{ "upstream retries", FIG_COUNT,  { "wpsgate_upstream_retries_total", NULL } },
-	{ "outbox queued",    FIG_COUNT,  { "wpsgate_outbox_depth", NULL } },
-	{ "outbox oldest",    FIG_SECONDS, { "wpsgate_outbox_oldest_age_seconds", NULL } },
-	{ "dead letters",     FIG_COUNT,  { "wpsgate_outbox_dead_letters", NULL } },
-	{ "config reloads",   FIG_COUNT,  { "wpsgate_config_reloads_total", NULL } },
+	{ "requests", FIG_COUNT, { "wpsgate_requests_total", NULL } },
+	{ "in flight", FIG_COUNT, { "wpsgate_requests_in_flight", NULL } },
+	{ "refused", FIG_COUNT, { "wpsgate_refused_total", NULL } },
+	{ "upstream retries", FIG_COUNT, { "wpsgate_upstream_retries_total", NULL } },
+	{ "outbox queued", FIG_COUNT, { "wpsgate_outbox_depth", NULL } },
+	{ "outbox oldest", FIG_SECONDS, { "wpsgate_outbox_oldest_age_seconds", NULL } },
+	{ "dead letters", FIG_COUNT, { "wpsgate_outbox_dead_letters", NULL } },
+	{ "config reloads", FIG_COUNT, { "wpsgate_config_reloads_total", NULL } },
 	{ "credential errors", FIG_COUNT, { "wpsgate_credential_errors_total", NULL } },
-	{ "memory",           FIG_BYTES,  { "process_resident_memory_bytes", NULL } },
-	{ "open files",       FIG_COUNT,  { "process_open_fds", NULL } },
-	{ "uptime",           FIG_UPTIME, { "process_start_time_seconds", NULL } },
+	{ "memory", FIG_BYTES, { "process_resident_memory_bytes", NULL } },
+	{ "open files", FIG_COUNT, { "process_open_fds", NULL } },
+	{ "uptime", FIG_UPTIME, { "process_start_time_seconds", NULL } },
 };
 
 static int probe(struct cli_http *h, const char *method, const char *path, struct probe *p, struct buf *raw)
@@ -166,12 +166,8 @@ static void print_figure(const char *label, enum fig_unit unit, double v)
 {
 	printf("%-17s", label);
 	switch (unit) {
-	case FIG_BYTES:
-		printf("%.1f MiB\n", v / (1024.0 * 1024.0));
-		break;
-	case FIG_SECONDS:
-		printf("%.0f s\n", v);
-		break;
+	case FIG_BYTES: printf("%.1f MiB\n", v / (1024.0 * 1024.0)); break;
+	case FIG_SECONDS: printf("%.0f s\n", v); break;
 	case FIG_UPTIME: {
 		double up = difftime(time(NULL), (time_t)v);
 
@@ -181,8 +177,7 @@ static void print_figure(const char *label, enum fig_unit unit, double v)
 		       ((long)up / 60) % 60, (long)up % 60);
 		break;
 	}
-	default:
-		printf("%.15g\n", v);
+	default: printf("%.15g\n", v);
 	}
 }
 
@@ -210,9 +205,9 @@ int cmd_status(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h)
 	is_ready = ready.status == 200 || ready.status == 404;
 
 	if (o->seen & OB(O_JSON)) {
-		json_t *out = json_pack("{s:s,s:o,s:o,s:O,s:O}", "gateway", http_where(h),
-		                        "health", probe_json(&health), "readiness", probe_json(&ready),
-		                        "info", info, "metrics", figs);
+		json_t *out = json_pack("{s:s,s:o,s:o,s:O,s:O}", "gateway", http_where(h), "health",
+		                        probe_json(&health), "readiness", probe_json(&ready), "info", info,
+		                        "metrics", figs);
 
 		if (out != NULL) {
 			json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

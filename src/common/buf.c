@@ -8,8 +8,7 @@
 
 #include "buf.h"
 
-void
-buf_init(struct buf *b, size_t max)
+void buf_init(struct buf *b, size_t max)
 {
 	b->data = NULL;
 	b->len = 0;
@@ -18,8 +17,7 @@ buf_init(struct buf *b, size_t max)
 }
 
 /* Make room for n more bytes plus the NUL. */
-static int
-buf_reserve(struct buf *b, size_t n)
+static int buf_reserve(struct buf *b, size_t n)
 {
 	size_t need, ncap;
 	char *p;
@@ -49,8 +47,7 @@ buf_reserve(struct buf *b, size_t n)
 	return 0;
 }
 
-int
-buf_append(struct buf *b, const void *p, size_t n)
+int buf_append(struct buf *b, const void *p, size_t n)
 {
 	if (buf_reserve(b, n) < 0)
 		return -1;
@@ -61,14 +58,12 @@ buf_append(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
-int
-buf_puts(struct buf *b, const char *s)
+int buf_puts(struct buf *b, const char *s)
 {
 	return buf_append(b, s, strlen(s));
 }
 
-int
-buf_printf(struct buf *b, const char *fmt, ...)
+int buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	char small[256];
@@ -90,16 +85,14 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
-void
-buf_reset(struct buf *b)
+void buf_reset(struct buf *b)
 {
 	b->len = 0;
 	if (b->data != NULL)
 		b->data[0] = '\0';
 }
 
-char *
-buf_steal(struct buf *b)
+char *buf_steal(struct buf *b)
 {
 	char *s = b->data;
 
@@ -109,8 +102,7 @@ buf_steal(struct buf *b)
 	return s;
 }
 
-void
-buf_free(struct buf *b)
+void buf_free(struct buf *b)
 {
 	if (b == NULL)
 		return;
@@ -120,8 +112,7 @@ buf_free(struct buf *b)
 	b->cap = 0;
 }
 
-int
-buf_put_json(struct buf *b, json_t *j)
+int buf_put_json(struct buf *b, json_t *j)
 {
 	char *s;
 	int rc;

@@ -11,13 +11,11 @@
 
 #include "connstr.h"
 
-#define CONNSTR_MAX 4096   /* bytes in a connection string */
+#define CONNSTR_MAX 4096 /* bytes in a connection string */
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
+static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -29,8 +27,7 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static char *
-dup_trim(const char *s, size_t n)
+static char *dup_trim(const char *s, size_t n)
 {
 	char *r;
 
@@ -48,8 +45,7 @@ dup_trim(const char *s, size_t n)
 	return r;
 }
 
-static void
-free_secret(char *s)
+static void free_secret(char *s)
 {
 	if (s != NULL) {
 		OPENSSL_cleanse(s, strlen(s));
@@ -57,8 +53,7 @@ free_secret(char *s)
 	}
 }
 
-static int
-valid_port(const char *p)
+static int valid_port(const char *p)
 {
 	long v = 0;
 
@@ -72,8 +67,7 @@ valid_port(const char *p)
 	return v >= 1 && v <= 65535;
 }
 
-int
-connstr_parse(const char *s, struct connstr *out, char *err, size_t errlen)
+int connstr_parse(const char *s, struct connstr *out, char *err, size_t errlen)
 {
 	char *endpoint = NULL, *key = NULL, *port = NULL, *host_end;
 	const char *seg, *end, *eq, *host;
@@ -199,8 +193,7 @@ out:
 	return rc;
 }
 
-void
-connstr_free(struct connstr *c)
+void connstr_free(struct connstr *c)
 {
 	if (c == NULL)
 		return;

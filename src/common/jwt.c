@@ -12,25 +12,21 @@
 #include "jwt.h"
 #include "wpslimits.h"
 
-static const char b64_std[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char b64_url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* base64url("{\"alg\":\"HS256\",\"typ\":\"JWT\"}") */
 static const char jwt_hs256_header[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
-#define HS256_LEN 32   /* bytes of an HMAC-SHA256 */
+#define HS256_LEN 32 /* bytes of an HMAC-SHA256 */
 
-static size_t
-b64_len(size_t n, int pad)
+static size_t b64_len(size_t n, int pad)
 {
 	return pad ? (n + 2) / 3 * 4 : n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
 }
 
 /* Encode n bytes into out (room for b64_len(n, pad) bytes, no NUL written); returns the length. */
-static size_t
-b64_encode_into(char *out, const unsigned char *in, size_t n, const char *alpha, int pad)
+static size_t b64_encode_into(char *out, const unsigned char *in, size_t n, const char *alpha, int pad)
 {
 	size_t i, o = 0;
 
@@ -63,8 +59,7 @@ b64_encode_into(char *out, const unsigned char *in, size_t n, const char *alpha,
 	return o;
 }
 
-static char *
-b64_encode_alloc(const void *data, size_t len, const char *alpha, int pad)
+static char *b64_encode_alloc(const void *data, size_t len, const char *alpha, int pad)
 {
 	size_t n;
 	char *out;
@@ -79,8 +74,7 @@ b64_encode_alloc(const void *data, size_t len, const char *alpha, int pad)
 	return out;
 }
 
-static int
-b64_val(unsigned char c, int url)
+static int b64_val(unsigned char c, int url)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -97,8 +91,7 @@ b64_val(unsigned char c, int url)
 
 /* Decode; '=' padding is optional but, when present, must be complete and final.
  * Non-zero trailing bits are rejected so that every byte string has one encoding. */
-static unsigned char *
-b64_decode_any(const char *s, size_t len, size_t *outlen, int url)
+static unsigned char *b64_decode_any(const char *s, size_t len, size_t *outlen, int url)
 {
 	unsigned char *out;
 	size_t i, o = 0, data_len = len;
@@ -139,26 +132,22 @@ bad:
 	return NULL;
 }
 
-char *
-b64url_encode(const void *data, size_t len)
+char *b64url_encode(const void *data, size_t len)
 {
 	return b64_encode_alloc(data, len, b64_url, 0);
 }
 
-unsigned char *
-b64url_decode(const char *s, size_t len, size_t *outlen)
+unsigned char *b64url_decode(const char *s, size_t len, size_t *outlen)
 {
 	return b64_decode_any(s, len, outlen, 1);
 }
 
-char *
-b64_encode(const void *data, size_t len)
+char *b64_encode(const void *data, size_t len)
 {
 	return b64_encode_alloc(data, len, b64_std, 1);
 }
 
-unsigned char *
-b64_decode(const char *s, size_t len, size_t *outlen)
+unsigned char *b64_decode(const char *s, size_t len, size_t *outlen)
 {
 	return b64_decode_any(s, len, outlen, 0);
 }
@@ -168,27 +157,23 @@ b64_decode(const char *s, size_t len, size_t *outlen)
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 static EVP_MD *sha256_md;
 
-static void
-sha256_fetch(void)
+static void sha256_fetch(void)
 {
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-static int
-digest2(EVP_MD_CTX *ctx, const EVP_MD *md, const void *a, size_t alen, const void *b, size_t blen,
-        unsigned char out[HS256_LEN])
+static int digest2(EVP_MD_CTX *ctx, const EVP_MD *md, const void *a, size_t alen, const void *b, size_t blen,
+                   unsigned char out[HS256_LEN])
 {
 	unsigned int n = 0;
 
 	if (EVP_DigestInit_ex(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, a, alen) != 1 ||
-	    EVP_DigestUpdate(ctx, b, blen) != 1 || EVP_DigestFinal_ex(ctx, out, &n) != 1 ||
-	    n != HS256_LEN)
+	    EVP_DigestUpdate(ctx, b, blen) != 1 || EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != HS256_LEN)
 		return -1;
 	return 0;
 }
 
-int
-sha256_digest(const void *data, size_t len, unsigned char out[32])
+int sha256_digest(const void *data, size_t len, unsigned char out[32])
 {
 	EVP_MD_CTX *ctx;
 	int rc;
@@ -202,8 +187,7 @@ sha256_digest(const void *data, size_t len, unsigned char out[32])
 }
 
 /* HMAC-SHA256 (RFC 2104) over data with key. */
-static int
-hs256(const void *key, size_t keylen, const char *data, size_t n, unsigned char mac[HS256_LEN])
+static int hs256(const void *key, size_t keylen, const char *data, size_t n, unsigned char mac[HS256_LEN])
 {
 	unsigned char k0[64], pad[64], inner[HS256_LEN];
 	EVP_MD_CTX *ctx = NULL;
@@ -218,8 +202,9 @@ hs256(const void *key, size_t keylen, const char *data, size_t n, unsigned char 
 		/* HMAC() treats a NULL key as "reuse the last one"; give it a real pointer */
 		if (keylen > (size_t)0x7fffffff)
 			return -1;
-		if (HMAC(EVP_sha256(), keylen ? key : empty_key, (int)keylen, (const unsigned char *)data,
-		         n, mac, &maclen) == NULL || maclen != HS256_LEN)
+		if (HMAC(EVP_sha256(), keylen ? key : empty_key, (int)keylen, (const unsigned char *)data, n,
+		         mac, &maclen) == NULL ||
+		    maclen != HS256_LEN)
 			return -1;
 		return 0;
 	}
@@ -250,8 +235,7 @@ out:
 	return rc;
 }
 
-char *
-jwt_sign(const char *payload, size_t payload_len, const void *key, size_t keylen)
+char *jwt_sign(const char *payload, size_t payload_len, const void *key, size_t keylen)
 {
 	size_t hlen = sizeof(jwt_hs256_header) - 1, plen, total, o;
 	unsigned char mac[HS256_LEN];
@@ -280,8 +264,7 @@ jwt_sign(const char *payload, size_t payload_len, const void *key, size_t keylen
 }
 
 /* Bytes needed to JSON-escape s (without quotes); '/' is left as it is. */
-static size_t
-json_esc_len(const char *s)
+static size_t json_esc_len(const char *s)
 {
 	size_t n = 0;
 
@@ -298,8 +281,7 @@ json_esc_len(const char *s)
 	return n;
 }
 
-static size_t
-json_esc_into(char *out, const char *s)
+static size_t json_esc_into(char *out, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
@@ -309,7 +291,7 @@ json_esc_into(char *out, const char *s)
 		char e = 0;
 
 		switch (c) {
-		case '"':  e = '"'; break;
+		case '"': e = '"'; break;
 		case '\\': e = '\\'; break;
 		case '\n': e = 'n'; break;
 		case '\r': e = 'r'; break;
@@ -335,8 +317,7 @@ json_esc_into(char *out, const char *s)
 	return o;
 }
 
-char *
-jwt_server_token(const char *aud, long long exp, const void *key, size_t keylen)
+char *jwt_server_token(const char *aud, long long exp, const void *key, size_t keylen)
 {
 	char stackbuf[1024], *payload = stackbuf, *tok = NULL;
 	size_t elen, need, o;
@@ -347,7 +328,7 @@ jwt_server_token(const char *aud, long long exp, const void *key, size_t keylen)
 	elen = json_esc_len(aud);
 	if (elen > WPS_JWT_MAX)
 		return NULL;
-	need = elen + 64;   /* {"aud":"","exp":} and 20 digits */
+	need = elen + 64; /* {"aud":"","exp":} and 20 digits */
 	if (need > sizeof(stackbuf)) {
 		payload = malloc(need);
 		if (payload == NULL)
@@ -365,8 +346,7 @@ out:
 	return tok;
 }
 
-enum jwt_rc
-jwt_verify(const char *token, const void *key, size_t keylen, json_t **claims)
+enum jwt_rc jwt_verify(const char *token, const void *key, size_t keylen, json_t **claims)
 {
 	const char *dot1, *dot2, *sig;
 	unsigned char *hdr = NULL, *pl = NULL, *gotsig = NULL;

@@ -16,27 +16,25 @@
 #include "wpslimits.h"
 
 static const char *log_progname = "wpsgate";
-static int log_level_v = WLOG_INFO;          /* accessed with __atomic builtins */
+static int log_level_v = WLOG_INFO; /* accessed with __atomic builtins */
 static int log_format_v = WLOG_FMT_LOGFMT;
-static int log_journal = -1;                 /* -1: not checked yet */
+static int log_journal = -1; /* -1: not checked yet */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static wlog_sink_fn log_sink;
 static void *log_sink_arg;
 
-static const char *
-level_name(enum wlog_level lvl)
+static const char *level_name(enum wlog_level lvl)
 {
 	switch (lvl) {
-	case WLOG_ERR:   return "err";
-	case WLOG_WARN:  return "warn";
-	case WLOG_INFO:  return "info";
+	case WLOG_ERR: return "err";
+	case WLOG_WARN: return "warn";
+	case WLOG_INFO: return "info";
 	case WLOG_DEBUG: return "debug";
 	}
 	return "info";
 }
 
-void
-log_init(const char *progname, enum wlog_level level, enum wlog_format fmt)
+void log_init(const char *progname, enum wlog_level level, enum wlog_format fmt)
 {
 	const char *js = getenv("JOURNAL_STREAM");
 
@@ -47,32 +45,27 @@ log_init(const char *progname, enum wlog_level level, enum wlog_format fmt)
 	log_set_format(fmt);
 }
 
-void
-log_set_level(enum wlog_level level)
+void log_set_level(enum wlog_level level)
 {
 	__atomic_store_n(&log_level_v, (int)level, __ATOMIC_RELAXED);
 }
 
-enum wlog_level
-log_get_level(void)
+enum wlog_level log_get_level(void)
 {
 	return (enum wlog_level)__atomic_load_n(&log_level_v, __ATOMIC_RELAXED);
 }
 
-void
-log_set_format(enum wlog_format fmt)
+void log_set_format(enum wlog_format fmt)
 {
 	__atomic_store_n(&log_format_v, (int)fmt, __ATOMIC_RELAXED);
 }
 
-enum wlog_format
-log_get_format(void)
+enum wlog_format log_get_format(void)
 {
 	return (enum wlog_format)__atomic_load_n(&log_format_v, __ATOMIC_RELAXED);
 }
 
-void
-log_set_sink(wlog_sink_fn sink, void *arg)
+void log_set_sink(wlog_sink_fn sink, void *arg)
 {
 	pthread_mutex_lock(&log_lock);
 	log_sink = sink;
@@ -80,17 +73,18 @@ log_set_sink(wlog_sink_fn sink, void *arg)
 	pthread_mutex_unlock(&log_lock);
 }
 
-int
-log_enabled(enum wlog_level lvl)
+int log_enabled(enum wlog_level lvl)
 {
 	return (int)lvl <= __atomic_load_n(&log_level_v, __ATOMIC_RELAXED);
 }
 
-int
-log_level_parse(const char *s, enum wlog_level *out)
+int log_level_parse(const char *s, enum wlog_level *out)
 {
-	static const struct { const char *name; enum wlog_level lvl; } names[] = {
-		{ "err", WLOG_ERR }, { "error", WLOG_ERR }, { "warn", WLOG_WARN },
+	static const struct {
+		const char *name;
+		enum wlog_level lvl;
+	} names[] = {
+		{ "err", WLOG_ERR },      { "error", WLOG_ERR }, { "warn", WLOG_WARN },
 		{ "warning", WLOG_WARN }, { "info", WLOG_INFO }, { "debug", WLOG_DEBUG },
 	};
 	size_t i;
@@ -107,8 +101,7 @@ log_level_parse(const char *s, enum wlog_level *out)
 }
 
 /* Length of the valid UTF-8 sequence at s (at most len bytes), or 0 if invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t len)
+static size_t utf8_seq(const unsigned char *s, size_t len)
 {
 	size_t n, k;
 	unsigned long cp;
@@ -142,8 +135,7 @@ utf8_seq(const unsigned char *s, size_t len)
 
 /* Append s escaped for a JSON string or a quoted logfmt value (without the quotes).
  * Invalid UTF-8 becomes \ufffd (JSON) or \xNN (logfmt). Long values are cut. */
-static void
-append_escaped(struct buf *b, const char *str, int json)
+static void append_escaped(struct buf *b, const char *str, int json)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t len = strlen(str), i = 0, run = 0;
@@ -171,7 +163,7 @@ append_escaped(struct buf *b, const char *str, int json)
 			buf_append(b, s + i - run, run);
 		run = 0;
 		switch (c) {
-		case '"':  buf_puts(b, "\\\""); break;
+		case '"': buf_puts(b, "\\\""); break;
 		case '\\': buf_puts(b, "\\\\"); break;
 		case '\n': buf_puts(b, "\\n"); break;
 		case '\r': buf_puts(b, "\\r"); break;
@@ -190,8 +182,7 @@ append_escaped(struct buf *b, const char *str, int json)
 		buf_puts(b, "...");
 }
 
-static int
-logfmt_needs_quotes(const char *s)
+static int logfmt_needs_quotes(const char *s)
 {
 	size_t n = 0;
 
@@ -199,7 +190,7 @@ logfmt_needs_quotes(const char *s)
 		return 1;
 	for (; *s; s++) {
 		if (++n > WPS_LOG_VALUE_MAX)
-			return 1;   /* append_escaped cuts it */
+			return 1; /* append_escaped cuts it */
 		unsigned char c = (unsigned char)*s;
 
 		if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f || c >= 0x80)
@@ -208,8 +199,7 @@ logfmt_needs_quotes(const char *s)
 	return 0;
 }
 
-static void
-append_key(struct buf *b, const char *key, int json)
+static void append_key(struct buf *b, const char *key, int json)
 {
 	if (json) {
 		buf_puts(b, ",\"");
@@ -220,15 +210,14 @@ append_key(struct buf *b, const char *key, int json)
 	buf_puts(b, " ");
 	for (; *key; key++) {
 		unsigned char c = (unsigned char)*key;
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		         (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		         c == '_' || c == '-' || c == '.';
 		buf_append(b, ok ? key : "_", 1);
 	}
 	buf_puts(b, "=");
 }
 
-static void
-append_value(struct buf *b, const char *val, int json, int force_quotes)
+static void append_value(struct buf *b, const char *val, int json, int force_quotes)
 {
 	if (val == NULL)
 		val = "";
@@ -241,8 +230,7 @@ append_value(struct buf *b, const char *val, int json, int force_quotes)
 	}
 }
 
-static void
-append_head(struct buf *b, enum wlog_level lvl, const char *msg, int json)
+static void append_head(struct buf *b, enum wlog_level lvl, const char *msg, int json)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -250,9 +238,8 @@ append_head(struct buf *b, enum wlog_level lvl, const char *msg, int json)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	         tm.tm_sec, (int)(ts.tv_nsec / 1000000L));
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000L));
 	if (json) {
 		buf_printf(b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", when, level_name(lvl));
 		append_value(b, msg, 1, 1);
@@ -262,8 +249,7 @@ append_head(struct buf *b, enum wlog_level lvl, const char *msg, int json)
 	}
 }
 
-static void
-write_all(int fd, const char *p, size_t n)
+static void write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
@@ -281,12 +267,11 @@ write_all(int fd, const char *p, size_t n)
 /* Batching (log_batch): this thread's info and debug lines for stderr, written by log_flush in one
  * write(2). Only the thread that asked batches; its warnings and errors flush what it holds first,
  * in the same write, so its lines keep their order and the urgent ones are never delayed. */
-#define LOG_BATCH_FLUSH 16384   /* bytes held before a flush regardless */
+#define LOG_BATCH_FLUSH 16384 /* bytes held before a flush regardless */
 static __thread int batch_on;
 static __thread struct buf batch;
 
-void
-log_flush(void)
+void log_flush(void)
 {
 	if (batch.len > 0)
 		write_all(STDERR_FILENO, batch.data, batch.len);
@@ -295,20 +280,17 @@ log_flush(void)
 		batch.data[0] = '\0';
 }
 
-static void
-flush_at_exit(void)
+static void flush_at_exit(void)
 {
-	log_flush();   /* exit(3) on the batching thread: what it holds still goes out */
+	log_flush(); /* exit(3) on the batching thread: what it holds still goes out */
 }
 
-static void
-flush_at_exit_register(void)
+static void flush_at_exit_register(void)
 {
 	atexit(flush_at_exit);
 }
 
-void
-log_batch(int on)
+void log_batch(int on)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -324,8 +306,7 @@ log_batch(int on)
 
 /* Hand one finished line (no newline) to the sink or to stderr, in one write (or to this thread's
  * batch). */
-static void
-emit(enum wlog_level lvl, struct buf *line)
+static void emit(enum wlog_level lvl, struct buf *line)
 {
 	int journal = __atomic_load_n(&log_journal, __ATOMIC_RELAXED);
 	wlog_sink_fn sink;
@@ -375,8 +356,7 @@ emit(enum wlog_level lvl, struct buf *line)
 		write_all(STDERR_FILENO, line->data, line->len);
 }
 
-void
-log_vmsg(enum wlog_level lvl, const char *fmt, va_list ap)
+void log_vmsg(enum wlog_level lvl, const char *fmt, va_list ap)
 {
 	char msg[WPS_LOG_VALUE_MAX + 1];
 	struct buf line;
@@ -394,8 +374,7 @@ log_vmsg(enum wlog_level lvl, const char *fmt, va_list ap)
 	buf_free(&line);
 }
 
-void
-log_msg(enum wlog_level lvl, const char *fmt, ...)
+void log_msg(enum wlog_level lvl, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -404,8 +383,7 @@ log_msg(enum wlog_level lvl, const char *fmt, ...)
 	va_end(ap);
 }
 
-void
-log_kv(enum wlog_level lvl, const char *msg, ...)
+void log_kv(enum wlog_level lvl, const char *msg, ...)
 {
 	struct buf line;
 	va_list ap;
@@ -430,8 +408,7 @@ log_kv(enum wlog_level lvl, const char *msg, ...)
 	buf_free(&line);
 }
 
-void
-fatal(const char *fmt, ...)
+void fatal(const char *fmt, ...)
 {
 	char msg[WPS_LOG_VALUE_MAX + 1];
 	struct buf line;
@@ -449,8 +426,7 @@ fatal(const char *fmt, ...)
 		sink(WLOG_ERR, msg, log_sink_arg);
 	pthread_mutex_unlock(&log_lock);
 	buf_init(&line, 0);
-	buf_printf(&line, "%s%s: %s\n", (js != NULL && *js != '\0') ? "<3>" : "",
-	           log_progname, msg);
+	buf_printf(&line, "%s%s: %s\n", (js != NULL && *js != '\0') ? "<3>" : "", log_progname, msg);
 	if (line.data != NULL)
 		write_all(STDERR_FILENO, line.data, line.len);
 	buf_free(&line);

@@ -11,19 +11,19 @@
 #include "ops.h"
 #include "pct.h"
 
-#define OPS_SEGS_MAX 8   /* segments in the longest pattern is 7 */
+#define OPS_SEGS_MAX 8 /* segments in the longest pattern is 7 */
 
 #define Q_SEND  (OPQ_EXCLUDED | OPQ_FILTER | OPQ_TTL)
 #define Q_CLOSE (OPQ_EXCLUDED | OPQ_REASON)
 
 static const struct ops_def ops_defs[OP__COUNT] = {
-	{ OP_GET_SERVICE_STATUS, "GetServiceStatus", "get_service_status", "HEAD",
-	  "/api/health", 0, OPB_NONE, 200, OPC_READ, 0 },
+	{ OP_GET_SERVICE_STATUS, "GetServiceStatus", "get_service_status", "HEAD", "/api/health", 0, OPB_NONE,
+	  200, OPC_READ, 0 },
 	{ OP_GENERATE_CLIENT_TOKEN, "GenerateClientToken", "generate_client_token", "POST",
 	  "/api/hubs/{hub}/:generateToken",
 	  OPQ_USER_ID | OPQ_ROLE | OPQ_MINUTES | OPQ_GROUP | OPQ_CLIENT_TYPE, OPB_NONE, 200, OPC_TOKEN, 0 },
-	{ OP_SEND_TO_ALL, "SendToAll", "send_to_all", "POST",
-	  "/api/hubs/{hub}/:send", Q_SEND, OPB_MESSAGE, 202, OPC_SEND, 1 },
+	{ OP_SEND_TO_ALL, "SendToAll", "send_to_all", "POST", "/api/hubs/{hub}/:send", Q_SEND, OPB_MESSAGE,
+	  202, OPC_SEND, 1 },
 	{ OP_CLOSE_ALL_CONNECTIONS, "CloseAllConnections", "close_all_connections", "POST",
 	  "/api/hubs/{hub}/:closeConnections", Q_CLOSE, OPB_NONE, 204, OPC_CLOSE, 1 },
 	{ OP_ADD_CONNECTIONS_TO_GROUPS, "AddConnectionsToGroups", "add_connections_to_groups", "POST",
@@ -37,39 +37,39 @@ static const struct ops_def ops_defs[OP__COUNT] = {
 	{ OP_SEND_TO_CONNECTION, "SendToConnection", "send_to_connection", "POST",
 	  "/api/hubs/{hub}/connections/{connectionId}/:send", OPQ_TTL, OPB_MESSAGE, 202, OPC_SEND, 1 },
 	{ OP_REMOVE_CONNECTION_FROM_ALL_GROUPS, "RemoveConnectionFromAllGroups",
-	  "remove_connection_from_all_groups", "DELETE",
-	  "/api/hubs/{hub}/connections/{connectionId}/groups", 0, OPB_NONE, 204, OPC_GROUP, 1 },
-	{ OP_GROUP_EXISTS, "GroupExists", "group_exists", "HEAD",
-	  "/api/hubs/{hub}/groups/{group}", 0, OPB_NONE, 200, OPC_READ, 0 },
+	  "remove_connection_from_all_groups", "DELETE", "/api/hubs/{hub}/connections/{connectionId}/groups",
+	  0, OPB_NONE, 204, OPC_GROUP, 1 },
+	{ OP_GROUP_EXISTS, "GroupExists", "group_exists", "HEAD", "/api/hubs/{hub}/groups/{group}", 0,
+	  OPB_NONE, 200, OPC_READ, 0 },
 	{ OP_CLOSE_GROUP_CONNECTIONS, "CloseGroupConnections", "close_group_connections", "POST",
 	  "/api/hubs/{hub}/groups/{group}/:closeConnections", Q_CLOSE, OPB_NONE, 204, OPC_CLOSE, 1 },
-	{ OP_SEND_TO_GROUP, "SendToGroup", "send_to_group", "POST",
-	  "/api/hubs/{hub}/groups/{group}/:send", Q_SEND, OPB_MESSAGE, 202, OPC_SEND, 1 },
+	{ OP_SEND_TO_GROUP, "SendToGroup", "send_to_group", "POST", "/api/hubs/{hub}/groups/{group}/:send",
+	  Q_SEND, OPB_MESSAGE, 202, OPC_SEND, 1 },
 	{ OP_LIST_CONNECTIONS_IN_GROUP, "ListConnectionsInGroup", "list_connections_in_group", "GET",
 	  "/api/hubs/{hub}/groups/{group}/connections", OPQ_MAXPAGESIZE | OPQ_TOP | OPQ_CONTINUATION,
 	  OPB_NONE, 200, OPC_READ, 0 },
 	{ OP_ADD_CONNECTION_TO_GROUP, "AddConnectionToGroup", "add_connection_to_group", "PUT",
 	  "/api/hubs/{hub}/groups/{group}/connections/{connectionId}", 0, OPB_NONE, 200, OPC_GROUP, 1 },
 	{ OP_REMOVE_CONNECTION_FROM_GROUP, "RemoveConnectionFromGroup", "remove_connection_from_group",
-	  "DELETE", "/api/hubs/{hub}/groups/{group}/connections/{connectionId}", 0, OPB_NONE, 204,
-	  OPC_GROUP, 1 },
+	  "DELETE", "/api/hubs/{hub}/groups/{group}/connections/{connectionId}", 0, OPB_NONE, 204, OPC_GROUP,
+	  1 },
 	{ OP_GRANT_PERMISSION, "GrantPermission", "grant_permission", "PUT",
-	  "/api/hubs/{hub}/permissions/{permission}/connections/{connectionId}", OPQ_TARGET_NAME,
-	  OPB_NONE, 200, OPC_PERMISSION, 1 },
+	  "/api/hubs/{hub}/permissions/{permission}/connections/{connectionId}", OPQ_TARGET_NAME, OPB_NONE,
+	  200, OPC_PERMISSION, 1 },
 	{ OP_CHECK_PERMISSION, "CheckPermission", "check_permission", "HEAD",
-	  "/api/hubs/{hub}/permissions/{permission}/connections/{connectionId}", OPQ_TARGET_NAME,
-	  OPB_NONE, 200, OPC_READ, 0 },
+	  "/api/hubs/{hub}/permissions/{permission}/connections/{connectionId}", OPQ_TARGET_NAME, OPB_NONE,
+	  200, OPC_READ, 0 },
 	{ OP_REVOKE_PERMISSION, "RevokePermission", "revoke_permission", "DELETE",
-	  "/api/hubs/{hub}/permissions/{permission}/connections/{connectionId}", OPQ_TARGET_NAME,
-	  OPB_NONE, 204, OPC_PERMISSION, 1 },
-	{ OP_USER_EXISTS, "UserExists", "user_exists", "HEAD",
-	  "/api/hubs/{hub}/users/{userId}", 0, OPB_NONE, 200, OPC_READ, 0 },
+	  "/api/hubs/{hub}/permissions/{permission}/connections/{connectionId}", OPQ_TARGET_NAME, OPB_NONE,
+	  204, OPC_PERMISSION, 1 },
+	{ OP_USER_EXISTS, "UserExists", "user_exists", "HEAD", "/api/hubs/{hub}/users/{userId}", 0, OPB_NONE,
+	  200, OPC_READ, 0 },
 	{ OP_CLOSE_USER_CONNECTIONS, "CloseUserConnections", "close_user_connections", "POST",
 	  "/api/hubs/{hub}/users/{userId}/:closeConnections", Q_CLOSE, OPB_NONE, 204, OPC_CLOSE, 1 },
-	{ OP_SEND_TO_USER, "SendToUser", "send_to_user", "POST",
-	  "/api/hubs/{hub}/users/{userId}/:send", OPQ_FILTER | OPQ_TTL, OPB_MESSAGE, 202, OPC_SEND, 1 },
-	{ OP_REMOVE_USER_FROM_ALL_GROUPS, "RemoveUserFromAllGroups", "remove_user_from_all_groups",
-	  "DELETE", "/api/hubs/{hub}/users/{userId}/groups", 0, OPB_NONE, 204, OPC_GROUP, 1 },
+	{ OP_SEND_TO_USER, "SendToUser", "send_to_user", "POST", "/api/hubs/{hub}/users/{userId}/:send",
+	  OPQ_FILTER | OPQ_TTL, OPB_MESSAGE, 202, OPC_SEND, 1 },
+	{ OP_REMOVE_USER_FROM_ALL_GROUPS, "RemoveUserFromAllGroups", "remove_user_from_all_groups", "DELETE",
+	  "/api/hubs/{hub}/users/{userId}/groups", 0, OPB_NONE, 204, OPC_GROUP, 1 },
 	{ OP_ADD_USER_TO_GROUP, "AddUserToGroup", "add_user_to_group", "PUT",
 	  "/api/hubs/{hub}/users/{userId}/groups/{group}", 0, OPB_NONE, 200, OPC_GROUP, 1 },
 	{ OP_REMOVE_USER_FROM_GROUP, "RemoveUserFromGroup", "remove_user_from_group", "DELETE",
@@ -80,26 +80,22 @@ static const char *const class_names[OPC__COUNT] = {
 	"read", "send", "group", "close", "permission", "token"
 };
 
-static const char *const api_versions[] = {
-	"2021-10-01", "2022-11-01", "2023-07-01", "2024-01-01", "2024-12-01"
-};
+static const char *const api_versions[] = { "2021-10-01", "2022-11-01", "2023-07-01", "2024-01-01",
+	                                    "2024-12-01" };
 
-const struct ops_def *
-ops_table(void)
+const struct ops_def *ops_table(void)
 {
 	return ops_defs;
 }
 
-const struct ops_def *
-ops_by_id(enum ops_id id)
+const struct ops_def *ops_by_id(enum ops_id id)
 {
 	if ((unsigned)id >= OP__COUNT)
 		return NULL;
 	return &ops_defs[id];
 }
 
-const struct ops_def *
-ops_by_name(const char *name)
+const struct ops_def *ops_by_name(const char *name)
 {
 	size_t i;
 
@@ -111,16 +107,14 @@ ops_by_name(const char *name)
 	return NULL;
 }
 
-const char *
-ops_class_name(enum ops_class cls)
+const char *ops_class_name(enum ops_class cls)
 {
 	if ((unsigned)cls >= OPC__COUNT)
 		return "unknown";
 	return class_names[cls];
 }
 
-int
-ops_class_parse(const char *s, enum ops_class *out)
+int ops_class_parse(const char *s, enum ops_class *out)
 {
 	size_t i;
 
@@ -135,8 +129,7 @@ ops_class_parse(const char *s, enum ops_class *out)
 	return -1;
 }
 
-int
-ops_api_version_known(const char *v)
+int ops_api_version_known(const char *v)
 {
 	size_t i;
 
@@ -148,14 +141,12 @@ ops_api_version_known(const char *v)
 	return 0;
 }
 
-void
-ops_req_init(struct ops_req *r)
+void ops_req_init(struct ops_req *r)
 {
 	memset(r, 0, sizeof(*r));
 }
 
-void
-ops_req_free(struct ops_req *r)
+void ops_req_free(struct ops_req *r)
 {
 	size_t i;
 
@@ -174,8 +165,7 @@ ops_req_free(struct ops_req *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int
-ops_fail(struct ops_err *e, int status, const char *code, const char *fmt, ...)
+int ops_fail(struct ops_err *e, int status, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -189,8 +179,7 @@ ops_fail(struct ops_err *e, int status, const char *code, const char *fmt, ...)
 	return -1;
 }
 
-static int
-json_escape(struct buf *out, const char *s)
+static int json_escape(struct buf *out, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -216,8 +205,7 @@ json_escape(struct buf *out, const char *s)
 	return 0;
 }
 
-int
-ops_err_json(const struct ops_err *e, struct buf *out)
+int ops_err_json(const struct ops_err *e, struct buf *out)
 {
 	size_t old = out->len;
 
@@ -240,8 +228,7 @@ struct seg {
 };
 
 /* Split "/a/b/c" (up to end) into segments; -1 if there are too many. Empty segments are kept. */
-static int
-split_path(const char *p, size_t len, struct seg *segs, size_t *nsegs)
+static int split_path(const char *p, size_t len, struct seg *segs, size_t *nsegs)
 {
 	size_t n = 0, i, start;
 
@@ -262,8 +249,7 @@ split_path(const char *p, size_t len, struct seg *segs, size_t *nsegs)
 	return 0;
 }
 
-static int
-seg_is(const struct seg *s, const char *lit, size_t litlen)
+static int seg_is(const struct seg *s, const char *lit, size_t litlen)
 {
 	return s->len == litlen && memcmp(s->p, lit, litlen) == 0;
 }
@@ -272,13 +258,16 @@ seg_is(const struct seg *s, const char *lit, size_t litlen)
  * count, then by length and bytes (the patterns are fixed, so this runs once per process). */
 struct cpat {
 	size_t n;
-	struct { const char *s; size_t len; int param; } seg[OPS_SEGS_MAX];
+	struct {
+		const char *s;
+		size_t len;
+		int param;
+	} seg[OPS_SEGS_MAX];
 };
 static struct cpat cpats[OP__COUNT];
 static pthread_once_t cpats_once = PTHREAD_ONCE_INIT;
 
-static void
-cpats_build(void)
+static void cpats_build(void)
 {
 	size_t i;
 
@@ -302,9 +291,8 @@ cpats_build(void)
 
 /* Match path segments against pattern i; fill params[k] (and pnames[k], pointing at the "{name}" in the
  * pattern) for each parameter in order. */
-static int
-pattern_match(size_t i, const struct seg *segs, size_t nsegs, struct seg *params,
-              const char **pnames, size_t *nparams)
+static int pattern_match(size_t i, const struct seg *segs, size_t nsegs, struct seg *params,
+                         const char **pnames, size_t *nparams)
 {
 	const struct cpat *c = &cpats[i];
 	size_t j, k = 0;
@@ -327,8 +315,7 @@ pattern_match(size_t i, const struct seg *segs, size_t nsegs, struct seg *params
 	return 1;
 }
 
-static int
-decode_param(const char *name, const struct seg *s, char **out, struct ops_err *e)
+static int decode_param(const char *name, const struct seg *s, char **out, struct ops_err *e)
 {
 	size_t n;
 	char *v = pct_decode(s->p, s->len, 0, &n);
@@ -346,8 +333,7 @@ decode_param(const char *name, const struct seg *s, char **out, struct ops_err *
 	return 0;
 }
 
-int
-ops_route(const char *method, const char *raw_path, struct ops_req *r, struct ops_err *e)
+int ops_route(const char *method, const char *raw_path, struct ops_req *r, struct ops_err *e)
 {
 	struct seg segs[OPS_SEGS_MAX], params[4];
 	const char *pnames[4];
@@ -410,7 +396,8 @@ ops_route(const char *method, const char *raw_path, struct ops_req *r, struct op
 			if (decode_param("hub", &params[i], &r->hub, e) < 0)
 				goto bad;
 			if (!ops_valid_hub(r->hub)) {
-				ops_fail(e, 400, "InvalidParameter", "The hub name is invalid: it must match "
+				ops_fail(e, 400, "InvalidParameter",
+				         "The hub name is invalid: it must match "
 				         "^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$");
 				goto bad;
 			}
@@ -418,25 +405,31 @@ ops_route(const char *method, const char *raw_path, struct ops_req *r, struct op
 			if (decode_param("group", &params[i], &r->group, e) < 0)
 				goto bad;
 			if (!ops_valid_group(r->group)) {
-				ops_fail(e, 400, "InvalidParameter", "The group name is invalid: it must be 1 to "
+				ops_fail(e, 400, "InvalidParameter",
+				         "The group name is invalid: it must be 1 to "
 				         "%d characters of valid UTF-8, not only whitespace, without control "
-				         "characters", WPS_GROUP_MAX);
+				         "characters",
+				         WPS_GROUP_MAX);
 				goto bad;
 			}
 		} else if (strncmp(pn, "{userId}", 8) == 0) {
 			if (decode_param("userId", &params[i], &r->user, e) < 0)
 				goto bad;
 			if (!ops_valid_id(r->user)) {
-				ops_fail(e, 400, "InvalidParameter", "The userId is invalid: it must be 1 to %d "
-				         "characters of valid UTF-8 without control characters", WPS_ID_MAX);
+				ops_fail(e, 400, "InvalidParameter",
+				         "The userId is invalid: it must be 1 to %d "
+				         "characters of valid UTF-8 without control characters",
+				         WPS_ID_MAX);
 				goto bad;
 			}
 		} else if (strncmp(pn, "{connectionId}", 14) == 0) {
 			if (decode_param("connectionId", &params[i], &r->connection, e) < 0)
 				goto bad;
 			if (!ops_valid_id(r->connection)) {
-				ops_fail(e, 400, "InvalidParameter", "The connectionId is invalid: it must be 1 to "
-				         "%d characters of valid UTF-8 without control characters", WPS_ID_MAX);
+				ops_fail(e, 400, "InvalidParameter",
+				         "The connectionId is invalid: it must be 1 to "
+				         "%d characters of valid UTF-8 without control characters",
+				         WPS_ID_MAX);
 				goto bad;
 			}
 		} else if (strncmp(pn, "{permission}", 12) == 0) {
@@ -457,8 +450,7 @@ bad:
 
 /* ---- canonical URLs ---- */
 
-static const char *
-param_value(const struct ops_req *r, const char *name, size_t namelen)
+static const char *param_value(const struct ops_req *r, const char *name, size_t namelen)
 {
 	if (namelen == 5 && memcmp(name, "{hub}", 5) == 0)
 		return r->hub;
@@ -473,16 +465,14 @@ param_value(const struct ops_req *r, const char *name, size_t namelen)
 	return NULL;
 }
 
-static void
-buf_truncate(struct buf *b, size_t len)
+static void buf_truncate(struct buf *b, size_t len)
 {
 	b->len = len;
 	if (b->data != NULL)
 		b->data[len] = '\0';
 }
 
-int
-ops_build_path(const struct ops_req *r, struct buf *out)
+int ops_build_path(const struct ops_req *r, struct buf *out)
 {
 	const char *p, *q;
 	size_t old = out->len;
@@ -516,8 +506,7 @@ fail:
 	return -1;
 }
 
-int
-ops_build_query(const struct ops_req *r, const char *api_version, struct buf *out)
+int ops_build_query(const struct ops_req *r, const char *api_version, struct buf *out)
 {
 	size_t old = out->len, i;
 

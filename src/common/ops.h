@@ -40,58 +40,58 @@ enum ops_id {
 enum ops_class { OPC_READ, OPC_SEND, OPC_GROUP, OPC_CLOSE, OPC_PERMISSION, OPC_TOKEN, OPC__COUNT };
 
 enum ops_body {
-	OPB_NONE,         /* no body; one sent by the application is not forwarded */
-	OPB_MESSAGE,      /* application/json, text/plain or application/octet-stream, <= body limit */
-	OPB_GROUPS_JSON   /* application/json {"groups":[...],"filter":"..."} */
+	OPB_NONE,       /* no body; one sent by the application is not forwarded */
+	OPB_MESSAGE,    /* application/json, text/plain or application/octet-stream, <= body limit */
+	OPB_GROUPS_JSON /* application/json {"groups":[...],"filter":"..."} */
 };
 
 /* Query parameters, as bits of ops_def.query. */
 enum ops_qparam {
-	OPQ_API_VERSION   = 1u << 0,  /* api-version */
-	OPQ_EXCLUDED      = 1u << 1,  /* excluded (repeated) */
-	OPQ_FILTER        = 1u << 2,  /* filter */
-	OPQ_TTL           = 1u << 3,  /* messageTtlSeconds 0..300 */
-	OPQ_REASON        = 1u << 4,  /* reason */
-	OPQ_USER_ID       = 1u << 5,  /* userId */
-	OPQ_ROLE          = 1u << 6,  /* role (repeated) */
-	OPQ_MINUTES       = 1u << 7,  /* minutesToExpire >= 1 */
-	OPQ_GROUP         = 1u << 8,  /* group (repeated) */
-	OPQ_CLIENT_TYPE   = 1u << 9,  /* clientType Default|MQTT (case-insensitive) */
-	OPQ_TARGET_NAME   = 1u << 10, /* targetName */
-	OPQ_MAXPAGESIZE   = 1u << 11, /* maxpagesize 1..200 */
-	OPQ_TOP           = 1u << 12, /* top >= 1 */
-	OPQ_CONTINUATION  = 1u << 13  /* continuationToken */
+	OPQ_API_VERSION = 1u << 0,  /* api-version */
+	OPQ_EXCLUDED = 1u << 1,     /* excluded (repeated) */
+	OPQ_FILTER = 1u << 2,       /* filter */
+	OPQ_TTL = 1u << 3,          /* messageTtlSeconds 0..300 */
+	OPQ_REASON = 1u << 4,       /* reason */
+	OPQ_USER_ID = 1u << 5,      /* userId */
+	OPQ_ROLE = 1u << 6,         /* role (repeated) */
+	OPQ_MINUTES = 1u << 7,      /* minutesToExpire >= 1 */
+	OPQ_GROUP = 1u << 8,        /* group (repeated) */
+	OPQ_CLIENT_TYPE = 1u << 9,  /* clientType Default|MQTT (case-insensitive) */
+	OPQ_TARGET_NAME = 1u << 10, /* targetName */
+	OPQ_MAXPAGESIZE = 1u << 11, /* maxpagesize 1..200 */
+	OPQ_TOP = 1u << 12,         /* top >= 1 */
+	OPQ_CONTINUATION = 1u << 13 /* continuationToken */
 };
 
 struct ops_def {
-	enum ops_id    id;
-	const char    *name;      /* "SendToAll": the spec's operation name */
-	const char    *label;     /* "send_to_all": for metrics and logs */
-	const char    *method;    /* "POST" */
-	const char    *pattern;   /* "/api/hubs/{hub}/:send" */
-	unsigned       query;     /* allowed OPQ_* bits (api-version is always allowed) */
-	enum ops_body  body;
-	int            success;   /* the documented success status */
+	enum ops_id id;
+	const char *name;    /* "SendToAll": the spec's operation name */
+	const char *label;   /* "send_to_all": for metrics and logs */
+	const char *method;  /* "POST" */
+	const char *pattern; /* "/api/hubs/{hub}/:send" */
+	unsigned query;      /* allowed OPQ_* bits (api-version is always allowed) */
+	enum ops_body body;
+	int success; /* the documented success status */
 	enum ops_class cls;
-	int            mutating;  /* 1 when it changes something (async/outbox eligible, audited) */
+	int mutating; /* 1 when it changes something (async/outbox eligible, audited) */
 };
 
 struct ops_kv {
-	char *key;   /* decoded */
-	char *val;   /* decoded; "" for a key given without '=' */
+	char *key; /* decoded */
+	char *val; /* decoded; "" for a key given without '=' */
 };
 
 /* A request matched against the table. Strings are owned by the struct (ops_req_free). */
 struct ops_req {
 	const struct ops_def *op;
-	char *hub, *group, *user, *connection, *permission;   /* decoded; NULL when not in the path */
-	struct ops_kv *query;   /* decoded query parameters, in the order given (owned; grown as they come, at
+	char *hub, *group, *user, *connection, *permission; /* decoded; NULL when not in the path */
+	struct ops_kv *query; /* decoded query parameters, in the order given (owned; grown as they come, at
 	                         * most WPS_QUERY_PARAMS_MAX: a request holds what it has, not 64 slots) */
 	size_t nquery, capquery;
 };
 
 struct ops_err {
-	int  status;       /* 400, 404, 405, 413, 415 */
+	int status;        /* 400, 404, 405, 413, 415 */
 	char code[48];     /* "InvalidParameter", "NotFound", "MethodNotAllowed", ... */
 	char message[256]; /* for the JSON error body; never contains more than 64 bytes of user input */
 };
@@ -99,12 +99,12 @@ struct ops_err {
 /* The table: ops_table()[i].id == i. */
 const struct ops_def *ops_table(void);
 const struct ops_def *ops_by_id(enum ops_id id);
-const struct ops_def *ops_by_name(const char *name);   /* "SendToAll" or "send_to_all"; NULL if none */
-const char *ops_class_name(enum ops_class cls);        /* "read", "send", "group", "close", "permission", "token" */
+const struct ops_def *ops_by_name(const char *name); /* "SendToAll" or "send_to_all"; NULL if none */
+const char *ops_class_name(enum ops_class cls); /* "read", "send", "group", "close", "permission", "token" */
 int ops_class_parse(const char *s, enum ops_class *out);
 
 void ops_req_init(struct ops_req *r);
-void ops_req_free(struct ops_req *r);                  /* frees the contents; r can be re-initialised */
+void ops_req_free(struct ops_req *r); /* frees the contents; r can be re-initialised */
 
 /* Match method and raw (still percent-encoded) path against the table and decode the path
  * parameters into r. Returns 0, or -1 with e filled: 404 NotFound (no pattern matches the path),
@@ -131,8 +131,8 @@ int ops_validate_query(const struct ops_req *r, struct ops_err *e);
  * for OPB_GROUPS_JSON the body must be JSON {"groups":[1..WPS_GROUPS_JSON_MAX valid group names],
  * "filter":string?} with no other members (400) and an application/json type (415).
  * content_type may be NULL. Returns 0 or -1 with e filled. */
-int ops_validate_body(const struct ops_req *r, const char *content_type,
-                      const char *body, size_t len, size_t max, struct ops_err *e);
+int ops_validate_body(const struct ops_req *r, const char *content_type, const char *body, size_t len,
+                      size_t max, struct ops_err *e);
 
 /* All of the above for a raw request target ("/api/hubs/h/:send?excluded=a&api-version=..."):
  * ops_route on the path, ops_parse_query on what follows '?', ops_validate_query. On -1 r has
@@ -148,8 +148,8 @@ int ops_api_version_known(const char *v);
 /* Validation rules, exposed for the emulator and the client protocol. 1 when valid. */
 int ops_valid_hub(const char *s);
 int ops_valid_group(const char *s);
-int ops_valid_id(const char *s);              /* userId / connectionId */
-int ops_valid_permission(const char *s);      /* sendToGroup | joinLeaveGroup */
+int ops_valid_id(const char *s);         /* userId / connectionId */
+int ops_valid_permission(const char *s); /* sendToGroup | joinLeaveGroup */
 
 /* Append the canonical upstream path ("/api/hubs/chat/users/a%40b%2Fc/:send"), every path
  * parameter encoded with pct_encode. Returns 0 or -1 (buffer full). */
@@ -161,7 +161,7 @@ int ops_build_query(const struct ops_req *r, const char *api_version, struct buf
 
 /* Fill e and return -1: a convenience for handlers. */
 int ops_fail(struct ops_err *e, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 /* Append the JSON error body {"code":"...","message":"..."} for e. */
 int ops_err_json(const struct ops_err *e, struct buf *out);
 

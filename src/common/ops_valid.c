@@ -11,11 +11,10 @@
 #include "ops.h"
 #include "pct.h"
 
-#define QUOTE_MAX 64   /* bytes of user input echoed in an error message */
+#define QUOTE_MAX 64 /* bytes of user input echoed in an error message */
 
 /* Copy at most QUOTE_MAX bytes of user input into out as printable ASCII, "..." when cut. */
-static void
-quote_input(const char *s, char out[QUOTE_MAX + 4])
+static void quote_input(const char *s, char out[QUOTE_MAX + 4])
 {
 	size_t len = strlen(s), i, n = len > QUOTE_MAX ? QUOTE_MAX : len;
 
@@ -31,8 +30,7 @@ quote_input(const char *s, char out[QUOTE_MAX + 4])
 	out[n] = '\0';
 }
 
-static int
-has_control(const char *s)
+static int has_control(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
@@ -41,8 +39,7 @@ has_control(const char *s)
 }
 
 /* Code points in a valid UTF-8 string. */
-static size_t
-utf8_chars(const char *s)
+static size_t utf8_chars(const char *s)
 {
 	size_t n = 0;
 
@@ -53,8 +50,7 @@ utf8_chars(const char *s)
 }
 
 /* Decode one code point of valid UTF-8 at s; returns its length. */
-static size_t
-utf8_next(const unsigned char *s, unsigned long *cp)
+static size_t utf8_next(const unsigned char *s, unsigned long *cp)
 {
 	if (s[0] < 0x80) {
 		*cp = s[0];
@@ -75,16 +71,14 @@ utf8_next(const unsigned char *s, unsigned long *cp)
 }
 
 /* White space as .NET's char.IsWhiteSpace sees it. */
-static int
-is_space_cp(unsigned long c)
+static int is_space_cp(unsigned long c)
 {
 	return c == ' ' || (c >= 0x09 && c <= 0x0D) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-	       (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-	       c == 0x205F || c == 0x3000;
+	       (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+	       c == 0x3000;
 }
 
-static int
-valid_text(const char *s, size_t maxchars)
+static int valid_text(const char *s, size_t maxchars)
 {
 	size_t len;
 
@@ -96,8 +90,7 @@ valid_text(const char *s, size_t maxchars)
 	return utf8_chars(s) <= maxchars;
 }
 
-int
-ops_valid_hub(const char *s)
+int ops_valid_hub(const char *s)
 {
 	size_t i;
 
@@ -115,8 +108,7 @@ ops_valid_hub(const char *s)
 	return 1;
 }
 
-int
-ops_valid_group(const char *s)
+int ops_valid_group(const char *s)
 {
 	const unsigned char *p;
 
@@ -129,25 +121,22 @@ ops_valid_group(const char *s)
 		if (!is_space_cp(cp))
 			return 1;
 	}
-	return 0;   /* only white space */
+	return 0; /* only white space */
 }
 
-int
-ops_valid_id(const char *s)
+int ops_valid_id(const char *s)
 {
 	return valid_text(s, WPS_ID_MAX);
 }
 
-int
-ops_valid_permission(const char *s)
+int ops_valid_permission(const char *s)
 {
 	return s != NULL && (strcmp(s, "sendToGroup") == 0 || strcmp(s, "joinLeaveGroup") == 0);
 }
 
 /* ---- query parameters ---- */
 
-int
-ops_add_query(struct ops_req *r, const char *raw_key, const char *raw_val, struct ops_err *e)
+int ops_add_query(struct ops_req *r, const char *raw_key, const char *raw_val, struct ops_err *e)
 {
 	char *key = NULL, *val = NULL;
 	size_t klen, vlen = 0;
@@ -205,8 +194,7 @@ bad:
 	return -1;
 }
 
-int
-ops_parse_query(struct ops_req *r, const char *raw_query, struct ops_err *e)
+int ops_parse_query(struct ops_req *r, const char *raw_query, struct ops_err *e)
 {
 	const char *p = raw_query, *amp, *eq;
 	char *pair = NULL;
@@ -240,8 +228,7 @@ ops_parse_query(struct ops_req *r, const char *raw_query, struct ops_err *e)
 	return 0;
 }
 
-const char *
-ops_query_get(const struct ops_req *r, const char *key)
+const char *ops_query_get(const struct ops_req *r, const char *key)
 {
 	size_t i;
 
@@ -253,8 +240,8 @@ ops_query_get(const struct ops_req *r, const char *key)
 
 static const struct {
 	const char *name;
-	unsigned    bit;
-	int         repeated;
+	unsigned bit;
+	int repeated;
 } qparams[] = {
 	{ "api-version", OPQ_API_VERSION, 0 },
 	{ "excluded", OPQ_EXCLUDED, 1 },
@@ -273,8 +260,7 @@ static const struct {
 };
 
 /* Strictly decimal digits, value in [min, max]. */
-static int
-int_in_range(const char *s, long long min, long long max)
+static int int_in_range(const char *s, long long min, long long max)
 {
 	long long v = 0;
 
@@ -292,8 +278,8 @@ int_in_range(const char *s, long long min, long long max)
 	return v >= min;
 }
 
-static int
-check_value(const struct ops_req *r, unsigned bit, const char *name, const char *v, struct ops_err *e)
+static int check_value(const struct ops_req *r, unsigned bit, const char *name, const char *v,
+                       struct ops_err *e)
 {
 	switch (bit) {
 	case OPQ_TTL:
@@ -323,8 +309,10 @@ check_value(const struct ops_req *r, unsigned bit, const char *name, const char 
 	case OPQ_GROUP:
 	case OPQ_TARGET_NAME:
 		if (!ops_valid_group(v))
-			return ops_fail(e, 400, "InvalidParameter", "%s must be a valid group name: 1 to %d "
-			                "characters, not only whitespace", name, WPS_GROUP_MAX);
+			return ops_fail(e, 400, "InvalidParameter",
+			                "%s must be a valid group name: 1 to %d "
+			                "characters, not only whitespace",
+			                name, WPS_GROUP_MAX);
 		break;
 	case OPQ_USER_ID:
 		if (!ops_valid_id(v))
@@ -348,15 +336,13 @@ check_value(const struct ops_req *r, unsigned bit, const char *name, const char 
 		if (strlen(v) > WPS_ERRMSG_MAX * 4)
 			return ops_fail(e, 400, "InvalidParameter", "reason is too long");
 		break;
-	default:
-		break;
+	default: break;
 	}
 	(void)r;
 	return 0;
 }
 
-int
-ops_validate_query(const struct ops_req *r, struct ops_err *e)
+int ops_validate_query(const struct ops_req *r, struct ops_err *e)
 {
 	size_t i, j, k;
 
@@ -372,14 +358,15 @@ ops_validate_query(const struct ops_req *r, struct ops_err *e)
 		if (k == sizeof(qparams) / sizeof(qparams[0]) ||
 		    (qparams[k].bit != OPQ_API_VERSION && !(r->op->query & qparams[k].bit))) {
 			quote_input(key, q);
-			return ops_fail(e, 400, "InvalidParameter", "Unknown query parameter '%s' for %s",
-			                q, r->op->name);
+			return ops_fail(e, 400, "InvalidParameter", "Unknown query parameter '%s' for %s", q,
+			                r->op->name);
 		}
 		if (!qparams[k].repeated) {
 			for (j = 0; j < i; j++)
 				if (strcmp(r->query[j].key, key) == 0)
 					return ops_fail(e, 400, "InvalidParameter",
-					                "The query parameter '%s' is given more than once", key);
+					                "The query parameter '%s' is given more than once",
+					                key);
 		}
 		if (check_value(r, qparams[k].bit, qparams[k].name, r->query[i].val, e) < 0)
 			return -1;
@@ -390,8 +377,7 @@ ops_validate_query(const struct ops_req *r, struct ops_err *e)
 /* ---- bodies ---- */
 
 /* Compare the media type of a Content-Type value (parameters ignored) with want. */
-static int
-media_type_is(const char *ct, const char *want)
+static int media_type_is(const char *ct, const char *want)
 {
 	size_t n, wl = strlen(want);
 
@@ -405,8 +391,7 @@ media_type_is(const char *ct, const char *want)
 	return n == wl && strncasecmp(ct, want, wl) == 0;
 }
 
-static int
-validate_groups_json(const char *body, size_t len, struct ops_err *e)
+static int validate_groups_json(const char *body, size_t len, struct ops_err *e)
 {
 	json_t *root, *groups, *v;
 	const char *k;
@@ -415,10 +400,12 @@ validate_groups_json(const char *body, size_t len, struct ops_err *e)
 
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(root)) {
-		ops_fail(e, 400, "InvalidBody", "The body must be a JSON object {\"groups\":[...],\"filter\":\"...\"}");
+		ops_fail(e, 400, "InvalidBody",
+		         "The body must be a JSON object {\"groups\":[...],\"filter\":\"...\"}");
 		goto out;
 	}
-	json_object_foreach(root, k, v) {
+	json_object_foreach(root, k, v)
+	{
 		if (strcmp(k, "groups") != 0 && strcmp(k, "filter") != 0) {
 			char q[QUOTE_MAX + 4];
 
@@ -434,7 +421,8 @@ validate_groups_json(const char *body, size_t len, struct ops_err *e)
 		         WPS_GROUPS_JSON_MAX);
 		goto out;
 	}
-	json_array_foreach(groups, i, v) {
+	json_array_foreach(groups, i, v)
+	{
 		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
 		    !ops_valid_group(json_string_value(v))) {
 			ops_fail(e, 400, "InvalidBody", "groups[%zu] is not a valid group name", i);
@@ -443,8 +431,9 @@ validate_groups_json(const char *body, size_t len, struct ops_err *e)
 	}
 	v = json_object_get(root, "filter");
 	/* the SDKs send "filter":null when the application gives none */
-	if (v != NULL && !json_is_null(v) && (!json_is_string(v) || json_string_length(v) > WPS_FILTER_MAX ||
-	                  strlen(json_string_value(v)) != json_string_length(v))) {
+	if (v != NULL && !json_is_null(v) &&
+	    (!json_is_string(v) || json_string_length(v) > WPS_FILTER_MAX ||
+	     strlen(json_string_value(v)) != json_string_length(v))) {
 		ops_fail(e, 400, "InvalidBody", "filter must be a string of at most %d bytes",
 		         WPS_FILTER_MAX);
 		goto out;
@@ -455,20 +444,19 @@ out:
 	return rc;
 }
 
-int
-ops_validate_body(const struct ops_req *r, const char *content_type,
-                  const char *body, size_t len, size_t max, struct ops_err *e)
+int ops_validate_body(const struct ops_req *r, const char *content_type, const char *body, size_t len,
+                      size_t max, struct ops_err *e)
 {
 	if (r->op == NULL)
 		return ops_fail(e, 404, "NotFound", "No such operation");
 	switch (r->op->body) {
-	case OPB_NONE:
-		return 0;
+	case OPB_NONE: return 0;
 	case OPB_MESSAGE:
 		if (!media_type_is(content_type, "application/json") &&
 		    !media_type_is(content_type, "text/plain") &&
 		    !media_type_is(content_type, "application/octet-stream"))
-			return ops_fail(e, 415, "UnsupportedMediaType", "The Content-Type must be "
+			return ops_fail(e, 415, "UnsupportedMediaType",
+			                "The Content-Type must be "
 			                "application/json, text/plain or application/octet-stream");
 		if (len > max)
 			return ops_fail(e, 413, "PayloadTooLarge", "The body is larger than %zu bytes", max);
@@ -486,8 +474,7 @@ ops_validate_body(const struct ops_req *r, const char *content_type,
 	return 0;
 }
 
-int
-ops_parse_request(const char *method, const char *raw_url, struct ops_req *r, struct ops_err *e)
+int ops_parse_request(const char *method, const char *raw_url, struct ops_req *r, struct ops_err *e)
 {
 	const char *q;
 

@@ -6,8 +6,7 @@
 
 #include "pct.h"
 
-static int
-hexval(unsigned char c)
+static int hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -18,8 +17,7 @@ hexval(unsigned char c)
 	return -1;
 }
 
-char *
-pct_decode(const char *s, size_t len, int plus_as_space, size_t *outlen)
+char *pct_decode(const char *s, size_t len, int plus_as_space, size_t *outlen)
 {
 	char *out;
 	size_t i, o = 0;
@@ -57,15 +55,13 @@ bad:
 	return NULL;
 }
 
-static int
-unreserved(unsigned char c)
+static int unreserved(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == '_' || c == '~';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+	       c == '.' || c == '_' || c == '~';
 }
 
-int
-pct_encode(struct buf *b, const char *s, size_t len)
+int pct_encode(struct buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t i, start = 0, oldlen = b->len;
@@ -96,8 +92,7 @@ fail:
 	return -1;
 }
 
-int
-utf8_valid(const char *str, size_t len)
+int utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
@@ -121,7 +116,7 @@ utf8_valid(const char *str, size_t len)
 			n = 3;
 			cp = c & 0x07;
 		} else {
-			return 0;   /* continuation byte, 0xC0/0xC1 overlong lead, or > U+10FFFF lead */
+			return 0; /* continuation byte, 0xC0/0xC1 overlong lead, or > U+10FFFF lead */
 		}
 		if (len - i - 1 < n)
 			return 0;
@@ -131,9 +126,9 @@ utf8_valid(const char *str, size_t len)
 			cp = (cp << 6) | (s[i + k] & 0x3F);
 		}
 		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000))
-			return 0;   /* overlong */
+			return 0; /* overlong */
 		if (cp >= 0xD800 && cp <= 0xDFFF)
-			return 0;   /* surrogate */
+			return 0; /* surrogate */
 		if (cp > 0x10FFFF)
 			return 0;
 		i += n + 1;

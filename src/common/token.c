@@ -16,19 +16,17 @@
 
 #define TOKEN_DEFAULT_MINUTES 60
 
-const char *
-token_client_path(enum client_type t)
+const char *token_client_path(enum client_type t)
 {
 	switch (t) {
-	case CLIENT_MQTT:     return "clients/mqtt/hubs/";
+	case CLIENT_MQTT: return "clients/mqtt/hubs/";
 	case CLIENT_SOCKETIO: return "clients/socketio/hubs/";
-	case CLIENT_DEFAULT:  break;
+	case CLIENT_DEFAULT: break;
 	}
 	return "client/hubs/";
 }
 
-int
-token_client_type_parse(const char *s, enum client_type *out)
+int token_client_type_parse(const char *s, enum client_type *out)
 {
 	if (s == NULL)
 		return -1;
@@ -44,8 +42,8 @@ token_client_type_parse(const char *s, enum client_type *out)
 }
 
 /* prefix + "/" + client path + encoded hub, into b. */
-static int
-client_url(struct buf *b, const char *prefix, size_t prefixlen, enum client_type t, const char *hub)
+static int client_url(struct buf *b, const char *prefix, size_t prefixlen, enum client_type t,
+                      const char *hub)
 {
 	if (buf_append(b, prefix, prefixlen) < 0 || buf_puts(b, "/") < 0 ||
 	    buf_puts(b, token_client_path(t)) < 0 || pct_encode(b, hub, strlen(hub)) < 0)
@@ -53,8 +51,7 @@ client_url(struct buf *b, const char *prefix, size_t prefixlen, enum client_type
 	return 0;
 }
 
-static json_t *
-string_array(const char *const *v, size_t n)
+static json_t *string_array(const char *const *v, size_t n)
 {
 	json_t *a = json_array();
 	size_t i;
@@ -70,9 +67,7 @@ string_array(const char *const *v, size_t n)
 	return a;
 }
 
-char *
-token_client_claims(const char *endpoint, const char *hub, const struct client_token_req *r,
-                    time_t now)
+char *token_client_claims(const char *endpoint, const char *hub, const struct client_token_req *r, time_t now)
 {
 	struct buf aud;
 	json_t *c = NULL;
@@ -89,8 +84,7 @@ token_client_claims(const char *endpoint, const char *hub, const struct client_t
 	if (client_url(&aud, endpoint, elen, r->type, hub) < 0)
 		goto out;
 	c = json_object();
-	if (c == NULL ||
-	    json_object_set_new(c, "aud", json_string(aud.data)) < 0 ||
+	if (c == NULL || json_object_set_new(c, "aud", json_string(aud.data)) < 0 ||
 	    json_object_set_new(c, "iat", json_integer((json_int_t)now)) < 0 ||
 	    json_object_set_new(c, "exp", json_integer((json_int_t)now + (json_int_t)minutes * 60)) < 0)
 		goto out;
@@ -108,9 +102,8 @@ out:
 	return out;
 }
 
-json_t *
-token_client_response(const char *endpoint, const char *hub, const struct client_token_req *r,
-                      time_t now, const void *key, size_t keylen)
+json_t *token_client_response(const char *endpoint, const char *hub, const struct client_token_req *r,
+                              time_t now, const void *key, size_t keylen)
 {
 	struct buf url;
 	char *claims = NULL, *tok = NULL;
@@ -146,8 +139,7 @@ token_client_response(const char *endpoint, const char *hub, const struct client
 	if (buf_puts(&url, "?access_token=") < 0 || buf_puts(&url, tok) < 0)
 		goto out;
 	res = json_object();
-	if (res == NULL ||
-	    json_object_set_new(res, "token", json_string(tok)) < 0 ||
+	if (res == NULL || json_object_set_new(res, "token", json_string(tok)) < 0 ||
 	    json_object_set_new(res, "baseUrl", json_stringn(url.data, base_len)) < 0 ||
 	    json_object_set_new(res, "url", json_string(url.data)) < 0) {
 		json_decref(res);
@@ -166,8 +158,7 @@ out:
 }
 
 /* Strictly decimal, 1..INT_MAX. */
-static int
-parse_minutes(const char *s, long *out)
+static int parse_minutes(const char *s, long *out)
 {
 	long v = 0;
 
@@ -186,8 +177,7 @@ parse_minutes(const char *s, long *out)
 	return 0;
 }
 
-int
-token_req_from_ops(const struct ops_req *q, struct client_token_req *r, struct ops_err *e)
+int token_req_from_ops(const struct ops_req *q, struct client_token_req *r, struct ops_err *e)
 {
 	const char **roles = NULL, **groups = NULL;
 	size_t i, nr = 0, ng = 0;
@@ -243,8 +233,7 @@ bad:
 	return -1;
 }
 
-void
-token_req_release(struct client_token_req *r)
+void token_req_release(struct client_token_req *r)
 {
 	if (r == NULL)
 		return;

@@ -18,9 +18,9 @@
 #define ENTRA_AUD  "https://webpubsub.azure.com"
 
 /* The Entra ID test mode (auth_set_entra_issuer) and local auth (auth_set_local_auth). */
-static char  *entra_key;
+static char *entra_key;
 static size_t entra_keylen;
-static int    local_auth_off;
+static int local_auth_off;
 
 int auth_set_entra_issuer(const char *key, size_t keylen)
 {
@@ -86,8 +86,8 @@ static int verify_key(const char *key, size_t keylen, const char *token, time_t 
 	return 0;
 }
 
-static int verify(const struct emu *e, const char *token, time_t now, json_t **claims,
-                  char *why, size_t whylen)
+static int verify(const struct emu *e, const char *token, time_t now, json_t **claims, char *why,
+                  size_t whylen)
 {
 	return verify_key(e->key, e->keylen, token, now, claims, why, whylen);
 }
@@ -207,8 +207,8 @@ static int str_list(json_t *v, char ***out, size_t *n, size_t max)
 	return 0;
 }
 
-int auth_client(const struct emu *e, const char *token, const char *host, const char *hub,
-                time_t now, struct auth_client *out, char *why, size_t whylen)
+int auth_client(const struct emu *e, const char *token, const char *host, const char *hub, time_t now,
+                struct auth_client *out, char *why, size_t whylen)
 {
 	static const char prefix[] = "/client/hubs/";
 	json_t *claims = NULL;

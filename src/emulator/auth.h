@@ -21,24 +21,24 @@ int auth_rest(const struct emu *e, const char *authorization, const char *host, 
  * (https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys) with iss and the caller's role
  * checked too; the emulator does none of that. key NULL turns the mode off. The key is copied
  * (process-wide setting). Returns 0 or -1 (out of memory). */
-int  auth_set_entra_issuer(const char *key, size_t keylen);
+int auth_set_entra_issuer(const char *key, size_t keylen);
 /* disable_local_auth: refuse REST tokens signed with the access key, as the service does when
  * local auth is disabled (with the Entra ID test mode, proves that a caller used Entra ID). */
 void auth_set_local_auth(int enabled);
 
 struct auth_client {
-	char   *user;      /* sub, NULL when absent */
-	char  **roles;
-	size_t  nroles;
-	char  **groups;    /* webpubsub.group */
-	size_t  ngroups;
+	char *user; /* sub, NULL when absent */
+	char **roles;
+	size_t nroles;
+	char **groups; /* webpubsub.group */
+	size_t ngroups;
 };
 
 /* Check a client access token for the hub (decoded name): signature, exp, and aud whose host and
  * path are e->hostport or host, and "/client/hubs/<hub>" (the scheme is not checked). Fills out
  * (release with auth_client_release). Returns 0 or -1 with a reason in why. */
-int  auth_client(const struct emu *e, const char *token, const char *host, const char *hub,
-                 time_t now, struct auth_client *out, char *why, size_t whylen);
-void auth_client_release(struct auth_client *a);   /* accepts NULL */
+int auth_client(const struct emu *e, const char *token, const char *host, const char *hub, time_t now,
+                struct auth_client *out, char *why, size_t whylen);
+void auth_client_release(struct auth_client *a); /* accepts NULL */
 
 #endif

@@ -6,16 +6,16 @@
 #include "hub.h"
 
 struct emu {
-	char             *key;            /* the access key (owned; cleansed by emu_fini) */
-	size_t            keylen;
-	char              hostport[300];  /* "127.0.0.1:PORT" or "[::1]:PORT" */
-	char              endpoint[320];  /* "http://" hostport */
+	char *key; /* the access key (owned; cleansed by emu_fini) */
+	size_t keylen;
+	char hostport[300]; /* "127.0.0.1:PORT" or "[::1]:PORT" */
+	char endpoint[320]; /* "http://" hostport */
 	struct hub_state *state;
-	size_t            max_connections;
-	size_t            max_frame;
-	size_t            max_send_queue;
-	size_t            max_body;
-	size_t            nws;            /* WebSocket clients connected now */
+	size_t max_connections;
+	size_t max_frame;
+	size_t max_send_queue;
+	size_t max_body;
+	size_t nws; /* WebSocket clients connected now */
 };
 
 #endif

@@ -9,15 +9,25 @@
 #include "filter.h"
 
 enum fnode_kind {
-	FN_OR, FN_AND, FN_NOT, FN_EQ, FN_NE, FN_IN_GROUPS,
-	FN_STARTSWITH, FN_ENDSWITH, FN_CONTAINS,
-	FN_FIELD_USER, FN_FIELD_CONN, FN_STRING, FN_NULL
+	FN_OR,
+	FN_AND,
+	FN_NOT,
+	FN_EQ,
+	FN_NE,
+	FN_IN_GROUPS,
+	FN_STARTSWITH,
+	FN_ENDSWITH,
+	FN_CONTAINS,
+	FN_FIELD_USER,
+	FN_FIELD_CONN,
+	FN_STRING,
+	FN_NULL
 };
 
 struct fnode {
 	enum fnode_kind kind;
-	int a, b;          /* child node indexes (-1 when unused) */
-	char *str;         /* FN_STRING: the unquoted literal */
+	int a, b;  /* child node indexes (-1 when unused) */
+	char *str; /* FN_STRING: the unquoted literal */
 };
 
 struct filter {
@@ -32,8 +42,8 @@ struct parser {
 	const char *s;
 	size_t len, pos;
 	enum tok_kind tok;
-	size_t tstart, tlen;      /* token text (identifiers) */
-	char *tstr;               /* T_STRING: the unquoted literal (owned until consumed) */
+	size_t tstart, tlen; /* token text (identifiers) */
+	char *tstr;          /* T_STRING: the unquoted literal (owned until consumed) */
 	struct filter *f;
 	int depth;
 	char *err;
@@ -100,8 +110,9 @@ static void next(struct parser *p)
 	}
 	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_') {
 		size_t i = p->pos;
-		while (i < p->len && ((p->s[i] >= 'A' && p->s[i] <= 'Z') || (p->s[i] >= 'a' && p->s[i] <= 'z') ||
-		                      (p->s[i] >= '0' && p->s[i] <= '9') || p->s[i] == '_'))
+		while (i < p->len &&
+		       ((p->s[i] >= 'A' && p->s[i] <= 'Z') || (p->s[i] >= 'a' && p->s[i] <= 'z') ||
+		        (p->s[i] >= '0' && p->s[i] <= '9') || p->s[i] == '_'))
 			i++;
 		p->tlen = i - p->pos;
 		p->pos = i;
@@ -185,7 +196,9 @@ static int parse_primary(struct parser *p)
 		return a;
 	}
 	if (is_ident(p, "startswith") || is_ident(p, "endswith") || is_ident(p, "contains")) {
-		fk = is_ident(p, "startswith") ? FN_STARTSWITH : is_ident(p, "endswith") ? FN_ENDSWITH : FN_CONTAINS;
+		fk = is_ident(p, "startswith") ? FN_STARTSWITH
+		     : is_ident(p, "endswith") ? FN_ENDSWITH
+		                               : FN_CONTAINS;
 		next(p);
 		if (p->tok != T_LPAREN) {
 			fail(p, "expected '(' after function name");
@@ -333,10 +346,10 @@ int filter_parse(const char *s, size_t len, struct filter **out, char *err, size
 static const char *operand(const struct filter *f, int i, const struct filter_subject *s)
 {
 	switch (f->nodes[i].kind) {
-	case FN_FIELD_USER:  return s->user_id;
-	case FN_FIELD_CONN:  return s->connection_id;
-	case FN_STRING:      return f->nodes[i].str;
-	default:             return NULL;
+	case FN_FIELD_USER: return s->user_id;
+	case FN_FIELD_CONN: return s->connection_id;
+	case FN_STRING: return f->nodes[i].str;
+	default: return NULL;
 	}
 }
 
@@ -347,7 +360,7 @@ static int eval(const struct filter *f, int i, const struct filter_subject *s)
 	size_t lx, ly;
 
 	switch (n->kind) {
-	case FN_OR:  return eval(f, n->a, s) || eval(f, n->b, s);
+	case FN_OR: return eval(f, n->a, s) || eval(f, n->b, s);
 	case FN_AND: return eval(f, n->a, s) && eval(f, n->b, s);
 	case FN_NOT: return !eval(f, n->a, s);
 	case FN_EQ:
@@ -379,8 +392,7 @@ static int eval(const struct filter *f, int i, const struct filter_subject *s)
 		if (n->kind == FN_ENDSWITH)
 			return memcmp(x + lx - ly, y, ly) == 0;
 		return strstr(x, y) != NULL;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 

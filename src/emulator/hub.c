@@ -121,7 +121,10 @@ static struct hub_user *user_find(const struct hub *h, const char *id)
 /* "webpubsub.joinLeaveGroup[.g]" / "webpubsub.sendToGroup[.g]" into a permission; other roles: 0. */
 static int role_to_perm(const char *role, struct hub_perm **list)
 {
-	static const struct { const char *prefix; enum hub_perm_kind kind; } map[] = {
+	static const struct {
+		const char *prefix;
+		enum hub_perm_kind kind;
+	} map[] = {
 		{ "webpubsub.joinLeaveGroup", HUB_PERM_JOIN_LEAVE_GROUP },
 		{ "webpubsub.sendToGroup", HUB_PERM_SEND_TO_GROUP },
 	};
@@ -370,7 +373,8 @@ void hub_user_remove_group(struct hub *h, const char *user, const char *group)
 		for (size_t i = 0; i < u->ngroups;) {
 			if (!group || strcmp(u->groups[i], group) == 0) {
 				free(u->groups[i]);
-				memmove(&u->groups[i], &u->groups[i + 1], (u->ngroups - i - 1) * sizeof(char *));
+				memmove(&u->groups[i], &u->groups[i + 1],
+				        (u->ngroups - i - 1) * sizeof(char *));
 				u->ngroups--;
 			} else {
 				i++;
@@ -473,8 +477,7 @@ static int selected(const struct hub_conn *c, const struct hub_sel *sel)
 	if (c == sel->skip)
 		return 0;
 	switch (sel->kind) {
-	case HUB_T_ALL:
-		break;
+	case HUB_T_ALL: break;
 	case HUB_T_GROUP:
 		if (!hub_conn_in_group(c, sel->id))
 			return 0;

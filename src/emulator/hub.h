@@ -17,7 +17,7 @@ enum hub_perm_kind { HUB_PERM_SEND_TO_GROUP, HUB_PERM_JOIN_LEAVE_GROUP };
 struct hub_transport_ops {
 	/* Queue one frame. Returns 0, or -1 when the client cannot take it (queue over its cap);
 	 * the transport then drops the client at its next turn, not from inside this call. */
-	int  (*send)(void *t, int binary, const char *data, size_t len);
+	int (*send)(void *t, int binary, const char *data, size_t len);
 	/* The service closes the connection: send a close frame (code, reason) and hang up. The hub
 	 * frees its connection right after this call; the transport must forget it. */
 	void (*close)(void *t, int code, const char *reason);
@@ -26,60 +26,60 @@ struct hub_transport_ops {
 /* One message on its way to clients (built by proto_msg_*; see proto.h). */
 struct hub_msg {
 	enum hub_dtype dtype;
-	const char *raw;       /* the bytes a simple client gets (binary: decoded bytes) */
-	size_t      rawlen;
-	json_t     *data;      /* the "data" member for the JSON protocols (borrowed) */
+	const char *raw; /* the bytes a simple client gets (binary: decoded bytes) */
+	size_t rawlen;
+	json_t *data;          /* the "data" member for the JSON protocols (borrowed) */
 	const char *group;     /* non-NULL for group messages */
 	const char *from_user; /* group message sent by a client: its userId (may be NULL) */
-	char       *owned_raw; /* raw when the message owns it (proto_msg_release frees it) */
+	char *owned_raw;       /* raw when the message owns it (proto_msg_release frees it) */
 };
 
 struct hub_perm {
-	struct hub_perm   *next;
+	struct hub_perm *next;
 	enum hub_perm_kind kind;
-	char              *target;   /* a group; NULL for every group */
+	char *target; /* a group; NULL for every group */
 };
 
 struct hub;
 
 struct hub_conn {
 	struct hub_conn *next, *prev;
-	struct hub      *hub;
-	char            *id;
-	char            *user;        /* NULL for an anonymous connection */
-	enum hub_proto   proto;
-	uint64_t         serial;      /* order of arrival: ListConnectionsInGroup pages by it */
-	struct hub_perm *roles;       /* from the token; fixed */
-	struct hub_perm *grants;      /* granted over REST */
-	size_t           ngrants;
-	char           **groups;
-	size_t           ngroups, capgroups;
-	uint64_t         seq;         /* last sequenceId sent (reliable protocol) */
-	uint64_t        *ackring;     /* recently seen ackIds (EMU_ACKIDS_MAX, oldest dropped) */
-	size_t           nacks, ackpos;
-	void            *transport;
+	struct hub *hub;
+	char *id;
+	char *user; /* NULL for an anonymous connection */
+	enum hub_proto proto;
+	uint64_t serial;         /* order of arrival: ListConnectionsInGroup pages by it */
+	struct hub_perm *roles;  /* from the token; fixed */
+	struct hub_perm *grants; /* granted over REST */
+	size_t ngrants;
+	char **groups;
+	size_t ngroups, capgroups;
+	uint64_t seq;      /* last sequenceId sent (reliable protocol) */
+	uint64_t *ackring; /* recently seen ackIds (EMU_ACKIDS_MAX, oldest dropped) */
+	size_t nacks, ackpos;
+	void *transport;
 };
 
 struct hub_user {
 	struct hub_user *next;
-	char            *id;
-	char           **groups;      /* groups the user was added to (AddUserToGroup) */
-	size_t           ngroups;
+	char *id;
+	char **groups; /* groups the user was added to (AddUserToGroup) */
+	size_t ngroups;
 };
 
 struct hub {
-	struct hub       *next;
+	struct hub *next;
 	struct hub_state *state;
-	char             *name;
-	struct hub_conn  *conns, *tail;
-	size_t            nconns;
-	struct hub_user  *users;
+	char *name;
+	struct hub_conn *conns, *tail;
+	size_t nconns;
+	struct hub_user *users;
 };
 
 struct hub_state {
-	struct hub                     *hubs;
-	size_t                          nconns;
-	uint64_t                        serial;
+	struct hub *hubs;
+	size_t nconns;
+	uint64_t serial;
 	const struct hub_transport_ops *tops;
 };
 
@@ -93,14 +93,14 @@ void hub_state_free(struct hub_state *st);
 struct hub *hub_get(struct hub_state *st, const char *name, int create);
 
 struct hub_conn_spec {
-	const char        *id;          /* NULL: a random one */
-	const char        *user;        /* NULL: anonymous */
-	enum hub_proto     proto;
+	const char *id;   /* NULL: a random one */
+	const char *user; /* NULL: anonymous */
+	enum hub_proto proto;
 	const char *const *roles;
-	size_t             nroles;
-	const char *const *groups;      /* joined on connect */
-	size_t             ngroups;
-	void              *transport;
+	size_t nroles;
+	const char *const *groups; /* joined on connect */
+	size_t ngroups;
+	void *transport;
 };
 /* Add a connection (joins its token groups and the groups its user was added to). Returns the
  * connection (owned by the hub) or NULL (out of memory, or the id is taken). */
@@ -112,40 +112,40 @@ void hub_conn_remove(struct hub_conn *c);
 void hub_conn_close(struct hub_conn *c, const char *reason);
 struct hub_conn *hub_conn_find(const struct hub *h, const char *id);
 
-int  hub_conn_in_group(const struct hub_conn *c, const char *group);
+int hub_conn_in_group(const struct hub_conn *c, const char *group);
 /* 0 (also when already a member), or -1 (out of memory or too many groups). */
-int  hub_conn_join(struct hub_conn *c, const char *group);
+int hub_conn_join(struct hub_conn *c, const char *group);
 /* 1 when it was a member, 0 when not. */
-int  hub_conn_leave(struct hub_conn *c, const char *group);
+int hub_conn_leave(struct hub_conn *c, const char *group);
 void hub_conn_leave_all(struct hub_conn *c);
 
-int  hub_user_exists(const struct hub *h, const char *user);
-int  hub_group_exists(const struct hub *h, const char *group);
+int hub_user_exists(const struct hub *h, const char *user);
+int hub_group_exists(const struct hub *h, const char *group);
 /* AddUserToGroup: -1 when the user has no connection (404), else every connection of the user
  * (and the user's later connections) join group. */
-int  hub_user_add_group(struct hub *h, const char *user, const char *group);
+int hub_user_add_group(struct hub *h, const char *user, const char *group);
 /* group NULL: from every group. */
 void hub_user_remove_group(struct hub *h, const char *user, const char *group);
 
 /* Permissions: target NULL means every group. grant: 0 or -1 (limit). check includes the token's
  * roles ("webpubsub.joinLeaveGroup[.g]", "webpubsub.sendToGroup[.g]"); with target NULL it asks
  * for the permission on every group. revoke with target NULL removes every grant of kind. */
-int  hub_perm_grant(struct hub_conn *c, enum hub_perm_kind kind, const char *target);
+int hub_perm_grant(struct hub_conn *c, enum hub_perm_kind kind, const char *target);
 void hub_perm_revoke(struct hub_conn *c, enum hub_perm_kind kind, const char *target);
-int  hub_perm_check(const struct hub_conn *c, enum hub_perm_kind kind, const char *target);
-int  hub_perm_parse(const char *s, enum hub_perm_kind *out);  /* "sendToGroup" | "joinLeaveGroup" */
+int hub_perm_check(const struct hub_conn *c, enum hub_perm_kind kind, const char *target);
+int hub_perm_parse(const char *s, enum hub_perm_kind *out); /* "sendToGroup" | "joinLeaveGroup" */
 
 /* Remember ackId; 1 when it was already seen on this connection (Duplicate). */
-int  hub_conn_ack_seen(struct hub_conn *c, uint64_t ack_id);
+int hub_conn_ack_seen(struct hub_conn *c, uint64_t ack_id);
 
 enum hub_target { HUB_T_ALL, HUB_T_GROUP, HUB_T_USER, HUB_T_CONN };
 struct hub_sel {
-	enum hub_target      kind;
-	const char          *id;         /* group, user or connection id */
-	char *const         *excluded;   /* connection ids left out */
-	size_t               nexcluded;
-	const struct filter *filter;     /* NULL for none */
-	const struct hub_conn *skip;     /* noEcho: the sender */
+	enum hub_target kind;
+	const char *id;        /* group, user or connection id */
+	char *const *excluded; /* connection ids left out */
+	size_t nexcluded;
+	const struct filter *filter; /* NULL for none */
+	const struct hub_conn *skip; /* noEcho: the sender */
 };
 typedef void (*hub_conn_fn)(struct hub_conn *c, void *arg);
 /* Call fn for every connection the selection picks; fn may remove or close that connection.

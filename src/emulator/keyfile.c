@@ -43,7 +43,8 @@ int keyfile_load(const char *path, int is_connstr, char **key, size_t *keylen, c
 		snprintf(err, errlen, "%s is too large for a key", path);
 		goto out;
 	}
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+	while (len &&
+	       (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
 		len--;
 	buf[len] = '\0';
 	if (len == 0 || strlen(buf) != len) {

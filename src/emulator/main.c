@@ -28,13 +28,17 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: wpsgate-emulator --listen 127.0.0.1:PORT (--access-key-file FILE | --connection-string-file FILE)\n"
-	        "                        [--max-connections N] [--max-frame-bytes N] [--max-send-queue-bytes N] [-v]\n"
+	        "usage: wpsgate-emulator --listen 127.0.0.1:PORT (--access-key-file FILE | "
+	        "--connection-string-file FILE)\n"
+	        "                        [--max-connections N] [--max-frame-bytes N] [--max-send-queue-bytes "
+	        "N] [-v]\n"
 	        "                        [--entra-issuer-key-file FILE [--disable-local-auth]]\n"
 	        "A local Azure Web PubSub service (REST API 2024-12-01 and WebSocket clients) on loopback.\n"
 	        "PORT 0 picks a free port. See wpsgate-emulator(1).\n"
-	        "Test mode: --entra-issuer-key-file also accepts REST bearer tokens of a fake Entra ID issuer\n"
-	        "(HS256 with that key, aud https://webpubsub.azure.com, exp); --disable-local-auth then refuses\n"
+	        "Test mode: --entra-issuer-key-file also accepts REST bearer tokens of a fake Entra ID "
+	        "issuer\n"
+	        "(HS256 with that key, aud https://webpubsub.azure.com, exp); --disable-local-auth then "
+	        "refuses\n"
 	        "access-key tokens, as the service does with local auth disabled.\n");
 }
 
@@ -75,7 +79,8 @@ static int bind_listen(const char *spec, char *hostport, size_t hplen)
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		host[strlen(host) - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1 || !IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) {
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1 ||
+		    !IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) {
 			fprintf(stderr, "wpsgate-emulator: --listen takes a loopback address only\n");
 			return -1;
 		}
@@ -176,7 +181,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'h': usage(stdout); return 0;
-		default:  usage(stderr); return 2;
+		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc || !listen_spec || (!keyfile == !csfile) || (no_local_auth && !entrafile)) {
@@ -185,7 +190,8 @@ int main(int argc, char **argv)
 	}
 	e.max_body = e.max_frame;
 	log_init("wpsgate-emulator", verbose ? WLOG_DEBUG : WLOG_INFO, WLOG_FMT_LOGFMT);
-	if (keyfile_load(keyfile ? keyfile : csfile, csfile != NULL, &e.key, &e.keylen, err, sizeof(err)) < 0) {
+	if (keyfile_load(keyfile ? keyfile : csfile, csfile != NULL, &e.key, &e.keylen, err, sizeof(err)) <
+	    0) {
 		fprintf(stderr, "wpsgate-emulator: %s\n", err);
 		return 1;
 	}
@@ -205,7 +211,8 @@ int main(int argc, char **argv)
 		}
 		rc = 1;
 		auth_set_local_auth(!no_local_auth);
-		log_info("Entra ID test mode: REST calls may carry HS256 tokens of the fake issuer (aud https://webpubsub.azure.com)%s",
+		log_info("Entra ID test mode: REST calls may carry HS256 tokens of the fake issuer (aud "
+		         "https://webpubsub.azure.com)%s",
 		         no_local_auth ? "; access-key tokens are refused" : "");
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -232,7 +239,8 @@ int main(int argc, char **argv)
 	printf("connection_string=Endpoint=http://%.*s;Port=%s;AccessKey=%s;Version=1.0;\n",
 	       (int)(colon - e.hostport), e.hostport, colon + 1, e.key);
 	fflush(stdout);
-	log_info("listening on %s (max %zu clients, %zu-byte frames)", e.endpoint, e.max_connections, e.max_frame);
+	log_info("listening on %s (max %zu clients, %zu-byte frames)", e.endpoint, e.max_connections,
+	         e.max_frame);
 	rc = srv_run(s) == 0 ? 0 : 1;
 out:
 	srv_free(s);

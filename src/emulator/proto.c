@@ -47,7 +47,10 @@ int proto_choose(const char *header, enum hub_proto *out, const char **name)
 
 int proto_dtype_from_content_type(const char *ct, enum hub_dtype *out)
 {
-	static const struct { const char *type; enum hub_dtype dt; } map[] = {
+	static const struct {
+		const char *type;
+		enum hub_dtype dt;
+	} map[] = {
 		{ "text/plain", HUB_DT_TEXT },
 		{ "application/json", HUB_DT_JSON },
 		{ "application/octet-stream", HUB_DT_BINARY },
@@ -71,15 +74,15 @@ int proto_dtype_from_content_type(const char *ct, enum hub_dtype *out)
 static const char *dtype_name(enum hub_dtype dt)
 {
 	switch (dt) {
-	case HUB_DT_TEXT:   return "text";
-	case HUB_DT_JSON:   return "json";
+	case HUB_DT_TEXT: return "text";
+	case HUB_DT_JSON: return "json";
 	case HUB_DT_BINARY: return "binary";
 	}
 	return "text";
 }
 
-int proto_msg_from_body(struct hub_msg *m, enum hub_dtype dtype, const char *body, size_t len,
-                        char *err, size_t errlen)
+int proto_msg_from_body(struct hub_msg *m, enum hub_dtype dtype, const char *body, size_t len, char *err,
+                        size_t errlen)
 {
 	json_error_t je;
 
@@ -139,8 +142,8 @@ void proto_connected(struct hub_conn *c)
 {
 	if (c->proto == HUB_PROTO_SIMPLE)
 		return;
-	json_t *o = json_pack("{s:s, s:s, s:s}", "type", "system", "event", "connected",
-	                      "connectionId", c->id);
+	json_t *o =
+	        json_pack("{s:s, s:s, s:s}", "type", "system", "event", "connected", "connectionId", c->id);
 	if (!o)
 		return;
 	if (c->user)
@@ -153,8 +156,8 @@ void proto_disconnected(struct hub_conn *c, const char *reason)
 {
 	if (c->proto == HUB_PROTO_SIMPLE)
 		return;
-	json_t *o = json_pack("{s:s, s:s, s:s}", "type", "system", "event", "disconnected",
-	                      "message", reason ? reason : "");
+	json_t *o = json_pack("{s:s, s:s, s:s}", "type", "system", "event", "disconnected", "message",
+	                      reason ? reason : "");
 	if (!o)
 		return;
 	send_json(c, o);
@@ -247,8 +250,9 @@ static void on_group_op(struct hub_conn *c, const char *type, json_t *o, int has
 	}
 	if (!hub_perm_check(c, kind, group)) {
 		if (has_ack)
-			ack(c, ack_id, "Forbidden", send ? "No permission to send to the group."
-			                                 : "No permission to join or leave the group.");
+			ack(c, ack_id, "Forbidden",
+			    send ? "No permission to send to the group."
+			         : "No permission to join or leave the group.");
 		return;
 	}
 	if (strcmp(type, "joinGroup") == 0) {
@@ -265,7 +269,8 @@ static void on_group_op(struct hub_conn *c, const char *type, json_t *o, int has
 		                    json_object_get(o, "data")) < 0) {
 			proto_msg_release(&m);
 			if (has_ack)
-				ack(c, ack_id, "InvalidMessage", "dataType and data do not form a valid message.");
+				ack(c, ack_id, "InvalidMessage",
+				    "dataType and data do not form a valid message.");
 			return;
 		}
 		m.group = group;
@@ -286,7 +291,7 @@ void proto_on_message(struct hub_conn *c, int binary, const char *data, size_t l
 	json_error_t je;
 
 	if (c->proto == HUB_PROTO_SIMPLE || binary)
-		return;   /* no event handler upstream: what a simple client sends goes nowhere */
+		return; /* no event handler upstream: what a simple client sends goes nowhere */
 	json_t *o = json_loadb(data, len, 0, &je);
 	if (!json_is_object(o)) {
 		log_debug("client %s sent a message that is not a JSON object", c->id);

@@ -12,16 +12,16 @@
 /* Choose from a Sec-WebSocket-Protocol header (NULL or empty: a simple client). Returns 0 with
  * *out set and *name the protocol to answer with (NULL for none), or -1 when every offered
  * protocol is unsupported. */
-int  proto_choose(const char *header, enum hub_proto *out, const char **name);
+int proto_choose(const char *header, enum hub_proto *out, const char **name);
 
 /* Build a message from a REST send body: dtype from the Content-Type, data parsed once.
  * body is borrowed and must outlive m. Returns 0, or -1 with a reason in err (invalid JSON or
  * UTF-8 text). Release with proto_msg_release. */
-int  proto_msg_from_body(struct hub_msg *m, enum hub_dtype dtype, const char *body, size_t len,
-                         char *err, size_t errlen);
+int proto_msg_from_body(struct hub_msg *m, enum hub_dtype dtype, const char *body, size_t len, char *err,
+                        size_t errlen);
 void proto_msg_release(struct hub_msg *m);
 /* dtype from a Content-Type (parameters ignored); -1 for anything else. */
-int  proto_dtype_from_content_type(const char *ct, enum hub_dtype *out);
+int proto_dtype_from_content_type(const char *ct, enum hub_dtype *out);
 
 /* Outgoing: the connected system message (JSON protocols), a message, the disconnected message. */
 void proto_connected(struct hub_conn *c);

@@ -24,7 +24,7 @@
 #define CT_JSON "application/json"
 
 static void fail(struct rest_resp *rs, int status, const char *code, const char *xms, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+        __attribute__((format(printf, 5, 6)));
 
 static void fail(struct rest_resp *rs, int status, const char *code, const char *xms, const char *fmt, ...)
 {
@@ -97,8 +97,8 @@ static int query_filter(const struct ops_req *r, struct filter **f, struct rest_
 	return 0;
 }
 
-static void do_send(struct hub *h, const struct ops_req *r, const struct rest_req *rq,
-                    struct rest_resp *rs, enum hub_target kind, const char *id)
+static void do_send(struct hub *h, const struct ops_req *r, const struct rest_req *rq, struct rest_resp *rs,
+                    enum hub_target kind, const char *id)
 {
 	struct filter *f = NULL;
 	char *excluded[WPS_QUERY_PARAMS_MAX];
@@ -129,8 +129,8 @@ static void do_send(struct hub *h, const struct ops_req *r, const struct rest_re
 	ok(rs, 202);
 }
 
-static void do_close(struct hub *h, const struct ops_req *r, struct rest_resp *rs,
-                     enum hub_target kind, const char *id)
+static void do_close(struct hub *h, const struct ops_req *r, struct rest_resp *rs, enum hub_target kind,
+                     const char *id)
 {
 	char *excluded[WPS_QUERY_PARAMS_MAX];
 	const char *reason = ops_query_get(r, "reason");
@@ -157,9 +157,11 @@ static void do_groups(struct hub *h, const struct rest_req *rq, struct rest_resp
 	json_t *o = json_loadb(rq->body, rq->len, 0, &je);
 	json_t *ga = json_object_get(o, "groups");
 	json_t *fj = json_object_get(o, "filter");
-	if (!json_is_array(ga) || json_array_size(ga) > WPS_GROUPS_JSON_MAX || (fj && !json_is_string(fj) && !json_is_null(fj))) {
+	if (!json_is_array(ga) || json_array_size(ga) > WPS_GROUPS_JSON_MAX ||
+	    (fj && !json_is_string(fj) && !json_is_null(fj))) {
 		json_decref(o);
-		fail(rs, 400, "InvalidParameter", NULL, "The body must be {\"groups\":[...],\"filter\":\"...\"}");
+		fail(rs, 400, "InvalidParameter", NULL,
+		     "The body must be {\"groups\":[...],\"filter\":\"...\"}");
 		return;
 	}
 	for (size_t i = 0; i < json_array_size(ga); i++) {
@@ -171,7 +173,8 @@ static void do_groups(struct hub *h, const struct rest_req *rq, struct rest_resp
 		}
 		groups[n++] = (char *)(uintptr_t)g;
 	}
-	if (json_is_string(fj) && filter_parse(json_string_value(fj), json_string_length(fj), &f, why, sizeof(why)) < 0) {
+	if (json_is_string(fj) &&
+	    filter_parse(json_string_value(fj), json_string_length(fj), &f, why, sizeof(why)) < 0) {
 		json_decref(o);
 		fail(rs, 400, "InvalidFilter", NULL, "%s", why);
 		return;
@@ -203,7 +206,8 @@ static void do_list(struct hub *h, const struct ops_req *r, struct rest_resp *rs
 	const char *v;
 	int has_top = 0;
 
-	if ((v = ops_query_get(r, "maxpagesize")) && (parse_ulong(v, &page) < 0 || page < 1 || page > WPS_PAGESIZE_MAX)) {
+	if ((v = ops_query_get(r, "maxpagesize")) &&
+	    (parse_ulong(v, &page) < 0 || page < 1 || page > WPS_PAGESIZE_MAX)) {
 		fail(rs, 400, "InvalidParameter", NULL, "maxpagesize must be 1..%d", WPS_PAGESIZE_MAX);
 		return;
 	}
@@ -253,8 +257,8 @@ static void do_list(struct hub *h, const struct ops_req *r, struct rest_resp *rs
 	json_decref(o);
 }
 
-static struct hub_conn *need_conn(struct hub *h, const struct ops_req *r, struct rest_resp *rs,
-                                  int status, const char *xms)
+static struct hub_conn *need_conn(struct hub *h, const struct ops_req *r, struct rest_resp *rs, int status,
+                                  const char *xms)
 {
 	struct hub_conn *c = hub_conn_find(h, r->connection);
 	if (!c)
@@ -309,9 +313,7 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 	struct ops_err oe;
 
 	switch (r->op->id) {
-	case OP_GET_SERVICE_STATUS:
-		ok(rs, 200);
-		return;
+	case OP_GET_SERVICE_STATUS: ok(rs, 200); return;
 	case OP_GENERATE_CLIENT_TOKEN: {
 		struct client_token_req tr;
 		if (token_req_from_ops(r, &tr, &oe) < 0) {
@@ -329,21 +331,22 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 		json_decref(t);
 		return;
 	}
-	case OP_SEND_TO_ALL:        do_send(h, r, rq, rs, HUB_T_ALL, NULL); return;
-	case OP_SEND_TO_GROUP:      do_send(h, r, rq, rs, HUB_T_GROUP, r->group); return;
-	case OP_SEND_TO_USER:       do_send(h, r, rq, rs, HUB_T_USER, r->user); return;
+	case OP_SEND_TO_ALL: do_send(h, r, rq, rs, HUB_T_ALL, NULL); return;
+	case OP_SEND_TO_GROUP: do_send(h, r, rq, rs, HUB_T_GROUP, r->group); return;
+	case OP_SEND_TO_USER: do_send(h, r, rq, rs, HUB_T_USER, r->user); return;
 	case OP_SEND_TO_CONNECTION: do_send(h, r, rq, rs, HUB_T_CONN, r->connection); return;
-	case OP_CLOSE_ALL_CONNECTIONS:   do_close(h, r, rs, HUB_T_ALL, NULL); return;
+	case OP_CLOSE_ALL_CONNECTIONS: do_close(h, r, rs, HUB_T_ALL, NULL); return;
 	case OP_CLOSE_GROUP_CONNECTIONS: do_close(h, r, rs, HUB_T_GROUP, r->group); return;
-	case OP_CLOSE_USER_CONNECTIONS:  do_close(h, r, rs, HUB_T_USER, r->user); return;
-	case OP_CLOSE_CONNECTION:        do_close(h, r, rs, HUB_T_CONN, r->connection); return;
-	case OP_ADD_CONNECTIONS_TO_GROUPS:      do_groups(h, rq, rs, 1); return;
+	case OP_CLOSE_USER_CONNECTIONS: do_close(h, r, rs, HUB_T_USER, r->user); return;
+	case OP_CLOSE_CONNECTION: do_close(h, r, rs, HUB_T_CONN, r->connection); return;
+	case OP_ADD_CONNECTIONS_TO_GROUPS: do_groups(h, rq, rs, 1); return;
 	case OP_REMOVE_CONNECTIONS_FROM_GROUPS: do_groups(h, rq, rs, 0); return;
 	case OP_CONNECTION_EXISTS:
 		if (hub_conn_find(h, r->connection))
 			ok(rs, 200);
 		else
-			fail(rs, 404, "Warning.Connection.NotExisted", NULL, "Connection '%.64s' does not exist", r->connection);
+			fail(rs, 404, "Warning.Connection.NotExisted", NULL,
+			     "Connection '%.64s' does not exist", r->connection);
 		return;
 	case OP_REMOVE_CONNECTION_FROM_ALL_GROUPS:
 		if ((c = hub_conn_find(h, r->connection)))
@@ -354,11 +357,10 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 		if (h && hub_group_exists(h, r->group))
 			ok(rs, 200);
 		else
-			fail(rs, 404, "Warning.Group.NotExisted", NULL, "Group '%.64s' does not exist", r->group);
+			fail(rs, 404, "Warning.Group.NotExisted", NULL, "Group '%.64s' does not exist",
+			     r->group);
 		return;
-	case OP_LIST_CONNECTIONS_IN_GROUP:
-		do_list(h, r, rs);
-		return;
+	case OP_LIST_CONNECTIONS_IN_GROUP: do_list(h, r, rs); return;
 	case OP_ADD_CONNECTION_TO_GROUP:
 		if (!(c = need_conn(h, r, rs, 404, "Error.Connection.NotExisted")))
 			return;
@@ -374,14 +376,13 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 		return;
 	case OP_GRANT_PERMISSION:
 	case OP_CHECK_PERMISSION:
-	case OP_REVOKE_PERMISSION:
-		do_permission(h, r, rs);
-		return;
+	case OP_REVOKE_PERMISSION: do_permission(h, r, rs); return;
 	case OP_USER_EXISTS:
 		if (h && hub_user_exists(h, r->user))
 			ok(rs, 200);
 		else
-			fail(rs, 404, "Warning.User.NotExisted", NULL, "User '%.64s' does not exist", r->user);
+			fail(rs, 404, "Warning.User.NotExisted", NULL, "User '%.64s' does not exist",
+			     r->user);
 		return;
 	case OP_REMOVE_USER_FROM_ALL_GROUPS:
 		if (h)
@@ -390,7 +391,8 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 		return;
 	case OP_ADD_USER_TO_GROUP:
 		if (!h || hub_user_add_group(h, r->user, r->group) < 0)
-			fail(rs, 404, "Error.User.NotExisted", NULL, "User '%.64s' has no connection", r->user);
+			fail(rs, 404, "Error.User.NotExisted", NULL, "User '%.64s' has no connection",
+			     r->user);
 		else
 			ok(rs, 200);
 		return;
@@ -399,8 +401,7 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 			hub_user_remove_group(h, r->user, r->group);
 		ok(rs, 204);
 		return;
-	case OP__COUNT:
-		break;
+	case OP__COUNT: break;
 	}
 	fail(rs, 500, "InternalServerError", NULL, "Unhandled operation");
 }

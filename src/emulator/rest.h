@@ -10,20 +10,20 @@
 
 struct rest_req {
 	const char *method;
-	const char *raw_uri;        /* request target as received: path?query, still percent-encoded */
-	const char *host;           /* Host header, or NULL */
-	const char *authorization;  /* Authorization header, or NULL */
-	const char *content_type;   /* or NULL */
+	const char *raw_uri;       /* request target as received: path?query, still percent-encoded */
+	const char *host;          /* Host header, or NULL */
+	const char *authorization; /* Authorization header, or NULL */
+	const char *content_type;  /* or NULL */
 	const char *body;
-	size_t      len;
+	size_t len;
 };
 
 struct rest_resp {
-	int          status;
-	struct buf   body;             /* JSON or empty */
-	const char  *content_type;     /* static; NULL when there is no body */
-	char         error_code[64];   /* x-ms-error-code, "" for none */
-	const char  *op_label;         /* for the log line: the operation's label, or "-" */
+	int status;
+	struct buf body;          /* JSON or empty */
+	const char *content_type; /* static; NULL when there is no body */
+	char error_code[64];      /* x-ms-error-code, "" for none */
+	const char *op_label;     /* for the log line: the operation's label, or "-" */
 };
 
 /* Answer one request. rs is initialised here; release with rest_resp_release. */

@@ -33,23 +33,23 @@
 static int tag_mhd = 1, tag_sig = 2;
 
 struct srv {
-	struct emu        *e;
-	int                epfd, sigfd, lfd;
+	struct emu *e;
+	int epfd, sigfd, lfd;
 	struct MHD_Daemon *d;
-	struct ws_set      ws;
+	struct ws_set ws;
 };
 
 /* Per request, created by the URI log callback, freed when the request completes. */
 struct req {
-	char              *uri;        /* raw request target */
-	struct buf         body;
-	int                started;
-	int                answered;   /* a response was queued early (413 past the discard bound) */
-	int                too_big;    /* the body passed max_body: the rest is read and dropped */
-	size_t             dropped;
+	char *uri; /* raw request target */
+	struct buf body;
+	int started;
+	int answered; /* a response was queued early (413 past the discard bound) */
+	int too_big;  /* the body passed max_body: the rest is read and dropped */
+	size_t dropped;
 	/* upgrade: filled by the access handler for the upgrade handler */
-	char              *hub;
-	enum hub_proto     proto;
+	char *hub;
+	enum hub_proto proto;
 	struct auth_client client;
 };
 
@@ -75,7 +75,8 @@ static void req_free(struct req *r)
 	free(r);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
 	req_free(*con_cls);
 	*con_cls = NULL;
@@ -89,7 +90,8 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *ctype, const char *xms,
                              const char *body, size_t len)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *resp =
+	        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return MHD_NO;
 	if (ctype)
@@ -127,8 +129,8 @@ static int header_has_token(const char *v, const char *tok)
 	return 0;
 }
 
-static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra, size_t extra_len,
-                       MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra,
+                       size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
 	struct srv *s = cls;
 	struct req *r = con_cls;
@@ -158,8 +160,9 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	}
 	ws_attach(w, hc);
 	log_info("client %s connected to hub %s (user %s, %s)", hc->id, h->name, hc->user ? hc->user : "-",
-	         hc->proto == HUB_PROTO_SIMPLE ? "simple" : hc->proto == HUB_PROTO_JSON ? PROTO_JSON_V1
-	                                                                             : PROTO_JSON_RELIABLE_V1);
+	         hc->proto == HUB_PROTO_SIMPLE ? "simple"
+	         : hc->proto == HUB_PROTO_JSON ? PROTO_JSON_V1
+	                                       : PROTO_JSON_RELIABLE_V1);
 	proto_connected(hc);
 }
 
@@ -172,7 +175,8 @@ static enum MHD_Result handle_client(struct srv *s, struct MHD_Connection *c, st
 	enum MHD_Result ret;
 
 	if (strcmp(method, "GET") != 0)
-		return reply_error(c, 405, "MethodNotAllowed", "The client endpoint takes GET with Upgrade: websocket");
+		return reply_error(c, 405, "MethodNotAllowed",
+		                   "The client endpoint takes GET with Upgrade: websocket");
 	r->hub = pct_decode(hubraw, strlen(hubraw), 0, NULL);
 	if (!r->hub || !ops_valid_hub(r->hub))
 		return reply_error(c, 400, "InvalidParameter", "Invalid hub name");
@@ -212,9 +216,10 @@ static enum MHD_Result handle_client(struct srv *s, struct MHD_Connection *c, st
 		return reply_error(c, 503, "ServiceUnavailable", "Too many connections");
 	}
 	const char *pname = NULL;
-	if (proto_choose(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Protocol"),
-	                 &r->proto, &pname) < 0)
-		return reply_error(c, 400, "UnsupportedSubprotocol", "None of the offered subprotocols is supported");
+	if (proto_choose(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Protocol"), &r->proto,
+	                 &pname) < 0)
+		return reply_error(c, 400, "UnsupportedSubprotocol",
+		                   "None of the offered subprotocols is supported");
 	if (ws_accept_key(key, accept, sizeof(accept)) < 0)
 		return reply_error(c, 400, "BadRequest", "Invalid Sec-WebSocket-Key");
 	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, s);
@@ -230,7 +235,8 @@ static enum MHD_Result handle_client(struct srv *s, struct MHD_Connection *c, st
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+                                  const char *version, const char *upload, size_t *upload_size,
+                                  void **con_cls)
 {
 	struct srv *s = cls;
 	struct req *r = *con_cls;
@@ -266,7 +272,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.method = method,
 		.raw_uri = r->uri,
 		.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
-		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+		.authorization =
+		        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
 		.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
 		.body = r->body.data ? r->body.data : "",
 		.len = r->body.len,
@@ -314,20 +321,18 @@ struct srv *srv_new(struct emu *e, int lfd)
 		log_err("signalfd: %s", strerror(errno));
 		goto bad;
 	}
-	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME,
-	                        0, NULL, NULL, on_request, s,
-	                        MHD_OPTION_LISTEN_SOCKET, lfd,
-	                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	                        MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
-	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(e->max_connections + EMU_HTTP_EXTRA_CONNECTIONS),
-	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)EMU_HANDSHAKE_TIMEOUT_S,
-	                        MHD_OPTION_END);
+	s->d = MHD_start_daemon(
+	        MHD_USE_EPOLL | MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, s,
+	        MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none,
+	        NULL, MHD_OPTION_CONNECTION_LIMIT,
+	        (unsigned)(e->max_connections + EMU_HTTP_EXTRA_CONNECTIONS), MHD_OPTION_CONNECTION_TIMEOUT,
+	        (unsigned)EMU_HANDSHAKE_TIMEOUT_S, MHD_OPTION_END);
 	if (!s->d) {
 		log_err("could not start the HTTP server");
 		goto bad;
 	}
-	s->lfd = -1;   /* MHD owns it now */
+	s->lfd = -1; /* MHD owns it now */
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_mhd };
 	if (!di || epoll_ctl(s->epfd, EPOLL_CTL_ADD, di->epoll_fd, &ev) < 0) {
@@ -393,7 +398,7 @@ void srv_free(struct srv *s)
 		return;
 	ws_shutdown(&s->ws);
 	if (s->d) {
-		MHD_run(s->d);   /* lets MHD finish the upgraded connections closed above */
+		MHD_run(s->d); /* lets MHD finish the upgraded connections closed above */
 		MHD_stop_daemon(s->d);
 	}
 	if (s->lfd >= 0)

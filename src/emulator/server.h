@@ -11,7 +11,7 @@ struct srv;
  * (logged). */
 struct srv *srv_new(struct emu *e, int lfd);
 /* Run until SIGTERM or SIGINT (blocked by the caller before any thread exists). 0 or -1. */
-int  srv_run(struct srv *s);
-void srv_free(struct srv *s);   /* accepts NULL; closes every client */
+int srv_run(struct srv *s);
+void srv_free(struct srv *s); /* accepts NULL; closes every client */
 
 #endif

@@ -22,23 +22,23 @@
 #include "ws.h"
 
 struct ws {
-	int                               tag;       /* WS_EPOLL_TAG: first member */
-	struct ws                        *next, *prev;
-	struct ws_set                    *set;
-	int                               fd;
+	int tag; /* WS_EPOLL_TAG: first member */
+	struct ws *next, *prev;
+	struct ws_set *set;
+	int fd;
 	struct MHD_UpgradeResponseHandle *urh;
-	wslay_event_context_ptr           ctx;
-	struct hub_conn                  *conn;
-	char                             *extra;
-	size_t                            extra_len, extra_off;
-	uint32_t                          events;     /* epoll interest now */
-	int                               dead;       /* tear down at the next flush */
-	int                               closing;    /* closed by the service: no more messages */
-	int                               close_queued; /* the close frame is in wslay's queue */
-	uint16_t                          close_code;
-	char                              close_reason[124];
-	size_t                            close_len;
-	uint64_t                          close_deadline;
+	wslay_event_context_ptr ctx;
+	struct hub_conn *conn;
+	char *extra;
+	size_t extra_len, extra_off;
+	uint32_t events;  /* epoll interest now */
+	int dead;         /* tear down at the next flush */
+	int closing;      /* closed by the service: no more messages */
+	int close_queued; /* the close frame is in wslay's queue */
+	uint16_t close_code;
+	char close_reason[124];
+	size_t close_len;
+	uint64_t close_deadline;
 };
 
 static uint64_t now_ms(void)
@@ -110,8 +110,9 @@ static ssize_t cb_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 		r = send(w->fd, data, len, MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
-		wslay_event_set_error(ctx, (errno == EAGAIN || errno == EWOULDBLOCK) ? WSLAY_ERR_WOULDBLOCK
-		                                                                     : WSLAY_ERR_CALLBACK_FAILURE);
+		wslay_event_set_error(ctx, (errno == EAGAIN || errno == EWOULDBLOCK)
+		                                   ? WSLAY_ERR_WOULDBLOCK
+		                                   : WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
 	return r;
@@ -161,7 +162,8 @@ static void queue_close_when_drained(struct ws *w)
 {
 	if (!w->closing || w->close_queued || w->dead || wslay_event_get_queued_msg_count(w->ctx) > 0)
 		return;
-	if (wslay_event_queue_close(w->ctx, w->close_code, (const uint8_t *)w->close_reason, w->close_len) != 0) {
+	if (wslay_event_queue_close(w->ctx, w->close_code, (const uint8_t *)w->close_reason, w->close_len) !=
+	    0) {
 		w->dead = 1;
 		return;
 	}
@@ -217,8 +219,8 @@ static void ws_destroy(struct ws *w)
 	free(w);
 }
 
-struct ws *ws_open(struct ws_set *set, int fd, struct MHD_UpgradeResponseHandle *urh,
-                   const char *extra, size_t extra_len)
+struct ws *ws_open(struct ws_set *set, int fd, struct MHD_UpgradeResponseHandle *urh, const char *extra,
+                   size_t extra_len)
 {
 	struct ws *w = calloc(1, sizeof(*w));
 	if (!w)
@@ -297,8 +299,9 @@ int ws_flush(struct ws_set *set)
 				w->dead = 1;
 		}
 		if (!w->dead && w->closing) {
-			if (now >= w->close_deadline || (w->close_queued && wslay_event_get_close_sent(w->ctx) &&
-			                                 !wslay_event_want_write(w->ctx) && !wslay_event_want_read(w->ctx)))
+			if (now >= w->close_deadline ||
+			    (w->close_queued && wslay_event_get_close_sent(w->ctx) &&
+			     !wslay_event_want_write(w->ctx) && !wslay_event_want_read(w->ctx)))
 				w->dead = 1;
 			else if (next < 0 || (int)(w->close_deadline - now) < next)
 				next = (int)(w->close_deadline - now);
@@ -324,7 +327,8 @@ void ws_shutdown(struct ws_set *set)
 {
 	while (set->all) {
 		struct ws *w = set->all;
-		if (!w->dead && !w->closing && wslay_event_queue_close(w->ctx, WSLAY_CODE_GOING_AWAY, NULL, 0) == 0)
+		if (!w->dead && !w->closing &&
+		    wslay_event_queue_close(w->ctx, WSLAY_CODE_GOING_AWAY, NULL, 0) == 0)
 			(void)wslay_event_send(w->ctx);
 		ws_destroy(w);
 	}

@@ -17,16 +17,14 @@
 #include "log.h"
 
 /* A string or a list/array of strings and integers: calls fn for every element. */
-static const config_setting_t *
-as_list(const config_setting_t *m)
+static const config_setting_t *as_list(const config_setting_t *m)
 {
 	if (config_setting_is_array(m) || config_setting_is_list(m))
 		return m;
 	return NULL;
 }
 
-static int
-parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, size_t errlen)
+static int parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, size_t errlen)
 {
 	const char *key = users ? "access.rules.users" : "access.rules.groups";
 	int i, n;
@@ -79,9 +77,7 @@ parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, s
 			}
 			break;
 		}
-		default:
-			dcfg_keyfail(e, err, errlen, key, "entries must be names or numeric ids");
-			return -1;
+		default: dcfg_keyfail(e, err, errlen, key, "entries must be names or numeric ids"); return -1;
 		}
 		if (users)
 			r->uids[r->nuids++] = (uid_t)id;
@@ -91,8 +87,7 @@ parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, s
 	return 0;
 }
 
-static int
-parse_hubs(const config_setting_t *m, struct acl_rule *r, char *err, size_t errlen)
+static int parse_hubs(const config_setting_t *m, struct acl_rule *r, char *err, size_t errlen)
 {
 	int i, n;
 
@@ -132,8 +127,7 @@ parse_hubs(const config_setting_t *m, struct acl_rule *r, char *err, size_t errl
 	return 0;
 }
 
-static int
-parse_ops(const config_setting_t *m, struct acl_rule *r, char *err, size_t errlen)
+static int parse_ops(const config_setting_t *m, struct acl_rule *r, char *err, size_t errlen)
 {
 	int i, n;
 
@@ -158,7 +152,7 @@ parse_ops(const config_setting_t *m, struct acl_rule *r, char *err, size_t errle
 		}
 		if (v == NULL || ops_class_parse(v, &cls) < 0) {
 			dcfg_keyfail(e, err, errlen, "access.rules.ops",
-			        "entries must be read, send, group, close, permission, token or \"*\"");
+			             "entries must be read, send, group, close, permission, token or \"*\"");
 			return -1;
 		}
 		r->classes |= 1u << cls;
@@ -166,8 +160,7 @@ parse_ops(const config_setting_t *m, struct acl_rule *r, char *err, size_t errle
 	return 0;
 }
 
-static int
-parse_rule(const config_setting_t *g, struct acl_rule *r, char *err, size_t errlen)
+static int parse_rule(const config_setting_t *g, struct acl_rule *r, char *err, size_t errlen)
 {
 	int i, have_who = 0;
 
@@ -212,8 +205,7 @@ parse_rule(const config_setting_t *g, struct acl_rule *r, char *err, size_t errl
 	return 0;
 }
 
-int
-acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t errlen)
+int acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t errlen)
 {
 	int i, n;
 
@@ -242,7 +234,8 @@ acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t 
 			}
 		} else if (name != NULL && strcmp(name, "rules") == 0) {
 			if (!config_setting_is_list(m)) {
-				dcfg_keyfail(m, err, errlen, "access.rules", "must be a list ( { ... }, ... )");
+				dcfg_keyfail(m, err, errlen, "access.rules",
+				             "must be a list ( { ... }, ... )");
 				goto bad;
 			}
 			n = config_setting_length(m);
@@ -254,7 +247,7 @@ acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t 
 			for (out->nrules = 0; out->nrules < (size_t)n; out->nrules++) {
 				if (parse_rule(config_setting_get_elem(m, (unsigned)out->nrules),
 				               &out->rules[out->nrules], err, errlen) < 0) {
-					out->nrules++;      /* so that fini frees what this rule holds */
+					out->nrules++; /* so that fini frees what this rule holds */
 					goto bad;
 				}
 			}
@@ -269,8 +262,7 @@ bad:
 	return -1;
 }
 
-void
-acl_cfg_fini(struct acl_cfg *c)
+void acl_cfg_fini(struct acl_cfg *c)
 {
 	size_t i, j;
 
@@ -283,8 +275,7 @@ acl_cfg_fini(struct acl_cfg *c)
 	c->tcp_allow = 1;
 }
 
-void
-acl_peer_tcp(struct acl_peer *p)
+void acl_peer_tcp(struct acl_peer *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->is_unix = 0;
@@ -293,8 +284,7 @@ acl_peer_tcp(struct acl_peer *p)
 	p->pid = 0;
 }
 
-int
-acl_peer_groups_from_uid(struct acl_peer *p)
+int acl_peer_groups_from_uid(struct acl_peer *p)
 {
 	struct passwd pwbuf, *pw = NULL;
 	char sbuf[4096];
@@ -318,8 +308,7 @@ acl_peer_groups_from_uid(struct acl_peer *p)
 	return 0;
 }
 
-int
-acl_peer_from_fd(int fd, struct acl_peer *p)
+int acl_peer_from_fd(int fd, struct acl_peer *p)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
@@ -352,8 +341,7 @@ acl_peer_from_fd(int fd, struct acl_peer *p)
 	return 0;
 }
 
-static int
-peer_in_group(const struct acl_peer *p, gid_t g)
+static int peer_in_group(const struct acl_peer *p, gid_t g)
 {
 	size_t i;
 
@@ -365,8 +353,8 @@ peer_in_group(const struct acl_peer *p, gid_t g)
 	return 0;
 }
 
-static int
-rule_matches(const struct acl_rule *r, const struct acl_peer *p, enum ops_class cls, const char *hub)
+static int rule_matches(const struct acl_rule *r, const struct acl_peer *p, enum ops_class cls,
+                        const char *hub)
 {
 	size_t i;
 	int who = r->any_user;
@@ -390,9 +378,8 @@ rule_matches(const struct acl_rule *r, const struct acl_peer *p, enum ops_class 
 	return who;
 }
 
-int
-acl_allow(const struct acl_cfg *c, const struct acl_peer *p, enum ops_class cls,
-          const char *hub, gid_t socket_gid)
+int acl_allow(const struct acl_cfg *c, const struct acl_peer *p, enum ops_class cls, const char *hub,
+              gid_t socket_gid)
 {
 	size_t i;
 
@@ -410,8 +397,7 @@ acl_allow(const struct acl_cfg *c, const struct acl_peer *p, enum ops_class cls,
 	return 0;
 }
 
-int
-acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *body, size_t len)
+int acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *body, size_t len)
 {
 	unsigned char md[32];
 	unsigned int mdlen = sizeof md, i;
@@ -447,9 +433,8 @@ acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *body, 
 	return 0;
 }
 
-void
-acl_audit_log(const struct acl_peer *p, const char *request_id, int status, const char *op_label,
-              const char *hub, const char *target, const void *body, size_t len)
+void acl_audit_log(const struct acl_peer *p, const char *request_id, int status, const char *op_label,
+                   const char *hub, const char *target, const void *body, size_t len)
 {
 	struct acl_audit a;
 	char st[16] = "-";
@@ -457,12 +442,9 @@ acl_audit_log(const struct acl_peer *p, const char *request_id, int status, cons
 	acl_audit_fill(&a, p, body, len);
 	if (status > 0)
 		snprintf(st, sizeof(st), "%d", status);
-	log_kv(WLOG_INFO, "audit",
-	       "request_id", request_id != NULL ? request_id : "-", "status", st,
-	       "peer", p->is_unix ? "unix" : "tcp",
-	       "uid", a.uid, "pid", a.pid, "exe", a.exe,
-	       "op", op_label != NULL ? op_label : "-",
-	       "hub", hub != NULL ? hub : "-",
-	       "target", target != NULL ? target : "-",
-	       "body_bytes", a.body_bytes, "body_sha256", a.body_sha256, (char *)NULL);
+	log_kv(WLOG_INFO, "audit", "request_id", request_id != NULL ? request_id : "-", "status", st, "peer",
+	       p->is_unix ? "unix" : "tcp", "uid", a.uid, "pid", a.pid, "exe", a.exe, "op",
+	       op_label != NULL ? op_label : "-", "hub", hub != NULL ? hub : "-", "target",
+	       target != NULL ? target : "-", "body_bytes", a.body_bytes, "body_sha256", a.body_sha256,
+	       (char *)NULL);
 }

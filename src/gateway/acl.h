@@ -11,24 +11,24 @@
 #include "buf.h"
 #include "ops.h"
 
-#define ACL_RULES_MAX        64     /* entries in access.rules */
-#define ACL_RULE_IDS_MAX     64     /* users, groups or hubs in one rule */
-#define ACL_PEER_GROUPS_MAX  64     /* supplementary groups of a peer that the rules look at */
-#define ACL_EXE_MAX          256    /* bytes of a peer's executable path in the audit line */
+#define ACL_RULES_MAX       64  /* entries in access.rules */
+#define ACL_RULE_IDS_MAX    64  /* users, groups or hubs in one rule */
+#define ACL_PEER_GROUPS_MAX 64  /* supplementary groups of a peer that the rules look at */
+#define ACL_EXE_MAX         256 /* bytes of a peer's executable path in the audit line */
 
 /* One rule of `access.rules`: it allows a peer that is one of `users` or in one of `groups`
  * to use the operation classes `ops` on the hubs `hubs`. */
 struct acl_rule {
-	uid_t    uids[ACL_RULE_IDS_MAX];
-	size_t   nuids;
-	int      any_user;                       /* users = [ "*" ] */
-	gid_t    gids[ACL_RULE_IDS_MAX];
-	size_t   ngids;
-	char    *hubs[ACL_RULE_IDS_MAX];         /* owned; exact hub names */
-	size_t   nhubs;
-	int      any_hub;                        /* "*" in hubs, or hubs not given */
-	unsigned classes;                        /* bit (1u << enum ops_class); all when ops not given */
-	int      line;                           /* in the config file, for log lines */
+	uid_t uids[ACL_RULE_IDS_MAX];
+	size_t nuids;
+	int any_user; /* users = [ "*" ] */
+	gid_t gids[ACL_RULE_IDS_MAX];
+	size_t ngids;
+	char *hubs[ACL_RULE_IDS_MAX]; /* owned; exact hub names */
+	size_t nhubs;
+	int any_hub;      /* "*" in hubs, or hubs not given */
+	unsigned classes; /* bit (1u << enum ops_class); all when ops not given */
+	int line;         /* in the config file, for log lines */
 };
 
 /*
@@ -45,23 +45,23 @@ struct acl_rule {
  */
 struct acl_cfg {
 	struct acl_rule rules[ACL_RULES_MAX];
-	size_t          nrules;
-	int             have_rules;              /* `rules` was given (even empty: nobody but root) */
-	int             tcp_allow;
+	size_t nrules;
+	int have_rules; /* `rules` was given (even empty: nobody but root) */
+	int tcp_allow;
 };
 
 /* Parse the `access` setting (NULL: defaults) into *out (initialised here). Returns 0, or -1 with a
  * message naming the key and line (never a value) in err; *out is then empty. */
-int  acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t errlen);
-void acl_cfg_fini(struct acl_cfg *c);             /* frees the contents; accepts NULL */
+int acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t errlen);
+void acl_cfg_fini(struct acl_cfg *c); /* frees the contents; accepts NULL */
 
 /* The peer of one connection. */
 struct acl_peer {
-	int    is_unix;                           /* 0: TCP, no credentials */
-	uid_t  uid;
-	gid_t  gid;
-	pid_t  pid;
-	gid_t  groups[ACL_PEER_GROUPS_MAX];       /* supplementary groups (may include gid) */
+	int is_unix; /* 0: TCP, no credentials */
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	gid_t groups[ACL_PEER_GROUPS_MAX]; /* supplementary groups (may include gid) */
 	size_t ngroups;
 };
 
@@ -70,17 +70,17 @@ void acl_peer_tcp(struct acl_peer *p);
 /* Fill p from a connected Unix socket: uid, gid and pid from SO_PEERCRED, the supplementary
  * groups from SO_PEERGROUPS (what the peer process had at connect()), falling back to
  * acl_peer_groups_from_uid. Returns 0 or -1 (errno set; not a Unix socket peer). */
-int  acl_peer_from_fd(int fd, struct acl_peer *p);
+int acl_peer_from_fd(int fd, struct acl_peer *p);
 /* Set p->groups from the user database (getpwuid + getgrouplist; may block on NSS). Returns 0, or
  * -1 when the uid has no passwd entry (then groups = { gid }). */
-int  acl_peer_groups_from_uid(struct acl_peer *p);
+int acl_peer_groups_from_uid(struct acl_peer *p);
 
 /* May peer p use an operation of class cls on hub? socket_gid: the group of the Unix socket file
  * (listen.unix.group, else the daemon's group); used only when there are no rules.
  * Returns 1 (allow) or 0 (deny: answer 403 AccessDenied and log the peer). hub may be NULL for
  * operations without a hub (GetServiceStatus): such a request needs a rule with any hub. */
-int  acl_allow(const struct acl_cfg *c, const struct acl_peer *p, enum ops_class cls,
-               const char *hub, gid_t socket_gid);
+int acl_allow(const struct acl_cfg *c, const struct acl_peer *p, enum ops_class cls, const char *hub,
+              gid_t socket_gid);
 
 /* The fields of an audit line, each a NUL-terminated string. */
 struct acl_audit {
@@ -88,12 +88,12 @@ struct acl_audit {
 	char pid[24];          /* "-" for TCP */
 	char exe[ACL_EXE_MAX]; /* readlink /proc/PID/exe, "?" when it cannot be read, "-" for TCP */
 	char body_bytes[24];
-	char body_sha256[65];  /* lower-case hex */
+	char body_sha256[65]; /* lower-case hex */
 };
 
 /* Fill a from the peer and the body (borrowed; only hashed and measured, never copied).
  * Returns 0 or -1 (hashing failed; body_sha256 is then "?"). */
-int  acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *body, size_t len);
+int acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *body, size_t len);
 /* Log the audit line at info: `msg=audit request_id= status= peer= uid= pid= exe= op= hub= target=
  * body_bytes= body_sha256=`. op_label from the operation table; hub, target (group, user or connection
  * id) and request_id are escaped by the log module; NULL gives "-". status 0: "-" (not answered). */

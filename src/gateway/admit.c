@@ -1,6 +1,6 @@
 /* admit.c: the admission and completion hooks: acl.c, guard.c and ratelimit.c applied to each request,
  * refusals answered with a JSON error and logged with the peer, audit lines for mutating operations. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "admit.h"
 
 #include <stdio.h>
@@ -21,17 +21,17 @@
 #include "ratelimit.h"
 
 struct admit {
-	const struct cfg  *cfg;
-	struct ratelimit  *rl;
-	gid_t              socket_gid;
+	const struct cfg *cfg;
+	struct ratelimit *rl;
+	gid_t socket_gid;
 };
 
 /* What admission learnt about one request (api_ctx_data). */
 struct admit_req {
 	struct acl_peer peer;
-	uint64_t        key;        /* rate limiter key */
-	int             limited;    /* ratelimit_acquire said RL_ALLOW: release once */
-	struct admit   *ad;
+	uint64_t key; /* rate limiter key */
+	int limited;  /* ratelimit_acquire said RL_ALLOW: release once */
+	struct admit *ad;
 };
 
 struct admit *admit_new(const struct cfg *cfg, gid_t socket_gid)
@@ -74,8 +74,8 @@ static void req_free(void *p)
 
 static int conn_fd(const struct api_ctx *c)
 {
-	const union MHD_ConnectionInfo *fi = MHD_get_connection_info(api_ctx_connection(c),
-	                                                             MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *fi =
+	        MHD_get_connection_info(api_ctx_connection(c), MHD_CONNECTION_INFO_CONNECTION_FD);
 	return fi != NULL ? fi->connect_fd : -1;
 }
 
@@ -105,8 +105,8 @@ static unsigned local_port(const struct api_ctx *c)
 }
 
 /* Log a refused request, naming the peer. */
-static void log_refusal(const struct api_ctx *c, const struct acl_peer *p, const char *why,
-                        const char *op, const char *hub)
+static void log_refusal(const struct api_ctx *c, const struct acl_peer *p, const char *why, const char *op,
+                        const char *hub)
 {
 	char uid[24] = "-", gid[24] = "-", pid[24] = "-", exe[ACL_EXE_MAX] = "-";
 
@@ -123,8 +123,8 @@ static void log_refusal(const struct api_ctx *c, const struct acl_peer *p, const
 			exe[n] = '\0';
 	}
 	log_kv(WLOG_WARN, why, "request_id", api_ctx_request_id(c), "peer", p->is_unix ? "unix" : "tcp",
-	       "uid", uid, "gid", gid, "pid", pid, "exe", exe, "method", api_ctx_method(c),
-	       "op", op ? op : "-", "hub", hub ? hub : "-", NULL);
+	       "uid", uid, "gid", gid, "pid", pid, "exe", exe, "method", api_ctx_method(c), "op",
+	       op ? op : "-", "hub", hub ? hub : "-", NULL);
 }
 
 static int check_access(const struct api_ctx *c, int cls, const char *hub, void *arg)
@@ -152,11 +152,14 @@ static void audit(const struct api_ctx *c, const struct ops_req *r, int status, 
 
 	(void)arg;
 	if (!log_enabled(WLOG_INFO))
-		return;   /* the audit line is info: no body digest, no /proc lookup for nothing */
+		return; /* the audit line is info: no body digest, no /proc lookup for nothing */
 	if (ar == NULL)
 		acl_peer_tcp(&tcp);
 	acl_audit_log(ar != NULL ? &ar->peer : &tcp, api_ctx_request_id(c), status, r->op->label, r->hub,
-	              r->group ? r->group : r->user ? r->user : r->connection, body, len);
+	              r->group  ? r->group
+	              : r->user ? r->user
+	                        : r->connection,
+	              body, len);
 }
 
 /* The class a local endpoint needs, or -1 when it is open to every peer that can connect. */
@@ -165,7 +168,7 @@ static int local_class(const struct api_ctx *c)
 	const char *route = api_ctx_route(c);
 
 	if (route == NULL || strcmp(route, "/healthz") == 0 || strcmp(route, "/readyz") == 0 ||
-	    strcmp(route, "/$batch") == 0)   /* $batch: each sub-request is checked */
+	    strcmp(route, "/$batch") == 0) /* $batch: each sub-request is checked */
 		return -1;
 	if (strcmp(api_ctx_method(c), "GET") == 0 || strcmp(api_ctx_method(c), "HEAD") == 0)
 		return OPC_READ;
@@ -191,7 +194,8 @@ static int on_admit(struct api_ctx *c, void *arg)
 	if (ap->is_unix) {
 		int fd = conn_fd(c);
 		if (fd < 0 || acl_peer_from_fd(fd, &ar->peer) < 0) {
-			ar->peer.is_unix = 1;   /* credentials unknown: nothing but root rules can match nobody */
+			ar->peer.is_unix =
+			        1; /* credentials unknown: nothing but root rules can match nobody */
 			ar->peer.uid = (uid_t)-1;
 			ar->peer.gid = (gid_t)-1;
 		}
@@ -209,8 +213,8 @@ static int on_admit(struct api_ctx *c, void *arg)
 		}
 	}
 	cls = r != NULL ? (int)r->op->cls : local_class(c);
-	if (cls >= 0 && !acl_allow(&ad->cfg->access, &ar->peer, (enum ops_class)cls, r ? r->hub : NULL,
-	                           ad->socket_gid)) {
+	if (cls >= 0 &&
+	    !acl_allow(&ad->cfg->access, &ar->peer, (enum ops_class)cls, r ? r->hub : NULL, ad->socket_gid)) {
 		metrics_refused(MR_ACCESS);
 		log_refusal(c, &ar->peer, "access denied", r ? r->op->label : route, r ? r->hub : NULL);
 		api_reply_error(c, 403, "AccessDenied", "this peer may not use %s%s%s",
@@ -219,16 +223,15 @@ static int on_admit(struct api_ctx *c, void *arg)
 		return -1;
 	}
 	if (route != NULL && (strcmp(route, "/healthz") == 0 || strcmp(route, "/readyz") == 0))
-		return 0;   /* probes are never limited */
+		return 0; /* probes are never limited */
 	switch (ratelimit_acquire(ad->rl, ar->key, loop_now_ms(), &retry_after)) {
-	case RL_ALLOW:
-		ar->limited = 1;
-		return 0;
+	case RL_ALLOW: ar->limited = 1; return 0;
 	case RL_RATE: {
 		char ra[16];
 		metrics_refused(MR_RATE);
 		snprintf(ra, sizeof ra, "%u", retry_after);
-		api_reply_error(c, 429, "TooManyRequests", "request rate limit of this peer reached (ratelimit.rate)");
+		api_reply_error(c, 429, "TooManyRequests",
+		                "request rate limit of this peer reached (ratelimit.rate)");
 		api_reply_header(c, "Retry-After", ra);
 		return -1;
 	}
@@ -241,7 +244,8 @@ static int on_admit(struct api_ctx *c, void *arg)
 	case RL_FULL:
 	default:
 		metrics_refused(MR_OVERLOAD);
-		api_reply_error(c, 503, "ServerBusy", "too many peers with requests in flight (ratelimit.max_peers)");
+		api_reply_error(c, 503, "ServerBusy",
+		                "too many peers with requests in flight (ratelimit.max_peers)");
 		api_reply_header(c, "Retry-After", "1");
 		return -1;
 	}
@@ -257,10 +261,13 @@ static void on_done(const struct api_ctx *c, void *arg)
 
 	(void)arg;
 	if (r == NULL || ar == NULL || !r->op->mutating || !ar->limited || !log_enabled(WLOG_INFO))
-		return;   /* the audit line is info: no body digest, no /proc lookup for nothing */
+		return; /* the audit line is info: no body digest, no /proc lookup for nothing */
 	body = api_ctx_body(c, &len);
 	acl_audit_log(&ar->peer, api_ctx_request_id(c), api_ctx_status(c), r->op->label, r->hub,
-	              r->group ? r->group : r->user ? r->user : r->connection, body, len);
+	              r->group  ? r->group
+	              : r->user ? r->user
+	                        : r->connection,
+	              body, len);
 }
 
 int admit_install(struct admit *ad, struct api *a)

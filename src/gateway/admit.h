@@ -13,9 +13,9 @@ struct admit;
 /* cfg is borrowed until admit_configure. socket_gid: the group of the Unix socket file (the default
  * access rule). NULL when out of memory. */
 struct admit *admit_new(const struct cfg *cfg, gid_t socket_gid);
-void admit_configure(struct admit *ad, const struct cfg *cfg);   /* SIGHUP: rules, limits, origins */
-void admit_free(struct admit *ad);   /* accepts NULL; after the api is gone */
+void admit_configure(struct admit *ad, const struct cfg *cfg); /* SIGHUP: rules, limits, origins */
+void admit_free(struct admit *ad);                             /* accepts NULL; after the api is gone */
 /* Install the hooks on the application API. Returns 0 or -1. */
-int  admit_install(struct admit *ad, struct api *a);
+int admit_install(struct admit *ad, struct api *a);
 
 #endif

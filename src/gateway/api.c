@@ -1,5 +1,5 @@
 /* api.c: the access handler: route, bound, validate, answer locally or hand the request to the upstream. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "api.h"
 
 #include <errno.h>
@@ -29,85 +29,93 @@
 #define API_KICK_MAX 32
 
 struct route {
-	const char     *method;
-	const char     *path;
-	enum api_match  match;
-	api_handler_fn  fn;
-	void           *arg;
-	size_t          body_max;   /* 0: limits.max_body_bytes */
+	const char *method;
+	const char *path;
+	enum api_match match;
+	api_handler_fn fn;
+	void *arg;
+	size_t body_max; /* 0: limits.max_body_bytes */
 };
 
-struct admit_hook { api_admit_fn fn; void *arg; };
-struct done_hook  { api_done_fn fn; void *arg; };
+struct admit_hook {
+	api_admit_fn fn;
+	void *arg;
+};
+struct done_hook {
+	api_done_fn fn;
+	void *arg;
+};
 
 struct api {
-	struct loop       *loop;
-	struct up         *up;
-	const struct cfg  *cfg;
+	struct loop *loop;
+	struct up *up;
+	const struct cfg *cfg;
 	const struct cred *cred;
-	struct route       routes[API_ROUTES_MAX];
-	size_t             nroutes;
-	struct admit_hook  admit[API_HOOKS_MAX];
-	size_t             nadmit;
-	struct done_hook   done[API_HOOKS_MAX];
-	size_t             ndone;
-	struct api_ctx    *suspended;   /* doubly linked list of suspended requests */
-	unsigned           nsuspended;
-	uint64_t           rid_state;   /* xorshift state for generated request ids */
+	struct route routes[API_ROUTES_MAX];
+	size_t nroutes;
+	struct admit_hook admit[API_HOOKS_MAX];
+	size_t nadmit;
+	struct done_hook done[API_HOOKS_MAX];
+	size_t ndone;
+	struct api_ctx *suspended; /* doubly linked list of suspended requests */
+	unsigned nsuspended;
+	uint64_t rid_state; /* xorshift state for generated request ids */
 	/* Daemons with resumed connections: libmicrohttpd 0.9.75 in external epoll mode does not wake
 	 * its epoll fd on MHD_resume_connection, so they are run before the loop sleeps again. */
 	struct MHD_Daemon *kick[API_KICK_MAX];
-	size_t             nkick;
-	int                draining;
-	int                local_only;
-	struct relay      *relay;
-	api_async_fn       async_fn;
-	void              *async_arg;
-	api_access_fn      access_fn;
-	api_audit_fn       audit_fn;
-	void              *access_arg;
+	size_t nkick;
+	int draining;
+	int local_only;
+	struct relay *relay;
+	api_async_fn async_fn;
+	void *async_arg;
+	api_access_fn access_fn;
+	api_audit_fn audit_fn;
+	void *access_arg;
 };
 
-struct hdr { char *name, *value; };
+struct hdr {
+	char *name, *value;
+};
 
 enum phase { PH_BODY, PH_WAIT, PH_REPLIED };
 
 struct api_ctx {
-	struct api            *api;
+	struct api *api;
 	struct MHD_Connection *conn;
-	const char            *method;   /* borrowed from MHD */
-	const char            *url;      /* borrowed from MHD, percent-encoded, no query */
-	enum phase             phase;
-	const struct route    *route;    /* local endpoint, or NULL */
-	int                    is_op;    /* routed to the operation table */
-	struct ops_req         req;
-	struct buf             body;
-	int                    body_over;  /* the body exceeded the limit */
-	size_t                 discarded;
-	struct api_peer        peer;
-	char                   request_id[API_REQUEST_ID_MAX + 8];
-	uint64_t               t0;
-	uint64_t               t_end;
+	const char *method; /* borrowed from MHD */
+	const char *url;    /* borrowed from MHD, percent-encoded, no query */
+	enum phase phase;
+	const struct route *route; /* local endpoint, or NULL */
+	int is_op;                 /* routed to the operation table */
+	struct ops_req req;
+	struct buf body;
+	int body_over; /* the body exceeded the limit */
+	size_t discarded;
+	struct api_peer peer;
+	char request_id[API_REQUEST_ID_MAX + 8];
+	uint64_t t0;
+	uint64_t t_end;
 	/* upstream */
-	struct up_job         *job;
-	struct loop_timer     *deadline;
-	int                    upstream_status;
+	struct up_job *job;
+	struct loop_timer *deadline;
+	int upstream_status;
 	/* suspension */
-	int                    suspended;
-	api_abort_fn           on_abort;
-	void                  *abort_arg;
-	struct api_ctx        *prev, *next;
+	int suspended;
+	api_abort_fn on_abort;
+	void *abort_arg;
+	struct api_ctx *prev, *next;
 	/* the reply */
-	int                    status;
-	char                  *r_body;
-	size_t                 r_len;
-	struct hdr             r_hdrs[API_REPLY_HEADERS_MAX];
-	size_t                 r_nhdrs;
-	int                    queued;
-	size_t                 body_max;
+	int status;
+	char *r_body;
+	size_t r_len;
+	struct hdr r_hdrs[API_REPLY_HEADERS_MAX];
+	size_t r_nhdrs;
+	int queued;
+	size_t body_max;
 	/* the admission module's */
-	void                  *data;
-	void                 (*data_free)(void *);
+	void *data;
+	void (*data_free)(void *);
 };
 
 static long run_kicked(void *arg);
@@ -200,8 +208,8 @@ void api_free(struct api *a)
 	free(a);
 }
 
-int api_register(struct api *a, const char *method, const char *path, enum api_match match,
-                 api_handler_fn fn, void *arg)
+int api_register(struct api *a, const char *method, const char *path, enum api_match match, api_handler_fn fn,
+                 void *arg)
 {
 	return api_register_limit(a, method, path, match, fn, arg, 0);
 }
@@ -255,20 +263,59 @@ void api_set_draining(struct api *a, int on)
 
 /* ---- accessors ---- */
 
-const char *api_ctx_method(const struct api_ctx *c) { return c->method; }
-const char *api_ctx_path(const struct api_ctx *c) { return c->url; }
-const struct ops_req *api_ctx_op(const struct api_ctx *c) { return c->is_op ? &c->req : NULL; }
-const char *api_ctx_request_id(const struct api_ctx *c) { return c->request_id; }
-const struct api_peer *api_ctx_peer(const struct api_ctx *c) { return &c->peer; }
-struct MHD_Connection *api_ctx_connection(const struct api_ctx *c) { return c->conn; }
-int api_ctx_status(const struct api_ctx *c) { return c->status; }
-int api_ctx_upstream_status(const struct api_ctx *c) { return c->upstream_status; }
-unsigned api_ctx_attempts(const struct api_ctx *c) { return c->job ? c->job->attempts : 0; }
+const char *api_ctx_method(const struct api_ctx *c)
+{
+	return c->method;
+}
+const char *api_ctx_path(const struct api_ctx *c)
+{
+	return c->url;
+}
+const struct ops_req *api_ctx_op(const struct api_ctx *c)
+{
+	return c->is_op ? &c->req : NULL;
+}
+const char *api_ctx_request_id(const struct api_ctx *c)
+{
+	return c->request_id;
+}
+const struct api_peer *api_ctx_peer(const struct api_ctx *c)
+{
+	return &c->peer;
+}
+struct MHD_Connection *api_ctx_connection(const struct api_ctx *c)
+{
+	return c->conn;
+}
+int api_ctx_status(const struct api_ctx *c)
+{
+	return c->status;
+}
+int api_ctx_upstream_status(const struct api_ctx *c)
+{
+	return c->upstream_status;
+}
+unsigned api_ctx_attempts(const struct api_ctx *c)
+{
+	return c->job ? c->job->attempts : 0;
+}
 
-size_t api_ctx_reply_len(const struct api_ctx *c) { return c->r_len; }
-const char *api_ctx_route(const struct api_ctx *c) { return c->route ? c->route->path : NULL; }
-struct api *api_ctx_api(const struct api_ctx *c) { return c->api; }
-void *api_ctx_data(const struct api_ctx *c) { return c->data; }
+size_t api_ctx_reply_len(const struct api_ctx *c)
+{
+	return c->r_len;
+}
+const char *api_ctx_route(const struct api_ctx *c)
+{
+	return c->route ? c->route->path : NULL;
+}
+struct api *api_ctx_api(const struct api_ctx *c)
+{
+	return c->api;
+}
+void *api_ctx_data(const struct api_ctx *c)
+{
+	return c->data;
+}
 
 void api_ctx_set_data(struct api_ctx *c, void *p, void (*free_fn)(void *))
 {
@@ -290,7 +337,7 @@ const char *api_ctx_header(const struct api_ctx *c, const char *name)
 
 const char *api_ctx_body(const struct api_ctx *c, size_t *len)
 {
-	if (c->body.data == NULL && c->job != NULL && c->job->body != NULL) {   /* handed to the upstream */
+	if (c->body.data == NULL && c->job != NULL && c->job->body != NULL) { /* handed to the upstream */
 		if (len != NULL)
 			*len = c->job->body_len;
 		return c->job->body;
@@ -402,7 +449,7 @@ static enum MHD_Result queue_reply(struct api_ctx *c)
 	                                    c->r_body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (r == NULL)
 		return MHD_NO;
-	c->r_body = NULL;   /* MHD frees it */
+	c->r_body = NULL; /* MHD frees it */
 	for (i = 0; i < c->r_nhdrs; i++)
 		MHD_add_response_header(r, c->r_hdrs[i].name, c->r_hdrs[i].value);
 	MHD_add_response_header(r, "x-ms-client-request-id", c->request_id);
@@ -556,7 +603,8 @@ static void make_request_id(struct api *a, struct api_ctx *c)
 
 static void get_peer(struct api_ctx *c)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const union MHD_ConnectionInfo *fi;
 
 	snprintf(c->peer.text, sizeof c->peer.text, "tcp");
@@ -611,10 +659,10 @@ static void ctx_free(struct api_ctx *c)
 
 /* What the framing checks of ctx_new need from the header block: one pass over it. */
 struct head_scan {
-	size_t      bytes;     /* name and value bytes of every header */
-	unsigned    n_cl;      /* Content-Length headers */
-	unsigned    n_te;      /* Transfer-Encoding headers */
-	const char *te;        /* the last Transfer-Encoding value */
+	size_t bytes;   /* name and value bytes of every header */
+	unsigned n_cl;  /* Content-Length headers */
+	unsigned n_te;  /* Transfer-Encoding headers */
+	const char *te; /* the last Transfer-Encoding value */
 };
 
 static enum MHD_Result scan_head(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -656,8 +704,9 @@ static int check_head(struct api_ctx *c)
 	memset(&s, 0, sizeof s);
 	MHD_get_connection_values(c->conn, MHD_HEADER_KIND, scan_head, &s);
 	if ((s.n_te > 0 && s.n_cl > 0) || s.n_cl > 1) {
-		api_reply_error(c, 400, "InvalidFraming", s.n_cl > 1 ? "more than one Content-Length header"
-		                : "Transfer-Encoding together with Content-Length");
+		api_reply_error(c, 400, "InvalidFraming",
+		                s.n_cl > 1 ? "more than one Content-Length header"
+		                           : "Transfer-Encoding together with Content-Length");
 		api_reply_header(c, "Connection", "close");
 		return -1;
 	}
@@ -686,7 +735,7 @@ void *api_uri_check(void *cls, const char *uri, struct MHD_Connection *conn)
 	(void)cls;
 	(void)conn;
 	if (uri == NULL || (q = strchr(uri, '?')) == NULL)
-		return NULL;   /* without a query libmicrohttpd adds nothing to its pool for the target */
+		return NULL; /* without a query libmicrohttpd adds nothing to its pool for the target */
 	for (p = q + 1; *p != '\0' && n <= WPS_QUERY_PARAMS_MAX; p++)
 		n += *p == '&';
 	if (n > WPS_QUERY_PARAMS_MAX)
@@ -694,7 +743,7 @@ void *api_uri_check(void *cls, const char *uri, struct MHD_Connection *conn)
 	else if (strlen(uri) > WPS_URL_MAX)
 		mark = &uri_too_long;
 	if (mark != NULL && q[1] != '\0')
-		*(char *)(uintptr_t)(q + 1) = '\0';   /* libmicrohttpd's buffer: nothing left to split */
+		*(char *)(uintptr_t)(q + 1) = '\0'; /* libmicrohttpd's buffer: nothing left to split */
 	return mark;
 }
 
@@ -705,8 +754,8 @@ static int is_uri_mark(const void *p)
 
 /* The first call: a new request with its headers. Returns the ctx, which may already hold a reply.
  * mark: what api_uri_check found (NULL: nothing). */
-static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const char *url, const char *method,
-                               const void *mark)
+static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const char *url,
+                               const char *method, const void *mark)
 {
 	struct api_ctx *c = calloc(1, sizeof *c);
 	const char *cl;
@@ -737,11 +786,13 @@ static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const
 	if (check_head(c) < 0)
 		return c;
 	if (mark == &uri_too_long) {
-		api_reply_error(c, 414, "UriTooLong", "the request target is longer than %d bytes", WPS_URL_MAX);
+		api_reply_error(c, 414, "UriTooLong", "the request target is longer than %d bytes",
+		                WPS_URL_MAX);
 		return c;
 	}
 	if (mark == &too_many_params) {
-		api_reply_error(c, 400, "InvalidParameter", "more than %d query parameters", WPS_QUERY_PARAMS_MAX);
+		api_reply_error(c, 400, "InvalidParameter", "more than %d query parameters",
+		                WPS_QUERY_PARAMS_MAX);
 		return c;
 	}
 	c->route = find_route(a, method, url, &path_hit);
@@ -759,7 +810,8 @@ static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const
 			return c;
 		}
 		if (strlen(url) > WPS_URL_MAX) {
-			api_reply_error(c, 414, "UriTooLong", "the path is longer than %d bytes", WPS_URL_MAX);
+			api_reply_error(c, 414, "UriTooLong", "the path is longer than %d bytes",
+			                WPS_URL_MAX);
 			return c;
 		}
 		if (ops_route(method, url, &c->req, &e) < 0) {
@@ -781,8 +833,8 @@ static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const
 		errno = 0;
 		n = strtoull(cl, &end, 10);
 		if (errno == 0 && *end == '\0' && n > (unsigned long long)c->body_max)
-			api_reply_error(c, 413, "PayloadTooLarge", "the request body is larger than %zu bytes",
-			                c->body_max);
+			api_reply_error(c, 413, "PayloadTooLarge",
+			                "the request body is larger than %zu bytes", c->body_max);
 	}
 	return c;
 }
@@ -823,8 +875,9 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 		size_t len = job->resp.len;
 		char *body;
 		c->upstream_status = (int)job->status;
-		if (job->status < 100 || job->status > 599) {   /* not a status an application can act on */
-			api_reply_error(c, 502, "BadGateway", "upstream: the status %ld is out of range", job->status);
+		if (job->status < 100 || job->status > 599) { /* not a status an application can act on */
+			api_reply_error(c, 502, "BadGateway", "upstream: the status %ld is out of range",
+			                job->status);
 			break;
 		}
 		body = len > 0 ? buf_steal(&job->resp) : NULL;
@@ -841,8 +894,10 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 	}
 	case UP_TIMEOUT:
 		if (job->attempt_timed_out)
-			api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms "
-			                "(upstream.attempt_timeout_ms)", a->cfg->attempt_timeout_ms);
+			api_reply_error(c, 504, "GatewayTimeout",
+			                "the upstream did not answer within %ld ms "
+			                "(upstream.attempt_timeout_ms)",
+			                a->cfg->attempt_timeout_ms);
 		else
 			api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms",
 			                a->cfg->timeout_ms);
@@ -851,13 +906,12 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 		c->upstream_status = (int)job->status;
 		api_reply_error(c, 502, "BadGateway", "upstream: %s", job->errmsg);
 		break;
-	case UP_NO_CREDENTIAL:
-		api_reply_error(c, 503, "CredentialUnavailable", "%s", job->errmsg);
-		break;
+	case UP_NO_CREDENTIAL: api_reply_error(c, 503, "CredentialUnavailable", "%s", job->errmsg); break;
 	case UP_NO_ANSWER:
 	case UP_FAILED:
 	default:
-		api_reply_error(c, 502, "BadGateway", "upstream: %s", job->errmsg[0] ? job->errmsg : "request failed");
+		api_reply_error(c, 502, "BadGateway", "upstream: %s",
+		                job->errmsg[0] ? job->errmsg : "request failed");
 		break;
 	}
 }
@@ -903,7 +957,7 @@ int api_traceparent_valid(const char *v)
 			nonzero |= *p != '0';
 		}
 		if ((i == 1 || i == 2) && !nonzero)
-			return 0;   /* an all-zero trace id or parent id is invalid */
+			return 0; /* an all-zero trace id or parent id is invalid */
 		if (i < 3 && *p++ != '-')
 			return 0;
 	}
@@ -1006,13 +1060,14 @@ static void forward(struct api_ctx *c)
 			goto oom;
 	}
 	_Static_assert(sizeof job->request_id >= sizeof c->request_id, "request id fits the job's");
-	memcpy(job->request_id, c->request_id, sizeof c->request_id);   /* NUL-terminated within */
+	memcpy(job->request_id, c->request_id, sizeof c->request_id); /* NUL-terminated within */
 	job->deadline_ms = c->t0 + (uint64_t)a->cfg->timeout_ms;
 	job->done = on_upstream_done;
 	job->arg = c;
 	if (c->deadline == NULL && (c->deadline = loop_timer_new(a->loop, on_deadline, c)) == NULL)
 		goto oom;
-	rc = a->relay != NULL ? relay_start(a->relay, job, on_relay_done, c, &wait_ms) : up_submit(a->up, job);
+	rc = a->relay != NULL ? relay_start(a->relay, job, on_relay_done, c, &wait_ms)
+	                      : up_submit(a->up, job);
 	if (rc == RELAY_OPEN) {
 		reply_circuit_open(c, wait_ms);
 		return;
@@ -1021,7 +1076,8 @@ static void forward(struct api_ctx *c)
 		reply_from_job(c, job);
 		return;
 	}
-	loop_timer_start(c->deadline, job->deadline_ms > loop_now_ms() ? job->deadline_ms - loop_now_ms() : 0);
+	loop_timer_start(c->deadline,
+	                 job->deadline_ms > loop_now_ms() ? job->deadline_ms - loop_now_ms() : 0);
 	api_suspend(c, NULL, NULL);
 	return;
 oom:
@@ -1035,7 +1091,8 @@ static void dispatch(struct api_ctx *c)
 	struct ops_err e;
 
 	if (c->body_over) {
-		api_reply_error(c, 413, "PayloadTooLarge", "the request body is larger than %zu bytes", c->body_max);
+		api_reply_error(c, 413, "PayloadTooLarge", "the request body is larger than %zu bytes",
+		                c->body_max);
 		return;
 	}
 	if (c->route != NULL) {
@@ -1049,7 +1106,8 @@ static void dispatch(struct api_ctx *c)
 		return;
 	if (ops_validate_query(&c->req, &e) < 0 ||
 	    ops_validate_body(&c->req, api_ctx_header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
-	                      c->body.data ? c->body.data : "", c->body.len, (size_t)a->cfg->max_body_bytes, &e) < 0) {
+	                      c->body.data ? c->body.data : "", c->body.len, (size_t)a->cfg->max_body_bytes,
+	                      &e) < 0) {
 		reply_ops_error(c, &e);
 		return;
 	}
@@ -1075,7 +1133,7 @@ enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *
 			return MHD_NO;
 		*req_cls = c;
 		if (c->phase == PH_REPLIED)
-			return queue_reply(c);   /* at once: the body is not read */
+			return queue_reply(c); /* at once: the body is not read */
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -1098,12 +1156,12 @@ enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *
 		return MHD_YES;
 	}
 	if (c->phase == PH_BODY) {
-		slow_request_received(conn);   /* whole: no arrival deadline while it is handled */
+		slow_request_received(conn); /* whole: no arrival deadline while it is handled */
 		dispatch(c);
 	}
 	if (c->phase == PH_REPLIED && !c->queued)
 		return queue_reply(c);
-	return MHD_YES;   /* suspended: called again after api_resume */
+	return MHD_YES; /* suspended: called again after api_resume */
 }
 
 static void log_request(const struct api_ctx *c)
@@ -1112,7 +1170,7 @@ static void log_request(const struct api_ctx *c)
 	const struct ops_req *r = c->is_op ? &c->req : NULL;
 
 	if (!log_enabled(WLOG_INFO))
-		return;   /* the four snprintf below cost ~2,000 instructions per request */
+		return; /* the four snprintf below cost ~2,000 instructions per request */
 	snprintf(status, sizeof status, "%d", c->status);
 	if (c->upstream_status > 0)
 		snprintf(ustatus, sizeof ustatus, "%d", c->upstream_status);
@@ -1120,31 +1178,28 @@ static void log_request(const struct api_ctx *c)
 		snprintf(ustatus, sizeof ustatus, "-");
 	snprintf(attempts, sizeof attempts, "%u", api_ctx_attempts(c));
 	snprintf(dur, sizeof dur, "%llu", (unsigned long long)api_ctx_duration_ms(c));
-	log_kv(WLOG_INFO, "request",
-	       "method", c->method,
-	       "op", r != NULL && r->op != NULL ? r->op->name : c->route != NULL ? c->route->path : "-",
-	       "hub", r != NULL && r->hub != NULL ? r->hub : "-",
-	       "status", c->queued ? status : "-",
-	       "upstream_status", ustatus,
-	       "attempts", attempts,
-	       "duration_ms", dur,
-	       "request_id", c->request_id,
-	       "peer", c->peer.text,
-	       NULL);
+	log_kv(WLOG_INFO, "request", "method", c->method, "op",
+	       r != NULL && r->op != NULL ? r->op->name
+	       : c->route != NULL         ? c->route->path
+	                                  : "-",
+	       "hub", r != NULL && r->hub != NULL ? r->hub : "-", "status", c->queued ? status : "-",
+	       "upstream_status", ustatus, "attempts", attempts, "duration_ms", dur, "request_id",
+	       c->request_id, "peer", c->peer.text, NULL);
 }
 
-void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
+void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                   enum MHD_RequestTerminationCode toe)
 {
 	struct api *a = cls;
 	struct api_ctx *c = *req_cls;
 	size_t i;
 
 	(void)toe;
-	slow_request_done(conn);   /* the next request on this connection must arrive in time */
+	slow_request_done(conn); /* the next request on this connection must arrive in time */
 	if (c == NULL || is_uri_mark(c))
 		return;
 	*req_cls = NULL;
-	if (c->suspended) {   /* only when libmicrohttpd stops with the connection still suspended */
+	if (c->suspended) { /* only when libmicrohttpd stops with the connection still suspended */
 		if (c->on_abort != NULL)
 			c->on_abort(c, c->abort_arg);
 		c->on_abort = NULL;

@@ -14,21 +14,21 @@ struct cfg;
 struct cred;
 struct ops_req;
 struct api;
-struct api_ctx;   /* one request; valid from the first handler call until the request completes */
+struct api_ctx; /* one request; valid from the first handler call until the request completes */
 struct relay;
 struct ops_err;
 
-#define API_ROUTES_MAX      32
-#define API_HOOKS_MAX       8
-#define API_REQUEST_ID_MAX  64   /* bytes of an x-ms-client-request-id we accept from the application */
+#define API_ROUTES_MAX        32
+#define API_HOOKS_MAX         8
+#define API_REQUEST_ID_MAX    64 /* bytes of an x-ms-client-request-id we accept from the application */
 #define API_REPLY_HEADERS_MAX 12
 
 struct api_peer {
-	int   is_unix;   /* 1: uid/gid/pid are valid (SO_PEERCRED) */
+	int is_unix; /* 1: uid/gid/pid are valid (SO_PEERCRED) */
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	char  text[32];  /* "uid:1000" or "tcp" */
+	char text[32]; /* "uid:1000" or "tcp" */
 };
 
 /* The lifetime of the objects passed: cfg, cred and up are borrowed until api_configure/api_free. */
@@ -38,7 +38,7 @@ void api_configure(struct api *a, const struct cfg *cfg, const struct cred *cred
 void api_set_relay(struct api *a, struct relay *r);
 /* Serve only the registered local endpoints (a metrics-only listener): /api/... is 404 there. */
 void api_set_local_only(struct api *a, int on);
-void api_free(struct api *a);   /* accepts NULL */
+void api_free(struct api *a); /* accepts NULL */
 
 /* libmicrohttpd callbacks; cls is the struct api. */
 enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -62,8 +62,8 @@ enum api_match { API_EXACT, API_PREFIX };
 typedef void (*api_handler_fn)(struct api_ctx *ctx, void *arg);
 /* method NULL matches any method; path is borrowed (a string literal). Checked in registration
  * order before /api/... Returns 0, or -1 when the table is full. */
-int api_register(struct api *a, const char *method, const char *path, enum api_match match,
-                 api_handler_fn fn, void *arg);
+int api_register(struct api *a, const char *method, const char *path, enum api_match match, api_handler_fn fn,
+                 void *arg);
 /* The same with its own body limit (0: limits.max_body_bytes), e.g. POST /$batch. */
 int api_register_limit(struct api *a, const char *method, const char *path, enum api_match match,
                        api_handler_fn fn, void *arg, size_t body_max);
@@ -82,33 +82,33 @@ void api_on_async(struct api *a, api_async_fn fn, void *arg);
 /* Access checks and audit lines for what a local endpoint does on behalf of the request ($batch
  * sub-requests, outbox rows). The admission module installs them. access returns 1 (allowed) or 0
  * (refused: it has logged the peer); audit writes the audit line of one mutating operation. */
-typedef int  (*api_access_fn)(const struct api_ctx *ctx, int ops_class, const char *hub, void *arg);
-typedef void (*api_audit_fn)(const struct api_ctx *ctx, const struct ops_req *r, int status,
-                             const void *body, size_t len, void *arg);
+typedef int (*api_access_fn)(const struct api_ctx *ctx, int ops_class, const char *hub, void *arg);
+typedef void (*api_audit_fn)(const struct api_ctx *ctx, const struct ops_req *r, int status, const void *body,
+                             size_t len, void *arg);
 void api_set_access(struct api *a, api_access_fn access, api_audit_fn audit, void *arg);
-int  api_access(const struct api_ctx *c, int ops_class, const char *hub);   /* 1 when no checker */
+int api_access(const struct api_ctx *c, int ops_class, const char *hub); /* 1 when no checker */
 void api_audit(const struct api_ctx *c, const struct ops_req *r, int status, const void *body, size_t len);
 
 /* ---- the request, for handlers and hooks (strings borrowed from the request) ---- */
 const char *api_ctx_method(const struct api_ctx *c);
-const char *api_ctx_path(const struct api_ctx *c);               /* still percent-encoded */
+const char *api_ctx_path(const struct api_ctx *c); /* still percent-encoded */
 const char *api_ctx_header(const struct api_ctx *c, const char *name);
-const char *api_ctx_body(const struct api_ctx *c, size_t *len);  /* NUL-terminated */
-const struct ops_req *api_ctx_op(const struct api_ctx *c);       /* NULL for a local endpoint */
+const char *api_ctx_body(const struct api_ctx *c, size_t *len); /* NUL-terminated */
+const struct ops_req *api_ctx_op(const struct api_ctx *c);      /* NULL for a local endpoint */
 const char *api_ctx_request_id(const struct api_ctx *c);
 const struct api_peer *api_ctx_peer(const struct api_ctx *c);
 struct MHD_Connection *api_ctx_connection(const struct api_ctx *c);
-int api_ctx_status(const struct api_ctx *c);           /* the reply's status, 0 before one */
-int api_ctx_upstream_status(const struct api_ctx *c);  /* 0 when nothing came back */
+int api_ctx_status(const struct api_ctx *c);          /* the reply's status, 0 before one */
+int api_ctx_upstream_status(const struct api_ctx *c); /* 0 when nothing came back */
 unsigned api_ctx_attempts(const struct api_ctx *c);
 uint64_t api_ctx_duration_ms(const struct api_ctx *c);
-size_t api_ctx_reply_len(const struct api_ctx *c);     /* bytes of the reply body */
-const char *api_ctx_route(const struct api_ctx *c);    /* the local endpoint's path, NULL for others */
+size_t api_ctx_reply_len(const struct api_ctx *c);  /* bytes of the reply body */
+const char *api_ctx_route(const struct api_ctx *c); /* the local endpoint's path, NULL for others */
 struct api *api_ctx_api(const struct api_ctx *c);
-const struct cfg *api_cfg(const struct api *a);      /* borrowed: the running configuration */
+const struct cfg *api_cfg(const struct api *a); /* borrowed: the running configuration */
 /* One pointer for the admission module (its view of the peer, ...); free_fn(p) runs when the request
  * is completed, after the done hooks. */
-void  api_ctx_set_data(struct api_ctx *c, void *p, void (*free_fn)(void *));
+void api_ctx_set_data(struct api_ctx *c, void *p, void (*free_fn)(void *));
 void *api_ctx_data(const struct api_ctx *c);
 
 /* Canonical upstream path and query ("api-version" first: the request's when known, else the
@@ -125,7 +125,7 @@ int api_traceparent_valid(const char *v);
 int api_reply(struct api_ctx *c, int status, const char *content_type, const void *body, size_t len);
 /* A JSON {"code","message"} reply with Content-Type application/json. */
 int api_reply_error(struct api_ctx *c, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 /* Add a header to the reply (after api_reply). Returns 0 or -1 (too many, no memory). */
 int api_reply_header(struct api_ctx *c, const char *name, const char *value);
 
@@ -137,7 +137,7 @@ void api_suspend(struct api_ctx *c, api_abort_fn on_abort, void *arg);
 void api_resume(struct api_ctx *c);
 
 /* ---- shutdown ---- */
-unsigned api_inflight(const struct api *a);    /* suspended requests (upstream or local) */
+unsigned api_inflight(const struct api *a); /* suspended requests (upstream or local) */
 /* While draining, new requests are answered 503 ShuttingDown (with Connection: close). */
 void api_set_draining(struct api *a, int on);
 /* Answer every suspended request with status (503) and a JSON error, and resume it. */

@@ -1,6 +1,6 @@
 /* bapi.c: POST /$batch: parse (batch.c), check each sub-request (routing, access), run the ready ones
  * through the relay, collect results in place, answer {"responses":[...]}; or queue them all at once. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "bapi.h"
 
 #include <stdio.h>
@@ -22,9 +22,9 @@
 #include "upstream.h"
 
 struct bapi {
-	struct api       *api;
-	struct relay     *relay;
-	struct spool     *spool;
+	struct api *api;
+	struct relay *relay;
+	struct spool *spool;
 	const struct cfg *cfg;
 };
 
@@ -32,22 +32,22 @@ struct bsub;
 
 /* One batch being executed; lives until its reply (or the abort). */
 struct brun {
-	struct bapi    *b;
-	struct api_ctx *c;        /* NULL once aborted */
-	struct batch   *batch;
-	struct bsub    *subs;     /* one per request */
-	size_t          running;
-	uint64_t        deadline_ms;
-	int             async;
-	int             suspended;
-	char          (*ids)[OUTBOX_ID_LEN + 1];
+	struct bapi *b;
+	struct api_ctx *c; /* NULL once aborted */
+	struct batch *batch;
+	struct bsub *subs; /* one per request */
+	size_t running;
+	uint64_t deadline_ms;
+	int async;
+	int suspended;
+	char (*ids)[OUTBOX_ID_LEN + 1];
 };
 
 struct bsub {
-	struct brun   *run;
-	size_t         i;
+	struct brun *run;
+	size_t i;
 	struct up_job *job;
-	struct ops_req req;       /* routed */
+	struct ops_req req; /* routed */
 };
 
 static void run_free(struct brun *run)
@@ -132,7 +132,7 @@ static void on_sub_done(struct up_job *job, const struct relay_result *r, void *
 	up_job_free(job);
 	s->job = NULL;
 	run->running--;
-	if (run->c == NULL) {   /* aborted: the last one out frees */
+	if (run->c == NULL) { /* aborted: the last one out frees */
 		if (run->running == 0)
 			run_free(run);
 		return;
@@ -198,7 +198,8 @@ static void start_sub(struct brun *run, size_t i)
 	if (rc == RELAY_OPEN) {
 		char ra[24];
 		struct batch_kv h = { "Retry-After", ra };
-		static const char body[] = "{\"code\":\"CircuitOpen\",\"message\":\"the circuit breaker is open\"}";
+		static const char body[] =
+		        "{\"code\":\"CircuitOpen\",\"message\":\"the circuit breaker is open\"}";
 		snprintf(ra, sizeof ra, "%ld", (wait_ms + 999) / 1000);
 		batch_set_result(run->batch, i, 503, "application/json", &h, 1, body, sizeof body - 1);
 	} else {
@@ -241,7 +242,7 @@ static void on_abort(struct api_ctx *c, void *arg)
 	(void)c;
 	run->c = NULL;
 	if (run->async)
-		return;   /* the put callback frees */
+		return; /* the put callback frees */
 	for (i = 0; i < run->batch->n; i++)
 		if (run->subs[i].job != NULL) {
 			up_job_free(run->subs[i].job);
@@ -259,14 +260,16 @@ static void put_done(void *arg, int status, const char *const *ids, size_t n)
 
 	if (run->c != NULL) {
 		if (status != OUTBOX_OK || n != run->batch->n) {
-			api_reply_error(run->c, 503, "OutboxUnavailable", "the outbox could not store the batch");
+			api_reply_error(run->c, 503, "OutboxUnavailable",
+			                "the outbox could not store the batch");
 		} else {
 			for (i = 0; i < n; i++) {
 				char body[64], loc[48];
 				struct batch_kv h = { "Location", loc };
 				snprintf(body, sizeof body, "{\"id\":\"%s\"}", ids[i]);
 				snprintf(loc, sizeof loc, "/outbox/%s", ids[i]);
-				batch_set_result(run->batch, i, 202, "application/json", &h, 1, body, strlen(body));
+				batch_set_result(run->batch, i, 202, "application/json", &h, 1, body,
+				                 strlen(body));
 			}
 			reply_batch(run);
 		}
@@ -311,13 +314,17 @@ static int run_async(struct brun *run)
 			goto out;
 		}
 		if (!s->req.op->mutating) {
-			api_reply_error(c, 400, "InvalidBatch", "request %.64s: %s changes nothing and cannot be "
-			                "delivered asynchronously", br->id, s->req.op->name);
+			api_reply_error(c, 400, "InvalidBatch",
+			                "request %.64s: %s changes nothing and cannot be "
+			                "delivered asynchronously",
+			                br->id, s->req.op->name);
 			goto out;
 		}
 		if (!api_access(c, (int)s->req.op->cls, s->req.hub)) {
-			api_reply_error(c, 403, "AccessDenied", "request %.64s: this peer may not use this operation "
-			                "on this hub", br->id);
+			api_reply_error(c, 403, "AccessDenied",
+			                "request %.64s: this peer may not use this operation "
+			                "on this hub",
+			                br->id);
 			goto out;
 		}
 		if (outbox_target_key(&s->req, &targets[i]) < 0 ||
@@ -333,8 +340,10 @@ static int run_async(struct brun *run)
 		/* the outbox keeps order per target only: a dependency on another target cannot be kept */
 		for (k = 0; k < br->ndeps; k++)
 			if (strcmp(targets[br->deps[k]].data, targets[i].data) != 0) {
-				api_reply_error(c, 400, "InvalidBatch", "request %.64s: dependsOn across targets cannot "
-				                "be kept in asynchronous delivery", br->id);
+				api_reply_error(c, 400, "InvalidBatch",
+				                "request %.64s: dependsOn across targets cannot "
+				                "be kept in asynchronous delivery",
+				                br->id);
 				goto out;
 			}
 		rows[i].hub = s->req.hub;
@@ -350,7 +359,8 @@ static int run_async(struct brun *run)
 	}
 	rc = outbox_put(ob, rows, n, run->ids, put_done, run);
 	if (rc == OUTBOX_EFULL) {
-		api_reply_error(c, 503, "OutboxFull", "the outbox is full (outbox.max_rows / outbox.max_bytes)");
+		api_reply_error(c, 503, "OutboxFull",
+		                "the outbox is full (outbox.max_rows / outbox.max_bytes)");
 		api_reply_header(c, "Retry-After", "1");
 		rc = 1;
 	} else if (rc != OUTBOX_OK) {
@@ -404,7 +414,8 @@ static void ep_batch(struct api_ctx *c, void *arg)
 	size_t len;
 
 	if (!is_json_type(api_ctx_header(c, "Content-Type"))) {
-		api_reply_error(c, 415, "UnsupportedMediaType", "The Content-Type of a $batch must be application/json");
+		api_reply_error(c, 415, "UnsupportedMediaType",
+		                "The Content-Type of a $batch must be application/json");
 		return;
 	}
 	body = api_ctx_body(c, &len);
@@ -418,7 +429,8 @@ static void ep_batch(struct api_ctx *c, void *arg)
 		buf_free(&out);
 		return;
 	}
-	if ((run = calloc(1, sizeof *run)) == NULL || (run->subs = calloc(bt->n ? bt->n : 1, sizeof *run->subs)) == NULL) {
+	if ((run = calloc(1, sizeof *run)) == NULL ||
+	    (run->subs = calloc(bt->n ? bt->n : 1, sizeof *run->subs)) == NULL) {
 		free(run);
 		batch_free(bt);
 		api_reply_error(c, 500, "InternalError", "out of memory");
@@ -444,7 +456,7 @@ static void ep_batch(struct api_ctx *c, void *arg)
 		return;
 	}
 	if (pump(run))
-		return;   /* answered at once (every sub-request failed its checks) */
+		return; /* answered at once (every sub-request failed its checks) */
 	run->suspended = 1;
 	api_suspend(c, on_abort, run);
 }
@@ -459,7 +471,8 @@ struct bapi *bapi_new(struct api *a, struct relay *r, struct spool *sp, const st
 	b->relay = r;
 	b->spool = sp;
 	b->cfg = cfg;
-	if (api_register_limit(a, "POST", "/$batch", API_EXACT, ep_batch, b, (size_t)cfg->batch.max_bytes) < 0) {
+	if (api_register_limit(a, "POST", "/$batch", API_EXACT, ep_batch, b, (size_t)cfg->batch.max_bytes) <
+	    0) {
 		free(b);
 		return NULL;
 	}

@@ -13,6 +13,6 @@ struct bapi;
  * borrowed (cfg until bapi_configure). NULL when out of memory or the route table is full. */
 struct bapi *bapi_new(struct api *a, struct relay *r, struct spool *sp, const struct cfg *cfg);
 void bapi_configure(struct bapi *b, const struct cfg *cfg);
-void bapi_free(struct bapi *b);   /* accepts NULL; after every request is done or aborted */
+void bapi_free(struct bapi *b); /* accepts NULL; after every request is done or aborted */
 
 #endif

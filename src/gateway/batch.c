@@ -1,5 +1,5 @@
 /* batch.c: JSON batching (POST /$batch, Microsoft Graph shape): parsing, dependsOn scheduling, responses. */
-#include <config.h>   /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -16,15 +16,13 @@
 #include "gateway/batch.h"
 #include "gateway/dcfg.h"
 
-void
-batch_cfg_defaults(struct batch_cfg *out)
+void batch_cfg_defaults(struct batch_cfg *out)
 {
 	out->max_requests = BATCH_DEFAULT_MAX_REQUESTS;
 	out->max_bytes = BATCH_DEFAULT_MAX_BYTES;
 }
 
-int
-batch_cfg_parse(const config_setting_t *s, struct batch_cfg *out, char *err, size_t errlen)
+int batch_cfg_parse(const config_setting_t *s, struct batch_cfg *out, char *err, size_t errlen)
 {
 	static const char *const known[] = { "max_requests", "max_bytes", NULL };
 
@@ -40,11 +38,10 @@ batch_cfg_parse(const config_setting_t *s, struct batch_cfg *out, char *err, siz
 
 /* ---- helpers ---- */
 
-static int
-berr(struct batch_err *e, int status, const char *id, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int berr(struct batch_err *e, int status, const char *id, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
-static int
-berr(struct batch_err *e, int status, const char *id, const char *fmt, ...)
+static int berr(struct batch_err *e, int status, const char *id, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -58,13 +55,13 @@ berr(struct batch_err *e, int status, const char *id, const char *fmt, ...)
 }
 
 /* A printable, shortened copy of user input for a message (at most 64 bytes). */
-static const char *
-shorten(const char *s, char *out, size_t outlen)
+static const char *shorten(const char *s, char *out, size_t outlen)
 {
 	size_t i, o = 0;
 
 	for (i = 0; s[i] != '\0' && o + 4 < outlen && i < 64; i++)
-		out[o++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '"' || s[i] == '\\' ? '?' : s[i];
+		out[o++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '"' || s[i] == '\\' ? '?'
+		                                                                                     : s[i];
 	if (s[i] != '\0' && o + 4 < outlen) {
 		memcpy(out + o, "...", 3);
 		o += 3;
@@ -73,14 +70,12 @@ shorten(const char *s, char *out, size_t outlen)
 	return out;
 }
 
-static int
-is_tchar(int c)
+static int is_tchar(int c)
 {
 	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-enum batch_body_enc
-batch_enc_for(const char *ct)
+enum batch_body_enc batch_enc_for(const char *ct)
 {
 	char mt[128];
 	size_t i;
@@ -99,8 +94,7 @@ batch_enc_for(const char *ct)
 	return BATCH_BODY_BASE64;
 }
 
-static void
-hdrs_free(struct batch_hdr *h, size_t n)
+static void hdrs_free(struct batch_hdr *h, size_t n)
 {
 	size_t i;
 
@@ -111,8 +105,7 @@ hdrs_free(struct batch_hdr *h, size_t n)
 	free(h);
 }
 
-static void
-req_clear(struct batch_req *r)
+static void req_clear(struct batch_req *r)
 {
 	free(r->id);
 	free(r->method);
@@ -128,8 +121,7 @@ req_clear(struct batch_req *r)
 	free(r->resp_body);
 }
 
-void
-batch_free(struct batch *b)
+void batch_free(struct batch *b)
 {
 	size_t i;
 
@@ -143,8 +135,7 @@ batch_free(struct batch *b)
 
 /* ---- parsing ---- */
 
-static int
-parse_id(json_t *j, size_t i, struct batch *b, struct batch_req *r, struct batch_err *e)
+static int parse_id(json_t *j, size_t i, struct batch *b, struct batch_req *r, struct batch_err *e)
 {
 	const char *s;
 	size_t k, len;
@@ -162,17 +153,18 @@ parse_id(json_t *j, size_t i, struct batch *b, struct batch_req *r, struct batch
 		return berr(e, 400, NULL, "requests[%zu]: \"id\" must be at most %d bytes", i, BATCH_ID_MAX);
 	for (k = 0; k < len; k++)
 		if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
-			return berr(e, 400, NULL, "requests[%zu]: \"id\" must not contain control characters", i);
+			return berr(e, 400, NULL, "requests[%zu]: \"id\" must not contain control characters",
+			            i);
 	for (k = 0; k < i; k++)
 		if (strcmp(b->req[k].id, s) == 0)
-			return berr(e, 400, s, "request \"%s\": the id is used twice", shorten(s, tmp, sizeof(tmp)));
+			return berr(e, 400, s, "request \"%s\": the id is used twice",
+			            shorten(s, tmp, sizeof(tmp)));
 	if ((r->id = strdup(s)) == NULL)
 		return berr(e, 400, NULL, "out of memory");
 	return 0;
 }
 
-static int
-parse_method(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
+static int parse_method(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
 {
 	const char *s;
 	size_t k, len;
@@ -184,7 +176,8 @@ parse_method(json_t *j, struct batch_req *r, struct batch_err *e, const char *si
 	s = json_string_value(j);
 	for (k = 0; k < len; k++)
 		if (!isalpha((unsigned char)s[k]))
-			return berr(e, 400, r->id, "request \"%s\": \"method\" must be an HTTP method name", sid);
+			return berr(e, 400, r->id, "request \"%s\": \"method\" must be an HTTP method name",
+			            sid);
 	if ((r->method = strdup(s)) == NULL)
 		return berr(e, 400, r->id, "out of memory");
 	for (k = 0; k < len; k++)
@@ -192,8 +185,7 @@ parse_method(json_t *j, struct batch_req *r, struct batch_err *e, const char *si
 	return 0;
 }
 
-static int
-parse_url(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
+static int parse_url(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
 {
 	const char *s, *q;
 	size_t k, len;
@@ -205,15 +197,19 @@ parse_url(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
 	s = json_string_value(j);
 	len = json_string_length(j);
 	if (len == 0 || s[0] != '/' || s[1] == '/')
-		return berr(e, 400, r->id, "request \"%s\": \"url\" must be a relative URL starting with one '/'", sid);
+		return berr(e, 400, r->id,
+		            "request \"%s\": \"url\" must be a relative URL starting with one '/'", sid);
 	if (len > WPS_URL_MAX || strlen(s) != len)
-		return berr(e, 400, r->id, "request \"%s\": \"url\" is longer than %d bytes", sid, WPS_URL_MAX);
+		return berr(e, 400, r->id, "request \"%s\": \"url\" is longer than %d bytes", sid,
+		            WPS_URL_MAX);
 	for (k = 0; k < len; k++) {
 		unsigned char c = (unsigned char)s[k];
 
 		if (c <= 0x20 || c >= 0x7f || c == '#')
-			return berr(e, 400, r->id, "request \"%s\": \"url\" must be percent-encoded ASCII without "
-			            "spaces or a fragment", sid);
+			return berr(e, 400, r->id,
+			            "request \"%s\": \"url\" must be percent-encoded ASCII without "
+			            "spaces or a fragment",
+			            sid);
 	}
 	q = strchr(s, '?');
 	if ((r->url = strdup(s)) == NULL ||
@@ -223,8 +219,7 @@ parse_url(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
 	return 0;
 }
 
-static int
-parse_headers(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
+static int parse_headers(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
 {
 	const char *name;
 	json_t *v;
@@ -241,7 +236,8 @@ parse_headers(json_t *j, struct batch_req *r, struct batch_err *e, const char *s
 		return 0;
 	if ((r->headers = calloc(n, sizeof(*r->headers))) == NULL)
 		return berr(e, 400, r->id, "out of memory");
-	json_object_foreach(j, name, v) {
+	json_object_foreach(j, name, v)
+	{
 		const char *val;
 		size_t k, len;
 		char tmp[80];
@@ -250,7 +246,8 @@ parse_headers(json_t *j, struct batch_req *r, struct batch_err *e, const char *s
 			return berr(e, 400, r->id, "request \"%s\": an empty header name", sid);
 		for (k = 0; name[k] != '\0'; k++)
 			if (!is_tchar((unsigned char)name[k]))
-				return berr(e, 400, r->id, "request \"%s\": header name \"%s\" is not a token", sid,
+				return berr(e, 400, r->id,
+				            "request \"%s\": header name \"%s\" is not a token", sid,
 				            shorten(name, tmp, sizeof(tmp)));
 		if (!json_is_string(v))
 			return berr(e, 400, r->id, "request \"%s\": header \"%s\" must be a string", sid,
@@ -258,12 +255,12 @@ parse_headers(json_t *j, struct batch_req *r, struct batch_err *e, const char *s
 		val = json_string_value(v);
 		len = json_string_length(v);
 		if (len > BATCH_HEADER_VALUE_MAX || strlen(val) != len)
-			return berr(e, 400, r->id, "request \"%s\": header \"%s\" is too long or holds NUL", sid,
-			            shorten(name, tmp, sizeof(tmp)));
+			return berr(e, 400, r->id, "request \"%s\": header \"%s\" is too long or holds NUL",
+			            sid, shorten(name, tmp, sizeof(tmp)));
 		for (k = 0; k < len; k++)
 			if (val[k] == '\r' || val[k] == '\n')
-				return berr(e, 400, r->id, "request \"%s\": header \"%s\" holds CR or LF", sid,
-				            shorten(name, tmp, sizeof(tmp)));
+				return berr(e, 400, r->id, "request \"%s\": header \"%s\" holds CR or LF",
+				            sid, shorten(name, tmp, sizeof(tmp)));
 		if (strcasecmp(name, "Content-Type") == 0) {
 			if (r->content_type != NULL)
 				return berr(e, 400, r->id, "request \"%s\": Content-Type given twice", sid);
@@ -280,8 +277,7 @@ parse_headers(json_t *j, struct batch_req *r, struct batch_err *e, const char *s
 	return 0;
 }
 
-static int
-parse_body(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
+static int parse_body(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
 {
 	if (j == NULL || json_is_null(j)) {
 		r->enc = BATCH_BODY_NONE;
@@ -306,20 +302,19 @@ parse_body(json_t *j, struct batch_req *r, struct batch_err *e, const char *sid)
 		return 0;
 	case BATCH_BODY_BASE64:
 		if (!json_is_string(j))
-			return berr(e, 400, r->id, "request \"%s\": a binary body must be a base64 string", sid);
+			return berr(e, 400, r->id, "request \"%s\": a binary body must be a base64 string",
+			            sid);
 		r->body = (char *)b64_decode(json_string_value(j), json_string_length(j), &r->body_len);
 		if (r->body == NULL)
 			return berr(e, 400, r->id, "request \"%s\": the body is not valid base64", sid);
 		return 0;
-	case BATCH_BODY_NONE:
-		break;
+	case BATCH_BODY_NONE: break;
 	}
 	return 0;
 }
 
-static int
-parse_deps(json_t *j, json_t *reqs, size_t i, struct batch *b, struct batch_req *r, struct batch_err *e,
-           const char *sid)
+static int parse_deps(json_t *j, json_t *reqs, size_t i, struct batch *b, struct batch_req *r,
+                      struct batch_err *e, const char *sid)
 {
 	size_t k, n;
 
@@ -339,7 +334,8 @@ parse_deps(json_t *j, json_t *reqs, size_t i, struct batch *b, struct batch_req 
 		char tmp[80];
 
 		if (!json_is_string(d))
-			return berr(e, 400, r->id, "request \"%s\": \"dependsOn\" must be an array of ids", sid);
+			return berr(e, 400, r->id, "request \"%s\": \"dependsOn\" must be an array of ids",
+			            sid);
 		ds = json_string_value(d);
 		if (strcmp(ds, r->id) == 0)
 			return berr(e, 400, r->id, "request \"%s\": it depends on itself", sid);
@@ -348,26 +344,29 @@ parse_deps(json_t *j, json_t *reqs, size_t i, struct batch *b, struct batch_req 
 				break;
 		if (m == i) {
 			for (x = i + 1; x < b->n; x++) {
-				const char *later = json_string_value(json_object_get(json_array_get(reqs, x), "id"));
+				const char *later =
+				        json_string_value(json_object_get(json_array_get(reqs, x), "id"));
 
 				if (later != NULL && strcmp(later, ds) == 0)
-					return berr(e, 400, r->id, "request \"%s\": dependsOn \"%s\" names a later "
-					            "request; only earlier ones may be named", sid, shorten(ds, tmp, sizeof(tmp)));
+					return berr(e, 400, r->id,
+					            "request \"%s\": dependsOn \"%s\" names a later "
+					            "request; only earlier ones may be named",
+					            sid, shorten(ds, tmp, sizeof(tmp)));
 			}
-			return berr(e, 400, r->id, "request \"%s\": dependsOn \"%s\" is not a request of the batch",
-			            sid, shorten(ds, tmp, sizeof(tmp)));
+			return berr(e, 400, r->id,
+			            "request \"%s\": dependsOn \"%s\" is not a request of the batch", sid,
+			            shorten(ds, tmp, sizeof(tmp)));
 		}
 		for (x = 0; x < r->ndeps; x++)
 			if (r->deps[x] == m)
-				return berr(e, 400, r->id, "request \"%s\": dependsOn lists \"%s\" twice", sid,
-				            shorten(ds, tmp, sizeof(tmp)));
+				return berr(e, 400, r->id, "request \"%s\": dependsOn lists \"%s\" twice",
+				            sid, shorten(ds, tmp, sizeof(tmp)));
 		r->deps[r->ndeps++] = m;
 	}
 	return 0;
 }
 
-static int
-parse_one(json_t *j, json_t *reqs, size_t i, struct batch *b, struct batch_err *e)
+static int parse_one(json_t *j, json_t *reqs, size_t i, struct batch *b, struct batch_err *e)
 {
 	static const char *const known[] = { "id", "method", "url", "headers", "body", "dependsOn", NULL };
 	struct batch_req *r = &b->req[i];
@@ -380,7 +379,8 @@ parse_one(json_t *j, json_t *reqs, size_t i, struct batch *b, struct batch_err *
 	if (parse_id(json_object_get(j, "id"), i, b, r, e) < 0)
 		return -1;
 	shorten(r->id, sid, sizeof(sid));
-	json_object_foreach(j, key, v) {
+	json_object_foreach(j, key, v)
+	{
 		size_t k;
 		char tmp[80];
 
@@ -399,8 +399,8 @@ parse_one(json_t *j, json_t *reqs, size_t i, struct batch *b, struct batch_err *
 	return 0;
 }
 
-int
-batch_parse(const char *body, size_t len, const struct batch_cfg *cfg, struct batch **out, struct batch_err *e)
+int batch_parse(const char *body, size_t len, const struct batch_cfg *cfg, struct batch **out,
+                struct batch_err *e)
 {
 	struct batch *b = NULL;
 	json_error_t jerr;
@@ -419,19 +419,21 @@ batch_parse(const char *body, size_t len, const struct batch_cfg *cfg, struct ba
 	if (root == NULL) {
 		char tmp[80];
 
-		berr(e, 400, NULL, "the batch is not valid JSON (line %d, column %d): %s", jerr.line, jerr.column,
-		     shorten(jerr.text, tmp, sizeof(tmp)));
+		berr(e, 400, NULL, "the batch is not valid JSON (line %d, column %d): %s", jerr.line,
+		     jerr.column, shorten(jerr.text, tmp, sizeof(tmp)));
 		goto bad;
 	}
 	if (!json_is_object(root)) {
 		berr(e, 400, NULL, "the batch must be a JSON object {\"requests\":[...]}");
 		goto bad;
 	}
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		if (strcmp(key, "requests") != 0) {
 			char tmp[80];
 
-			berr(e, 400, NULL, "unknown member \"%s\" in the batch", shorten(key, tmp, sizeof(tmp)));
+			berr(e, 400, NULL, "unknown member \"%s\" in the batch",
+			     shorten(key, tmp, sizeof(tmp)));
 			goto bad;
 		}
 	}
@@ -446,7 +448,8 @@ batch_parse(const char *body, size_t len, const struct batch_cfg *cfg, struct ba
 		goto bad;
 	}
 	if (n > (size_t)cfg->max_requests) {
-		berr(e, 400, NULL, "the batch has %zu requests; at most %ld are allowed", n, cfg->max_requests);
+		berr(e, 400, NULL, "the batch has %zu requests; at most %ld are allowed", n,
+		     cfg->max_requests);
 		goto bad;
 	}
 	if ((b = calloc(1, sizeof(*b))) == NULL || (b->req = calloc(n, sizeof(*b->req))) == NULL) {
@@ -466,8 +469,7 @@ bad:
 	return -1;
 }
 
-int
-batch_err_json(const struct batch_err *e, struct buf *out)
+int batch_err_json(const struct batch_err *e, struct buf *out)
 {
 	json_t *o = json_object();
 
@@ -480,8 +482,7 @@ batch_err_json(const struct batch_err *e, struct buf *out)
 	return buf_put_json(out, o);
 }
 
-int
-batch_req_route(const struct batch_req *r, size_t body_max, struct ops_req *o, struct ops_err *e)
+int batch_req_route(const struct batch_req *r, size_t body_max, struct ops_req *o, struct ops_err *e)
 {
 	ops_req_init(o);
 	if (ops_route(r->method, r->raw_path, o, e) < 0)
@@ -495,9 +496,8 @@ batch_req_route(const struct batch_req *r, size_t body_max, struct ops_req *o, s
 
 /* ---- scheduling and results ---- */
 
-static int
-set_result(struct batch *b, size_t i, int status, const char *ct, const struct batch_kv *h, size_t nh,
-           const void *body, size_t len)
+static int set_result(struct batch *b, size_t i, int status, const char *ct, const struct batch_kv *h,
+                      size_t nh, const void *body, size_t len)
 {
 	struct batch_req *r;
 	size_t k;
@@ -537,15 +537,13 @@ bad:
 	return -1;
 }
 
-int
-batch_set_result(struct batch *b, size_t i, int status, const char *content_type,
-                 const struct batch_kv *headers, size_t nheaders, const void *body, size_t len)
+int batch_set_result(struct batch *b, size_t i, int status, const char *content_type,
+                     const struct batch_kv *headers, size_t nheaders, const void *body, size_t len)
 {
 	return set_result(b, i, status, content_type, headers, nheaders, body, len);
 }
 
-static int
-set_error_json(struct batch *b, size_t i, int status, const char *code, const char *message)
+static int set_error_json(struct batch *b, size_t i, int status, const char *code, const char *message)
 {
 	json_t *o = json_object();
 	char *s;
@@ -564,14 +562,12 @@ set_error_json(struct batch *b, size_t i, int status, const char *code, const ch
 	return rc;
 }
 
-int
-batch_set_error(struct batch *b, size_t i, const struct ops_err *e)
+int batch_set_error(struct batch *b, size_t i, const struct ops_err *e)
 {
 	return set_error_json(b, i, e->status, e->code, e->message);
 }
 
-size_t
-batch_next_ready(struct batch *b, size_t *idx, size_t max)
+size_t batch_next_ready(struct batch *b, size_t *idx, size_t max)
 {
 	size_t i, k, n = 0;
 
@@ -610,15 +606,13 @@ batch_next_ready(struct batch *b, size_t *idx, size_t max)
 	return n;
 }
 
-int
-batch_done(const struct batch *b)
+int batch_done(const struct batch *b)
 {
 	return b->ndone == b->n;
 }
 
 /* The body of a response, encoded by its Content-Type; *fallback = 1 when it had to use base64 instead. */
-static json_t *
-encode_body(const struct batch_req *r, int *fallback)
+static json_t *encode_body(const struct batch_req *r, int *fallback)
 {
 	enum batch_body_enc enc = batch_enc_for(r->resp_content_type);
 	json_t *j;
@@ -630,8 +624,8 @@ encode_body(const struct batch_req *r, int *fallback)
 			return j;
 		*fallback = 1;
 	} else if (enc == BATCH_BODY_TEXT || enc == BATCH_BODY_NONE) {
-		if (utf8_valid(r->resp_body, r->resp_len) &&
-		    strlen(r->resp_body) == r->resp_len && enc == BATCH_BODY_TEXT)
+		if (utf8_valid(r->resp_body, r->resp_len) && strlen(r->resp_body) == r->resp_len &&
+		    enc == BATCH_BODY_TEXT)
 			return json_stringn(r->resp_body, r->resp_len);
 		*fallback = 1;
 	}
@@ -642,8 +636,7 @@ encode_body(const struct batch_req *r, int *fallback)
 	return j;
 }
 
-int
-batch_response_json(const struct batch *b, struct buf *out)
+int batch_response_json(const struct batch *b, struct buf *out)
 {
 	json_t *root = json_object(), *arr = json_array();
 	size_t i, k;
@@ -668,15 +661,18 @@ batch_response_json(const struct batch *b, struct buf *out)
 		json_object_set_new(o, "headers", h);
 		for (k = 0; k < r->nresp_headers; k++)
 			if (strcasecmp(r->resp_headers[k].name, "Content-Type") != 0)
-				json_object_set_new(h, r->resp_headers[k].name, json_string(r->resp_headers[k].value));
+				json_object_set_new(h, r->resp_headers[k].name,
+				                    json_string(r->resp_headers[k].value));
 		if (r->resp_len > 0) {
 			int fallback;
 			json_t *body = encode_body(r, &fallback);
 
 			if (body == NULL)
 				goto bad;
-			json_object_set_new(h, "Content-Type", json_string(fallback || r->resp_content_type == NULL ?
-			                    "application/octet-stream" : r->resp_content_type));
+			json_object_set_new(h, "Content-Type",
+			                    json_string(fallback || r->resp_content_type == NULL
+			                                        ? "application/octet-stream"
+			                                        : r->resp_content_type));
 			json_object_set_new(o, "body", body);
 		} else if (r->resp_content_type != NULL) {
 			json_object_set_new(h, "Content-Type", json_string(r->resp_content_type));

@@ -35,81 +35,81 @@
 #define BATCH_DEFAULT_MAX_REQUESTS 100
 #define BATCH_MAX_REQUESTS_LIMIT   1000
 #define BATCH_DEFAULT_MAX_BYTES    (4L * 1024 * 1024)
-#define BATCH_ID_MAX               128    /* bytes of a request id */
-#define BATCH_HEADERS_MAX          32     /* headers of one sub-request */
+#define BATCH_ID_MAX               128 /* bytes of a request id */
+#define BATCH_HEADERS_MAX          32  /* headers of one sub-request */
 #define BATCH_HEADER_VALUE_MAX     8192
 
 struct batch_cfg {
 	long max_requests;
-	long max_bytes;     /* of the whole $batch body */
+	long max_bytes; /* of the whole $batch body */
 };
 void batch_cfg_defaults(struct batch_cfg *out);
 /* Defaults, then the members of s (NULL: defaults). 0, or -1 with an error naming the key and line. */
-int  batch_cfg_parse(const config_setting_t *s, struct batch_cfg *out, char *err, size_t errlen);
+int batch_cfg_parse(const config_setting_t *s, struct batch_cfg *out, char *err, size_t errlen);
 
 enum batch_body_enc { BATCH_BODY_NONE, BATCH_BODY_JSON, BATCH_BODY_TEXT, BATCH_BODY_BASE64 };
 enum batch_state { BATCH_PENDING, BATCH_RUNNING, BATCH_DONE };
 
-struct batch_hdr {          /* owned by the batch */
+struct batch_hdr { /* owned by the batch */
 	char *name;
 	char *value;
 };
 
-struct batch_kv {           /* borrowed, for batch_set_result */
+struct batch_kv { /* borrowed, for batch_set_result */
 	const char *name;
 	const char *value;
 };
 
 /* One sub-request. Every string is owned by the batch. */
 struct batch_req {
-	char              *id;
-	char              *method;        /* upper case */
-	char              *url;           /* as given */
-	char              *raw_path;      /* before '?', still percent-encoded */
-	char              *raw_query;     /* after '?', NULL when there is none */
-	char              *content_type;  /* the Content-Type header's value, NULL when none */
-	struct batch_hdr  *headers;       /* all headers as given, Content-Type included */
-	size_t             nheaders;
-	char              *body;          /* decoded bytes, NUL-terminated; NULL when no body */
-	size_t             body_len;
+	char *id;
+	char *method;              /* upper case */
+	char *url;                 /* as given */
+	char *raw_path;            /* before '?', still percent-encoded */
+	char *raw_query;           /* after '?', NULL when there is none */
+	char *content_type;        /* the Content-Type header's value, NULL when none */
+	struct batch_hdr *headers; /* all headers as given, Content-Type included */
+	size_t nheaders;
+	char *body; /* decoded bytes, NUL-terminated; NULL when no body */
+	size_t body_len;
 	enum batch_body_enc enc;
-	size_t            *deps;          /* indexes of the requests it depends on (all smaller) */
-	size_t             ndeps;
+	size_t *deps; /* indexes of the requests it depends on (all smaller) */
+	size_t ndeps;
 
 	/* the result */
-	enum batch_state   state;
-	int                status;
-	char              *resp_content_type;
-	struct batch_hdr  *resp_headers;
-	size_t             nresp_headers;
-	char              *resp_body;
-	size_t             resp_len;
+	enum batch_state state;
+	int status;
+	char *resp_content_type;
+	struct batch_hdr *resp_headers;
+	size_t nresp_headers;
+	char *resp_body;
+	size_t resp_len;
 };
 
 struct batch {
 	struct batch_req *req;
-	size_t            n;
-	size_t            ndone;
+	size_t n;
+	size_t ndone;
 };
 
 struct batch_err {
-	int  status;              /* 400 or 413 */
-	char code[32];            /* "InvalidBatch", "PayloadTooLarge" */
-	char message[256];        /* at most 64 bytes of input in it */
-	char request_id[BATCH_ID_MAX + 1];   /* "" when the problem is not in one request */
+	int status;                        /* 400 or 413 */
+	char code[32];                     /* "InvalidBatch", "PayloadTooLarge" */
+	char message[256];                 /* at most 64 bytes of input in it */
+	char request_id[BATCH_ID_MAX + 1]; /* "" when the problem is not in one request */
 };
 
 /* Parse body[0..len). Returns 0 and a new batch in *out (batch_free), or -1 with e filled. */
-int  batch_parse(const char *body, size_t len, const struct batch_cfg *cfg, struct batch **out,
-                 struct batch_err *e);
-void batch_free(struct batch *b);   /* accepts NULL */
+int batch_parse(const char *body, size_t len, const struct batch_cfg *cfg, struct batch **out,
+                struct batch_err *e);
+void batch_free(struct batch *b); /* accepts NULL */
 /* {"code","message","requestId"?} for e. */
-int  batch_err_json(const struct batch_err *e, struct buf *out);
+int batch_err_json(const struct batch_err *e, struct buf *out);
 
 /* Route and validate sub-request r against the operation table: ops_route, ops_parse_query,
  * ops_validate_query and ops_validate_body(body_max). Returns 0 with *o filled (ops_req_free it), or -1
  * with e filled (its status is the sub-request's response; ops_req_free *o anyway). */
-int  batch_req_route(const struct batch_req *r, size_t body_max, struct ops_req *o, struct ops_err *e);
+int batch_req_route(const struct batch_req *r, size_t body_max, struct ops_req *o, struct ops_err *e);
 
 /* The scheduler. Fills idx with up to max indexes of requests that may start now (every dependency
  * succeeded, i.e. answered 2xx) and marks them RUNNING; requests with a dependency that did not succeed
@@ -118,14 +118,14 @@ size_t batch_next_ready(struct batch *b, size_t *idx, size_t max);
 /* Record request i's result (it is PENDING or RUNNING). content_type may be NULL; headers (n pairs) are
  * extra response headers (x-ms-error-code, Retry-After, ...); body may be NULL with len 0. Copies
  * everything. Returns 0, or -1 (already done, bad index, no memory). */
-int  batch_set_result(struct batch *b, size_t i, int status, const char *content_type,
-                      const struct batch_kv *headers, size_t nheaders, const void *body, size_t len);
+int batch_set_result(struct batch *b, size_t i, int status, const char *content_type,
+                     const struct batch_kv *headers, size_t nheaders, const void *body, size_t len);
 /* The result of a failed check, as {"code","message"} JSON. */
-int  batch_set_error(struct batch *b, size_t i, const struct ops_err *e);
-int  batch_done(const struct batch *b);   /* 1 when every request has its result */
+int batch_set_error(struct batch *b, size_t i, const struct ops_err *e);
+int batch_done(const struct batch *b); /* 1 when every request has its result */
 
 /* Append {"responses":[...]} (requests without a result are left out). Returns 0 or -1. */
-int  batch_response_json(const struct batch *b, struct buf *out);
+int batch_response_json(const struct batch *b, struct buf *out);
 
 /* The body encoding a Content-Type selects (NULL: BATCH_BODY_NONE). */
 enum batch_body_enc batch_enc_for(const char *content_type);

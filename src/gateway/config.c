@@ -1,5 +1,5 @@
 /* config.c: parse and validate the gateway's libconfig file into struct cfg; errors name key and line. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "config.h"
 
 #include <errno.h>
@@ -18,54 +18,72 @@
 
 /* Keys each group may hold: anything else is an error, so that a typo is never silent. Modules that
  * add keys later (retry, outbox, metrics, acl, entra) extend these lists. */
-static const char *const top_keys[]      = { "listen", "upstream", "limits", "log", "user", NULL };
-static const char *const listen_keys[]   = { "unix", "tcp", "allow_non_loopback", NULL };
-static const char *const unix_keys[]     = { "path", "mode", "group", NULL };
-static const char *const upstream_keys[] = { "endpoint", "access_key_file", "connection_string_file",
-	"api_version", "timeout_ms", "ca_file", "max_connections", "max_response_bytes", "attempt_timeout_ms", NULL };
-static const char *const limits_keys[]   = { "max_body_bytes", "max_connections", "max_inflight",
-	"idle_timeout_s", "request_timeout_s", "max_header_bytes", "shutdown_grace_ms", NULL };
-static const char *const log_keys[]      = { "level", "format", NULL };
+static const char *const top_keys[] = { "listen", "upstream", "limits", "log", "user", NULL };
+static const char *const listen_keys[] = { "unix", "tcp", "allow_non_loopback", NULL };
+static const char *const unix_keys[] = { "path", "mode", "group", NULL };
+static const char *const upstream_keys[] = {
+	"endpoint", "access_key_file", "connection_string_file", "api_version",        "timeout_ms",
+	"ca_file",  "max_connections", "max_response_bytes",     "attempt_timeout_ms", NULL
+};
+static const char *const limits_keys[] = { "max_body_bytes",    "max_connections",
+	                                   "max_inflight",      "idle_timeout_s",
+	                                   "request_timeout_s", "max_header_bytes",
+	                                   "shutdown_grace_ms", NULL };
+static const char *const log_keys[] = { "level", "format", NULL };
 
 /* Sections other modules own, kept parsed in struct cfg. */
 static int load_retry(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{ return retry_cfg_parse(s, &c->retry, err, n); }
+{
+	return retry_cfg_parse(s, &c->retry, err, n);
+}
 static int load_outbox(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{ return outbox_cfg_parse(s, &c->outbox, err, n); }
+{
+	return outbox_cfg_parse(s, &c->outbox, err, n);
+}
 static int load_batch(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{ return batch_cfg_parse(s, &c->batch, err, n); }
+{
+	return batch_cfg_parse(s, &c->batch, err, n);
+}
 static int load_metrics(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{ return metrics_cfg_parse(s, &c->metrics, err, n); }
+{
+	return metrics_cfg_parse(s, &c->metrics, err, n);
+}
 static int load_access(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{ return acl_cfg_parse(s, &c->access, err, n); }
+{
+	return acl_cfg_parse(s, &c->access, err, n);
+}
 static int load_ratelimit(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{ return ratelimit_cfg_parse(s, &c->ratelimit, err, n); }
+{
+	return ratelimit_cfg_parse(s, &c->ratelimit, err, n);
+}
 static int load_guard(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{ return guard_cfg_parse(s, &c->guard, err, n); }
+{
+	return guard_cfg_parse(s, &c->guard, err, n);
+}
 static int load_entra(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{ return entra_cfg_parse(s, &c->entra, err, n); }
+{
+	return entra_cfg_parse(s, &c->entra, err, n);
+}
 
 /* Sections other modules own (see config.h). Add one line per module: { "outbox", check, load }. */
-static const struct cfg_section sections[] = {
-	{ "retry",     NULL, load_retry },
-	{ "outbox",    NULL, load_outbox },
-	{ "batch",     NULL, load_batch },
-	{ "metrics",   NULL, load_metrics },
-	{ "access",    NULL, load_access },
-	{ "ratelimit", NULL, load_ratelimit },
-	{ "guard",     NULL, load_guard },
-	{ "upstream.entra", NULL, load_entra },
-	{ NULL, NULL, NULL }
-};
+static const struct cfg_section sections[] = { { "retry", NULL, load_retry },
+	                                       { "outbox", NULL, load_outbox },
+	                                       { "batch", NULL, load_batch },
+	                                       { "metrics", NULL, load_metrics },
+	                                       { "access", NULL, load_access },
+	                                       { "ratelimit", NULL, load_ratelimit },
+	                                       { "guard", NULL, load_guard },
+	                                       { "upstream.entra", NULL, load_entra },
+	                                       { NULL, NULL, NULL } };
 
 struct ctx {
 	const char *file;
-	char       *err;
-	size_t      errlen;
+	char *err;
+	size_t errlen;
 };
 
-__attribute__((format(printf, 4, 5)))
-static int fail(struct ctx *x, const config_setting_t *s, const char *key, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail(struct ctx *x, const config_setting_t *s,
+                                                      const char *key, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -74,7 +92,8 @@ static int fail(struct ctx *x, const config_setting_t *s, const char *key, const
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	if (s != NULL && config_setting_source_line(s) > 0)
-		snprintf(x->err, x->errlen, "%s:%u: %s: %s", x->file, config_setting_source_line(s), key, msg);
+		snprintf(x->err, x->errlen, "%s:%u: %s: %s", x->file, config_setting_source_line(s), key,
+		         msg);
 	else
 		snprintf(x->err, x->errlen, "%s: %s: %s", x->file, key, msg);
 	return -1;
@@ -134,7 +153,8 @@ static int check_sections(struct ctx *x, const config_t *lc, struct cfg *c)
 	for (sec = sections; sec->name != NULL; sec++) {
 		const config_setting_t *s = lookup_section(lc, sec->name);
 		char msg[400];
-		int rc = sec->load != NULL ? sec->load(s, c, msg, sizeof msg) : sec->check(s, msg, sizeof msg);
+		int rc =
+		        sec->load != NULL ? sec->load(s, c, msg, sizeof msg) : sec->check(s, msg, sizeof msg);
 		if (rc < 0) {
 			snprintf(x->err, x->errlen, "%s: %s", x->file, msg);
 			return -1;
@@ -204,8 +224,8 @@ static int get_str(struct ctx *x, const config_setting_t *grp, const char *prefi
 	return 0;
 }
 
-static int get_int(struct ctx *x, const config_setting_t *grp, const char *prefix, const char *name,
-                   long min, long max, long *out)
+static int get_int(struct ctx *x, const config_setting_t *grp, const char *prefix, const char *name, long min,
+                   long max, long *out)
 {
 	const config_setting_t *s;
 	long long v;
@@ -226,7 +246,8 @@ static int get_int(struct ctx *x, const config_setting_t *grp, const char *prefi
 	return 0;
 }
 
-static int get_bool(struct ctx *x, const config_setting_t *grp, const char *prefix, const char *name, int *out)
+static int get_bool(struct ctx *x, const config_setting_t *grp, const char *prefix, const char *name,
+                    int *out)
 {
 	const config_setting_t *s;
 	char kp[128];
@@ -311,7 +332,9 @@ int cfg_endpoint_ok(const char *url, char *err, size_t errlen)
 	if (!https) {
 		const char *hend = cfg_host_end(host, end);
 		if (!is_loopback_host(host, (size_t)(hend - host))) {
-			snprintf(err, errlen, "http:// is accepted only for a loopback host (127.0.0.1, [::1], localhost); use https://");
+			snprintf(err, errlen,
+			         "http:// is accepted only for a loopback host (127.0.0.1, [::1], "
+			         "localhost); use https://");
 			return 0;
 		}
 	}
@@ -361,7 +384,8 @@ static int load_listen(struct ctx *x, const config_setting_t *root, struct cfg *
 	if (get_group(x, root, "", "listen", &l) < 0)
 		return -1;
 	if (l == NULL)
-		return fail(x, NULL, "listen", "missing: at least one listener (listen.unix or listen.tcp) is needed");
+		return fail(x, NULL, "listen",
+		            "missing: at least one listener (listen.unix or listen.tcp) is needed");
 	if (check_keys(x, l, "listen", listen_keys) < 0)
 		return -1;
 	if (get_group(x, l, "listen", "unix", &u) < 0)
@@ -378,11 +402,13 @@ static int load_listen(struct ctx *x, const config_setting_t *root, struct cfg *
 			goto out;
 		}
 		if (c->unix_path[0] != '/' || strlen(c->unix_path) >= 108) {
-			fail(x, member(u, "path"), "listen.unix.path", "must be an absolute path shorter than 108 bytes");
+			fail(x, member(u, "path"), "listen.unix.path",
+			     "must be an absolute path shorter than 108 bytes");
 			goto out;
 		}
 		if (mode != NULL && parse_mode(mode, &c->unix_mode) < 0) {
-			fail(x, member(u, "mode"), "listen.unix.mode", "must be an octal string such as \"0660\"");
+			fail(x, member(u, "mode"), "listen.unix.mode",
+			     "must be an octal string such as \"0660\"");
 			goto out;
 		}
 		if (group != NULL) {
@@ -419,10 +445,12 @@ static int load_listen(struct ctx *x, const config_setting_t *root, struct cfg *
 			const config_setting_t *e = config_setting_get_elem(t, (unsigned)i);
 			const char *v = config_setting_get_string(e);
 			if (v == NULL || *v == '\0' || strlen(v) > 300) {
-				fail(x, e, "listen.tcp", "entry %d must be a non-empty string \"HOST:PORT\"", i + 1);
+				fail(x, e, "listen.tcp", "entry %d must be a non-empty string \"HOST:PORT\"",
+				     i + 1);
 				goto out;
 			}
-			if (listen_parse_tcp(v, c->allow_non_loopback, &ss, &sslen, &loopback, why, sizeof why) < 0) {
+			if (listen_parse_tcp(v, c->allow_non_loopback, &ss, &sslen, &loopback, why,
+			                     sizeof why) < 0) {
 				fail(x, e, "listen.tcp", "entry %d: %s", i + 1, why);
 				goto out;
 			}
@@ -461,18 +489,21 @@ static int load_upstream(struct ctx *x, const config_setting_t *root, struct cfg
 	    get_str(x, u, "upstream", "ca_file", &c->ca_file) < 0 ||
 	    get_int(x, u, "upstream", "timeout_ms", 100, 600000, &c->timeout_ms) < 0 ||
 	    get_int(x, u, "upstream", "max_connections", 1, 1024, &c->up_max_connections) < 0 ||
-	    get_int(x, u, "upstream", "max_response_bytes", 1024, 64L * 1024 * 1024, &c->max_response_bytes) < 0 ||
+	    get_int(x, u, "upstream", "max_response_bytes", 1024, 64L * 1024 * 1024, &c->max_response_bytes) <
+	            0 ||
 	    get_int(x, u, "upstream", "attempt_timeout_ms", 100, 600000, &c->attempt_timeout_ms) < 0)
 		return -1;
 	if (member(u, "entra") != NULL) {
 		if (c->access_key_file != NULL || c->connection_string_file != NULL)
 			return fail(x, member(u, "entra"), "upstream.entra",
-			            "cannot be combined with upstream.access_key_file or upstream.connection_string_file");
+			            "cannot be combined with upstream.access_key_file or "
+			            "upstream.connection_string_file");
 		if (c->endpoint == NULL)
 			return fail(x, u, "upstream.endpoint", "missing (needed with upstream.entra)");
 	} else if ((c->access_key_file == NULL) == (c->connection_string_file == NULL))
 		return fail(x, u, "upstream.access_key_file",
-		            "exactly one of upstream.access_key_file and upstream.connection_string_file is needed");
+		            "exactly one of upstream.access_key_file and upstream.connection_string_file is "
+		            "needed");
 	if (c->access_key_file != NULL && c->endpoint == NULL)
 		return fail(x, u, "upstream.endpoint", "missing (needed with upstream.access_key_file)");
 	if (c->endpoint != NULL) {
@@ -487,8 +518,9 @@ static int load_upstream(struct ctx *x, const config_setting_t *root, struct cfg
 		if ((c->api_version = strdup(WPS_DEFAULT_API_VERSION)) == NULL)
 			return fail(x, u, "upstream.api_version", "out of memory");
 	} else if (!ops_api_version_known(c->api_version)) {
-		return fail(x, member(u, "api_version"), "upstream.api_version",
-		            "unknown version (known: 2021-10-01 2022-11-01 2023-07-01 2024-01-01 2024-12-01)");
+		return fail(
+		        x, member(u, "api_version"), "upstream.api_version",
+		        "unknown version (known: 2021-10-01 2022-11-01 2023-07-01 2024-01-01 2024-12-01)");
 	}
 	return 0;
 }
@@ -625,13 +657,9 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 	}
 	set_defaults(c);
 	root = config_root_setting(lc);
-	if (check_keys(&x, root, "", top_keys) < 0 ||
-	    load_listen(&x, root, c) < 0 ||
-	    load_upstream(&x, root, c) < 0 ||
-	    load_limits(&x, root, c) < 0 ||
-	    load_log(&x, root, c) < 0 ||
-	    load_user(&x, root, c) < 0 ||
-	    check_sections(&x, lc, c) < 0)
+	if (check_keys(&x, root, "", top_keys) < 0 || load_listen(&x, root, c) < 0 ||
+	    load_upstream(&x, root, c) < 0 || load_limits(&x, root, c) < 0 || load_log(&x, root, c) < 0 ||
+	    load_user(&x, root, c) < 0 || check_sections(&x, lc, c) < 0)
 		goto out;
 	c->tree_ = lc;
 	lc = NULL;

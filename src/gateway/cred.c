@@ -1,5 +1,5 @@
 /* cred.c: read the access key or the connection string from a private file and sign upstream JWTs. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "cred.h"
 
 #include <errno.h>
@@ -31,9 +31,8 @@ void cred_wipe_free(char *s)
 /* err = "credential file PATH: message" (label "credential") or "PATH: message" with at most 200 bytes of
  * PATH (label NULL); subject NULL: "credential file: message" or "message". is_name: the subject is the
  * name as configured ("credential NAME: ..."). */
-__attribute__((format(printf, 6, 7)))
-static void file_err(char *err, size_t errlen, const char *label, const char *subject, int is_name,
-                     const char *fmt, ...)
+__attribute__((format(printf, 6, 7))) static void
+file_err(char *err, size_t errlen, const char *label, const char *subject, int is_name, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -64,7 +63,8 @@ char *cred_read_bounded(const char *name, size_t max, unsigned flags, const char
 	if (strchr(name, '/') == NULL) {
 		const char *dir = getenv("CREDENTIALS_DIRECTORY");
 		if (dir == NULL || *dir == '\0') {
-			file_err(err, errlen, label, name, 1, "a name without '/' is looked up in $CREDENTIALS_DIRECTORY, "
+			file_err(err, errlen, label, name, 1,
+			         "a name without '/' is looked up in $CREDENTIALS_DIRECTORY, "
 			         "which is not set");
 			return NULL;
 		}
@@ -90,8 +90,10 @@ char *cred_read_bounded(const char *name, size_t max, unsigned flags, const char
 		goto bad;
 	}
 	if ((flags & CRED_FILE_PRIVATE) && (st.st_mode & 077) != 0) {
-		file_err(err, errlen, label, path, 0, "mode %04o lets group or others read or write it; "
-		         "chmod 0600 (or 0400) it", (unsigned)(st.st_mode & 07777));
+		file_err(err, errlen, label, path, 0,
+		         "mode %04o lets group or others read or write it; "
+		         "chmod 0600 (or 0400) it",
+		         (unsigned)(st.st_mode & 07777));
 		goto bad;
 	}
 	if ((uintmax_t)st.st_size > max) {
@@ -120,7 +122,8 @@ char *cred_read_bounded(const char *name, size_t max, unsigned flags, const char
 	}
 	close(fd);
 	fd = -1;
-	while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' ' || data[n - 1] == '\t'))
+	while (n > 0 &&
+	       (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' ' || data[n - 1] == '\t'))
 		n--;
 	data[n] = '\0';
 	if (n == 0) {
@@ -184,16 +187,20 @@ int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen
 			goto bad;
 		}
 		if (connstr_parse(raw, &cs, msg, sizeof msg) < 0) {
-			snprintf(err, errlen, "upstream.connection_string_file: %s: %s", cfg->connection_string_file, msg);
+			snprintf(err, errlen, "upstream.connection_string_file: %s: %s",
+			         cfg->connection_string_file, msg);
 			goto bad;
 		}
 		if (!cfg_endpoint_ok(cs.endpoint, msg, sizeof msg)) {
-			snprintf(err, errlen, "upstream.connection_string_file: %s: Endpoint %s", cfg->connection_string_file, msg);
+			snprintf(err, errlen, "upstream.connection_string_file: %s: Endpoint %s",
+			         cfg->connection_string_file, msg);
 			goto bad;
 		}
 		if (cfg->endpoint != NULL && strcmp(cfg->endpoint, cs.endpoint) != 0) {
-			snprintf(err, errlen, "upstream.endpoint differs from the Endpoint of the connection string in %s "
-			         "(remove upstream.endpoint or make them equal)", cfg->connection_string_file);
+			snprintf(err, errlen,
+			         "upstream.endpoint differs from the Endpoint of the connection string in %s "
+			         "(remove upstream.endpoint or make them equal)",
+			         cfg->connection_string_file);
 			goto bad;
 		}
 		c->key = cs.access_key;
@@ -217,14 +224,14 @@ bad:
  * they are made once (HMAC-SHA256 and base64 are ~20,000 instructions; a copy is ~200). Entries
  * are wiped when replaced and when their credential is freed. Direct-mapped by a hash of the URL;
  * a lock because nothing promises that only the loop thread signs. */
-#define CRED_CACHE_SLOTS 16
-#define CRED_CACHE_URL_MAX 512   /* longer URLs are signed every time */
+#define CRED_CACHE_SLOTS   16
+#define CRED_CACHE_URL_MAX 512 /* longer URLs are signed every time */
 struct cred_cache_ent {
 	const struct cred *owner;
-	time_t             now;
-	size_t             urllen;
-	char               url[CRED_CACHE_URL_MAX];
-	char              *value;   /* "Bearer <jwt>" */
+	time_t now;
+	size_t urllen;
+	char url[CRED_CACHE_URL_MAX];
+	char *value; /* "Bearer <jwt>" */
 };
 static struct cred_cache_ent cred_cache[CRED_CACHE_SLOTS];
 static pthread_mutex_t cred_cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -249,7 +256,7 @@ static void cache_forget(const struct cred *c)
 
 static struct cred_cache_ent *cache_slot(const char *url, size_t len)
 {
-	uint32_t h = 2166136261u;   /* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 	size_t i;
 
 	for (i = 0; i < len; i++)
@@ -291,7 +298,7 @@ char *cred_authorization(const struct cred *c, const char *url, time_t now)
 	size_t len;
 
 	if (c->key == NULL)
-		return NULL;   /* Entra ID: upstream.c asks entra_bearer instead */
+		return NULL; /* Entra ID: upstream.c asks entra_bearer instead */
 	len = strlen(url);
 	if (len >= CRED_CACHE_URL_MAX)
 		return make_authorization(c, url, now);

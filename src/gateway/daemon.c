@@ -1,5 +1,5 @@
 /* daemon.c: start-up order (config, credentials, loop, upstream, api, listeners), SIGHUP, SIGTERM drain. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "daemon.h"
 
 #include <curl/curl.h>
@@ -37,29 +37,29 @@
 #define WPSGATE_VERSION "0"
 #endif
 
-#define DAEMON_FLUSH_MS 1000   /* after the grace period: time to send the 503s */
+#define DAEMON_FLUSH_MS 1000 /* after the grace period: time to send the 503s */
 
 struct daemon {
-	const char        *config_path;
-	int                verbose;
-	struct cfg        *cfg;
-	struct cred       *cred;
-	struct loop       *loop;
-	struct up         *up;
-	struct relay      *relay;
-	struct api        *api;
-	struct api        *mapi;      /* the metrics-only listener's, or NULL */
-	struct spool      *spool;     /* NULL: no outbox configured */
-	struct bapi       *bapi;
-	struct admit      *admit;
-	struct health     *health;
-	struct slow       *slow;      /* request arrival deadlines (limits.request_timeout_s) */
-	struct listen_set  ls;
-	struct httpd      *httpd[LISTEN_MAX];
-	size_t             nhttpd;
+	const char *config_path;
+	int verbose;
+	struct cfg *cfg;
+	struct cred *cred;
+	struct loop *loop;
+	struct up *up;
+	struct relay *relay;
+	struct api *api;
+	struct api *mapi;    /* the metrics-only listener's, or NULL */
+	struct spool *spool; /* NULL: no outbox configured */
+	struct bapi *bapi;
+	struct admit *admit;
+	struct health *health;
+	struct slow *slow; /* request arrival deadlines (limits.request_timeout_s) */
+	struct listen_set ls;
+	struct httpd *httpd[LISTEN_MAX];
+	size_t nhttpd;
 	struct loop_timer *watchdog;
-	uint64_t           watchdog_ms;
-	int                stopping;
+	uint64_t watchdog_ms;
+	int stopping;
 };
 
 int daemon_check(const char *config_path, char *err, size_t errlen)
@@ -142,8 +142,10 @@ static void reload(struct daemon *d)
 		log_warn("reload: listen.* and limits.max_connections/idle_timeout_s/max_header_bytes "
 		         "take effect only after a restart");
 	if (!str_eq(d->cfg->outbox.path, cfg->outbox.path) || !str_eq(d->cfg->user, cfg->user) ||
-	    strcmp(d->cfg->metrics.listen, cfg->metrics.listen) != 0 || d->cfg->metrics.on_api != cfg->metrics.on_api)
-		log_warn("reload: outbox.path, outbox limits, user and metrics.* take effect only after a restart");
+	    strcmp(d->cfg->metrics.listen, cfg->metrics.listen) != 0 ||
+	    d->cfg->metrics.on_api != cfg->metrics.on_api)
+		log_warn("reload: outbox.path, outbox limits, user and metrics.* take effect only after a "
+		         "restart");
 	up_configure(d->up, cfg, cred);
 	api_configure(d->api, cfg, cred);
 	if (d->mapi != NULL)
@@ -222,7 +224,8 @@ static int start_listeners(struct daemon *d, char *err, size_t errlen)
 		m->fd = fd;
 		snprintf(m->name, sizeof m->name, "metrics:%s", d->cfg->metrics.listen);
 		if (!d->cfg->metrics.loopback)
-			log_warn("metrics.listen %s is not a loopback address: anyone who can reach it sees the metrics",
+			log_warn("metrics.listen %s is not a loopback address: anyone who can reach it sees "
+			         "the metrics",
 			         d->cfg->metrics.listen);
 	}
 	for (i = 0; i < d->ls.n; i++) {
@@ -259,9 +262,10 @@ static void drain(struct daemon *d)
 			break;
 	if (d->spool != NULL) {
 		if (spool_inflight(d->spool) > 0)
-			log_warn("shutdown: %u outbox deliveries still in flight; their rows are sent again after a restart",
+			log_warn("shutdown: %u outbox deliveries still in flight; their rows are sent again "
+			         "after a restart",
 			         spool_inflight(d->spool));
-		spool_close(d->spool);   /* commits what is queued; rows in flight go back to the queue */
+		spool_close(d->spool); /* commits what is queued; rows in flight go back to the queue */
 	}
 	if (api_inflight(d->api) > 0) {
 		log_warn("shutdown: answering %u request(s) still in flight with 503", api_inflight(d->api));
@@ -288,7 +292,7 @@ static void teardown(struct daemon *d)
 	listen_close_all(&d->ls);
 	loop_timer_free(d->watchdog);
 	spool_free(d->spool);
-	for (i = 0; d->loop != NULL && i < 5; i++)   /* callbacks the outbox posted while closing */
+	for (i = 0; d->loop != NULL && i < 5; i++) /* callbacks the outbox posted while closing */
 		loop_once(d->loop, 0);
 	bapi_free(d->bapi);
 	api_free(d->mapi);
@@ -332,7 +336,8 @@ static int switch_user(const struct cfg *c, char *err, size_t errlen)
 		return 0;
 	if (geteuid() != 0) {
 		if (geteuid() != c->user_uid)
-			log_warn("user = %s: not started as root, staying uid %u", c->user, (unsigned)geteuid());
+			log_warn("user = %s: not started as root, staying uid %u", c->user,
+			         (unsigned)geteuid());
 		return 0;
 	}
 	if (initgroups(c->user, c->user_gid) < 0 || setgid(c->user_gid) < 0 || setuid(c->user_uid) < 0) {
@@ -343,7 +348,7 @@ static int switch_user(const struct cfg *c, char *err, size_t errlen)
 		snprintf(err, errlen, "user: the switch to %s can be undone", c->user);
 		return -1;
 	}
-	no_core_dumps();   /* changing credentials reset the dumpable flag */
+	no_core_dumps(); /* changing credentials reset the dumpable flag */
 	log_kv(WLOG_INFO, "switched user", "user", c->user, NULL);
 	return 0;
 }
@@ -422,8 +427,8 @@ int daemon_run(const char *config_path, int verbose)
 	}
 	if (geteuid() == 0)
 		log_warn("running as root; set `user` (or use the systemd unit's user) to drop privileges");
-	log_kv(WLOG_INFO, "started", "version", WPSGATE_VERSION, "endpoint", d.cred->endpoint,
-	       "api_version", d.cfg->api_version, "outbox", d.cfg->outbox.path ? d.cfg->outbox.path : "-", NULL);
+	log_kv(WLOG_INFO, "started", "version", WPSGATE_VERSION, "endpoint", d.cred->endpoint, "api_version",
+	       d.cfg->api_version, "outbox", d.cfg->outbox.path ? d.cfg->outbox.path : "-", NULL);
 	sdn_notify("READY=1");
 	if (loop_run(d.loop) < 0)
 		goto out;

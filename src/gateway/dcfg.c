@@ -1,5 +1,5 @@
 /* dcfg.c: libconfig helpers shared by the gateway modules: typed, range-checked members, errors by key and line. */
-#include <config.h>   /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,8 +9,7 @@
 #include "gateway/dcfg.h"
 
 /* "a.b.c" or "a.list[2]" for setting m; "(root)" for the root. */
-static void
-dcfg_path(const config_setting_t *m, char *out, size_t outlen)
+static void dcfg_path(const config_setting_t *m, char *out, size_t outlen)
 {
 	const config_setting_t *chain[16];
 	size_t n = 0, i, len = 0;
@@ -36,8 +35,7 @@ dcfg_path(const config_setting_t *m, char *out, size_t outlen)
 	}
 }
 
-int
-dcfg_fail(const config_setting_t *m, char *err, size_t errlen, const char *fmt, ...)
+int dcfg_fail(const config_setting_t *m, char *err, size_t errlen, const char *fmt, ...)
 {
 	char path[256], msg[256];
 	va_list ap;
@@ -56,8 +54,7 @@ dcfg_fail(const config_setting_t *m, char *err, size_t errlen, const char *fmt, 
 	return -1;
 }
 
-int
-dcfg_keyfail(const config_setting_t *m, char *err, size_t errlen, const char *key, const char *fmt, ...)
+int dcfg_keyfail(const config_setting_t *m, char *err, size_t errlen, const char *key, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -75,8 +72,7 @@ dcfg_keyfail(const config_setting_t *m, char *err, size_t errlen, const char *ke
 	return -1;
 }
 
-int
-dcfg_check_members(const config_setting_t *s, const char *const *known, char *err, size_t errlen)
+int dcfg_check_members(const config_setting_t *s, const char *const *known, char *err, size_t errlen)
 {
 	int i, n;
 
@@ -99,16 +95,15 @@ dcfg_check_members(const config_setting_t *s, const char *const *known, char *er
 	return 0;
 }
 
-static const config_setting_t *
-dcfg_member(const config_setting_t *s, const char *name)
+static const config_setting_t *dcfg_member(const config_setting_t *s, const char *name)
 {
 	if (s == NULL || !config_setting_is_group(s))
 		return NULL;
 	return config_setting_get_member(s, name);
 }
 
-int
-dcfg_long(const config_setting_t *s, const char *name, long min, long max, long *out, char *err, size_t errlen)
+int dcfg_long(const config_setting_t *s, const char *name, long min, long max, long *out, char *err,
+              size_t errlen)
 {
 	const config_setting_t *m = dcfg_member(s, name);
 	long long v;
@@ -116,10 +111,9 @@ dcfg_long(const config_setting_t *s, const char *name, long min, long max, long 
 	if (m == NULL)
 		return 0;
 	switch (config_setting_type(m)) {
-	case CONFIG_TYPE_INT:   v = config_setting_get_int(m); break;
+	case CONFIG_TYPE_INT: v = config_setting_get_int(m); break;
 	case CONFIG_TYPE_INT64: v = config_setting_get_int64(m); break;
-	default:
-		return dcfg_fail(m, err, errlen, "must be an integer in %ld..%ld", min, max);
+	default: return dcfg_fail(m, err, errlen, "must be an integer in %ld..%ld", min, max);
 	}
 	if (v < min || v > max)
 		return dcfg_fail(m, err, errlen, "must be an integer in %ld..%ld", min, max);
@@ -127,9 +121,8 @@ dcfg_long(const config_setting_t *s, const char *name, long min, long max, long 
 	return 0;
 }
 
-int
-dcfg_double(const config_setting_t *s, const char *name, double min, double max, double *out,
-            char *err, size_t errlen)
+int dcfg_double(const config_setting_t *s, const char *name, double min, double max, double *out, char *err,
+                size_t errlen)
 {
 	const config_setting_t *m = dcfg_member(s, name);
 	double v;
@@ -137,11 +130,10 @@ dcfg_double(const config_setting_t *s, const char *name, double min, double max,
 	if (m == NULL)
 		return 0;
 	switch (config_setting_type(m)) {
-	case CONFIG_TYPE_INT:   v = config_setting_get_int(m); break;
+	case CONFIG_TYPE_INT: v = config_setting_get_int(m); break;
 	case CONFIG_TYPE_INT64: v = (double)config_setting_get_int64(m); break;
 	case CONFIG_TYPE_FLOAT: v = config_setting_get_float(m); break;
-	default:
-		return dcfg_fail(m, err, errlen, "must be a number in %g..%g", min, max);
+	default: return dcfg_fail(m, err, errlen, "must be a number in %g..%g", min, max);
 	}
 	if (!(v >= min && v <= max))
 		return dcfg_fail(m, err, errlen, "must be a number in %g..%g", min, max);
@@ -149,8 +141,7 @@ dcfg_double(const config_setting_t *s, const char *name, double min, double max,
 	return 0;
 }
 
-int
-dcfg_bool(const config_setting_t *s, const char *name, int *out, char *err, size_t errlen)
+int dcfg_bool(const config_setting_t *s, const char *name, int *out, char *err, size_t errlen)
 {
 	const config_setting_t *m = dcfg_member(s, name);
 
@@ -162,8 +153,8 @@ dcfg_bool(const config_setting_t *s, const char *name, int *out, char *err, size
 	return 0;
 }
 
-int
-dcfg_string(const config_setting_t *s, const char *name, size_t maxlen, char **out, char *err, size_t errlen)
+int dcfg_string(const config_setting_t *s, const char *name, size_t maxlen, char **out, char *err,
+                size_t errlen)
 {
 	const config_setting_t *m = dcfg_member(s, name);
 	const char *v;

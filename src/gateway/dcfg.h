@@ -13,22 +13,22 @@
  * or naming s itself when it is not a group. */
 int dcfg_check_members(const config_setting_t *s, const char *const *known, char *err, size_t errlen);
 
-int dcfg_long(const config_setting_t *s, const char *name, long min, long max, long *out,
-              char *err, size_t errlen);
-int dcfg_double(const config_setting_t *s, const char *name, double min, double max, double *out,
-                char *err, size_t errlen);
+int dcfg_long(const config_setting_t *s, const char *name, long min, long max, long *out, char *err,
+              size_t errlen);
+int dcfg_double(const config_setting_t *s, const char *name, double min, double max, double *out, char *err,
+                size_t errlen);
 int dcfg_bool(const config_setting_t *s, const char *name, int *out, char *err, size_t errlen);
 /* *out becomes a new string (free it) when the member is present; it stays untouched otherwise. */
-int dcfg_string(const config_setting_t *s, const char *name, size_t maxlen, char **out,
-                char *err, size_t errlen);
+int dcfg_string(const config_setting_t *s, const char *name, size_t maxlen, char **out, char *err,
+                size_t errlen);
 
 /* Write "PATH (line N): " + message into err for setting m (or its parent s when m is NULL). */
 int dcfg_fail(const config_setting_t *m, char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 /* Write "KEY: message (line N)" into err for setting m, or "KEY: message" when m is NULL or has no line
  * (the layout of the access, guard, metrics, ratelimit and upstream.entra sections). Returns -1. */
 int dcfg_keyfail(const config_setting_t *m, char *err, size_t errlen, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+        __attribute__((format(printf, 5, 6)));
 
 #endif

@@ -1,6 +1,6 @@
 /* entra.c: the Entra ID token cache: building token requests, parsing answers, refresh ahead of expiry,
  * one forced refresh per rejected token, backoff while the token service fails, and queued waiters. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "entra.h"
 
 #include <ctype.h>
@@ -18,9 +18,9 @@
 #include "log.h"
 #include "pct.h"
 
-#define IMDS_API_VERSION        "2018-02-01"
-#define APPSERVICE_API_VERSION  "2019-08-01"
-#define HEADERS_MAX             4
+#define IMDS_API_VERSION       "2018-02-01"
+#define APPSERVICE_API_VERSION "2019-08-01"
+#define HEADERS_MAX            4
 
 struct wlist {
 	struct entra_wait *head, *tail;
@@ -29,37 +29,37 @@ struct wlist {
 
 struct entra_wait {
 	struct entra_wait *prev, *next;
-	struct wlist      *list;
-	entra_ready_fn     fn;
-	void              *arg;
+	struct wlist *list;
+	entra_ready_fn fn;
+	void *arg;
 };
 
 struct entra {
-	struct entra_cfg  cfg;
-	struct entra_ops  ops;
-	char             *identity_endpoint;  /* App Service (IDENTITY_ENDPOINT), NULL: IMDS */
-	char             *identity_header;    /* IDENTITY_HEADER: a secret, wiped */
+	struct entra_cfg cfg;
+	struct entra_ops ops;
+	char *identity_endpoint; /* App Service (IDENTITY_ENDPOINT), NULL: IMDS */
+	char *identity_header;   /* IDENTITY_HEADER: a secret, wiped */
 
-	char             *token;              /* wiped */
-	size_t            toklen;
-	unsigned long     gen;                /* tokens received; the cached one is generation gen */
-	uint64_t          t_refresh, t_expire;
+	char *token; /* wiped */
+	size_t toklen;
+	unsigned long gen; /* tokens received; the cached one is generation gen */
+	uint64_t t_refresh, t_expire;
 
-	int               fetching;
-	void             *handle;
-	uint64_t          t_fetch;            /* when the fetch in flight started */
-	int               failed_last;
-	uint64_t          t_retry;            /* no new fetch before this while failing */
-	uint64_t          backoff_ms;
-	char              reason[ENTRA_REASON_MAX];
-	uint64_t          armed;
+	int fetching;
+	void *handle;
+	uint64_t t_fetch; /* when the fetch in flight started */
+	int failed_last;
+	uint64_t t_retry; /* no new fetch before this while failing */
+	uint64_t backoff_ms;
+	char reason[ENTRA_REASON_MAX];
+	uint64_t armed;
 
-	struct wlist      waiting, firing;
-	uint64_t          fetch_ok, fetch_failed, invalidated, rejected;
+	struct wlist waiting, firing;
+	uint64_t fetch_ok, fetch_failed, invalidated, rejected;
 };
 
 static void rearm(struct entra *e);
-static int  fetch_start(struct entra *e);
+static int fetch_start(struct entra *e);
 
 static uint64_t now_ms(const struct entra *e)
 {
@@ -164,8 +164,8 @@ static int token_chars_ok(const char *t, size_t n)
 
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)t[i];
-		if (!(isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == '+' || ch == '/' ||
-		      ch == '='))
+		if (!(isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == '+' ||
+		      ch == '/' || ch == '='))
 			return 0;
 	}
 	return 1;
@@ -206,7 +206,8 @@ static void error_detail(const json_t *j, char *out, size_t n)
 	out[0] = '\0';
 	if (code != NULL) {
 		for (i = 0; code[i] != '\0' && i < sizeof c - 1; i++) {
-			if (!((code[i] >= 'a' && code[i] <= 'z') || (code[i] >= 'A' && code[i] <= 'Z') || code[i] == '_'))
+			if (!((code[i] >= 'a' && code[i] <= 'z') || (code[i] >= 'A' && code[i] <= 'Z') ||
+			      code[i] == '_'))
 				break;
 			c[i] = code[i];
 		}
@@ -228,8 +229,8 @@ static void error_detail(const json_t *j, char *out, size_t n)
 		snprintf(out, n, " (%s)", a);
 }
 
-char *entra_parse_token(int status, const char *body, size_t len, time_t wall, long *lifetime_s,
-                        char *err, size_t errlen)
+char *entra_parse_token(int status, const char *body, size_t len, time_t wall, long *lifetime_s, char *err,
+                        size_t errlen)
 {
 	json_t *j = NULL;
 	json_error_t je;
@@ -264,7 +265,8 @@ char *entra_parse_token(int status, const char *body, size_t len, time_t wall, l
 	}
 	tok = json_string_value(at);
 	if (tl > ENTRA_TOKEN_MAX || !token_chars_ok(tok, tl)) {
-		snprintf(err, errlen, "token service answer has an access_token that cannot be sent as a bearer token");
+		snprintf(err, errlen,
+		         "token service answer has an access_token that cannot be sent as a bearer token");
 		goto out;
 	}
 	tt = json_object_get(j, "token_type");
@@ -315,12 +317,13 @@ static void fetch_failed(struct entra *e, const char *reason)
 	e->fetch_failed++;
 	snprintf(e->reason, sizeof e->reason, "%s", reason);
 	e->backoff_ms = e->backoff_ms == 0 ? ENTRA_BACKOFF_MIN_MS
-	              : (e->backoff_ms * 2 > ENTRA_BACKOFF_MAX_MS ? ENTRA_BACKOFF_MAX_MS : e->backoff_ms * 2);
+	                                   : (e->backoff_ms * 2 > ENTRA_BACKOFF_MAX_MS ? ENTRA_BACKOFF_MAX_MS
+	                                                                               : e->backoff_ms * 2);
 	e->t_retry = now + e->backoff_ms;
 	snprintf(wait, sizeof wait, "%llu", (unsigned long long)e->backoff_ms);
-	log_kv(WLOG_WARN, "Entra ID token request failed", "kind", entra_kind_name(e->cfg.kind),
-	       "reason", e->reason, "retry_in_ms", wait,
-	       "token", usable(e, now) ? "cached one still valid" : "none", NULL);
+	log_kv(WLOG_WARN, "Entra ID token request failed", "kind", entra_kind_name(e->cfg.kind), "reason",
+	       e->reason, "retry_in_ms", wait, "token", usable(e, now) ? "cached one still valid" : "none",
+	       NULL);
 	if (e->ops.on_fetch != NULL)
 		e->ops.on_fetch(e->ops.ctx, 0, e->reason);
 	fire_waiters(e, 0, e->reason);
@@ -339,7 +342,8 @@ static void on_done(void *arg, int status, const char *body, size_t len, const c
 	e->fetching = 0;
 	e->handle = NULL;
 	if (status == 0) {
-		snprintf(why, sizeof why, "token service did not answer: %s", err && *err ? err : "no response");
+		snprintf(why, sizeof why, "token service did not answer: %s",
+		         err && *err ? err : "no response");
 		fetch_failed(e, why);
 		return;
 	}
@@ -366,8 +370,8 @@ static void on_done(void *arg, int status, const char *body, size_t len, const c
 	e->fetch_ok++;
 	snprintf(n1, sizeof n1, "%lu", e->gen);
 	snprintf(n2, sizeof n2, "%ld", life);
-	log_kv(was_failing ? WLOG_INFO : WLOG_DEBUG, "Entra ID token acquired", "kind", entra_kind_name(e->cfg.kind),
-	       "generation", n1, "expires_in_s", n2, NULL);
+	log_kv(was_failing ? WLOG_INFO : WLOG_DEBUG, "Entra ID token acquired", "kind",
+	       entra_kind_name(e->cfg.kind), "generation", n1, "expires_in_s", n2, NULL);
 	if (e->ops.on_fetch != NULL)
 		e->ops.on_fetch(e->ops.ctx, 1, NULL);
 	fire_waiters(e, 1, NULL);
@@ -399,7 +403,8 @@ static int fetch_start(struct entra *e)
 	if (e->cfg.kind == ENTRA_CLIENT_SECRET || e->cfg.kind == ENTRA_WORKLOAD_IDENTITY) {
 		if ((secret = entra_read_secret(&e->cfg, &slen, why, sizeof why)) == NULL)
 			goto fail;
-		if (buf_printf(&url, "%s/%s/oauth2/v2.0/token", e->cfg.authority_host, e->cfg.tenant_id) < 0 ||
+		if (buf_printf(&url, "%s/%s/oauth2/v2.0/token", e->cfg.authority_host, e->cfg.tenant_id) <
+		            0 ||
 		    form_kv(&body, "grant_type", "client_credentials", 18) < 0 ||
 		    form_kv(&body, "client_id", e->cfg.client_id, strlen(e->cfg.client_id)) < 0)
 			goto oom;
@@ -425,7 +430,8 @@ static int fetch_start(struct entra *e)
 		    pct_encode(&url, ENTRA_RESOURCE, sizeof ENTRA_RESOURCE - 1) < 0)
 			goto oom;
 		if (e->cfg.client_id != NULL &&
-		    (buf_puts(&url, "&client_id=") < 0 || pct_encode(&url, e->cfg.client_id, strlen(e->cfg.client_id)) < 0))
+		    (buf_puts(&url, "&client_id=") < 0 ||
+		     pct_encode(&url, e->cfg.client_id, strlen(e->cfg.client_id)) < 0))
 			goto oom;
 		headers[nh++] = "Metadata: true";
 		if (e->identity_endpoint != NULL) {
@@ -527,7 +533,8 @@ struct entra *entra_new(const struct entra_cfg *cfg, const struct entra_ops *ops
 				entra_free(e);
 				return NULL;
 			}
-			if ((e->identity_endpoint = strdup(ep)) == NULL || (e->identity_header = strdup(hd)) == NULL)
+			if ((e->identity_endpoint = strdup(ep)) == NULL ||
+			    (e->identity_header = strdup(hd)) == NULL)
 				goto oom;
 		}
 	}
@@ -581,7 +588,8 @@ int entra_configure(struct entra *e, const struct entra_cfg *cfg, char *err, siz
 	e->backoff_ms = 0;
 	e->t_retry = 0;
 	e->reason[0] = '\0';
-	log_kv(WLOG_INFO, "Entra ID credential changed: fetching a new token", "kind", entra_kind_name(cfg->kind), NULL);
+	log_kv(WLOG_INFO, "Entra ID credential changed: fetching a new token", "kind",
+	       entra_kind_name(cfg->kind), NULL);
 	fetch_start(e);
 	return 0;
 }
@@ -592,8 +600,8 @@ void entra_start(struct entra *e)
 		fetch_start(e);
 }
 
-enum entra_rc entra_acquire(struct entra *e, entra_ready_fn fn, void *arg, struct entra_wait **w,
-                            char *err, size_t errlen)
+enum entra_rc entra_acquire(struct entra *e, entra_ready_fn fn, void *arg, struct entra_wait **w, char *err,
+                            size_t errlen)
 {
 	uint64_t now = now_ms(e);
 	struct entra_wait *nw;
@@ -601,14 +609,14 @@ enum entra_rc entra_acquire(struct entra *e, entra_ready_fn fn, void *arg, struc
 	*w = NULL;
 	if (usable(e, now)) {
 		if (!e->fetching && now >= e->t_refresh && now >= e->t_retry)
-			fetch_start(e);   /* in the background: this token is still good */
+			fetch_start(e); /* in the background: this token is still good */
 		return ENTRA_OK;
 	}
 	if (!e->fetching) {
 		if (e->failed_last && now < e->t_retry) {
 			e->rejected++;
-			snprintf(err, errlen, "Entra ID token unavailable: %s (next try in %llu s)", e->reason,
-			         (unsigned long long)((e->t_retry - now + 999) / 1000));
+			snprintf(err, errlen, "Entra ID token unavailable: %s (next try in %llu s)",
+			         e->reason, (unsigned long long)((e->t_retry - now + 999) / 1000));
 			return ENTRA_ERR;
 		}
 		if (fetch_start(e) < 0) {
@@ -665,13 +673,14 @@ void entra_invalidate(struct entra *e, unsigned long gen)
 	char g[24];
 
 	if (e->token == NULL || gen != e->gen)
-		return;   /* already replaced (or dropped): the next attempt takes the new one */
+		return; /* already replaced (or dropped): the next attempt takes the new one */
 	drop_token(e);
 	e->invalidated++;
 	snprintf(g, sizeof g, "%lu", gen);
-	log_kv(WLOG_WARN, "the upstream rejected the Entra ID token (401): fetching a new one", "generation", g, NULL);
+	log_kv(WLOG_WARN, "the upstream rejected the Entra ID token (401): fetching a new one", "generation",
+	       g, NULL);
 	if (!e->fetching)
-		fetch_start(e);   /* at once, backoff or not: a rejected token is worth one try */
+		fetch_start(e); /* at once, backoff or not: a rejected token is worth one try */
 	rearm(e);
 }
 
@@ -679,10 +688,10 @@ const char *entra_state_name(enum entra_state s)
 {
 	switch (s) {
 	case ENTRA_ST_STARTING: return "starting";
-	case ENTRA_ST_OK:       return "ok";
+	case ENTRA_ST_OK: return "ok";
 	case ENTRA_ST_DEGRADED: return "degraded";
 	case ENTRA_ST_FAILING:
-	default:                return "failing";
+	default: return "failing";
 	}
 }
 

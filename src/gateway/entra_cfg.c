@@ -1,5 +1,5 @@
 /* entra_cfg.c: the upstream.entra config section (kinds, keys, AZURE_* environment) and its secret files. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,15 +15,22 @@
 #include "guard.h"
 
 #define KEY_PREFIX "upstream.entra"
-#define STR_MAX    4096   /* bytes of any string value of the section */
+#define STR_MAX    4096 /* bytes of any string value of the section */
 
-static const char *const known_keys[] = { "kind", "tenant_id", "client_id", "client_secret_file",
-	"federated_token_file", "authority_host", "imds_endpoint", "timeout_ms", NULL };
+static const char *const known_keys[] = { "kind",
+	                                  "tenant_id",
+	                                  "client_id",
+	                                  "client_secret_file",
+	                                  "federated_token_file",
+	                                  "authority_host",
+	                                  "imds_endpoint",
+	                                  "timeout_ms",
+	                                  NULL };
 
-__attribute__((format(printf, 5, 6)))
-static int fail(char *err, size_t errlen, const config_setting_t *s, const char *key, const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static int fail(char *err, size_t errlen, const config_setting_t *s,
+                                                      const char *key, const char *fmt, ...)
 {
-	char what[200], full[512];   /* a key as long as any err buffer */
+	char what[200], full[512]; /* a key as long as any err buffer */
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -36,11 +43,11 @@ static int fail(char *err, size_t errlen, const config_setting_t *s, const char 
 const char *entra_kind_name(enum entra_kind k)
 {
 	switch (k) {
-	case ENTRA_CLIENT_SECRET:      return "client_secret";
-	case ENTRA_MANAGED_IDENTITY:   return "managed_identity";
-	case ENTRA_WORKLOAD_IDENTITY:  return "workload_identity";
+	case ENTRA_CLIENT_SECRET: return "client_secret";
+	case ENTRA_MANAGED_IDENTITY: return "managed_identity";
+	case ENTRA_WORKLOAD_IDENTITY: return "workload_identity";
 	case ENTRA_NONE:
-	default:                       return "none";
+	default: return "none";
 	}
 }
 
@@ -124,7 +131,8 @@ int entra_url_ok(const char *url, char *why, size_t whylen)
 	if (guard_host_is_loopback(host, (size_t)(hend - host)) ||
 	    ((size_t)(hend - host) == 15 && strncmp(host, "169.254.169.254", 15) == 0))
 		return 1;
-	snprintf(why, whylen, "http:// is accepted only for 169.254.169.254 or a loopback host; use https://");
+	snprintf(why, whylen,
+	         "http:// is accepted only for 169.254.169.254 or a loopback host; use https://");
 	return 0;
 }
 
@@ -206,7 +214,8 @@ int entra_cfg_parse(const config_setting_t *s, struct entra_cfg *out, char *err,
 		out->timeout_ms = (long)v;
 	}
 	if (kind == NULL) {
-		fail(err, errlen, s, "kind", "missing (client_secret, managed_identity or workload_identity)");
+		fail(err, errlen, s, "kind",
+		     "missing (client_secret, managed_identity or workload_identity)");
 		goto bad;
 	}
 	if (strcmp(kind, "client_secret") == 0)
@@ -260,7 +269,8 @@ int entra_cfg_parse(const config_setting_t *s, struct entra_cfg *out, char *err,
 			goto bad;
 		}
 		if (out->federated_token_file == NULL) {
-			fail(err, errlen, s, "federated_token_file", "missing (and AZURE_FEDERATED_TOKEN_FILE is not set)");
+			fail(err, errlen, s, "federated_token_file",
+			     "missing (and AZURE_FEDERATED_TOKEN_FILE is not set)");
 			goto bad;
 		}
 		break;
@@ -272,30 +282,32 @@ int entra_cfg_parse(const config_setting_t *s, struct entra_cfg *out, char *err,
 			goto bad;
 		break;
 	case ENTRA_NONE:
-	default:
-		break;
+	default: break;
 	}
 	if (out->tenant_id != NULL && !id_ok(out->tenant_id)) {
 		m = config_setting_get_member(s, "tenant_id");
-		fail(err, errlen, m ? m : s, "tenant_id", "%s", m ? "must be a GUID or a domain name"
-		     : "AZURE_TENANT_ID must be a GUID or a domain name");
+		fail(err, errlen, m ? m : s, "tenant_id", "%s",
+		     m ? "must be a GUID or a domain name"
+		       : "AZURE_TENANT_ID must be a GUID or a domain name");
 		goto bad;
 	}
 	if (out->client_id != NULL && !id_ok(out->client_id)) {
 		m = config_setting_get_member(s, "client_id");
-		fail(err, errlen, m ? m : s, "client_id", "%s", m ? "must be a GUID"
-		     : "AZURE_CLIENT_ID must be a GUID");
+		fail(err, errlen, m ? m : s, "client_id", "%s",
+		     m ? "must be a GUID" : "AZURE_CLIENT_ID must be a GUID");
 		goto bad;
 	}
 	if (out->kind != ENTRA_MANAGED_IDENTITY) {
 		size_t len;
-		if (out->authority_host == NULL && (out->authority_host = strdup(ENTRA_DEFAULT_AUTHORITY)) == NULL) {
+		if (out->authority_host == NULL &&
+		    (out->authority_host = strdup(ENTRA_DEFAULT_AUTHORITY)) == NULL) {
 			fail(err, errlen, s, "authority_host", "out of memory");
 			goto bad;
 		}
 		if (!cfg_endpoint_ok(out->authority_host, why, sizeof why)) {
 			m = config_setting_get_member(s, "authority_host");
-			fail(err, errlen, m ? m : s, "authority_host", "%s%s", m ? "" : "AZURE_AUTHORITY_HOST ", why);
+			fail(err, errlen, m ? m : s, "authority_host", "%s%s",
+			     m ? "" : "AZURE_AUTHORITY_HOST ", why);
 			goto bad;
 		}
 		len = strlen(out->authority_host);
@@ -308,7 +320,8 @@ int entra_cfg_parse(const config_setting_t *s, struct entra_cfg *out, char *err,
 			goto bad;
 		}
 		if (!entra_url_ok(out->imds_endpoint, why, sizeof why)) {
-			fail(err, errlen, config_setting_get_member(s, "imds_endpoint"), "imds_endpoint", "%s", why);
+			fail(err, errlen, config_setting_get_member(s, "imds_endpoint"), "imds_endpoint",
+			     "%s", why);
 			goto bad;
 		}
 	}

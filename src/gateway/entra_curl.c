@@ -1,5 +1,5 @@
 /* entra_curl.c: token requests of the Entra ID cache as easy handles on upstream.c's multi handle. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "entra_curl.h"
 
 #include <stdio.h>
@@ -17,23 +17,23 @@
 #endif
 
 struct ec_req {
-	CURL               *easy;
-	struct curl_slist  *headers;   /* may hold a secret (X-IDENTITY-HEADER): wiped */
-	char               *body;      /* the form with the secret or assertion: wiped */
-	size_t              len;
-	struct buf          resp;      /* holds the token: wiped */
-	int                 too_large;
-	char                errbuf[CURL_ERROR_SIZE];
-	entra_http_done_fn  done;
-	void               *arg;
+	CURL *easy;
+	struct curl_slist *headers; /* may hold a secret (X-IDENTITY-HEADER): wiped */
+	char *body;                 /* the form with the secret or assertion: wiped */
+	size_t len;
+	struct buf resp; /* holds the token: wiped */
+	int too_large;
+	char errbuf[CURL_ERROR_SIZE];
+	entra_http_done_fn done;
+	void *arg;
 };
 
 struct entra_curl {
-	CURLM             *multi;
-	struct loop       *loop;
+	CURLM *multi;
+	struct loop *loop;
 	struct loop_timer *timer;
-	struct entra      *cache;
-	struct ec_req     *req;        /* at most one in flight (the cache fetches one at a time) */
+	struct entra *cache;
+	struct ec_req *req; /* at most one in flight (the cache fetches one at a time) */
 };
 
 static void wipe_slist(struct curl_slist *l)
@@ -73,7 +73,8 @@ static size_t write_cb(char *ptr, size_t size, size_t n, void *userdata)
 	return size * n;
 }
 
-static int ec_request(void *ctx, const struct entra_http_req *q, entra_http_done_fn done, void *arg, void **handle)
+static int ec_request(void *ctx, const struct entra_http_req *q, entra_http_done_fn done, void *arg,
+                      void **handle)
 {
 	struct entra_curl *ec = ctx;
 	struct ec_req *r;
@@ -97,11 +98,12 @@ static int ec_request(void *ctx, const struct entra_http_req *q, entra_http_done
 	curl_easy_setopt(r->easy, CURLOPT_URL, q->url);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);   /* never carry a secret elsewhere */
+	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L); /* never carry a secret elsewhere */
 	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, q->timeout_ms > 0 ? q->timeout_ms : (long)ENTRA_DEFAULT_TIMEOUT_MS);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
+	                 q->timeout_ms > 0 ? q->timeout_ms : (long)ENTRA_DEFAULT_TIMEOUT_MS);
 	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "wpsgate/" WPSGATE_VERSION);
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, write_cb);
@@ -118,7 +120,7 @@ static int ec_request(void *ctx, const struct entra_http_req *q, entra_http_done
 	}
 	if (curl_multi_add_handle(ec->multi, r->easy) != CURLM_OK)
 		goto bad;
-	log_debug("Entra ID token request: %s %s", q->method, q->url);   /* the URL holds no secret */
+	log_debug("Entra ID token request: %s %s", q->method, q->url); /* the URL holds no secret */
 	ec->req = r;
 	*handle = r;
 	return 0;
@@ -191,7 +193,7 @@ static uint64_t ec_now(void *ctx)
 static void ec_on_fetch(void *ctx, int ok, const char *reason)
 {
 	(void)ctx;
-	(void)reason;   /* the cache logs it */
+	(void)reason; /* the cache logs it */
 	if (!ok)
 		metrics_credential_error();
 }

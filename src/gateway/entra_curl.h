@@ -22,6 +22,6 @@ void entra_curl_set_cache(struct entra_curl *ec, struct entra *e);
 /* upstream.c's loop over curl_multi_info_read: call it first for every CURLMSG_DONE message.
  * Returns 1 when easy was a token request (it is then finished, removed and freed, and entra's
  * callback has run), 0 when it is someone else's. */
-int  entra_curl_done(struct entra_curl *ec, CURL *easy, CURLcode rc);
+int entra_curl_done(struct entra_curl *ec, CURL *easy, CURLcode rc);
 
 #endif

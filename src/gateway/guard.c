@@ -11,12 +11,11 @@
 #include "guard.h"
 #include "gateway/dcfg.h"
 
-#define GUARD_HOST_MAX 262    /* 255 for a DNS name plus ":65535" and brackets */
+#define GUARD_HOST_MAX 262 /* 255 for a DNS name plus ":65535" and brackets */
 
 /* "scheme://host[:port]": a lower-case-insensitive scheme of letters, then a host and an optional
  * port, no path, query, fragment, userinfo or whitespace. */
-static int
-origin_well_formed(const char *o)
+static int origin_well_formed(const char *o)
 {
 	const char *p = o, *sep;
 	size_t n = strlen(o);
@@ -27,7 +26,8 @@ origin_well_formed(const char *o)
 	if (sep == NULL || sep == o)
 		return 0;
 	for (; p < sep; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '+' || *p == '-' || *p == '.'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '+' || *p == '-' ||
+		      *p == '.'))
 			return 0;
 	p = sep + 3;
 	if (*p == '\0')
@@ -38,8 +38,7 @@ origin_well_formed(const char *o)
 	return 1;
 }
 
-int
-guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, size_t errlen)
+int guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, size_t errlen)
 {
 	const config_setting_t *list;
 	int i, n;
@@ -82,7 +81,7 @@ guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, siz
 		}
 		if (strcmp(v, "null") == 0 || !origin_well_formed(v)) {
 			dcfg_keyfail(e, err, errlen, "guard.allowed_origins",
-			        "an entry is not an origin of the form scheme://host[:port]");
+			             "an entry is not an origin of the form scheme://host[:port]");
 			goto bad;
 		}
 		out->origins[out->norigins] = strdup(v);
@@ -98,8 +97,7 @@ bad:
 	return -1;
 }
 
-void
-guard_cfg_fini(struct guard_cfg *c)
+void guard_cfg_fini(struct guard_cfg *c)
 {
 	size_t i;
 
@@ -110,8 +108,7 @@ guard_cfg_fini(struct guard_cfg *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static int
-fail(struct guard_err *e, int status, const char *code, const char *message)
+static int fail(struct guard_err *e, int status, const char *code, const char *message)
 {
 	e->status = status;
 	e->code = code;
@@ -120,8 +117,7 @@ fail(struct guard_err *e, int status, const char *code, const char *message)
 }
 
 /* A name made only of the characters a DNS name or an IPv4 address may hold. */
-static int
-plain_name(const char *h, size_t len)
+static int plain_name(const char *h, size_t len)
 {
 	size_t i;
 
@@ -138,8 +134,7 @@ plain_name(const char *h, size_t len)
 }
 
 /* "[...]" holding only the characters of an IPv6 address (with an embedded IPv4 part). */
-static int
-v6_literal(const char *h, size_t len)
+static int v6_literal(const char *h, size_t len)
 {
 	size_t i;
 
@@ -155,8 +150,7 @@ v6_literal(const char *h, size_t len)
 	return 1;
 }
 
-int
-guard_host_is_loopback(const char *host, size_t len)
+int guard_host_is_loopback(const char *host, size_t len)
 {
 	char tmp[64];
 
@@ -191,8 +185,7 @@ guard_host_is_loopback(const char *host, size_t len)
 
 /* Split "name[:port]" / "[v6][:port]". Returns 0 with the name's extent and the port (0 when
  * absent), or -1 when malformed. */
-static int
-host_split(const char *h, size_t len, size_t *namelen, unsigned long *port)
+static int host_split(const char *h, size_t len, size_t *namelen, unsigned long *port)
 {
 	const char *colon = NULL;
 	size_t i;
@@ -240,8 +233,7 @@ host_split(const char *h, size_t len, size_t *namelen, unsigned long *port)
 	return 0;
 }
 
-static int
-origin_allowed(const struct guard_cfg *c, const char *origin)
+static int origin_allowed(const struct guard_cfg *c, const char *origin)
 {
 	size_t i;
 
@@ -253,9 +245,8 @@ origin_allowed(const struct guard_cfg *c, const char *origin)
 	return 0;
 }
 
-int
-guard_check(const struct guard_cfg *c, const char *host, const char *origin,
-            const char *sec_fetch_site, unsigned listen_port, struct guard_err *e)
+int guard_check(const struct guard_cfg *c, const char *host, const char *origin, const char *sec_fetch_site,
+                unsigned listen_port, struct guard_err *e)
 {
 	int allowed_origin = 0;
 
@@ -277,7 +268,8 @@ guard_check(const struct guard_cfg *c, const char *host, const char *origin,
 	if (origin != NULL) {
 		if (!origin_allowed(c, origin))
 			return fail(e, 403, "CrossOriginForbidden",
-			            "Requests from web pages (with an Origin header) are not accepted from this origin.");
+			            "Requests from web pages (with an Origin header) are not accepted from "
+			            "this origin.");
 		allowed_origin = 1;
 	}
 	if (sec_fetch_site != NULL && !allowed_origin && strcasecmp(sec_fetch_site, "cross-site") == 0)

@@ -5,27 +5,28 @@
 #include <stddef.h>
 #include <libconfig.h>
 
-#define GUARD_ORIGINS_MAX   32     /* entries in guard.allowed_origins */
-#define GUARD_ORIGIN_MAX    256    /* bytes in one allowed origin */
+#define GUARD_ORIGINS_MAX 32  /* entries in guard.allowed_origins */
+#define GUARD_ORIGIN_MAX  256 /* bytes in one allowed origin */
 
 /* `guard = { allowed_origins = [ "http://localhost:3000" ]; };`
  * An origin is "scheme://host[:port]" exactly as a browser sends it (no path, no trailing slash);
  * it is compared ASCII-case-insensitively. "*" and "null" are refused at parse time. */
 struct guard_cfg {
-	char   *origins[GUARD_ORIGINS_MAX];   /* owned */
-	size_t  norigins;
+	char *origins[GUARD_ORIGINS_MAX]; /* owned */
+	size_t norigins;
 };
 
 /* Parse the `guard` setting s (NULL: defaults, no origin allowed) into *out (which it initialises).
  * Returns 0, or -1 with a message naming the key and line (never a value) in err; *out is then empty. */
-int  guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, size_t errlen);
-void guard_cfg_fini(struct guard_cfg *c);          /* frees the contents; accepts NULL */
+int guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, size_t errlen);
+void guard_cfg_fini(struct guard_cfg *c); /* frees the contents; accepts NULL */
 
 /* The outcome of a refused request: an HTTP status and a JSON error code/message (static strings,
  * no user input). */
 struct guard_err {
-	int         status;    /* 400, 403 or 421 */
-	const char *code;      /* "InvalidHost", "MisdirectedRequest", "CrossOriginForbidden", "CrossSiteForbidden" */
+	int status; /* 400, 403 or 421 */
+	const char
+	        *code; /* "InvalidHost", "MisdirectedRequest", "CrossOriginForbidden", "CrossSiteForbidden" */
 	const char *message;
 };
 
@@ -38,10 +39,10 @@ struct guard_err {
  * - An Origin header (any value, "null" included) is 403 unless it is in the allowed list.
  * - `Sec-Fetch-Site: cross-site` is 403 unless the request carries an allowed Origin.
  * Returns 0 (allowed) or -1 with e filled. Pure: no I/O, no allocation. */
-int  guard_check(const struct guard_cfg *c, const char *host, const char *origin,
-                 const char *sec_fetch_site, unsigned listen_port, struct guard_err *e);
+int guard_check(const struct guard_cfg *c, const char *host, const char *origin, const char *sec_fetch_site,
+                unsigned listen_port, struct guard_err *e);
 
 /* 1 when host (without port, IPv6 in brackets) names the loopback: the helper guard_check uses. */
-int  guard_host_is_loopback(const char *host, size_t len);
+int guard_host_is_loopback(const char *host, size_t len);
 
 #endif

@@ -1,5 +1,5 @@
 /* health.c: the Prometheus exposition and readiness endpoints, and the request counters. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "health.h"
 
 #include <stdlib.h>
@@ -17,11 +17,11 @@
 #include "upstream.h"
 
 struct health {
-	struct relay      *relay;
-	struct spool      *spool;
+	struct relay *relay;
+	struct spool *spool;
 	const struct cred *cred;
-	const struct up   *up;
-	int                draining;
+	const struct up *up;
+	int draining;
 };
 
 struct health *health_new(struct relay *r, struct spool *sp, const struct cred *cred)
@@ -36,10 +36,22 @@ struct health *health_new(struct relay *r, struct spool *sp, const struct cred *
 	return h;
 }
 
-void health_set_cred(struct health *h, const struct cred *cred) { h->cred = cred; }
-void health_set_upstream(struct health *h, const struct up *up) { h->up = up; }
-void health_set_draining(struct health *h, int on) { h->draining = on; }
-void health_free(struct health *h) { free(h); }
+void health_set_cred(struct health *h, const struct cred *cred)
+{
+	h->cred = cred;
+}
+void health_set_upstream(struct health *h, const struct up *up)
+{
+	h->up = up;
+}
+void health_set_draining(struct health *h, int on)
+{
+	h->draining = on;
+}
+void health_free(struct health *h)
+{
+	free(h);
+}
 
 static void ep_metrics(struct api_ctx *c, void *arg)
 {
@@ -68,7 +80,8 @@ static void ep_readyz(struct api_ctx *c, void *arg)
 	entra = h->up != NULL && up_entra_status(h->up, &es);
 	r.credentials = h->cred != NULL && (h->cred->key != NULL || entra) ? MCHK_OK : MCHK_FAIL;
 	r.breaker = h->relay == NULL || retry_breaker_state(relay_policy(h->relay)) == RETRY_BREAKER_CLOSED
-	            ? MCHK_OK : MCHK_FAIL;
+	                    ? MCHK_OK
+	                    : MCHK_FAIL;
 	r.outbox = h->spool == NULL ? MCHK_UNUSED : spool_writable(h->spool) ? MCHK_OK : MCHK_FAIL;
 	r.token_service = !entra ? MCHK_UNUSED : es.ready ? MCHK_OK : MCHK_FAIL;
 	r.draining = h->draining;

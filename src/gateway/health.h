@@ -12,11 +12,11 @@ struct health;
 
 /* Everything borrowed; spool may be NULL (no outbox). */
 struct health *health_new(struct relay *r, struct spool *sp, const struct cred *cred);
-void health_set_upstream(struct health *h, const struct up *up);   /* Entra ID token state */
-void health_set_cred(struct health *h, const struct cred *cred);   /* after a reload */
+void health_set_upstream(struct health *h, const struct up *up); /* Entra ID token state */
+void health_set_cred(struct health *h, const struct cred *cred); /* after a reload */
 void health_set_draining(struct health *h, int on);
-void health_free(struct health *h);   /* accepts NULL */
+void health_free(struct health *h); /* accepts NULL */
 /* Register /readyz, /metrics (when with_metrics) and the metrics completion hook on a. 0 or -1. */
-int  health_install(struct health *h, struct api *a, int with_metrics);
+int health_install(struct health *h, struct api *a, int with_metrics);
 
 #endif

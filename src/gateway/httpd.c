@@ -1,5 +1,5 @@
 /* httpd.c: drive libmicrohttpd daemons from the loop (their epoll fd, MHD_run, MHD_get_timeout). */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "httpd.h"
 
 #include <stdarg.h>
@@ -12,11 +12,11 @@
 #include "loop.h"
 
 struct httpd {
-	struct loop       *loop;
+	struct loop *loop;
 	struct MHD_Daemon *d;
-	struct loop_io    *io;
-	int                quiesced;
-	char               name[160];
+	struct loop_io *io;
+	int quiesced;
+	char name[160];
 };
 
 /* The url and the query arguments reach the handler still percent-encoded: ops decodes them. */
@@ -65,8 +65,8 @@ static long prepare(void *arg)
 	return t > 86400000ULL ? 86400000L : (long)t;
 }
 
-struct httpd *httpd_start(struct loop *l, const struct listen_sock *ls, const struct httpd_opts *o,
-                          char *err, size_t errlen)
+struct httpd *httpd_start(struct loop *l, const struct listen_sock *ls, const struct httpd_opts *o, char *err,
+                          size_t errlen)
 {
 	struct httpd *h = calloc(1, sizeof *h);
 	const union MHD_DaemonInfo *info;
@@ -77,18 +77,14 @@ struct httpd *httpd_start(struct loop *l, const struct listen_sock *ls, const st
 	}
 	h->loop = l;
 	snprintf(h->name, sizeof h->name, "%s", ls->name);
-	h->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-	                        0, NULL, NULL, o->handler, o->handler_cls,
-	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
-	                        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)ls->fd,
-	                        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-	                        MHD_OPTION_CONNECTION_LIMIT, o->conn_limit,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s,
-	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->mem_limit,
-	                        MHD_OPTION_NOTIFY_COMPLETED, o->completed, o->completed_cls,
-	                        MHD_OPTION_URI_LOG_CALLBACK, o->uri_log, o->uri_log_cls,
-	                        MHD_OPTION_NOTIFY_CONNECTION, o->notify_conn, o->notify_conn_cls,
-	                        MHD_OPTION_END);
+	h->d = MHD_start_daemon(
+	        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL, o->handler,
+	        o->handler_cls, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h, MHD_OPTION_LISTEN_SOCKET,
+	        (MHD_socket)ls->fd, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+	        MHD_OPTION_CONNECTION_LIMIT, o->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->mem_limit, MHD_OPTION_NOTIFY_COMPLETED, o->completed,
+	        o->completed_cls, MHD_OPTION_URI_LOG_CALLBACK, o->uri_log, o->uri_log_cls,
+	        MHD_OPTION_NOTIFY_CONNECTION, o->notify_conn, o->notify_conn_cls, MHD_OPTION_END);
 	if (h->d == NULL) {
 		snprintf(err, errlen, "%s: cannot start libmicrohttpd", ls->name);
 		goto bad;
@@ -113,7 +109,7 @@ void httpd_quiesce(struct httpd *h)
 {
 	if (h == NULL || h->d == NULL || h->quiesced)
 		return;
-	(void)MHD_quiesce_daemon(h->d);   /* the listening fd is ours again; MHD will not close it */
+	(void)MHD_quiesce_daemon(h->d); /* the listening fd is ours again; MHD will not close it */
 	h->quiesced = 1;
 }
 

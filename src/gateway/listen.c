@@ -1,5 +1,5 @@
 /* listen.c: open the listening sockets (Unix with mode and group, loopback TCP, systemd socket activation). */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "listen.h"
 
 #include <arpa/inet.h>
@@ -88,7 +88,8 @@ int listen_parse_tcp(const char *addr, int allow_non_loopback, struct sockaddr_s
 		*loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
 	}
 	if (!*loopback && !allow_non_loopback) {
-		snprintf(err, errlen, "not a loopback address (set listen.allow_non_loopback = true to allow it)");
+		snprintf(err, errlen,
+		         "not a loopback address (set listen.allow_non_loopback = true to allow it)");
 		return -1;
 	}
 	return 0;
@@ -136,13 +137,15 @@ int listen_unix(const char *path, mode_t mode, int set_group, gid_t gid, char *e
 			return -1;
 		}
 		if (errno != ECONNREFUSED && errno != ENOENT) {
-			snprintf(err, errlen, "unix socket %s: probing the existing socket: %s", path, strerror(errno));
+			snprintf(err, errlen, "unix socket %s: probing the existing socket: %s", path,
+			         strerror(errno));
 			close(probe);
 			return -1;
 		}
 		close(probe);
 		if (unlink(path) < 0 && errno != ENOENT) {
-			snprintf(err, errlen, "unix socket %s: removing the stale socket: %s", path, strerror(errno));
+			snprintf(err, errlen, "unix socket %s: removing the stale socket: %s", path,
+			         strerror(errno));
 			return -1;
 		}
 		log_info("removed the stale socket %s", path);
@@ -152,7 +155,7 @@ int listen_unix(const char *path, mode_t mode, int set_group, gid_t gid, char *e
 		snprintf(err, errlen, "socket(): %s", strerror(errno));
 		return -1;
 	}
-	old = umask(0177);   /* no moment with a wider mode than 0600 */
+	old = umask(0177); /* no moment with a wider mode than 0600 */
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		umask(old);
 		snprintf(err, errlen, "unix socket %s: bind: %s", path, strerror(errno));
@@ -160,7 +163,8 @@ int listen_unix(const char *path, mode_t mode, int set_group, gid_t gid, char *e
 	}
 	umask(old);
 	if (set_group && chown(path, (uid_t)-1, gid) < 0) {
-		snprintf(err, errlen, "unix socket %s: chown to group %u: %s", path, (unsigned)gid, strerror(errno));
+		snprintf(err, errlen, "unix socket %s: chown to group %u: %s", path, (unsigned)gid,
+		         strerror(errno));
 		goto bad_unlink;
 	}
 	if (chmod(path, mode) < 0) {
@@ -192,7 +196,8 @@ int listen_tcp(const char *addr, int allow_non_loopback, char *err, size_t errle
 	}
 	if (!loopback)
 		log_warn("listening on %s, which is not a loopback address: anyone who can reach it can send "
-		         "through the gateway (listen.allow_non_loopback = true)", addr);
+		         "through the gateway (listen.allow_non_loopback = true)",
+		         addr);
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "listen.tcp %s: socket: %s", addr, strerror(errno));
@@ -236,7 +241,8 @@ void listen_describe(int fd, char *out, size_t outlen)
 	} else if (ss.ss_family == AF_UNIX) {
 		struct sockaddr_un *su = (struct sockaddr_un *)&ss;
 		if (sl > offsetof(struct sockaddr_un, sun_path) && su->sun_path[0] != '\0')
-			snprintf(out, outlen, "%.*s", (int)(sl - offsetof(struct sockaddr_un, sun_path)), su->sun_path);
+			snprintf(out, outlen, "%.*s", (int)(sl - offsetof(struct sockaddr_un, sun_path)),
+			         su->sun_path);
 		else
 			snprintf(out, outlen, "unix:(unnamed)");
 	} else {
@@ -246,7 +252,8 @@ void listen_describe(int fd, char *out, size_t outlen)
 
 int listen_from_systemd(struct listen_set *set, char *err, size_t errlen)
 {
-	const char *spid = getenv("LISTEN_PID"), *sfds = getenv("LISTEN_FDS"), *snames = getenv("LISTEN_FDNAMES");
+	const char *spid = getenv("LISTEN_PID"), *sfds = getenv("LISTEN_FDS"),
+	           *snames = getenv("LISTEN_FDNAMES");
 	char names[1024] = "";
 	char *end, *save = NULL, *tok;
 	unsigned long pid, nfds, i;
@@ -257,7 +264,7 @@ int listen_from_systemd(struct listen_set *set, char *err, size_t errlen)
 	errno = 0;
 	pid = strtoul(spid, &end, 10);
 	if (errno != 0 || *end != '\0' || pid != (unsigned long)getpid()) {
-		rc = 0;   /* meant for another process */
+		rc = 0; /* meant for another process */
 		goto out;
 	}
 	nfds = strtoul(sfds, &end, 10);
@@ -315,7 +322,8 @@ int listen_open_all(const struct cfg *c, struct listen_set *set, char *err, size
 	if (n < 0)
 		goto bad;
 	if (n > 0) {
-		log_info("using %d socket(s) passed by systemd; listen.unix and listen.tcp are not opened", n);
+		log_info("using %d socket(s) passed by systemd; listen.unix and listen.tcp are not opened",
+		         n);
 		return 0;
 	}
 	if (c->unix_path != NULL) {

@@ -8,19 +8,19 @@
 
 struct cfg;
 
-#define LISTEN_MAX 32   /* listening sockets, configured or passed by systemd */
+#define LISTEN_MAX 32 /* listening sockets, configured or passed by systemd */
 
 struct listen_sock {
-	int   fd;
-	int   is_unix;        /* AF_UNIX: peers identified by SO_PEERCRED */
-	int   activated;      /* passed by systemd (LISTEN_FDS) */
-	char  name[160];      /* for logs: "unix:/run/wpsgate/wpsgate.sock", "tcp:127.0.0.1:7080", "systemd:NAME" */
-	char *unlink_path;    /* the socket file this process created (unlinked on close), or NULL */
+	int fd;
+	int is_unix;    /* AF_UNIX: peers identified by SO_PEERCRED */
+	int activated;  /* passed by systemd (LISTEN_FDS) */
+	char name[160]; /* for logs: "unix:/run/wpsgate/wpsgate.sock", "tcp:127.0.0.1:7080", "systemd:NAME" */
+	char *unlink_path; /* the socket file this process created (unlinked on close), or NULL */
 };
 
 struct listen_set {
 	struct listen_sock v[LISTEN_MAX];
-	size_t             n;
+	size_t n;
 };
 
 /* Parse "127.0.0.1:7080", "[::1]:7080" or "localhost:7080" (localhost = 127.0.0.1). Port 0 picks a
@@ -42,7 +42,7 @@ int listen_from_systemd(struct listen_set *set, char *err, size_t errlen);
 
 /* Open every listener: the systemd ones when passed (they replace the configured ones), else
  * listen.unix and listen.tcp. Returns 0 or -1 with err (everything opened so far closed again). */
-int  listen_open_all(const struct cfg *c, struct listen_set *set, char *err, size_t errlen);
+int listen_open_all(const struct cfg *c, struct listen_set *set, char *err, size_t errlen);
 /* Close every fd still open (fd >= 0) and unlink the socket files this process created. */
 void listen_close_all(struct listen_set *set);
 /* The local address of fd as text ("127.0.0.1:43121", "[::1]:7080", "/path"), for logs and tests. */

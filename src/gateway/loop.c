@@ -1,5 +1,5 @@
 /* loop.c: epoll event loop with fd watchers, a timer min-heap, a signalfd and a cross-thread post queue. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "loop.h"
 
 #include <errno.h>
@@ -20,53 +20,53 @@
 #define TIMER_IDLE      SIZE_MAX
 
 struct loop_io {
-	struct loop    *l;
-	int             fd;
-	unsigned        events;
-	loop_io_fn      fn;
-	void           *arg;
-	int             dead;
+	struct loop *l;
+	int fd;
+	unsigned events;
+	loop_io_fn fn;
+	void *arg;
+	int dead;
 	struct loop_io *next_dead;
 };
 
 struct loop_timer {
-	struct loop   *l;
-	uint64_t       due;
-	size_t         idx;      /* position in the heap, TIMER_IDLE when not armed */
-	loop_timer_fn  fn;
-	void          *arg;
+	struct loop *l;
+	uint64_t due;
+	size_t idx; /* position in the heap, TIMER_IDLE when not armed */
+	loop_timer_fn fn;
+	void *arg;
 };
 
 struct post {
-	loop_post_fn  fn;
-	void         *arg;
-	struct post  *next;
+	loop_post_fn fn;
+	void *arg;
+	struct post *next;
 };
 
-struct hook {                   /* a prepare hook (prep set) or a pre-sleep hook (sleep set) */
-	loop_prepare_fn  prep;
+struct hook { /* a prepare hook (prep set) or a pre-sleep hook (sleep set) */
+	loop_prepare_fn prep;
 	loop_presleep_fn sleep;
-	void            *arg;
+	void *arg;
 };
 
 struct loop {
-	int                 epfd;
-	int                 sigfd;
-	int                 evfd;
-	struct loop_io     *sigio;
-	struct loop_io     *evio;
+	int epfd;
+	int sigfd;
+	int evfd;
+	struct loop_io *sigio;
+	struct loop_io *evio;
 	struct loop_timer **heap;
-	size_t              nheap, capheap;
-	struct hook         prep[LOOP_PREPARE_MAX];
-	size_t              nprep;
-	struct hook         presleep[LOOP_PRESLEEP_MAX];
-	size_t              npresleep;
-	loop_signal_fn      sigfn;
-	void               *sigarg;
-	pthread_mutex_t     mu;
-	struct post        *phead, *ptail;
-	struct loop_io     *dead;
-	int                 stop;
+	size_t nheap, capheap;
+	struct hook prep[LOOP_PREPARE_MAX];
+	size_t nprep;
+	struct hook presleep[LOOP_PRESLEEP_MAX];
+	size_t npresleep;
+	loop_signal_fn sigfn;
+	void *sigarg;
+	pthread_mutex_t mu;
+	struct post *phead, *ptail;
+	struct loop_io *dead;
+	int stop;
 };
 
 uint64_t loop_now_ms(void)
@@ -240,7 +240,7 @@ void loop_io_free(struct loop_io *io)
 	(void)epoll_ctl(io->l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 	io->dead = 1;
 	io->next_dead = io->l->dead;
-	io->l->dead = io;   /* freed after the current batch of events */
+	io->l->dead = io; /* freed after the current batch of events */
 }
 
 static void reap(struct loop *l)
@@ -418,7 +418,7 @@ void loop_free(struct loop *l)
 static void run_timers(struct loop *l)
 {
 	uint64_t now = loop_now_ms();
-	size_t budget = l->nheap;   /* a timer re-armed at 0 ms waits for the next iteration */
+	size_t budget = l->nheap; /* a timer re-armed at 0 ms waits for the next iteration */
 
 	while (budget-- > 0 && l->nheap > 0 && l->heap[0]->due <= now) {
 		struct loop_timer *t = l->heap[0];
@@ -447,7 +447,7 @@ int loop_once(struct loop *l, long max_ms)
 	}
 	for (i = 0; i < l->npresleep; i++)
 		l->presleep[i].sleep(l->presleep[i].arg);
-	log_flush();   /* the lines of the last iteration, in one write, before sleeping */
+	log_flush(); /* the lines of the last iteration, in one write, before sleeping */
 	n = epoll_wait(l->epfd, evs, LOOP_EVENTS_MAX, timeout > 86400000L ? 86400000 : (int)timeout);
 	if (n < 0) {
 		if (errno == EINTR)

@@ -14,22 +14,16 @@
 #include "procstat.h"
 
 /* Local HTTP statuses with a series of their own; any other code is counted as "other". */
-static const int codes[] = {
-	200, 201, 202, 204, 206, 400, 401, 403, 404, 405, 408, 409, 410, 411, 413, 414, 415,
-	421, 429, 431, 500, 501, 502, 503, 504
-};
-#define NCODES (sizeof(codes) / sizeof(codes[0]))
+static const int codes[] = { 200, 201, 202, 204, 206, 400, 401, 403, 404, 405, 408, 409, 410,
+	                     411, 413, 414, 415, 421, 429, 431, 500, 501, 502, 503, 504 };
+#define NCODES     (sizeof(codes) / sizeof(codes[0]))
 #define CODE_OTHER NCODES
 
 /* Histogram bounds in microseconds, and as they are written in the `le` label. */
-static const uint64_t bounds_us[] = {
-	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
-	1000000, 2500000, 5000000, 10000000, 30000000
-};
-static const char *const bounds_le[] = {
-	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
-	"1", "2.5", "5", "10", "30"
-};
+static const uint64_t bounds_us[] = { 1000,   2500,   5000,    10000,   25000,   50000,    100000,
+	                              250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000 };
+static const char *const bounds_le[] = { "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+	                                 "0.25",  "0.5",    "1",     "2.5",  "5",     "10",   "30" };
 #define NBOUNDS (sizeof(bounds_us) / sizeof(bounds_us[0]))
 
 static const char *const extra_ops[] = { "none", "batch", "outbox", "local" };
@@ -42,20 +36,20 @@ static const char *const class_names[5] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
 
 static struct {
 	uint64_t requests[METRICS_OPS][NCODES + 1];
-	uint64_t hist[METRICS_OPS][NBOUNDS + 1];     /* per bucket (not cumulative); last: > 30 s */
+	uint64_t hist[METRICS_OPS][NBOUNDS + 1]; /* per bucket (not cumulative); last: > 30 s */
 	uint64_t hist_sum_us[METRICS_OPS];
 	uint64_t attempts[MA__COUNT];
-	uint64_t responses[5];                       /* by status class */
+	uint64_t responses[5]; /* by status class */
 	uint64_t retries[MC__COUNT];
 	uint64_t conn_opened, conn_reused;
 	uint64_t rx[MS__COUNT], tx[MS__COUNT];
 	uint64_t refused[MR__COUNT];
-	int64_t  inflight;
+	int64_t inflight;
 	uint64_t outbox_depth, outbox_dead;
-	int64_t  outbox_oldest_ms;
-	int      breaker;
+	int64_t outbox_oldest_ms;
+	int breaker;
 	uint64_t reloads_ok, reloads_failed;
-	int      last_reload_ok;
+	int last_reload_ok;
 	uint64_t cred_errors;
 } M;
 
@@ -69,8 +63,7 @@ static char build_api[METRICS_LABEL_MAX * 2 + 1] = "unknown";
 /* ---- configuration ---- */
 
 /* "1.2.3.4:P" or "[v6]:P" into out. Returns 0 or -1. */
-static int
-parse_listen(const char *v, struct metrics_cfg *out)
+static int parse_listen(const char *v, struct metrics_cfg *out)
 {
 	const char *colon;
 	size_t hl;
@@ -116,8 +109,7 @@ parse_listen(const char *v, struct metrics_cfg *out)
 	return 0;
 }
 
-int
-metrics_cfg_parse(const config_setting_t *s, struct metrics_cfg *out, char *err, size_t errlen)
+int metrics_cfg_parse(const config_setting_t *s, struct metrics_cfg *out, char *err, size_t errlen)
 {
 	int i;
 
@@ -139,7 +131,7 @@ metrics_cfg_parse(const config_setting_t *s, struct metrics_cfg *out, char *err,
 			if (v == NULL || parse_listen(v, out) < 0) {
 				memset(out, 0, sizeof(*out));
 				dcfg_keyfail(m, err, errlen, "metrics.listen",
-				        "must be \"IPv4:port\" or \"[IPv6]:port\"");
+				             "must be \"IPv4:port\" or \"[IPv6]:port\"");
 				return -1;
 			}
 		} else if (name != NULL && strcmp(name, "on_api") == 0) {
@@ -159,8 +151,7 @@ metrics_cfg_parse(const config_setting_t *s, struct metrics_cfg *out, char *err,
 /* ---- recording ---- */
 
 /* Label values are escaped as the text format wants: backslash, double quote and newline. */
-static void
-escape_label(char *dst, size_t size, const char *src)
+static void escape_label(char *dst, size_t size, const char *src)
 {
 	size_t o = 0, n = 0;
 
@@ -180,8 +171,7 @@ escape_label(char *dst, size_t size, const char *src)
 	dst[o] = '\0';
 }
 
-void
-metrics_init(const char *version, const char *api_version, int keep)
+void metrics_init(const char *version, const char *api_version, int keep)
 {
 	if (!keep)
 		memset(&M, 0, sizeof(M));
@@ -189,14 +179,12 @@ metrics_init(const char *version, const char *api_version, int keep)
 	escape_label(build_api, sizeof(build_api), api_version != NULL ? api_version : "unknown");
 }
 
-static int
-op_index(int op)
+static int op_index(int op)
 {
 	return op >= 0 && op < METRICS_OPS ? op : METRICS_OP_NONE;
 }
 
-const char *
-metrics_op_label(int op)
+const char *metrics_op_label(int op)
 {
 	op = op_index(op);
 	if (op >= OP__COUNT)
@@ -204,8 +192,7 @@ metrics_op_label(int op)
 	return ops_by_id((enum ops_id)op)->label;
 }
 
-static size_t
-code_index(int status)
+static size_t code_index(int status)
 {
 	size_t i;
 
@@ -215,20 +202,17 @@ code_index(int status)
 	return CODE_OTHER;
 }
 
-void
-metrics_request(int op, int status)
+void metrics_request(int op, int status)
 {
 	ADD(M.requests[op_index(op)][code_index(status)], 1);
 }
 
-void
-metrics_inflight_add(int delta)
+void metrics_inflight_add(int delta)
 {
 	ADD(M.inflight, (int64_t)delta);
 }
 
-void
-metrics_upstream_attempt(int op, enum metrics_attempt how, int http_status, uint64_t usec)
+void metrics_upstream_attempt(int op, enum metrics_attempt how, int http_status, uint64_t usec)
 {
 	size_t b;
 
@@ -243,22 +227,19 @@ metrics_upstream_attempt(int op, enum metrics_attempt how, int http_status, uint
 	ADD(M.hist_sum_us[op], usec);
 }
 
-void
-metrics_upstream_retry(enum metrics_cause cause)
+void metrics_upstream_retry(enum metrics_cause cause)
 {
 	if ((unsigned)cause < MC__COUNT)
 		ADD(M.retries[cause], 1);
 }
 
-void
-metrics_upstream_connections(uint64_t opened, uint64_t reused)
+void metrics_upstream_connections(uint64_t opened, uint64_t reused)
 {
 	ADD(M.conn_opened, opened);
 	ADD(M.conn_reused, reused);
 }
 
-void
-metrics_bytes(enum metrics_side side, uint64_t received, uint64_t sent)
+void metrics_bytes(enum metrics_side side, uint64_t received, uint64_t sent)
 {
 	if ((unsigned)side >= MS__COUNT)
 		return;
@@ -266,35 +247,30 @@ metrics_bytes(enum metrics_side side, uint64_t received, uint64_t sent)
 	ADD(M.tx[side], sent);
 }
 
-void
-metrics_refused(enum metrics_refusal why)
+void metrics_refused(enum metrics_refusal why)
 {
 	if ((unsigned)why < MR__COUNT)
 		ADD(M.refused[why], 1);
 }
 
-void
-metrics_set_outbox(uint64_t depth, uint64_t dead_letters)
+void metrics_set_outbox(uint64_t depth, uint64_t dead_letters)
 {
 	SET(M.outbox_depth, depth);
 	SET(M.outbox_dead, dead_letters);
 }
 
-void
-metrics_set_outbox_oldest(int64_t accepted_unix_ms)
+void metrics_set_outbox_oldest(int64_t accepted_unix_ms)
 {
 	SET(M.outbox_oldest_ms, accepted_unix_ms);
 }
 
-void
-metrics_set_breaker(enum metrics_breaker state)
+void metrics_set_breaker(enum metrics_breaker state)
 {
 	if ((unsigned)state < MB__COUNT)
 		SET(M.breaker, (int)state);
 }
 
-void
-metrics_reload(int ok)
+void metrics_reload(int ok)
 {
 	if (ok)
 		ADD(M.reloads_ok, 1);
@@ -303,22 +279,19 @@ metrics_reload(int ok)
 	SET(M.last_reload_ok, ok ? 1 : 2);
 }
 
-void
-metrics_credential_error(void)
+void metrics_credential_error(void)
 {
 	ADD(M.cred_errors, 1);
 }
 
 /* ---- rendering ---- */
 
-static int
-family(struct buf *out, const char *name, const char *type, const char *help)
+static int family(struct buf *out, const char *name, const char *type, const char *help)
 {
 	return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static int
-render_requests(struct buf *out)
+static int render_requests(struct buf *out)
 {
 	int op;
 	size_t c;
@@ -345,8 +318,7 @@ render_requests(struct buf *out)
 	return 0;
 }
 
-static int
-render_histogram(struct buf *out)
+static int render_histogram(struct buf *out)
 {
 	static const char name[] = "wpsgate_upstream_request_duration_seconds";
 	int op;
@@ -373,22 +345,22 @@ render_histogram(struct buf *out)
 		}
 		cum += counts[NBOUNDS];
 		sum = GET(M.hist_sum_us[op]);
-		if (buf_printf(out, "%s_bucket{operation=\"%s\",le=\"+Inf\"} %llu\n"
-		                    "%s_sum{operation=\"%s\"} %llu.%06llu\n"
-		                    "%s_count{operation=\"%s\"} %llu\n",
-		               name, metrics_op_label(op), (unsigned long long)cum,
-		               name, metrics_op_label(op), (unsigned long long)(sum / 1000000),
-		               (unsigned long long)(sum % 1000000),
-		               name, metrics_op_label(op), (unsigned long long)cum) < 0)
+		if (buf_printf(out,
+		               "%s_bucket{operation=\"%s\",le=\"+Inf\"} %llu\n"
+		               "%s_sum{operation=\"%s\"} %llu.%06llu\n"
+		               "%s_count{operation=\"%s\"} %llu\n",
+		               name, metrics_op_label(op), (unsigned long long)cum, name,
+		               metrics_op_label(op), (unsigned long long)(sum / 1000000),
+		               (unsigned long long)(sum % 1000000), name, metrics_op_label(op),
+		               (unsigned long long)cum) < 0)
 			return -1;
 	}
 	return 0;
 }
 
 /* A family with one label over a fixed set of values, every value written (zeros included). */
-static int
-render_set(struct buf *out, const char *name, const char *type, const char *help, const char *label,
-           const char *const *values, const uint64_t *counts, size_t n)
+static int render_set(struct buf *out, const char *name, const char *type, const char *help,
+                      const char *label, const char *const *values, const uint64_t *counts, size_t n)
 {
 	size_t i;
 
@@ -401,21 +373,20 @@ render_set(struct buf *out, const char *name, const char *type, const char *help
 	return 0;
 }
 
-static int
-render_one(struct buf *out, const char *name, const char *type, const char *help, unsigned long long v)
+static int render_one(struct buf *out, const char *name, const char *type, const char *help,
+                      unsigned long long v)
 {
 	if (family(out, name, type, help) < 0)
 		return -1;
 	return buf_printf(out, "%s %llu\n", name, v);
 }
 
-static int
-render_process(struct buf *out)
+static int render_process(struct buf *out)
 {
 	struct procstat ps;
 
 	if (procstat_read(&ps) < 0 && ps.open_fds < 0)
-		return 0;       /* no /proc: leave the process_* families out rather than lie */
+		return 0; /* no /proc: leave the process_* families out rather than lie */
 	if (family(out, "process_cpu_seconds_total", "counter",
 	           "Total user and system CPU time spent in seconds.") < 0 ||
 	    buf_printf(out, "process_cpu_seconds_total %.2f\n",
@@ -438,8 +409,7 @@ render_process(struct buf *out)
 	return 0;
 }
 
-int
-metrics_render_at(struct buf *out, int64_t now_unix_ms, int with_process)
+int metrics_render_at(struct buf *out, int64_t now_unix_ms, int with_process)
 {
 	uint64_t breaker_onehot[MB__COUNT] = { 0 };
 	uint64_t reloads[2];
@@ -455,24 +425,25 @@ metrics_render_at(struct buf *out, int64_t now_unix_ms, int with_process)
 
 	if (family(out, "wpsgate_build_info", "gauge",
 	           "Build information: gateway version and default api-version; the value is 1.") < 0 ||
-	    buf_printf(out, "wpsgate_build_info{version=\"%s\",api_version=\"%s\"} 1\n",
-	               build_version, build_api) < 0 ||
+	    buf_printf(out, "wpsgate_build_info{version=\"%s\",api_version=\"%s\"} 1\n", build_version,
+	               build_api) < 0 ||
 	    render_requests(out) < 0 ||
-	    render_one(out, "wpsgate_requests_in_flight", "gauge",
-	               "Requests accepted and not yet answered.",
+	    render_one(out, "wpsgate_requests_in_flight", "gauge", "Requests accepted and not yet answered.",
 	               (unsigned long long)(inflight > 0 ? inflight : 0)) < 0 ||
 	    render_set(out, "wpsgate_refused_total", "counter",
-	               "Requests refused before routing, by reason (access rules, TCP guard, rate, in-flight limit, overload).",
+	               "Requests refused before routing, by reason (access rules, TCP guard, rate, in-flight "
+	               "limit, overload).",
 	               "reason", refusal_names, M.refused, MR__COUNT) < 0 ||
 	    render_histogram(out) < 0 ||
 	    render_set(out, "wpsgate_upstream_attempts_total", "counter",
 	               "Upstream attempts, by how they ended (a response, a timeout, a connection failure).",
 	               "result", attempt_names, M.attempts, MA__COUNT) < 0 ||
 	    render_set(out, "wpsgate_upstream_responses_total", "counter",
-	               "Upstream responses by status class.", "code_class", class_names + 1, M.responses + 1, 4) < 0 ||
+	               "Upstream responses by status class.", "code_class", class_names + 1, M.responses + 1,
+	               4) < 0 ||
 	    render_set(out, "wpsgate_upstream_retries_total", "counter",
-	               "Upstream retries, by the cause of the failed attempt.",
-	               "cause", cause_names, M.retries, MC__COUNT) < 0 ||
+	               "Upstream retries, by the cause of the failed attempt.", "cause", cause_names,
+	               M.retries, MC__COUNT) < 0 ||
 	    render_one(out, "wpsgate_upstream_connections_opened_total", "counter",
 	               "Upstream connections opened.", (unsigned long long)GET(M.conn_opened)) < 0 ||
 	    render_one(out, "wpsgate_upstream_connections_reused_total", "counter",
@@ -482,21 +453,21 @@ metrics_render_at(struct buf *out, int64_t now_unix_ms, int with_process)
 	               "Body bytes received, from applications (local) or from the service (upstream).",
 	               "side", side_names, M.rx, MS__COUNT) < 0 ||
 	    render_set(out, "wpsgate_sent_bytes_total", "counter",
-	               "Body bytes sent, to applications (local) or to the service (upstream).",
-	               "side", side_names, M.tx, MS__COUNT) < 0 ||
+	               "Body bytes sent, to applications (local) or to the service (upstream).", "side",
+	               side_names, M.tx, MS__COUNT) < 0 ||
 	    render_set(out, "wpsgate_circuit_breaker_state", "gauge",
-	               "Circuit breaker state: 1 for the current state, 0 for the others.",
-	               "state", breaker_names, breaker_onehot, MB__COUNT) < 0 ||
+	               "Circuit breaker state: 1 for the current state, 0 for the others.", "state",
+	               breaker_names, breaker_onehot, MB__COUNT) < 0 ||
 	    render_one(out, "wpsgate_outbox_depth", "gauge", "Messages queued in the durable outbox.",
 	               (unsigned long long)GET(M.outbox_depth)) < 0 ||
 	    family(out, "wpsgate_outbox_oldest_age_seconds", "gauge",
 	           "Age of the oldest queued outbox message (0 when the outbox is empty).") < 0 ||
-	    buf_printf(out, "wpsgate_outbox_oldest_age_seconds %lld.%03lld\n",
-	               (long long)(age_ms / 1000), (long long)(age_ms % 1000)) < 0 ||
-	    render_one(out, "wpsgate_outbox_dead_letters", "gauge",
-	               "Messages in the dead-letter table.", (unsigned long long)GET(M.outbox_dead)) < 0 ||
-	    render_set(out, "wpsgate_config_reloads_total", "counter",
-	               "Configuration reloads, by result.", "result", reload_names, reloads, 2) < 0 ||
+	    buf_printf(out, "wpsgate_outbox_oldest_age_seconds %lld.%03lld\n", (long long)(age_ms / 1000),
+	               (long long)(age_ms % 1000)) < 0 ||
+	    render_one(out, "wpsgate_outbox_dead_letters", "gauge", "Messages in the dead-letter table.",
+	               (unsigned long long)GET(M.outbox_dead)) < 0 ||
+	    render_set(out, "wpsgate_config_reloads_total", "counter", "Configuration reloads, by result.",
+	               "result", reload_names, reloads, 2) < 0 ||
 	    render_one(out, "wpsgate_config_last_reload_successful", "gauge",
 	               "Whether the last configuration reload succeeded (1 also before any reload).",
 	               last == 2 ? 0ULL : 1ULL) < 0 ||
@@ -509,8 +480,7 @@ metrics_render_at(struct buf *out, int64_t now_unix_ms, int with_process)
 	return 0;
 }
 
-int
-metrics_render(struct buf *out)
+int metrics_render(struct buf *out)
 {
 	struct timespec ts;
 
@@ -520,34 +490,28 @@ metrics_render(struct buf *out)
 
 /* ---- health ---- */
 
-int
-metrics_render_healthz(struct buf *out)
+int metrics_render_healthz(struct buf *out)
 {
 	return buf_puts(out, "{\"status\":\"ok\"}");
 }
 
-static const char *
-check_word(enum metrics_check c)
+static const char *check_word(enum metrics_check c)
 {
 	switch (c) {
-	case MCHK_OK:     return "ok";
-	case MCHK_FAIL:   return "fail";
+	case MCHK_OK: return "ok";
+	case MCHK_FAIL: return "fail";
 	case MCHK_UNUSED: break;
 	}
 	return "unused";
 }
 
-int
-metrics_render_readyz(const struct metrics_ready *r, struct buf *out, int *http_status)
+int metrics_render_readyz(const struct metrics_ready *r, struct buf *out, int *http_status)
 {
 	static const char *const names[5] = { "config", "credentials", "breaker", "outbox", "token_service" };
-	static const char *const problems[5] = {
-		"no configuration loaded",
-		"no upstream credentials loaded",
-		"the circuit breaker is open: the service failed repeatedly",
-		"the outbox is not writable",
-		"the Entra ID token service is failing"
-	};
+	static const char *const problems[5] = { "no configuration loaded", "no upstream credentials loaded",
+		                                 "the circuit breaker is open: the service failed repeatedly",
+		                                 "the outbox is not writable",
+		                                 "the Entra ID token service is failing" };
 	enum metrics_check v[5];
 	int i, ready = !r->draining, first = 1;
 

@@ -11,9 +11,9 @@
 #include "ops.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define METRICS_RENDER_MAX   (512 * 1024)   /* the whole exposition is far below this */
-#define METRICS_LABEL_MAX    64             /* bytes of the version and api_version labels */
-#define METRICS_LISTEN_MAX   64             /* bytes of metrics.listen */
+#define METRICS_RENDER_MAX   (512 * 1024) /* the whole exposition is far below this */
+#define METRICS_LABEL_MAX    64           /* bytes of the version and api_version labels */
+#define METRICS_LISTEN_MAX   64           /* bytes of metrics.listen */
 #define METRICS_DEFAULT_PORT 9464
 
 /*
@@ -24,13 +24,13 @@
  * };
  */
 struct metrics_cfg {
-	int      on_api;
-	int      listen_set;                 /* 1 when metrics.listen was given */
-	char     listen[METRICS_LISTEN_MAX]; /* as written */
-	char     host[METRICS_LISTEN_MAX];   /* the address without brackets: "127.0.0.1", "::1" */
-	int      family;                     /* AF_INET or AF_INET6 */
+	int on_api;
+	int listen_set;                  /* 1 when metrics.listen was given */
+	char listen[METRICS_LISTEN_MAX]; /* as written */
+	char host[METRICS_LISTEN_MAX];   /* the address without brackets: "127.0.0.1", "::1" */
+	int family;                      /* AF_INET or AF_INET6 */
 	unsigned port;
-	int      loopback;                   /* 1 when host is a loopback address (else: log a warning) */
+	int loopback; /* 1 when host is a loopback address (else: log a warning) */
 };
 
 /* Parse the `metrics` setting (NULL: defaults). Returns 0, or -1 with a message naming the key and
@@ -39,16 +39,16 @@ int metrics_cfg_parse(const config_setting_t *s, struct metrics_cfg *out, char *
 
 /* The "operation" label: an enum ops_id, or one of these for requests that are not operations. */
 enum {
-	METRICS_OP_NONE = OP__COUNT,   /* "none": matched no route (404, 405, refused before routing) */
-	METRICS_OP_BATCH,              /* "batch": POST /$batch */
-	METRICS_OP_OUTBOX,             /* "outbox": /outbox endpoints */
-	METRICS_OP_LOCAL,              /* "local": /metrics, /healthz, /readyz */
+	METRICS_OP_NONE = OP__COUNT, /* "none": matched no route (404, 405, refused before routing) */
+	METRICS_OP_BATCH,            /* "batch": POST /$batch */
+	METRICS_OP_OUTBOX,           /* "outbox": /outbox endpoints */
+	METRICS_OP_LOCAL,            /* "local": /metrics, /healthz, /readyz */
 	METRICS_OPS
 };
 
-enum metrics_attempt { MA_RESPONSE, MA_TIMEOUT, MA_CONNECT, MA__COUNT };   /* how an attempt ended */
-enum metrics_cause   { MC_STATUS, MC_TIMEOUT, MC_CONNECT, MC__COUNT };     /* why a retry happened */
-enum metrics_side    { MS_LOCAL, MS_UPSTREAM, MS__COUNT };                 /* applications / service */
+enum metrics_attempt { MA_RESPONSE, MA_TIMEOUT, MA_CONNECT, MA__COUNT }; /* how an attempt ended */
+enum metrics_cause { MC_STATUS, MC_TIMEOUT, MC_CONNECT, MC__COUNT };     /* why a retry happened */
+enum metrics_side { MS_LOCAL, MS_UPSTREAM, MS__COUNT };                  /* applications / service */
 enum metrics_breaker { MB_CLOSED, MB_OPEN, MB_HALF_OPEN, MB__COUNT };
 enum metrics_refusal { MR_ACCESS, MR_GUARD, MR_RATE, MR_INFLIGHT, MR_OVERLOAD, MR__COUNT };
 
@@ -101,12 +101,12 @@ const char *metrics_op_label(int op);
 /* Readiness facts, gathered by the daemon. */
 enum metrics_check { MCHK_UNUSED, MCHK_OK, MCHK_FAIL };
 struct metrics_ready {
-	enum metrics_check config;          /* a configuration is loaded */
-	enum metrics_check credentials;     /* an access key or an Entra ID credential is there */
-	enum metrics_check breaker;         /* the circuit breaker is closed (half-open counts as fail) */
-	enum metrics_check outbox;          /* the outbox is writable (UNUSED: none configured) */
-	enum metrics_check token_service;   /* Entra ID tokens come (UNUSED: access key) */
-	int                draining;        /* SIGTERM received */
+	enum metrics_check config;        /* a configuration is loaded */
+	enum metrics_check credentials;   /* an access key or an Entra ID credential is there */
+	enum metrics_check breaker;       /* the circuit breaker is closed (half-open counts as fail) */
+	enum metrics_check outbox;        /* the outbox is writable (UNUSED: none configured) */
+	enum metrics_check token_service; /* Entra ID tokens come (UNUSED: access key) */
+	int draining;                     /* SIGTERM received */
 };
 
 /* Append the /healthz body: {"status":"ok"}. The answer is always 200 while the loop runs. */

@@ -1,5 +1,5 @@
 /* outbox.c: durable asynchronous delivery store: SQLite (WAL) written by one thread that group-commits. */
-#include <config.h>   /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +25,7 @@
 
 /* ---- configuration ---- */
 
-void
-outbox_cfg_defaults(struct outbox_cfg *out)
+void outbox_cfg_defaults(struct outbox_cfg *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->max_rows = 100000;
@@ -39,11 +38,18 @@ outbox_cfg_defaults(struct outbox_cfg *out)
 	out->keep_delivered_s = 300;
 }
 
-int
-outbox_cfg_parse(const config_setting_t *s, struct outbox_cfg *out, char *err, size_t errlen)
+int outbox_cfg_parse(const config_setting_t *s, struct outbox_cfg *out, char *err, size_t errlen)
 {
-	static const char *const known[] = { "path", "max_rows", "max_bytes", "max_age_s", "max_attempts",
-		"commit_interval_ms", "max_batch_rows", "max_inflight", "keep_delivered_s", NULL };
+	static const char *const known[] = { "path",
+		                             "max_rows",
+		                             "max_bytes",
+		                             "max_age_s",
+		                             "max_attempts",
+		                             "commit_interval_ms",
+		                             "max_batch_rows",
+		                             "max_inflight",
+		                             "keep_delivered_s",
+		                             NULL };
 
 	outbox_cfg_defaults(out);
 	if (s == NULL)
@@ -69,8 +75,7 @@ bad:
 	return -1;
 }
 
-void
-outbox_cfg_clear(struct outbox_cfg *c)
+void outbox_cfg_clear(struct outbox_cfg *c)
 {
 	if (c == NULL)
 		return;
@@ -78,8 +83,7 @@ outbox_cfg_clear(struct outbox_cfg *c)
 	c->path = NULL;
 }
 
-int64_t
-ob_mono_ms(void)
+int64_t ob_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -87,8 +91,7 @@ ob_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t
-real_ms(void)
+static int64_t real_ms(void)
 {
 	struct timespec ts;
 
@@ -96,8 +99,7 @@ real_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void
-ob_put_req_free(struct put_req *p)
+void ob_put_req_free(struct put_req *p)
 {
 	size_t i;
 
@@ -110,8 +112,7 @@ ob_put_req_free(struct put_req *p)
 	free(p);
 }
 
-void
-outbox_msg_free(struct outbox_msg *m)
+void outbox_msg_free(struct outbox_msg *m)
 {
 	if (m == NULL)
 		return;
@@ -126,22 +127,21 @@ outbox_msg_free(struct outbox_msg *m)
 	free(m);
 }
 
-const char *
-outbox_state_name(enum outbox_state s)
+const char *outbox_state_name(enum outbox_state s)
 {
 	switch (s) {
-	case OUTBOX_QUEUED:    return "queued";
-	case OUTBOX_SENDING:   return "sending";
+	case OUTBOX_QUEUED: return "queued";
+	case OUTBOX_SENDING: return "sending";
 	case OUTBOX_DELIVERED: return "delivered";
-	case OUTBOX_FAILED:    return "failed";
+	case OUTBOX_FAILED: return "failed";
 	}
 	return "queued";
 }
 
-int
-outbox_state_parse(const char *s, enum outbox_state *out)
+int outbox_state_parse(const char *s, enum outbox_state *out)
 {
-	static const enum outbox_state all[] = { OUTBOX_QUEUED, OUTBOX_SENDING, OUTBOX_DELIVERED, OUTBOX_FAILED };
+	static const enum outbox_state all[] = { OUTBOX_QUEUED, OUTBOX_SENDING, OUTBOX_DELIVERED,
+		                                 OUTBOX_FAILED };
 	size_t i;
 
 	for (i = 0; i < 4; i++)
@@ -154,8 +154,7 @@ outbox_state_parse(const char *s, enum outbox_state *out)
 
 /* ---- the public API ---- */
 
-struct outbox *
-outbox_open(const struct outbox_open_args *a, char *err, size_t errlen)
+struct outbox *outbox_open(const struct outbox_open_args *a, char *err, size_t errlen)
 {
 	struct outbox *ob;
 	pthread_condattr_t ca;
@@ -191,22 +190,21 @@ outbox_open(const struct outbox_open_args *a, char *err, size_t errlen)
 	}
 	if (ob_db_open(ob, err, errlen) < 0)
 		goto bad;
-	ob->kick = 1;   /* hand out what a previous run left */
+	ob->kick = 1; /* hand out what a previous run left */
 	ob_update_oldest(ob);
 	if (pthread_create(&ob->thread, NULL, ob_thread, ob) != 0) {
 		snprintf(err, errlen, "outbox: cannot start its thread");
 		goto bad;
 	}
 	ob->thread_started = 1;
-	pthread_setname_np(ob->thread, "wpsgated-outbox");   /* for top -H, perf, /proc/PID/task/TID/comm */
+	pthread_setname_np(ob->thread, "wpsgated-outbox"); /* for top -H, perf, /proc/PID/task/TID/comm */
 	return ob;
 bad:
 	outbox_close(ob);
 	return NULL;
 }
 
-void
-outbox_close(struct outbox *ob)
+void outbox_close(struct outbox *ob)
 {
 	if (ob == NULL)
 		return;
@@ -244,8 +242,7 @@ outbox_close(struct outbox *ob)
  * Ids grow in acceptance order, so each insert lands at the right edge of the id index (one page per commit,
  * where random ids dirtied one index page per row), and stay unique across restarts because last_id starts
  * from the largest id in the file. Called with mu held. */
-static int
-ob_new_id(struct outbox *ob, char *out)
+static int ob_new_id(struct outbox *ob, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	int64_t ms = ob->clock_ms();
@@ -265,8 +262,7 @@ ob_new_id(struct outbox *ob, char *out)
 }
 
 /* Work was queued (mu held): wake the writer now, or at the owner's next outbox_wake. */
-static void
-ob_wake_locked(struct outbox *ob)
+static void ob_wake_locked(struct outbox *ob)
 {
 	if (ob->defer_wake)
 		__atomic_store_n(&ob->wake_pending, 1, __ATOMIC_RELEASE);
@@ -274,8 +270,7 @@ ob_wake_locked(struct outbox *ob)
 		pthread_cond_signal(&ob->cv);
 }
 
-void
-outbox_wake(struct outbox *ob)
+void outbox_wake(struct outbox *ob)
 {
 	if (ob == NULL || !__atomic_load_n(&ob->wake_pending, __ATOMIC_ACQUIRE))
 		return;
@@ -285,14 +280,12 @@ outbox_wake(struct outbox *ob)
 	pthread_mutex_unlock(&ob->mu);
 }
 
-static size_t
-opt_len(const char *s)
+static size_t opt_len(const char *s)
 {
 	return s != NULL ? strlen(s) + 1 : 0;
 }
 
-static char *
-copy_into(char **cursor, const char *s, size_t len)
+static char *copy_into(char **cursor, const char *s, size_t len)
 {
 	char *d = *cursor;
 
@@ -302,17 +295,15 @@ copy_into(char **cursor, const char *s, size_t len)
 	return d;
 }
 
-int
-outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char (*ids)[OUTBOX_ID_LEN + 1],
-           outbox_put_fn done, void *arg)
+int outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char (*ids)[OUTBOX_ID_LEN + 1],
+               outbox_put_fn done, void *arg)
 {
 	struct put_req *p;
 	size_t i, bytes = 0;
 
 	if (ob == NULL || rows == NULL || n == 0 || n > (size_t)ob->cfg.max_batch_rows)
 		return OUTBOX_EINVAL;
-	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->rows = calloc(n, sizeof(*p->rows))) == NULL ||
+	if ((p = calloc(1, sizeof(*p))) == NULL || (p->rows = calloc(n, sizeof(*p->rows))) == NULL ||
 	    (p->blocks = calloc(n, sizeof(*p->blocks))) == NULL) {
 		ob_put_req_free(p);
 		return OUTBOX_ERROR;
@@ -335,7 +326,8 @@ outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char (*id
 		lt = strlen(r->target);
 		lm = strlen(r->method);
 		lp = strlen(r->path);
-		need = lh + lt + lm + lp + 4 + opt_len(r->content_type) + opt_len(r->request_id) + r->body_len + 1;
+		need = lh + lt + lm + lp + 4 + opt_len(r->content_type) + opt_len(r->request_id) +
+		       r->body_len + 1;
 		if ((p->blocks[i] = malloc(need)) == NULL) {
 			p->n = i;
 			ob_put_req_free(p);
@@ -346,7 +338,8 @@ outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char (*id
 		pr->target = copy_into(&cur, r->target, lt);
 		pr->method = copy_into(&cur, r->method, lm);
 		pr->path = copy_into(&cur, r->path, lp);
-		pr->content_type = r->content_type ? copy_into(&cur, r->content_type, strlen(r->content_type)) : NULL;
+		pr->content_type =
+		        r->content_type ? copy_into(&cur, r->content_type, strlen(r->content_type)) : NULL;
 		pr->request_id = r->request_id ? copy_into(&cur, r->request_id, strlen(r->request_id)) : NULL;
 		pr->body = copy_into(&cur, r->body_len > 0 ? r->body : "", r->body_len);
 		pr->body_len = r->body_len;
@@ -393,8 +386,7 @@ outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char (*id
 	return OUTBOX_OK;
 }
 
-int
-outbox_mark(struct outbox *ob, const char *id, const struct outbox_mark *m)
+int outbox_mark(struct outbox *ob, const char *id, const struct outbox_mark *m)
 {
 	struct mark_req *mr;
 
@@ -417,8 +409,7 @@ outbox_mark(struct outbox *ob, const char *id, const struct outbox_mark *m)
 	return OUTBOX_OK;
 }
 
-int
-outbox_retry(struct outbox *ob, const char *id, outbox_done_fn done, void *arg)
+int outbox_retry(struct outbox *ob, const char *id, outbox_done_fn done, void *arg)
 {
 	struct retry_req *r;
 
@@ -437,8 +428,7 @@ outbox_retry(struct outbox *ob, const char *id, outbox_done_fn done, void *arg)
 	return OUTBOX_OK;
 }
 
-void
-outbox_kick(struct outbox *ob)
+void outbox_kick(struct outbox *ob)
 {
 	if (ob == NULL)
 		return;
@@ -448,8 +438,7 @@ outbox_kick(struct outbox *ob)
 	pthread_mutex_unlock(&ob->mu);
 }
 
-int
-outbox_get(struct outbox *ob, const char *id, struct outbox_msg **out)
+int outbox_get(struct outbox *ob, const char *id, struct outbox_msg **out)
 {
 	int rc, ret = OUTBOX_ERROR;
 
@@ -481,8 +470,7 @@ outbox_get(struct outbox *ob, const char *id, struct outbox_msg **out)
 	return ret;
 }
 
-static void
-rfc3339(int64_t ms, char *out, size_t outlen)
+static void rfc3339(int64_t ms, char *out, size_t outlen)
 {
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
@@ -494,8 +482,7 @@ rfc3339(int64_t ms, char *out, size_t outlen)
 	snprintf(out, outlen, "%s.%03dZ", date, (int)(ms % 1000));
 }
 
-static json_t *
-msg_to_json(const struct outbox_msg *m)
+static json_t *msg_to_json(const struct outbox_msg *m)
 {
 	json_t *o = json_object();
 	char t[40];
@@ -526,14 +513,12 @@ msg_to_json(const struct outbox_msg *m)
 	return o;
 }
 
-int
-outbox_msg_json(const struct outbox_msg *m, struct buf *out)
+int outbox_msg_json(const struct outbox_msg *m, struct buf *out)
 {
 	return buf_put_json(out, msg_to_json(m));
 }
 
-int
-outbox_list_failed(struct outbox *ob, size_t limit, struct buf *out)
+int outbox_list_failed(struct outbox *ob, size_t limit, struct buf *out)
 {
 	json_t *root = json_object(), *items = json_array();
 	int rc, ret = 0;
@@ -569,8 +554,7 @@ outbox_list_failed(struct outbox *ob, size_t limit, struct buf *out)
 	return buf_put_json(out, root);
 }
 
-void
-outbox_get_stats(struct outbox *ob, struct outbox_stats *out)
+void outbox_get_stats(struct outbox *ob, struct outbox_stats *out)
 {
 	pthread_mutex_lock(&ob->mu);
 	*out = ob->st;
@@ -581,8 +565,7 @@ outbox_get_stats(struct outbox *ob, struct outbox_stats *out)
 	pthread_mutex_unlock(&ob->mu);
 }
 
-int
-outbox_target_key(const struct ops_req *r, struct buf *out)
+int outbox_target_key(const struct ops_req *r, struct buf *out)
 {
 	const char *kind = NULL, *v = NULL;
 
@@ -603,8 +586,7 @@ outbox_target_key(const struct ops_req *r, struct buf *out)
 	return buf_puts(out, kind) < 0 || pct_encode(out, v, strlen(v)) < 0 ? -1 : 0;
 }
 
-int
-outbox_prefer_async(const char *p)
+int outbox_prefer_async(const char *p)
 {
 	static const char tok[] = "respond-async";
 

@@ -47,36 +47,36 @@
 
 struct ops_req;
 
-#define OUTBOX_ID_LEN      16       /* hex characters of a row id */
-#define OUTBOX_TARGET_MAX  2200     /* bytes of a target key */
-#define OUTBOX_LIST_MAX    1000     /* rows in one outbox_list_failed answer */
-#define OUTBOX_ERROR_MAX   256      /* bytes of last_error kept */
+#define OUTBOX_ID_LEN     16   /* hex characters of a row id */
+#define OUTBOX_TARGET_MAX 2200 /* bytes of a target key */
+#define OUTBOX_LIST_MAX   1000 /* rows in one outbox_list_failed answer */
+#define OUTBOX_ERROR_MAX  256  /* bytes of last_error kept */
 
 struct outbox_cfg {
-	char   *path;                  /* NULL: no outbox configured */
-	long    max_rows;
-	long    max_bytes;
-	long    max_age_s;
-	long    max_attempts;
-	long    commit_interval_ms;
-	long    max_batch_rows;
-	long    max_inflight;
-	long    keep_delivered_s;
+	char *path; /* NULL: no outbox configured */
+	long max_rows;
+	long max_bytes;
+	long max_age_s;
+	long max_attempts;
+	long commit_interval_ms;
+	long max_batch_rows;
+	long max_inflight;
+	long keep_delivered_s;
 };
 
-void outbox_cfg_defaults(struct outbox_cfg *out);   /* path NULL */
+void outbox_cfg_defaults(struct outbox_cfg *out); /* path NULL */
 /* Defaults, then the members of s (the `outbox` group; NULL: defaults, no path). 0, or -1 with an error
  * naming the key and its line. out->path is a new string: release with outbox_cfg_clear. */
-int  outbox_cfg_parse(const config_setting_t *s, struct outbox_cfg *out, char *err, size_t errlen);
+int outbox_cfg_parse(const config_setting_t *s, struct outbox_cfg *out, char *err, size_t errlen);
 void outbox_cfg_clear(struct outbox_cfg *c);
 
 enum outbox_rc {
 	OUTBOX_OK = 0,
-	OUTBOX_ERROR = -1,      /* disk or memory failure, or closed */
-	OUTBOX_EFULL = -2,      /* max_rows / max_bytes would be passed: answer 503, nothing was taken */
-	OUTBOX_ENOTFOUND = -3,  /* no such id */
-	OUTBOX_ESTATE = -4,     /* the row is not in a state that allows this (retry of a row not failed) */
-	OUTBOX_EINVAL = -5      /* a row with a missing or oversized field */
+	OUTBOX_ERROR = -1,     /* disk or memory failure, or closed */
+	OUTBOX_EFULL = -2,     /* max_rows / max_bytes would be passed: answer 503, nothing was taken */
+	OUTBOX_ENOTFOUND = -3, /* no such id */
+	OUTBOX_ESTATE = -4,    /* the row is not in a state that allows this (retry of a row not failed) */
+	OUTBOX_EINVAL = -5     /* a row with a missing or oversized field */
 };
 
 enum outbox_state { OUTBOX_QUEUED = 0, OUTBOX_SENDING = 1, OUTBOX_DELIVERED = 2, OUTBOX_FAILED = 3 };
@@ -84,44 +84,45 @@ enum outbox_state { OUTBOX_QUEUED = 0, OUTBOX_SENDING = 1, OUTBOX_DELIVERED = 2,
 /* A row to store; every pointer is borrowed for the duration of outbox_put (it copies). */
 struct outbox_row {
 	const char *hub;
-	const char *target;        /* ordering key: "hub" or "hub/group/G", "hub/user/U", "hub/conn/C" */
-	const char *method;        /* "POST" */
-	const char *path;          /* canonical path + "?" + canonical query */
-	const char *content_type;  /* NULL: none */
-	const void *body;          /* NULL with body_len 0: none */
-	size_t      body_len;
-	const char *request_id;    /* NULL: none */
+	const char *target;       /* ordering key: "hub" or "hub/group/G", "hub/user/U", "hub/conn/C" */
+	const char *method;       /* "POST" */
+	const char *path;         /* canonical path + "?" + canonical query */
+	const char *content_type; /* NULL: none */
+	const void *body;         /* NULL with body_len 0: none */
+	size_t body_len;
+	const char *request_id; /* NULL: none */
 };
 
 /* A row handed out for delivery, or read back by outbox_get. Owned by the receiver: outbox_msg_free. */
 struct outbox_msg {
-	char     id[OUTBOX_ID_LEN + 1];
-	int64_t  seq;
-	int64_t  created_ms;         /* wall clock, ms since the epoch */
-	char    *hub, *target, *method, *path, *content_type, *request_id;   /* content_type, request_id may be NULL */
-	char    *body;               /* NUL-terminated copy, body_len bytes */
-	size_t   body_len;
+	char id[OUTBOX_ID_LEN + 1];
+	int64_t seq;
+	int64_t created_ms; /* wall clock, ms since the epoch */
+	char *hub, *target, *method, *path, *content_type,
+	        *request_id; /* content_type, request_id may be NULL */
+	char *body;          /* NUL-terminated copy, body_len bytes */
+	size_t body_len;
 	enum outbox_state state;
-	long     attempts;
-	int      status;             /* last upstream status, 0 when none */
-	char    *last_error;         /* NULL when none */
-	int64_t  next_attempt_ms;    /* wall clock */
-	int64_t  done_ms;            /* wall clock when delivered or failed, 0 otherwise */
+	long attempts;
+	int status;              /* last upstream status, 0 when none */
+	char *last_error;        /* NULL when none */
+	int64_t next_attempt_ms; /* wall clock */
+	int64_t done_ms;         /* wall clock when delivered or failed, 0 otherwise */
 };
-void outbox_msg_free(struct outbox_msg *m);   /* accepts NULL */
+void outbox_msg_free(struct outbox_msg *m); /* accepts NULL */
 
 /* The result of one delivery round of a handed-out row. */
 enum outbox_result {
-	OUTBOX_RES_DELIVERED,   /* 2xx: the row is done */
-	OUTBOX_RES_RETRY,       /* try again after delay_ms (retryable failure, breaker open, ...) */
-	OUTBOX_RES_FAILED       /* permanent failure (other 4xx, ...): dead letter now */
+	OUTBOX_RES_DELIVERED, /* 2xx: the row is done */
+	OUTBOX_RES_RETRY,     /* try again after delay_ms (retryable failure, breaker open, ...) */
+	OUTBOX_RES_FAILED     /* permanent failure (other 4xx, ...): dead letter now */
 };
 struct outbox_mark {
 	enum outbox_result result;
-	int         status;      /* last upstream status, 0 when none */
-	long        attempts;    /* upstream attempts made in this round (0 when the breaker refused) */
-	long        delay_ms;    /* RETRY: earliest next round */
-	const char *error;       /* borrowed; NULL when none; kept up to OUTBOX_ERROR_MAX bytes */
+	int status;        /* last upstream status, 0 when none */
+	long attempts;     /* upstream attempts made in this round (0 when the breaker refused) */
+	long delay_ms;     /* RETRY: earliest next round */
+	const char *error; /* borrowed; NULL when none; kept up to OUTBOX_ERROR_MAX bytes */
 };
 
 /* Put completion: status OUTBOX_OK (every row is on disk; ids[i] is rows[i]'s id) or OUTBOX_ERROR
@@ -135,27 +136,27 @@ typedef void (*outbox_done_fn)(void *arg, int status);
 typedef int (*outbox_post_fn)(void *post_ctx, void (*fn)(void *), void *arg);
 
 struct outbox_open_args {
-	const struct outbox_cfg *cfg;   /* copied */
-	outbox_post_fn     post;        /* required */
-	void              *post_ctx;
-	outbox_deliver_fn  deliver;     /* NULL: nothing is handed out (tests, or delivery not started) */
-	void              *deliver_arg;
-	int64_t          (*clock_ms)(void);   /* wall clock in ms; NULL: CLOCK_REALTIME. For tests. */
-	int                defer_wake;  /* puts, marks, retries and kicks do not wake the writer thread: the
+	const struct outbox_cfg *cfg; /* copied */
+	outbox_post_fn post;          /* required */
+	void *post_ctx;
+	outbox_deliver_fn deliver; /* NULL: nothing is handed out (tests, or delivery not started) */
+	void *deliver_arg;
+	int64_t (*clock_ms)(void); /* wall clock in ms; NULL: CLOCK_REALTIME. For tests. */
+	int defer_wake;            /* puts, marks, retries and kicks do not wake the writer thread: the
 	                                 * owner calls outbox_wake once per loop iteration, before it sleeps,
 	                                 * so they must all come from that loop's thread */
 };
 
 struct outbox_stats {
-	uint64_t depth;               /* queued + sending rows (including puts not yet committed) */
-	uint64_t bytes;               /* counted bytes of queued + sending + failed rows */
-	uint64_t failed;              /* dead letters */
-	uint64_t inflight;            /* rows handed out, not yet marked */
-	int64_t  oldest_queued_ms;    /* created_ms of the oldest queued or sending row; 0 when none */
-	uint64_t commits;             /* transactions committed */
-	uint64_t fsync_commits;       /* of these, with synchronous=FULL */
-	uint64_t rows_accepted;       /* rows acknowledged to put callers since open */
-	uint64_t rows_delivered, rows_dead;   /* since open */
+	uint64_t depth;                     /* queued + sending rows (including puts not yet committed) */
+	uint64_t bytes;                     /* counted bytes of queued + sending + failed rows */
+	uint64_t failed;                    /* dead letters */
+	uint64_t inflight;                  /* rows handed out, not yet marked */
+	int64_t oldest_queued_ms;           /* created_ms of the oldest queued or sending row; 0 when none */
+	uint64_t commits;                   /* transactions committed */
+	uint64_t fsync_commits;             /* of these, with synchronous=FULL */
+	uint64_t rows_accepted;             /* rows acknowledged to put callers since open */
+	uint64_t rows_delivered, rows_dead; /* since open */
 	uint64_t put_refused_full;
 };
 
@@ -173,8 +174,8 @@ void outbox_close(struct outbox *ob);
  * ids (may be NULL) receives their ids at once (each OUTBOX_ID_LEN + 1 bytes). done is called once, on the
  * loop thread, after the commit. Returns OUTBOX_OK, OUTBOX_EFULL, OUTBOX_EINVAL or OUTBOX_ERROR; on any
  * error nothing was taken and done will not be called. */
-int outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n,
-               char (*ids)[OUTBOX_ID_LEN + 1], outbox_put_fn done, void *arg);
+int outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char (*ids)[OUTBOX_ID_LEN + 1],
+               outbox_put_fn done, void *arg);
 
 /* With defer_wake: wake the writer thread if anything was queued since the last call (one wake-up, so
  * one transaction, for all the puts of a loop iteration). Cheap when nothing is pending. Accepts NULL. */
@@ -197,7 +198,7 @@ int outbox_list_failed(struct outbox *ob, size_t limit, struct buf *out);
 /* JSON of one row for GET /outbox/{id}: {"id","state","attempts","status","lastError","createdAt",
  * "nextAttemptAt","completedAt","hub","target","method","path"} (times RFC 3339 UTC; absent ones omitted). */
 int outbox_msg_json(const struct outbox_msg *m, struct buf *out);
-const char *outbox_state_name(enum outbox_state s);   /* "queued", "sending", "delivered", "failed" */
+const char *outbox_state_name(enum outbox_state s); /* "queued", "sending", "delivered", "failed" */
 int outbox_state_parse(const char *s, enum outbox_state *out);
 
 void outbox_get_stats(struct outbox *ob, struct outbox_stats *out);

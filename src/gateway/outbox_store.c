@@ -1,5 +1,5 @@
 /* outbox_store.c: the outbox database (schema, statements, open, counts) and the writer thread's target table. */
-#include <config.h>   /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +18,7 @@
 
 /* ---- the target table (writer thread) ---- */
 
-static uint64_t
-fnv1a(const char *s)
+static uint64_t fnv1a(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 
@@ -28,8 +27,7 @@ fnv1a(const char *s)
 	return h;
 }
 
-static int
-targets_grow(struct outbox *ob)
+static int targets_grow(struct outbox *ob)
 {
 	size_t nb = ob->tnbuckets ? ob->tnbuckets * 2 : 256, i;
 	struct target **b = calloc(nb, sizeof(*b));
@@ -51,8 +49,7 @@ targets_grow(struct outbox *ob)
 	return 0;
 }
 
-struct target *
-ob_target_get(struct outbox *ob, const char *key, int create)
+struct target *ob_target_get(struct outbox *ob, const char *key, int create)
 {
 	struct target *t;
 	size_t h;
@@ -81,8 +78,7 @@ ob_target_get(struct outbox *ob, const char *key, int create)
 }
 
 /* Drop t when nothing of it is left. */
-void
-ob_target_maybe_drop(struct outbox *ob, struct target *t)
+void ob_target_maybe_drop(struct outbox *ob, struct target *t)
 {
 	struct target **pp;
 
@@ -98,8 +94,7 @@ ob_target_maybe_drop(struct outbox *ob, struct target *t)
 		}
 }
 
-void
-ob_targets_clear(struct outbox *ob)
+void ob_targets_clear(struct outbox *ob)
 {
 	size_t i;
 
@@ -120,23 +115,21 @@ ob_targets_clear(struct outbox *ob)
 /* ---- SQLite ---- */
 
 static const char ob_schema[] =
-	"CREATE TABLE IF NOT EXISTS outbox("
-	" seq INTEGER PRIMARY KEY,"          /* order of acceptance: per-target ordering */
-	" id TEXT NOT NULL UNIQUE,"
-	" created_ms INTEGER NOT NULL,"
-	" hub TEXT NOT NULL, target TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
-	" content_type TEXT, body BLOB, request_id TEXT,"
-	" state INTEGER NOT NULL,"           /* 0 queued, 1 sending, 2 delivered, 3 failed */
-	" attempts INTEGER NOT NULL DEFAULT 0, status INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
-	" next_attempt_ms INTEGER NOT NULL DEFAULT 0, done_ms INTEGER NOT NULL DEFAULT 0,"
-	" bytes INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS outbox_target ON outbox(target, seq) WHERE state < 2;"
-	"CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq);"
-	"CREATE INDEX IF NOT EXISTS outbox_done ON outbox(done_ms) WHERE state = 2;";
+        "CREATE TABLE IF NOT EXISTS outbox("
+        " seq INTEGER PRIMARY KEY," /* order of acceptance: per-target ordering */
+        " id TEXT NOT NULL UNIQUE,"
+        " created_ms INTEGER NOT NULL,"
+        " hub TEXT NOT NULL, target TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+        " content_type TEXT, body BLOB, request_id TEXT,"
+        " state INTEGER NOT NULL," /* 0 queued, 1 sending, 2 delivered, 3 failed */
+        " attempts INTEGER NOT NULL DEFAULT 0, status INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+        " next_attempt_ms INTEGER NOT NULL DEFAULT 0, done_ms INTEGER NOT NULL DEFAULT 0,"
+        " bytes INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS outbox_target ON outbox(target, seq) WHERE state < 2;"
+        "CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq);"
+        "CREATE INDEX IF NOT EXISTS outbox_done ON outbox(done_ms) WHERE state = 2;";
 
-
-static int
-ob_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
+static int ob_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
 {
 	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "outbox: cannot prepare a statement: %s", sqlite3_errmsg(db));
@@ -145,8 +138,7 @@ ob_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t er
 	return 0;
 }
 
-int
-ob_exec(sqlite3 *db, const char *sql)
+int ob_exec(sqlite3 *db, const char *sql)
 {
 	char *msg = NULL;
 
@@ -158,8 +150,7 @@ ob_exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-int
-ob_set_sync(struct outbox *ob, int full)
+int ob_set_sync(struct outbox *ob, int full)
 {
 	if (ob->sync_full == full)
 		return 0;
@@ -169,8 +160,7 @@ ob_set_sync(struct outbox *ob, int full)
 	return 0;
 }
 
-int
-ob_step_done(sqlite3_stmt *st)
+int ob_step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
@@ -179,8 +169,7 @@ ob_step_done(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-char *
-ob_col_strdup(sqlite3_stmt *st, int i)
+char *ob_col_strdup(sqlite3_stmt *st, int i)
 {
 	const unsigned char *s = sqlite3_column_text(st, i);
 
@@ -188,8 +177,7 @@ ob_col_strdup(sqlite3_stmt *st, int i)
 }
 
 /* A row from a SELECT of OB_COLS (and body at column 16 when with_body). */
-struct outbox_msg *
-ob_msg_from_stmt(sqlite3_stmt *st, int with_body)
+struct outbox_msg *ob_msg_from_stmt(sqlite3_stmt *st, int with_body)
 {
 	struct outbox_msg *m = calloc(1, sizeof(*m));
 	const unsigned char *id;
@@ -232,8 +220,7 @@ bad:
 }
 
 /* Figures from the database (open, and after a failed commit). Called with mu NOT held. */
-int
-ob_recount(struct outbox *ob)
+int ob_recount(struct outbox *ob)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t rows = 0, bytes = 0, depth = 0, failed = 0;
@@ -279,8 +266,7 @@ ob_recount(struct outbox *ob)
 
 /* Rebuild the target table from the rows not yet settled (open, and after a failed transaction). Entries
  * of targets with rows handed out survive, so the pointers in ob->infl stay valid. */
-int
-ob_load_targets(struct outbox *ob)
+int ob_load_targets(struct outbox *ob)
 {
 	sqlite3_stmt *st = NULL;
 	size_t i;
@@ -322,8 +308,7 @@ ob_load_targets(struct outbox *ob)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-ob_db_open(struct outbox *ob, char *err, size_t errlen)
+int ob_db_open(struct outbox *ob, char *err, size_t errlen)
 {
 	const char *path = ob->cfg.path;
 	sqlite3_stmt *st = NULL;
@@ -343,16 +328,17 @@ ob_db_open(struct outbox *ob, char *err, size_t errlen)
 	}
 	sqlite3_busy_timeout(ob->db, 5000);
 	if (sqlite3_prepare_v2(ob->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW ||
-	    strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+	    sqlite3_step(st) != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
 		sqlite3_finalize(st);
-		snprintf(err, errlen, "outbox: %s: cannot switch to WAL mode: %s", path, sqlite3_errmsg(ob->db));
+		snprintf(err, errlen, "outbox: %s: cannot switch to WAL mode: %s", path,
+		         sqlite3_errmsg(ob->db));
 		return -1;
 	}
 	sqlite3_finalize(st);
 	ob->sync_full = -1;
 	if (ob_set_sync(ob, 1) < 0 || ob_exec(ob->db, ob_schema) < 0) {
-		snprintf(err, errlen, "outbox: %s: cannot create the schema: %s", path, sqlite3_errmsg(ob->db));
+		snprintf(err, errlen, "outbox: %s: cannot create the schema: %s", path,
+		         sqlite3_errmsg(ob->db));
 		return -1;
 	}
 	if (sqlite3_prepare_v2(ob->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
@@ -370,27 +356,43 @@ ob_db_open(struct outbox *ob, char *err, size_t errlen)
 		snprintf(err, errlen, "outbox: %s: cannot requeue: %s", path, sqlite3_errmsg(ob->db));
 		return -1;
 	}
-	if (ob_prepare(ob->db, "INSERT INTO outbox(id, created_ms, hub, target, method, path, content_type, body,"
+	if (ob_prepare(ob->db,
+	               "INSERT INTO outbox(id, created_ms, hub, target, method, path, content_type, body,"
 	               " request_id, state, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)",
 	               &ob->s_insert, err, errlen) < 0 ||
-	    ob_prepare(ob->db, "UPDATE outbox SET state = 2, body = NULL, status = ?2, attempts = attempts + ?3,"
-	               " last_error = NULL, done_ms = ?4 WHERE seq = ?1", &ob->s_delivered, err, errlen) < 0 ||
+	    ob_prepare(ob->db,
+	               "UPDATE outbox SET state = 2, body = NULL, status = ?2, attempts = attempts + ?3,"
+	               " last_error = NULL, done_ms = ?4 WHERE seq = ?1",
+	               &ob->s_delivered, err, errlen) < 0 ||
 	    ob_prepare(ob->db, "DELETE FROM outbox WHERE seq = ?1", &ob->s_delete, err, errlen) < 0 ||
-	    ob_prepare(ob->db, "UPDATE outbox SET state = 3, status = ?2, attempts = attempts + ?3,"
-	               " last_error = ?4, done_ms = ?5 WHERE seq = ?1", &ob->s_failed, err, errlen) < 0 ||
-	    ob_prepare(ob->db, "UPDATE outbox SET state = 0, status = ?2, attempts = attempts + ?3,"
-	               " last_error = ?4, next_attempt_ms = ?5 WHERE seq = ?1", &ob->s_requeue, err, errlen) < 0 ||
-	    ob_prepare(ob->db, "SELECT " OB_COLS ", body FROM outbox WHERE target = ?1 AND state < 2"
-	               " ORDER BY seq LIMIT 1", &ob->s_head, err, errlen) < 0 ||
+	    ob_prepare(ob->db,
+	               "UPDATE outbox SET state = 3, status = ?2, attempts = attempts + ?3,"
+	               " last_error = ?4, done_ms = ?5 WHERE seq = ?1",
+	               &ob->s_failed, err, errlen) < 0 ||
+	    ob_prepare(ob->db,
+	               "UPDATE outbox SET state = 0, status = ?2, attempts = attempts + ?3,"
+	               " last_error = ?4, next_attempt_ms = ?5 WHERE seq = ?1",
+	               &ob->s_requeue, err, errlen) < 0 ||
+	    ob_prepare(ob->db,
+	               "SELECT " OB_COLS ", body FROM outbox WHERE target = ?1 AND state < 2"
+	               " ORDER BY seq LIMIT 1",
+	               &ob->s_head, err, errlen) < 0 ||
 	    ob_prepare(ob->db, "SELECT seq, state, target FROM outbox WHERE id = ?1", &ob->s_retry_get, err,
 	               errlen) < 0 ||
-	    ob_prepare(ob->db, "UPDATE outbox SET seq = (SELECT max(seq) + 1 FROM outbox), state = 0, attempts = 0,"
-	               " next_attempt_ms = 0, done_ms = 0 WHERE seq = ?1", &ob->s_retry_set, err, errlen) < 0 ||
-	    ob_prepare(ob->db, "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE state = 2"
-	               " AND done_ms < ?1 LIMIT 5000)", &ob->s_purge, err, errlen) < 0 ||
-	    ob_prepare(ob->db, "SELECT min(created_ms) FROM (SELECT created_ms FROM (SELECT created_ms FROM outbox"
-	               " WHERE state = 0 ORDER BY seq LIMIT 1) UNION ALL SELECT created_ms FROM (SELECT created_ms"
-	               " FROM outbox WHERE state = 1 ORDER BY seq LIMIT 1))", &ob->s_oldest, err, errlen) < 0 ||
+	    ob_prepare(ob->db,
+	               "UPDATE outbox SET seq = (SELECT max(seq) + 1 FROM outbox), state = 0, attempts = 0,"
+	               " next_attempt_ms = 0, done_ms = 0 WHERE seq = ?1",
+	               &ob->s_retry_set, err, errlen) < 0 ||
+	    ob_prepare(ob->db,
+	               "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE state = 2"
+	               " AND done_ms < ?1 LIMIT 5000)",
+	               &ob->s_purge, err, errlen) < 0 ||
+	    ob_prepare(ob->db,
+	               "SELECT min(created_ms) FROM (SELECT created_ms FROM (SELECT created_ms FROM outbox"
+	               " WHERE state = 0 ORDER BY seq LIMIT 1) UNION ALL SELECT created_ms FROM (SELECT "
+	               "created_ms"
+	               " FROM outbox WHERE state = 1 ORDER BY seq LIMIT 1))",
+	               &ob->s_oldest, err, errlen) < 0 ||
 	    ob_prepare(ob->db, "BEGIN IMMEDIATE", &ob->s_begin, err, errlen) < 0 ||
 	    ob_prepare(ob->db, "COMMIT", &ob->s_commit, err, errlen) < 0 ||
 	    ob_prepare(ob->db, "ROLLBACK", &ob->s_rollback, err, errlen) < 0)
@@ -412,19 +414,20 @@ ob_db_open(struct outbox *ob, char *err, size_t errlen)
 		return -1;
 	}
 	sqlite3_busy_timeout(ob->rdb, 2000);
-	if (ob_prepare(ob->rdb, "SELECT " OB_COLS " FROM outbox WHERE id = ?1", &ob->r_get, err, errlen) < 0 ||
+	if (ob_prepare(ob->rdb, "SELECT " OB_COLS " FROM outbox WHERE id = ?1", &ob->r_get, err, errlen) <
+	            0 ||
 	    ob_prepare(ob->rdb, "SELECT " OB_COLS " FROM outbox WHERE state = 3 ORDER BY seq LIMIT ?1",
 	               &ob->r_failed, err, errlen) < 0)
 		return -1;
 	return 0;
 }
 
-void
-ob_db_close(struct outbox *ob)
+void ob_db_close(struct outbox *ob)
 {
-	sqlite3_stmt **all[] = { &ob->s_insert, &ob->s_delivered, &ob->s_delete, &ob->s_failed, &ob->s_requeue,
-		&ob->s_head, &ob->s_retry_get, &ob->s_retry_set, &ob->s_purge, &ob->s_oldest,
-		&ob->s_begin, &ob->s_commit, &ob->s_rollback, &ob->r_get, &ob->r_failed };
+	sqlite3_stmt **all[] = { &ob->s_insert,   &ob->s_delivered, &ob->s_delete,    &ob->s_failed,
+		                 &ob->s_requeue,  &ob->s_head,      &ob->s_retry_get, &ob->s_retry_set,
+		                 &ob->s_purge,    &ob->s_oldest,    &ob->s_begin,     &ob->s_commit,
+		                 &ob->s_rollback, &ob->r_get,       &ob->r_failed };
 	size_t i;
 
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {

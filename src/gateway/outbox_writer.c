@@ -1,5 +1,5 @@
 /* outbox_writer.c: the outbox's writer thread: one transaction per cycle (group commit), hand-outs in target order. */
-#include <config.h>   /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,24 +19,23 @@
 /* ---- one cycle of the writer thread ---- */
 
 struct cycle {
-	struct put_req   *puts;
-	struct mark_req  *marks;
+	struct put_req *puts;
+	struct mark_req *marks;
 	struct retry_req *retries;
-	struct msg_item  *msgs, **msgs_tail;
-	int               stopping;
-	int               scan;          /* something may have become deliverable */
+	struct msg_item *msgs, **msgs_tail;
+	int stopping;
+	int scan; /* something may have become deliverable */
 	/* deltas applied to the shared figures after the commit */
-	int64_t           d_rows, d_bytes, d_depth, d_failed, d_inflight;
-	uint64_t          delivered, dead;
-	struct inflight  *new_infl;      /* handed out by this cycle: joined to ob->infl after the commit */
-	size_t            n_new_infl;
-	struct target   **empties;       /* targets that may have nothing left: dropped after the commit */
-	size_t            nempties, cap_empties;
+	int64_t d_rows, d_bytes, d_depth, d_failed, d_inflight;
+	uint64_t delivered, dead;
+	struct inflight *new_infl; /* handed out by this cycle: joined to ob->infl after the commit */
+	size_t n_new_infl;
+	struct target **empties; /* targets that may have nothing left: dropped after the commit */
+	size_t nempties, cap_empties;
 };
 
 /* Remember t for target_maybe_drop after the commit (never during: ob->infl may be restored). */
-static int
-cycle_maybe_empty(struct cycle *c, struct target *t)
+static int cycle_maybe_empty(struct cycle *c, struct target *t)
 {
 	if (t->maybe_empty || t->pending > 0 || t->busy)
 		return 0;
@@ -54,8 +53,7 @@ cycle_maybe_empty(struct cycle *c, struct target *t)
 	return 0;
 }
 
-static struct inflight *
-inflight_find(struct outbox *ob, const char *id, size_t *idx)
+static struct inflight *inflight_find(struct outbox *ob, const char *id, size_t *idx)
 {
 	size_t i;
 
@@ -67,8 +65,7 @@ inflight_find(struct outbox *ob, const char *id, size_t *idx)
 	return NULL;
 }
 
-static int
-cycle_mark(struct outbox *ob, struct cycle *c, struct mark_req *mr, int64_t now)
+static int cycle_mark(struct outbox *ob, struct cycle *c, struct mark_req *mr, int64_t now)
 {
 	const struct outbox_mark *m = &mr->m;
 	struct inflight *in;
@@ -106,9 +103,9 @@ cycle_mark(struct outbox *ob, struct cycle *c, struct mark_req *mr, int64_t now)
 		char why[OUTBOX_ERROR_MAX + 64];
 
 		snprintf(why, sizeof(why), "%s%s", mr->has_error ? mr->error : "delivery failed",
-		         m->result == OUTBOX_RES_FAILED ? "" :
-		         in->attempts + m->attempts >= ob->cfg.max_attempts ? " (attempts exhausted)" :
-		         " (maximum age reached)");
+		         m->result == OUTBOX_RES_FAILED                       ? ""
+		         : in->attempts + m->attempts >= ob->cfg.max_attempts ? " (attempts exhausted)"
+		                                                              : " (maximum age reached)");
 		sqlite3_bind_int64(ob->s_failed, 1, in->seq);
 		sqlite3_bind_int(ob->s_failed, 2, m->status);
 		sqlite3_bind_int64(ob->s_failed, 3, m->attempts);
@@ -137,14 +134,13 @@ cycle_mark(struct outbox *ob, struct cycle *c, struct mark_req *mr, int64_t now)
 	c->scan = 1;
 	if (cycle_maybe_empty(c, in->t) < 0)
 		return -1;
-	pthread_mutex_lock(&ob->mu);          /* outbox_get reads ob->infl */
+	pthread_mutex_lock(&ob->mu); /* outbox_get reads ob->infl */
 	ob->infl[idx] = ob->infl[--ob->ninfl];
 	pthread_mutex_unlock(&ob->mu);
 	return 0;
 }
 
-static int
-cycle_put(struct outbox *ob, struct cycle *c, struct put_req *p, int64_t now)
+static int cycle_put(struct outbox *ob, struct cycle *c, struct put_req *p, int64_t now)
 {
 	size_t i;
 
@@ -175,8 +171,7 @@ cycle_put(struct outbox *ob, struct cycle *c, struct put_req *p, int64_t now)
 	return 0;
 }
 
-static int
-cycle_retry(struct outbox *ob, struct cycle *c, struct retry_req *rr)
+static int cycle_retry(struct outbox *ob, struct cycle *c, struct retry_req *rr)
 {
 	sqlite3_stmt *st = ob->s_retry_get;
 	struct target *t;
@@ -222,8 +217,7 @@ cycle_retry(struct outbox *ob, struct cycle *c, struct retry_req *rr)
 }
 
 /* Hand out the head of target t when it is due. Returns 1 when one was handed out, 0 when not, -1 on error. */
-static int
-cycle_handout_one(struct outbox *ob, struct cycle *c, struct target *t, int64_t now)
+static int cycle_handout_one(struct outbox *ob, struct cycle *c, struct target *t, int64_t now)
 {
 	for (;;) {
 		sqlite3_stmt *st = ob->s_head;
@@ -237,14 +231,14 @@ cycle_handout_one(struct outbox *ob, struct cycle *c, struct target *t, int64_t 
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_DONE) {
 			sqlite3_reset(st);
-			t->pending = 0;       /* the table disagreed: trust the database */
+			t->pending = 0; /* the table disagreed: trust the database */
 			return 0;
 		}
 		if (rc != SQLITE_ROW) {
 			sqlite3_reset(st);
 			return -1;
 		}
-		if (sqlite3_column_int(st, 9) != OUTBOX_QUEUED) {   /* already sending: keep the order */
+		if (sqlite3_column_int(st, 9) != OUTBOX_QUEUED) { /* already sending: keep the order */
 			sqlite3_reset(st);
 			t->busy = 1;
 			return 0;
@@ -265,7 +259,8 @@ cycle_handout_one(struct outbox *ob, struct cycle *c, struct target *t, int64_t 
 			sqlite3_bind_int64(ob->s_failed, 1, m->seq);
 			sqlite3_bind_int(ob->s_failed, 2, m->status);
 			sqlite3_bind_int64(ob->s_failed, 3, 0);
-			sqlite3_bind_text(ob->s_failed, 4, "maximum age reached before delivery", -1, SQLITE_STATIC);
+			sqlite3_bind_text(ob->s_failed, 4, "maximum age reached before delivery", -1,
+			                  SQLITE_STATIC);
 			sqlite3_bind_int64(ob->s_failed, 5, now);
 			outbox_msg_free(m);
 			if (ob_step_done(ob->s_failed) < 0)
@@ -308,16 +303,15 @@ cycle_handout_one(struct outbox *ob, struct cycle *c, struct target *t, int64_t 
 	}
 }
 
-static int
-cycle_handout(struct outbox *ob, struct cycle *c, int64_t now)
+static int cycle_handout(struct outbox *ob, struct cycle *c, int64_t now)
 {
 	size_t i, room;
 	uint64_t infl;
 
 	pthread_mutex_lock(&ob->mu);
-	infl = (uint64_t)((int64_t)ob->inflight_n + c->d_inflight);   /* with this cycle's marks */
+	infl = (uint64_t)((int64_t)ob->inflight_n + c->d_inflight); /* with this cycle's marks */
 	pthread_mutex_unlock(&ob->mu);
-	ob->next_due_wall = 0;     /* a mark will start the next scan */
+	ob->next_due_wall = 0; /* a mark will start the next scan */
 	if (infl >= (uint64_t)ob->cfg.max_inflight)
 		return 0;
 	room = (size_t)((uint64_t)ob->cfg.max_inflight - infl);
@@ -349,8 +343,7 @@ cycle_handout(struct outbox *ob, struct cycle *c, int64_t now)
 	return 0;
 }
 
-static void
-ob_dispatch(void *arg)
+static void ob_dispatch(void *arg)
 {
 	struct ob_batch *b = arg;
 
@@ -389,8 +382,7 @@ ob_dispatch(void *arg)
 	free(b);
 }
 
-static void
-ob_post_batch(struct outbox *ob, struct ob_batch *b)
+static void ob_post_batch(struct outbox *ob, struct ob_batch *b)
 {
 	int tries;
 
@@ -407,8 +399,7 @@ ob_post_batch(struct outbox *ob, struct ob_batch *b)
 	}
 }
 
-void
-ob_mark_list_free(struct mark_req *m)
+void ob_mark_list_free(struct mark_req *m)
 {
 	while (m != NULL) {
 		struct mark_req *next = m->next;
@@ -419,8 +410,7 @@ ob_mark_list_free(struct mark_req *m)
 }
 
 /* Run one transaction. Returns 0, or -1 when it failed (puts reported failed, the rest queued again). */
-static int
-ob_cycle(struct outbox *ob, struct cycle *c)
+static int ob_cycle(struct outbox *ob, struct cycle *c)
 {
 	int64_t now = ob->clock_ms();
 	int full = c->puts != NULL || c->retries != NULL;
@@ -454,8 +444,8 @@ ob_cycle(struct outbox *ob, struct cycle *c)
 	for (r = c->retries; ok && r != NULL; r = r->next)
 		if (cycle_retry(ob, c, r) < 0)
 			ok = 0;
-	if (ok && !c->stopping && ob->deliver != NULL && (c->scan || (ob->next_due_wall != 0 &&
-	    ob->next_due_wall <= now))) {
+	if (ok && !c->stopping && ob->deliver != NULL &&
+	    (c->scan || (ob->next_due_wall != 0 && ob->next_due_wall <= now))) {
 		if (cycle_handout(ob, c, now) < 0)
 			ok = 0;
 		else if (c->msgs != NULL)
@@ -467,7 +457,8 @@ ob_cycle(struct outbox *ob, struct cycle *c)
 			ok = 0;
 		else if (sqlite3_changes(ob->db) > 0)
 			did_anything = 1;
-		ob->next_purge_mono = ob_mono_ms() + (sqlite3_changes(ob->db) >= OB_PURGE_CHUNK ? 0 : OB_PURGE_EVERY_MS);
+		ob->next_purge_mono =
+		        ob_mono_ms() + (sqlite3_changes(ob->db) >= OB_PURGE_CHUNK ? 0 : OB_PURGE_EVERY_MS);
 	}
 	if (ok && ob_step_done(ob->s_commit) < 0) {
 		log_err("outbox: commit failed: %s", sqlite3_errmsg(ob->db));
@@ -597,8 +588,7 @@ ob_cycle(struct outbox *ob, struct cycle *c)
 	return ok ? 0 : -1;
 }
 
-void
-ob_update_oldest(struct outbox *ob)
+void ob_update_oldest(struct outbox *ob)
 {
 	int64_t oldest = 0;
 
@@ -610,8 +600,7 @@ ob_update_oldest(struct outbox *ob)
 	pthread_mutex_unlock(&ob->mu);
 }
 
-static void
-timespec_after(struct timespec *ts, int64_t ms)
+static void timespec_after(struct timespec *ts, int64_t ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += ms / 1000;
@@ -622,8 +611,7 @@ timespec_after(struct timespec *ts, int64_t ms)
 	}
 }
 
-void *
-ob_thread(void *arg)
+void *ob_thread(void *arg)
 {
 	struct outbox *ob = arg;
 	int failures = 0;
@@ -678,7 +666,8 @@ ob_thread(void *arg)
 			struct put_req **pp = &ob->puts;
 			size_t rows = 0;
 
-			while (*pp != NULL && (rows == 0 || rows + (*pp)->n <= (size_t)ob->cfg.max_batch_rows)) {
+			while (*pp != NULL &&
+			       (rows == 0 || rows + (*pp)->n <= (size_t)ob->cfg.max_batch_rows)) {
 				rows += (*pp)->n;
 				pp = &(*pp)->next;
 			}

@@ -11,11 +11,10 @@
 
 #include "procstat.h"
 
-#define PROCSTAT_FILE_MAX 4096    /* /proc/self/stat is a single line well under this */
+#define PROCSTAT_FILE_MAX 4096 /* /proc/self/stat is a single line well under this */
 
 /* Read a whole small file into buf (NUL-terminated). Returns bytes read or -1. */
-static ssize_t
-read_small(const char *path, char *buf, size_t size)
+static ssize_t read_small(const char *path, char *buf, size_t size)
 {
 	size_t got = 0;
 	ssize_t n;
@@ -30,9 +29,8 @@ read_small(const char *path, char *buf, size_t size)
 	return (ssize_t)got;
 }
 
-int
-procstat_parse_stat(const char *stat, long page_size, long ticks_per_s, uint64_t btime,
-                    struct procstat *out)
+int procstat_parse_stat(const char *stat, long page_size, long ticks_per_s, uint64_t btime,
+                        struct procstat *out)
 {
 	const char *p = strrchr(stat, ')');
 	unsigned long long f[22];
@@ -68,8 +66,7 @@ procstat_parse_stat(const char *stat, long page_size, long ticks_per_s, uint64_t
 	return 0;
 }
 
-static uint64_t
-boot_time(void)
+static uint64_t boot_time(void)
 {
 	static uint64_t cached;
 	char *buf, *p;
@@ -86,8 +83,7 @@ boot_time(void)
 	return cached;
 }
 
-static long
-count_fds(void)
+static long count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -99,11 +95,10 @@ count_fds(void)
 		if (de->d_name[0] != '.')
 			n++;
 	closedir(d);
-	return n > 0 ? n - 1 : 0;    /* the directory stream's own descriptor */
+	return n > 0 ? n - 1 : 0; /* the directory stream's own descriptor */
 }
 
-int
-procstat_read(struct procstat *out)
+int procstat_read(struct procstat *out)
 {
 	char buf[PROCSTAT_FILE_MAX];
 	struct rlimit rl;

@@ -5,13 +5,13 @@
 #include <stdint.h>
 
 struct procstat {
-	uint64_t rss_bytes;         /* resident set size */
-	uint64_t vsize_bytes;       /* virtual memory size */
-	uint64_t cpu_ticks;         /* user + system time, in clock ticks */
-	long     ticks_per_s;       /* sysconf(_SC_CLK_TCK) */
-	double   start_time_s;      /* start of the process, seconds since the epoch */
-	long     open_fds;          /* entries of /proc/self/fd (the directory's own fd excluded) */
-	long     max_fds;           /* RLIMIT_NOFILE soft limit, -1 when unlimited */
+	uint64_t rss_bytes;   /* resident set size */
+	uint64_t vsize_bytes; /* virtual memory size */
+	uint64_t cpu_ticks;   /* user + system time, in clock ticks */
+	long ticks_per_s;     /* sysconf(_SC_CLK_TCK) */
+	double start_time_s;  /* start of the process, seconds since the epoch */
+	long open_fds;        /* entries of /proc/self/fd (the directory's own fd excluded) */
+	long max_fds;         /* RLIMIT_NOFILE soft limit, -1 when unlimited */
 };
 
 /* Read the figures. Returns 0, or -1 when /proc could not be read (fields then 0, open_fds -1). */

@@ -8,30 +8,29 @@
 #include "ratelimit.h"
 #include "gateway/dcfg.h"
 
-#define NIL (-1)
+#define NIL        (-1)
 #define RL_EPSILON 1e-9
 
 struct rl_entry {
 	uint64_t key;
-	double   tokens;
+	double tokens;
 	uint64_t last_ms;
 	unsigned inflight;
-	int32_t  hnext;            /* next in the hash chain, or in the free list */
-	int32_t  prev, next;       /* LRU list: head is the most recently seen */
+	int32_t hnext;      /* next in the hash chain, or in the free list */
+	int32_t prev, next; /* LRU list: head is the most recently seen */
 };
 
 struct ratelimit {
 	struct ratelimit_cfg cfg;
 	struct rl_entry *e;
-	int32_t *heads;            /* nbuckets chain heads */
-	size_t   nbuckets;         /* a power of two >= 2 * cap */
-	size_t   cap, used;
-	int32_t  free_list;
-	int32_t  lru_head, lru_tail;
+	int32_t *heads;  /* nbuckets chain heads */
+	size_t nbuckets; /* a power of two >= 2 * cap */
+	size_t cap, used;
+	int32_t free_list;
+	int32_t lru_head, lru_tail;
 };
 
-void
-ratelimit_cfg_default(struct ratelimit_cfg *out)
+void ratelimit_cfg_default(struct ratelimit_cfg *out)
 {
 	out->rate = RATELIMIT_DEFAULT_RATE;
 	out->burst = RATELIMIT_DEFAULT_BURST;
@@ -40,39 +39,32 @@ ratelimit_cfg_default(struct ratelimit_cfg *out)
 }
 
 /* A number (int or float) setting. */
-static int
-get_number(const config_setting_t *m, double *out)
+static int get_number(const config_setting_t *m, double *out)
 {
 	switch (config_setting_type(m)) {
 	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		*out = (double)config_setting_get_int64(m);
-		return 0;
+	case CONFIG_TYPE_INT64: *out = (double)config_setting_get_int64(m); return 0;
 	case CONFIG_TYPE_FLOAT:
 		*out = config_setting_get_float(m);
-		return *out == *out && *out > -1e18 && *out < 1e18 ? 0 : -1;   /* not NaN or huge */
-	default:
-		return -1;
+		return *out == *out && *out > -1e18 && *out < 1e18 ? 0 : -1; /* not NaN or huge */
+	default: return -1;
 	}
 }
 
-static int
-is_integer(double v)
+static int is_integer(double v)
 {
 	return v == (double)(long long)v;
 }
 
 /* Whole seconds, rounded up, of a positive amount (without libm). */
-static double
-ceil_pos(double v)
+static double ceil_pos(double v)
 {
 	double t = (double)(long long)v;
 
 	return t < v ? t + 1 : t;
 }
 
-int
-ratelimit_cfg_parse(const config_setting_t *s, struct ratelimit_cfg *out, char *err, size_t errlen)
+int ratelimit_cfg_parse(const config_setting_t *s, struct ratelimit_cfg *out, char *err, size_t errlen)
 {
 	int i, burst_set = 0;
 	double v;
@@ -94,27 +86,30 @@ ratelimit_cfg_parse(const config_setting_t *s, struct ratelimit_cfg *out, char *
 		}
 		if (strcmp(name, "rate") == 0) {
 			if (get_number(m, &v) < 0 || v < 0 || v > 1e9) {
-				dcfg_keyfail(m, err, errlen, "ratelimit.rate", "must be a number from 0 to 1e9");
+				dcfg_keyfail(m, err, errlen, "ratelimit.rate",
+				             "must be a number from 0 to 1e9");
 				return -1;
 			}
 			out->rate = v;
 		} else if (strcmp(name, "burst") == 0) {
 			if (get_number(m, &v) < 0 || v < 1 || v > 1e9) {
-				dcfg_keyfail(m, err, errlen, "ratelimit.burst", "must be a number from 1 to 1e9");
+				dcfg_keyfail(m, err, errlen, "ratelimit.burst",
+				             "must be a number from 1 to 1e9");
 				return -1;
 			}
 			out->burst = v;
 			burst_set = 1;
 		} else if (strcmp(name, "max_peers") == 0) {
 			if (get_number(m, &v) < 0 || v < 1 || v > RATELIMIT_PEERS_MAX || !is_integer(v)) {
-				dcfg_keyfail(m, err, errlen, "ratelimit.max_peers", "must be an integer from 1 to 65536");
+				dcfg_keyfail(m, err, errlen, "ratelimit.max_peers",
+				             "must be an integer from 1 to 65536");
 				return -1;
 			}
 			out->max_peers = (size_t)v;
 		} else if (strcmp(name, "max_inflight_per_peer") == 0) {
 			if (get_number(m, &v) < 0 || v < 0 || v > 1e7 || !is_integer(v)) {
 				dcfg_keyfail(m, err, errlen, "ratelimit.max_inflight_per_peer",
-				        "must be an integer from 0 to 10000000");
+				             "must be an integer from 0 to 10000000");
 				return -1;
 			}
 			out->max_inflight = (unsigned)v;
@@ -129,8 +124,7 @@ ratelimit_cfg_parse(const config_setting_t *s, struct ratelimit_cfg *out, char *
 	return 0;
 }
 
-static size_t
-hash_key(uint64_t k, size_t nbuckets)
+static size_t hash_key(uint64_t k, size_t nbuckets)
 {
 	k ^= k >> 33;
 	k *= 0xff51afd7ed558ccdULL;
@@ -140,8 +134,7 @@ hash_key(uint64_t k, size_t nbuckets)
 	return (size_t)k & (nbuckets - 1);
 }
 
-struct ratelimit *
-ratelimit_new(const struct ratelimit_cfg *cfg)
+struct ratelimit *ratelimit_new(const struct ratelimit_cfg *cfg)
 {
 	struct ratelimit *rl;
 	size_t i, cap = cfg->max_peers;
@@ -174,8 +167,7 @@ bad:
 	return NULL;
 }
 
-void
-ratelimit_free(struct ratelimit *rl)
+void ratelimit_free(struct ratelimit *rl)
 {
 	if (rl == NULL)
 		return;
@@ -184,8 +176,7 @@ ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
-void
-ratelimit_reconfigure(struct ratelimit *rl, const struct ratelimit_cfg *cfg)
+void ratelimit_reconfigure(struct ratelimit *rl, const struct ratelimit_cfg *cfg)
 {
 	size_t keep = rl->cfg.max_peers;
 	int32_t i;
@@ -197,8 +188,7 @@ ratelimit_reconfigure(struct ratelimit *rl, const struct ratelimit_cfg *cfg)
 			rl->e[i].tokens = rl->cfg.burst;
 }
 
-static int32_t
-find(const struct ratelimit *rl, uint64_t key)
+static int32_t find(const struct ratelimit *rl, uint64_t key)
 {
 	int32_t i;
 
@@ -208,8 +198,7 @@ find(const struct ratelimit *rl, uint64_t key)
 	return NIL;
 }
 
-static void
-lru_unlink(struct ratelimit *rl, int32_t i)
+static void lru_unlink(struct ratelimit *rl, int32_t i)
 {
 	struct rl_entry *x = &rl->e[i];
 
@@ -224,8 +213,7 @@ lru_unlink(struct ratelimit *rl, int32_t i)
 	x->prev = x->next = NIL;
 }
 
-static void
-lru_push_head(struct ratelimit *rl, int32_t i)
+static void lru_push_head(struct ratelimit *rl, int32_t i)
 {
 	struct rl_entry *x = &rl->e[i];
 
@@ -238,8 +226,7 @@ lru_push_head(struct ratelimit *rl, int32_t i)
 		rl->lru_tail = i;
 }
 
-static void
-hash_unlink(struct ratelimit *rl, int32_t i)
+static void hash_unlink(struct ratelimit *rl, int32_t i)
 {
 	int32_t *pp = &rl->heads[hash_key(rl->e[i].key, rl->nbuckets)];
 
@@ -250,8 +237,7 @@ hash_unlink(struct ratelimit *rl, int32_t i)
 }
 
 /* A slot for a new peer: a free one, else the least recently seen idle peer's. NIL when none. */
-static int32_t
-take_slot(struct ratelimit *rl)
+static int32_t take_slot(struct ratelimit *rl)
 {
 	int32_t i;
 
@@ -271,8 +257,8 @@ take_slot(struct ratelimit *rl)
 	return i;
 }
 
-enum rl_verdict
-ratelimit_acquire(struct ratelimit *rl, uint64_t key, uint64_t now_ms, unsigned *retry_after_s)
+enum rl_verdict ratelimit_acquire(struct ratelimit *rl, uint64_t key, uint64_t now_ms,
+                                  unsigned *retry_after_s)
 {
 	struct rl_entry *x;
 	int32_t i = find(rl, key);
@@ -330,8 +316,7 @@ ratelimit_acquire(struct ratelimit *rl, uint64_t key, uint64_t now_ms, unsigned 
 	return RL_ALLOW;
 }
 
-void
-ratelimit_release(struct ratelimit *rl, uint64_t key)
+void ratelimit_release(struct ratelimit *rl, uint64_t key)
 {
 	int32_t i = find(rl, key);
 
@@ -339,14 +324,12 @@ ratelimit_release(struct ratelimit *rl, uint64_t key)
 		rl->e[i].inflight--;
 }
 
-size_t
-ratelimit_peers(const struct ratelimit *rl)
+size_t ratelimit_peers(const struct ratelimit *rl)
 {
 	return rl->used;
 }
 
-unsigned
-ratelimit_inflight(const struct ratelimit *rl, uint64_t key)
+unsigned ratelimit_inflight(const struct ratelimit *rl, uint64_t key)
 {
 	int32_t i = find(rl, key);
 

@@ -1,6 +1,6 @@
 /* relay.c: the retry loop around up_submit: decide after each attempt, wait on a loop timer, ask the
  * breaker again, resubmit the same job. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "relay.h"
 
 #include <stdio.h>
@@ -13,21 +13,21 @@
 #include "upstream.h"
 
 struct relay {
-	struct loop         *loop;
-	struct up           *up;
+	struct loop *loop;
+	struct up *up;
 	struct retry_policy *policy;
-	retry_change_fn      on_change;
-	void                *change_arg;
+	retry_change_fn on_change;
+	void *change_arg;
 };
 
 /* Per-job state, hung on the job (job->cleanup_arg) until up_job_free. */
 struct relay_job {
-	struct relay      *r;
-	struct up_job     *job;
-	struct loop_timer *timer;   /* the wait before the next attempt */
-	relay_done_fn      done;
-	void              *arg;
-	int                probe;   /* the attempt in flight is a half-open probe */
+	struct relay *r;
+	struct up_job *job;
+	struct loop_timer *timer; /* the wait before the next attempt */
+	relay_done_fn done;
+	void *arg;
+	int probe; /* the attempt in flight is a half-open probe */
 };
 
 static void on_breaker(enum retry_breaker_state from, enum retry_breaker_state to, void *arg)
@@ -35,15 +35,15 @@ static void on_breaker(enum retry_breaker_state from, enum retry_breaker_state t
 	struct relay *r = arg;
 	static const enum metrics_breaker mb[] = { MB_CLOSED, MB_OPEN, MB_HALF_OPEN };
 
-	log_kv(to == RETRY_BREAKER_OPEN ? WLOG_WARN : WLOG_INFO, "circuit breaker",
-	       "from", retry_breaker_state_name(from), "to", retry_breaker_state_name(to), NULL);
+	log_kv(to == RETRY_BREAKER_OPEN ? WLOG_WARN : WLOG_INFO, "circuit breaker", "from",
+	       retry_breaker_state_name(from), "to", retry_breaker_state_name(to), NULL);
 	metrics_set_breaker(mb[to]);
 	if (r->on_change != NULL)
 		r->on_change(from, to, r->change_arg);
 }
 
-struct relay *relay_new(struct loop *l, struct up *up, const struct retry_cfg *cfg,
-                        retry_change_fn on_change, void *change_arg)
+struct relay *relay_new(struct loop *l, struct up *up, const struct retry_cfg *cfg, retry_change_fn on_change,
+                        void *change_arg)
 {
 	struct relay *r = calloc(1, sizeof *r);
 
@@ -109,7 +109,7 @@ static void finish(struct relay_job *rj, enum retry_verdict v, enum retry_reason
 	res.verdict = v;
 	res.reason = why;
 	res.delay_ms = delay_ms > 0 ? delay_ms : 0;
-	rj->done(rj->job, &res, rj->arg);   /* may free the job, and rj with it */
+	rj->done(rj->job, &res, rj->arg); /* may free the job, and rj with it */
 }
 
 static void outcome_of(const struct up_job *job, struct retry_outcome *o)
@@ -124,17 +124,11 @@ static void outcome_of(const struct up_job *job, struct retry_outcome *o)
 		o->net = RETRY_NET_NONE;
 		o->status = (int)job->status;
 		break;
-	case UP_TIMEOUT:
-		o->net = RETRY_NET_TIMEOUT;
-		break;
-	case UP_NO_ANSWER:
-		o->net = retry_net_from_curl(job->curlcode);
-		break;
+	case UP_TIMEOUT: o->net = RETRY_NET_TIMEOUT; break;
+	case UP_NO_ANSWER: o->net = retry_net_from_curl(job->curlcode); break;
 	case UP_TOO_LARGE:
 	case UP_FAILED:
-	default:
-		o->net = RETRY_NET_FATAL;
-		break;
+	default: o->net = RETRY_NET_FATAL; break;
 	}
 }
 
@@ -143,8 +137,8 @@ static enum metrics_cause cause_metric(enum retry_reason c)
 	switch (c) {
 	case RETRY_R_TIMEOUT: return MC_TIMEOUT;
 	case RETRY_R_CONNECT:
-	case RETRY_R_RESET:   return MC_CONNECT;
-	default:              return MC_STATUS;
+	case RETRY_R_RESET: return MC_CONNECT;
+	default: return MC_STATUS;
 	}
 }
 
@@ -207,9 +201,9 @@ static void on_attempt(struct up_job *job, void *arg)
 			snprintf(delay, sizeof delay, "%ld", d.delay_ms);
 			snprintf(n, sizeof n, "%u", job->attempts);
 			snprintf(st, sizeof st, "%ld", job->result == UP_OK ? job->status : 0L);
-			log_kv(WLOG_INFO, "retry", "request_id", job->request_id, "attempt", n,
-			       "cause", retry_reason_name(d.cause), "status", st, "delay_ms", delay,
-			       "hinted", d.hinted ? "1" : "0", NULL);
+			log_kv(WLOG_INFO, "retry", "request_id", job->request_id, "attempt", n, "cause",
+			       retry_reason_name(d.cause), "status", st, "delay_ms", delay, "hinted",
+			       d.hinted ? "1" : "0", NULL);
 		}
 		loop_timer_start(rj->timer, (uint64_t)d.delay_ms);
 		return;

@@ -1,5 +1,5 @@
 /* retry.c: retry policy for upstream attempts: classification, jittered backoff, server hints, budget, breaker. */
-#include <config.h>   /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -12,34 +12,33 @@
 #include "gateway/retry.h"
 
 struct budget_slot {
-	int64_t  epoch;      /* now_ms / slot width; the slot is stale when it is not within the window */
+	int64_t epoch; /* now_ms / slot width; the slot is stale when it is not within the window */
 	uint64_t requests;
 	uint64_t retries;
 };
 
 struct retry_policy {
 	struct retry_cfg cfg;
-	retry_rng_fn     rng;
-	void            *rng_arg;
-	uint64_t         rng_state;        /* for the internal generator */
-	retry_change_fn  on_change;
-	void            *change_arg;
+	retry_rng_fn rng;
+	void *rng_arg;
+	uint64_t rng_state; /* for the internal generator */
+	retry_change_fn on_change;
+	void *change_arg;
 
 	struct budget_slot slots[RETRY_BUDGET_SLOTS];
 
 	enum retry_breaker_state state;
-	long     consecutive;
-	int64_t  opened_at;
-	long     probes_out;
-	int64_t  last_probe_at;
+	long consecutive;
+	int64_t opened_at;
+	long probes_out;
+	int64_t last_probe_at;
 
 	struct retry_stats stats;
 };
 
 static const int retry_default_statuses[] = { 408, 429, 500, 502, 503, 504 };
 
-void
-retry_cfg_defaults(struct retry_cfg *out)
+void retry_cfg_defaults(struct retry_cfg *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->max_attempts = 4;
@@ -60,8 +59,7 @@ retry_cfg_defaults(struct retry_cfg *out)
 	out->breaker_probes = 1;
 }
 
-static int
-retry_parse_statuses(const config_setting_t *s, struct retry_cfg *out, char *err, size_t errlen)
+static int retry_parse_statuses(const config_setting_t *s, struct retry_cfg *out, char *err, size_t errlen)
 {
 	const config_setting_t *m = config_setting_get_member(s, "statuses");
 	int i, n;
@@ -88,12 +86,21 @@ retry_parse_statuses(const config_setting_t *s, struct retry_cfg *out, char *err
 	return 0;
 }
 
-int
-retry_cfg_parse(const config_setting_t *s, struct retry_cfg *out, char *err, size_t errlen)
+int retry_cfg_parse(const config_setting_t *s, struct retry_cfg *out, char *err, size_t errlen)
 {
-	static const char *const known[] = { "max_attempts", "base_delay_ms", "max_delay_ms",
-		"retry_after_max_ms", "statuses", "on_connect_error", "on_timeout", "on_reset", "budget_ratio",
-		"budget_window_ms", "budget_min_per_s", "breaker", NULL };
+	static const char *const known[] = { "max_attempts",
+		                             "base_delay_ms",
+		                             "max_delay_ms",
+		                             "retry_after_max_ms",
+		                             "statuses",
+		                             "on_connect_error",
+		                             "on_timeout",
+		                             "on_reset",
+		                             "budget_ratio",
+		                             "budget_window_ms",
+		                             "budget_min_per_s",
+		                             "breaker",
+		                             NULL };
 	static const char *const bknown[] = { "enabled", "failures", "cooldown_ms", "probes", NULL };
 	const config_setting_t *b;
 
@@ -127,33 +134,26 @@ retry_cfg_parse(const config_setting_t *s, struct retry_cfg *out, char *err, siz
 	return 0;
 }
 
-enum retry_net
-retry_net_from_curl(int curlcode)
+enum retry_net retry_net_from_curl(int curlcode)
 {
 	switch ((CURLcode)curlcode) {
-	case CURLE_OK:
-		return RETRY_NET_NONE;
+	case CURLE_OK: return RETRY_NET_NONE;
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT:
-	case CURLE_SSL_CONNECT_ERROR:
-		return RETRY_NET_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT:
-		return RETRY_NET_TIMEOUT;
+	case CURLE_SSL_CONNECT_ERROR: return RETRY_NET_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT: return RETRY_NET_TIMEOUT;
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return RETRY_NET_RESET;
-	default:
-		return RETRY_NET_FATAL;
+	case CURLE_HTTP2_STREAM: return RETRY_NET_RESET;
+	default: return RETRY_NET_FATAL;
 	}
 }
 
-static uint64_t
-retry_internal_rng(void *arg)
+static uint64_t retry_internal_rng(void *arg)
 {
 	uint64_t *s = arg, z;
 
@@ -164,8 +164,8 @@ retry_internal_rng(void *arg)
 	return z ^ (z >> 31);
 }
 
-struct retry_policy *
-retry_new(const struct retry_cfg *cfg, retry_rng_fn rng, void *rng_arg, retry_change_fn on_change, void *change_arg)
+struct retry_policy *retry_new(const struct retry_cfg *cfg, retry_rng_fn rng, void *rng_arg,
+                               retry_change_fn on_change, void *change_arg)
 {
 	struct retry_policy *p = calloc(1, sizeof(*p));
 
@@ -176,7 +176,8 @@ retry_new(const struct retry_cfg *cfg, retry_rng_fn rng, void *rng_arg, retry_ch
 		p->rng = rng;
 		p->rng_arg = rng_arg;
 	} else {
-		if (getrandom(&p->rng_state, sizeof(p->rng_state), GRND_NONBLOCK) != (ssize_t)sizeof(p->rng_state))
+		if (getrandom(&p->rng_state, sizeof(p->rng_state), GRND_NONBLOCK) !=
+		    (ssize_t)sizeof(p->rng_state))
 			p->rng_state = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)p;
 		p->rng = retry_internal_rng;
 		p->rng_arg = &p->rng_state;
@@ -187,36 +188,31 @@ retry_new(const struct retry_cfg *cfg, retry_rng_fn rng, void *rng_arg, retry_ch
 	return p;
 }
 
-void
-retry_free(struct retry_policy *p)
+void retry_free(struct retry_policy *p)
 {
 	free(p);
 }
 
-void
-retry_set_cfg(struct retry_policy *p, const struct retry_cfg *cfg)
+void retry_set_cfg(struct retry_policy *p, const struct retry_cfg *cfg)
 {
 	p->cfg = *cfg;
 }
 
-const struct retry_cfg *
-retry_get_cfg(const struct retry_policy *p)
+const struct retry_cfg *retry_get_cfg(const struct retry_policy *p)
 {
 	return &p->cfg;
 }
 
 /* ---- budget ---- */
 
-static int64_t
-budget_slot_width(const struct retry_cfg *c)
+static int64_t budget_slot_width(const struct retry_cfg *c)
 {
 	int64_t w = c->budget_window_ms / RETRY_BUDGET_SLOTS;
 
 	return w > 0 ? w : 1;
 }
 
-static struct budget_slot *
-budget_current(struct retry_policy *p, int64_t now_ms)
+static struct budget_slot *budget_current(struct retry_policy *p, int64_t now_ms)
 {
 	int64_t epoch = now_ms / budget_slot_width(&p->cfg);
 	struct budget_slot *s = &p->slots[(uint64_t)epoch % RETRY_BUDGET_SLOTS];
@@ -229,8 +225,7 @@ budget_current(struct retry_policy *p, int64_t now_ms)
 	return s;
 }
 
-static void
-budget_sums(const struct retry_policy *p, int64_t now_ms, uint64_t *requests, uint64_t *retries)
+static void budget_sums(const struct retry_policy *p, int64_t now_ms, uint64_t *requests, uint64_t *retries)
 {
 	int64_t epoch = now_ms / budget_slot_width(&p->cfg);
 	size_t i;
@@ -247,8 +242,7 @@ budget_sums(const struct retry_policy *p, int64_t now_ms, uint64_t *requests, ui
 }
 
 /* 1 when one more retry fits: retries < ratio * requests + min_per_s * window seconds. */
-static int
-budget_allows(const struct retry_policy *p, int64_t now_ms)
+static int budget_allows(const struct retry_policy *p, int64_t now_ms)
 {
 	uint64_t req, ret;
 	double allowance;
@@ -259,8 +253,7 @@ budget_allows(const struct retry_policy *p, int64_t now_ms)
 	return (double)ret + 1.0 <= allowance;
 }
 
-void
-retry_begin(struct retry_policy *p, int64_t now_ms)
+void retry_begin(struct retry_policy *p, int64_t now_ms)
 {
 	budget_current(p, now_ms)->requests++;
 	p->stats.requests++;
@@ -268,8 +261,7 @@ retry_begin(struct retry_policy *p, int64_t now_ms)
 
 /* ---- breaker ---- */
 
-static void
-breaker_set(struct retry_policy *p, enum retry_breaker_state to, int64_t now_ms)
+static void breaker_set(struct retry_policy *p, enum retry_breaker_state to, int64_t now_ms)
 {
 	enum retry_breaker_state from = p->state;
 
@@ -289,8 +281,7 @@ breaker_set(struct retry_policy *p, enum retry_breaker_state to, int64_t now_ms)
 		p->on_change(from, to, p->change_arg);
 }
 
-enum retry_admit
-retry_admit(struct retry_policy *p, int64_t now_ms, int *probe, long *wait_ms)
+enum retry_admit retry_admit(struct retry_policy *p, int64_t now_ms, int *probe, long *wait_ms)
 {
 	*probe = 0;
 	*wait_ms = 0;
@@ -321,8 +312,7 @@ retry_admit(struct retry_policy *p, int64_t now_ms, int *probe, long *wait_ms)
 	return RETRY_ADMIT_OPEN;
 }
 
-void
-retry_record(struct retry_policy *p, int failed, int probe, int64_t now_ms)
+void retry_record(struct retry_policy *p, int failed, int probe, int64_t now_ms)
 {
 	if (!p->cfg.breaker_enabled)
 		return;
@@ -348,8 +338,7 @@ retry_record(struct retry_policy *p, int failed, int probe, int64_t now_ms)
 
 /* ---- classification and delays ---- */
 
-int
-retry_is_retryable(const struct retry_cfg *cfg, const struct retry_outcome *o, enum retry_reason *cause)
+int retry_is_retryable(const struct retry_cfg *cfg, const struct retry_outcome *o, enum retry_reason *cause)
 {
 	size_t i;
 
@@ -357,9 +346,9 @@ retry_is_retryable(const struct retry_cfg *cfg, const struct retry_outcome *o, e
 	switch (o->net) {
 	case RETRY_NET_CONNECT: *cause = RETRY_R_CONNECT; return cfg->on_connect_error;
 	case RETRY_NET_TIMEOUT: *cause = RETRY_R_TIMEOUT; return cfg->on_timeout;
-	case RETRY_NET_RESET:   *cause = RETRY_R_RESET;   return cfg->on_reset;
-	case RETRY_NET_FATAL:   return 0;
-	case RETRY_NET_NONE:    break;
+	case RETRY_NET_RESET: *cause = RETRY_R_RESET; return cfg->on_reset;
+	case RETRY_NET_FATAL: return 0;
+	case RETRY_NET_NONE: break;
 	}
 	*cause = RETRY_R_STATUS;
 	for (i = 0; i < cfg->nstatuses; i++)
@@ -368,8 +357,7 @@ retry_is_retryable(const struct retry_cfg *cfg, const struct retry_outcome *o, e
 	return 0;
 }
 
-long
-retry_backoff_ms(struct retry_policy *p, long attempt)
+long retry_backoff_ms(struct retry_policy *p, long attempt)
 {
 	uint64_t cap = (uint64_t)p->cfg.base_delay_ms;
 	long i;
@@ -382,8 +370,7 @@ retry_backoff_ms(struct retry_policy *p, long attempt)
 }
 
 /* Non-negative decimal integer with optional surrounding blanks; -1 when not that. Saturates. */
-static long long
-parse_uint(const char *s)
+static long long parse_uint(const char *s)
 {
 	long long v = 0;
 	int digits = 0;
@@ -397,11 +384,10 @@ parse_uint(const char *s)
 	return digits > 0 && *s == '\0' ? v : -1;
 }
 
-static int
-month_index(const char *m)
+static int month_index(const char *m)
 {
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
-		"Oct", "Nov", "Dec" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	int i;
 
 	for (i = 0; i < 12; i++)
@@ -410,8 +396,7 @@ month_index(const char *m)
 	return -1;
 }
 
-int
-retry_parse_http_date(const char *s, time_t *out)
+int retry_parse_http_date(const char *s, time_t *out)
 {
 	char wday[16], mon[4], tz[4], rest;
 	int day, year, hh, mm, ss, n = 0;
@@ -421,15 +406,18 @@ retry_parse_http_date(const char *s, time_t *out)
 	memset(&tm, 0, sizeof(tm));
 	/* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
 	if (sscanf(s, "%3[A-Za-z], %2d %3s %4d %2d:%2d:%2d %3s%n%c", wday, &day, mon, &year, &hh, &mm, &ss,
-	           tz, &n, &rest) == 8 && s[n] == '\0' && strcmp(tz, "GMT") == 0) {
+	           tz, &n, &rest) == 8 &&
+	    s[n] == '\0' && strcmp(tz, "GMT") == 0) {
 		;
-	/* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
-	} else if (sscanf(s, "%15[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d %3s%n%c", wday, &day, mon, &year, &hh,
-	                  &mm, &ss, tz, &n, &rest) == 8 && s[n] == '\0' && strcmp(tz, "GMT") == 0) {
+		/* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+	} else if (sscanf(s, "%15[A-Za-z], %2d-%3[A-Za-z]-%2d %2d:%2d:%2d %3s%n%c", wday, &day, mon, &year,
+	                  &hh, &mm, &ss, tz, &n, &rest) == 8 &&
+	           s[n] == '\0' && strcmp(tz, "GMT") == 0) {
 		year += year < 70 ? 2000 : 1900;
-	/* asctime: Sun Nov  6 08:49:37 1994 */
+		/* asctime: Sun Nov  6 08:49:37 1994 */
 	} else if (sscanf(s, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%n%c", wday, mon, &day, &hh, &mm, &ss,
-	                  &year, &n, &rest) == 7 && s[n] == '\0') {
+	                  &year, &n, &rest) == 7 &&
+	           s[n] == '\0') {
 		;
 	} else {
 		return -1;
@@ -448,8 +436,7 @@ retry_parse_http_date(const char *s, time_t *out)
 	return 0;
 }
 
-long
-retry_hint_ms(const struct retry_cfg *cfg, const struct retry_outcome *o)
+long retry_hint_ms(const struct retry_cfg *cfg, const struct retry_outcome *o)
 {
 	long long v = -1;
 	time_t when;
@@ -469,9 +456,8 @@ retry_hint_ms(const struct retry_cfg *cfg, const struct retry_outcome *o)
 	return v > cfg->retry_after_max_ms ? cfg->retry_after_max_ms : (long)v;
 }
 
-enum retry_verdict
-retry_decide(struct retry_policy *p, const struct retry_outcome *o, long attempt, int probe,
-             int64_t now_ms, int64_t deadline_ms, struct retry_decision *d)
+enum retry_verdict retry_decide(struct retry_policy *p, const struct retry_outcome *o, long attempt,
+                                int probe, int64_t now_ms, int64_t deadline_ms, struct retry_decision *d)
 {
 	enum retry_reason cause;
 	int retryable = retry_is_retryable(&p->cfg, o, &cause);
@@ -516,42 +502,38 @@ retry_decide(struct retry_policy *p, const struct retry_outcome *o, long attempt
 	return d->verdict = RETRY_AGAIN;
 }
 
-enum retry_breaker_state
-retry_breaker_state(const struct retry_policy *p)
+enum retry_breaker_state retry_breaker_state(const struct retry_policy *p)
 {
 	return p->state;
 }
 
-const char *
-retry_breaker_state_name(enum retry_breaker_state s)
+const char *retry_breaker_state_name(enum retry_breaker_state s)
 {
 	switch (s) {
-	case RETRY_BREAKER_CLOSED:    return "closed";
-	case RETRY_BREAKER_OPEN:      return "open";
+	case RETRY_BREAKER_CLOSED: return "closed";
+	case RETRY_BREAKER_OPEN: return "open";
 	case RETRY_BREAKER_HALF_OPEN: return "half_open";
 	}
 	return "closed";
 }
 
-const char *
-retry_reason_name(enum retry_reason r)
+const char *retry_reason_name(enum retry_reason r)
 {
 	switch (r) {
-	case RETRY_R_NONE:     return "none";
-	case RETRY_R_STATUS:   return "status";
-	case RETRY_R_CONNECT:  return "connect";
-	case RETRY_R_TIMEOUT:  return "timeout";
-	case RETRY_R_RESET:    return "reset";
+	case RETRY_R_NONE: return "none";
+	case RETRY_R_STATUS: return "status";
+	case RETRY_R_CONNECT: return "connect";
+	case RETRY_R_TIMEOUT: return "timeout";
+	case RETRY_R_RESET: return "reset";
 	case RETRY_R_ATTEMPTS: return "attempts";
 	case RETRY_R_DEADLINE: return "deadline";
-	case RETRY_R_BUDGET:   return "budget";
-	case RETRY_R_BREAKER:  return "breaker";
+	case RETRY_R_BUDGET: return "budget";
+	case RETRY_R_BREAKER: return "breaker";
 	}
 	return "none";
 }
 
-void
-retry_get_stats(const struct retry_policy *p, struct retry_stats *out)
+void retry_get_stats(const struct retry_policy *p, struct retry_stats *out)
 {
 	*out = p->stats;
 	out->state = p->state;

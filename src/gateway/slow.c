@@ -1,5 +1,5 @@
 /* slow.c: per-connection deadlines for requests to arrive whole; a sweep shuts down the late ones. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "slow.h"
 
 #include <stdint.h>
@@ -9,21 +9,21 @@
 #include "log.h"
 #include "loop.h"
 
-#define SLOW_SWEEP_MS_MAX 1000   /* a late connection is shut down at most this much after its deadline */
+#define SLOW_SWEEP_MS_MAX 1000 /* a late connection is shut down at most this much after its deadline */
 
 struct slow_conn {
-	struct slow      *s;
+	struct slow *s;
 	struct slow_conn *prev, *next;
-	int               fd;
-	uint64_t          deadline_ms;   /* 0: none (a whole request is being handled) */
+	int fd;
+	uint64_t deadline_ms; /* 0: none (a whole request is being handled) */
 };
 
 struct slow {
-	struct loop        *loop;
-	struct loop_timer  *sweep;
-	struct slow_conn   *head;
-	unsigned long       timeout_ms;
-	unsigned long long  closed;
+	struct loop *loop;
+	struct loop_timer *sweep;
+	struct slow_conn *head;
+	unsigned long timeout_ms;
+	unsigned long long closed;
 };
 
 static unsigned long sweep_interval(const struct slow *s)
@@ -74,7 +74,7 @@ void slow_free(struct slow *s)
 
 	if (s == NULL)
 		return;
-	for (sc = s->head; sc != NULL; sc = next) {   /* only if libmicrohttpd did not say CLOSED */
+	for (sc = s->head; sc != NULL; sc = next) { /* only if libmicrohttpd did not say CLOSED */
 		next = sc->next;
 		sc->s = NULL;
 		sc->prev = sc->next = NULL;
@@ -120,7 +120,7 @@ void slow_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		if (ci == NULL || (sc = calloc(1, sizeof *sc)) == NULL)
-			return;   /* without a record the connection has only the idle timeout */
+			return; /* without a record the connection has only the idle timeout */
 		sc->s = s;
 		sc->fd = ci->connect_fd;
 		sc->next = s->head;
@@ -145,7 +145,8 @@ void slow_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 
 static struct slow_conn *conn_record(struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return ci != NULL ? ci->socket_context : NULL;
 }

@@ -12,8 +12,8 @@ struct slow;
  * No deadline runs while a whole request is being handled (the request deadline bounds that).
  * timeout_ms 0 turns the check off. */
 struct slow *slow_new(struct loop *l, unsigned long timeout_ms);
-void slow_free(struct slow *s);                      /* accepts NULL; every connection must be gone */
-void slow_set_timeout(struct slow *s, unsigned long timeout_ms);   /* SIGHUP */
+void slow_free(struct slow *s); /* accepts NULL; every connection must be gone */
+void slow_set_timeout(struct slow *s, unsigned long timeout_ms); /* SIGHUP */
 unsigned long long slow_closed_total(const struct slow *s);
 
 /* MHD_OPTION_NOTIFY_CONNECTION, cls = the struct slow. */

@@ -1,5 +1,5 @@
 /* spool.c: async acceptance into the outbox, the delivery worker and the /outbox endpoints. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "spool.h"
 
 #include <stdio.h>
@@ -18,32 +18,32 @@
 #include "relay.h"
 #include "upstream.h"
 
-#define SPOOL_LIST_DEFAULT 100
-#define SPOOL_RETRY_LATER_MS 1000   /* a delivery that could not even start */
+#define SPOOL_LIST_DEFAULT   100
+#define SPOOL_RETRY_LATER_MS 1000 /* a delivery that could not even start */
 
 struct delivery {
-	struct spool    *sp;
-	struct up_job   *job;
-	char             id[OUTBOX_ID_LEN + 1];
+	struct spool *sp;
+	struct up_job *job;
+	char id[OUTBOX_ID_LEN + 1];
 	struct delivery *prev, *next;
 };
 
 /* A request waiting for its put or retry to commit. c is NULL once the request was aborted. */
 struct pending {
-	struct spool   *sp;
+	struct spool *sp;
 	struct api_ctx *c;
 };
 
 struct spool {
-	struct loop      *loop;
-	struct api       *api;
-	struct relay     *relay;
+	struct loop *loop;
+	struct api *api;
+	struct relay *relay;
 	const struct cfg *cfg;
-	struct outbox    *ob;
-	struct delivery  *live;      /* deliveries in flight */
-	unsigned          nlive;
-	int               stopping;
-	int               write_failed;
+	struct outbox *ob;
+	struct delivery *live; /* deliveries in flight */
+	unsigned nlive;
+	int stopping;
+	int write_failed;
 };
 
 static int post(void *ctx, void (*fn)(void *), void *arg)
@@ -136,7 +136,8 @@ static void deliver(void *arg, struct outbox_msg *msg)
 	long wait_ms = 0;
 	int rc;
 
-	if (sp->stopping || sp->ob == NULL) {   /* not marked: queued in the file, sent again at the next start */
+	if (sp->stopping ||
+	    sp->ob == NULL) { /* not marked: queued in the file, sent again at the next start */
 		outbox_msg_free(msg);
 		return;
 	}
@@ -212,7 +213,7 @@ static void on_abort(struct api_ctx *c, void *arg)
 	struct pending *p = arg;
 
 	(void)c;
-	p->c = NULL;   /* the put still completes; its answer has nobody to go to */
+	p->c = NULL; /* the put still completes; its answer has nobody to go to */
 }
 
 static void put_done(void *arg, int status, const char *const *ids, size_t n)
@@ -224,7 +225,8 @@ static void put_done(void *arg, int status, const char *const *ids, size_t n)
 		if (status == OUTBOX_OK && n == 1)
 			spool_reply_accepted(p->c, ids[0]);
 		else
-			api_reply_error(p->c, 503, "OutboxUnavailable", "the outbox could not store the request");
+			api_reply_error(p->c, 503, "OutboxUnavailable",
+			                "the outbox could not store the request");
 		api_resume(p->c);
 	}
 	free(p);
@@ -234,7 +236,8 @@ static void put_done(void *arg, int status, const char *const *ids, size_t n)
 static void reply_put_error(struct api_ctx *c, int rc)
 {
 	if (rc == OUTBOX_EFULL) {
-		api_reply_error(c, 503, "OutboxFull", "the outbox is full (outbox.max_rows / outbox.max_bytes)");
+		api_reply_error(c, 503, "OutboxFull",
+		                "the outbox is full (outbox.max_rows / outbox.max_bytes)");
 		api_reply_header(c, "Retry-After", "1");
 	} else if (rc == OUTBOX_EINVAL) {
 		api_reply_error(c, 400, "InvalidRequest", "the request cannot be stored in the outbox");
@@ -257,7 +260,8 @@ static int async_accept(struct api_ctx *c, void *arg)
 	const char *body;
 	int rc;
 
-	if (r == NULL || !r->op->mutating || sp->ob == NULL || !outbox_prefer_async(api_ctx_header(c, "Prefer")))
+	if (r == NULL || !r->op->mutating || sp->ob == NULL ||
+	    !outbox_prefer_async(api_ctx_header(c, "Prefer")))
 		return 0;
 	buf_init(&target, OUTBOX_TARGET_MAX);
 	buf_init(&full, 0);
@@ -388,7 +392,7 @@ static void ep_get(struct api_ctx *c, void *arg)
 
 struct retry_pending {
 	struct pending p;
-	char           id[OUTBOX_ID_LEN + 1];
+	char id[OUTBOX_ID_LEN + 1];
 };
 
 static void retry_done(void *arg, int status)
@@ -460,8 +464,8 @@ static void presleep(void *arg)
 	outbox_wake(sp->ob);
 }
 
-struct spool *spool_new(struct loop *l, struct api *a, struct relay *r, const struct cfg *cfg,
-                        char *err, size_t errlen)
+struct spool *spool_new(struct loop *l, struct api *a, struct relay *r, const struct cfg *cfg, char *err,
+                        size_t errlen)
 {
 	struct spool *sp = calloc(1, sizeof *sp);
 	struct outbox_open_args oa;
@@ -540,7 +544,7 @@ void spool_close(struct spool *sp)
 		return;
 	sp->stopping = 1;
 	while (sp->live != NULL)
-		delivery_free(sp->live);   /* up_job_free cancels; the row stays queued in the file */
+		delivery_free(sp->live); /* up_job_free cancels; the row stays queued in the file */
 	loop_remove_presleep(sp->loop, presleep, sp);
 	outbox_close(sp->ob);
 	sp->ob = NULL;

@@ -1,5 +1,5 @@
 /* upstream.c: the CURLM socket-API driver on the event loop, easy-handle recycling, and one job attempt. */
-#include <config.h>   /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
 #include "upstream.h"
 
 #include <curl/curl.h>
@@ -23,22 +23,22 @@
 #endif
 
 struct up {
-	struct loop        *loop;
-	CURLM              *multi;
-	CURLSH             *share;
-	struct loop_timer  *timer;
-	const struct cfg   *cfg;      /* borrowed */
-	const struct cred  *cred;     /* borrowed */
-	CURL               *free_easy[UP_FREE_EASY_MAX];
-	size_t              nfree;
-	unsigned            inflight;   /* easy handles in the multi handle (jobs' attempts) */
-	unsigned            easy_gen;   /* incremented by up_configure: older free handles are dropped */
-	unsigned            running_max;   /* attempts handed to libcurl at once; 0: no bound */
-	struct up_job      *qhead, *qtail; /* attempts waiting for one of those slots, FIFO */
-	unsigned            nqueued;
-	struct loop_timer  *pump;       /* dispatches queued jobs outside the caller's stack */
-	struct entra_curl  *ec;       /* Entra ID token requests on this multi handle */
-	struct entra       *entra;    /* NULL: access key */
+	struct loop *loop;
+	CURLM *multi;
+	CURLSH *share;
+	struct loop_timer *timer;
+	const struct cfg *cfg;   /* borrowed */
+	const struct cred *cred; /* borrowed */
+	CURL *free_easy[UP_FREE_EASY_MAX];
+	size_t nfree;
+	unsigned inflight;            /* easy handles in the multi handle (jobs' attempts) */
+	unsigned easy_gen;            /* incremented by up_configure: older free handles are dropped */
+	unsigned running_max;         /* attempts handed to libcurl at once; 0: no bound */
+	struct up_job *qhead, *qtail; /* attempts waiting for one of those slots, FIFO */
+	unsigned nqueued;
+	struct loop_timer *pump; /* dispatches queued jobs outside the caller's stack */
+	struct entra_curl *ec;   /* Entra ID token requests on this multi handle */
+	struct entra *entra;     /* NULL: access key */
 };
 
 static void check_done(struct up *up);
@@ -173,7 +173,7 @@ void up_job_header(struct up_job *job, const char *ptr, size_t len)
 		log_msg(WLOG_DEBUG, "upstream response id=%s: %.*s: %.*s", job->request_id, (int)nl, ptr,
 		        (int)(vl > 200 ? 200 : vl), v);
 	if (vl > UP_HEADER_VALUE_MAX)
-		return;   /* none of the headers we keep is that long */
+		return; /* none of the headers we keep is that long */
 	if (nl == 12 && strncasecmp(ptr, "content-type", nl) == 0)
 		set_str(&job->resp_content_type, v, vl);
 	else if (nl == 15 && strncasecmp(ptr, "x-ms-error-code", nl) == 0)
@@ -244,7 +244,7 @@ static void job_detach(struct up_job *job)
 	job->headers_ = NULL;
 	up->inflight--;
 	if (up->qhead != NULL && up->pump != NULL)
-		loop_timer_start(up->pump, 0);   /* a slot is free: the next queued job goes next turn */
+		loop_timer_start(up->pump, 0); /* a slot is free: the next queued job goes next turn */
 }
 
 /* The metrics of one finished attempt. */
@@ -284,7 +284,7 @@ static void check_done(struct up *up)
 			continue;
 		rc = m->data.result;
 		if (entra_curl_done(up->ec, m->easy_handle, rc))
-			continue;   /* a token request: entra has its answer */
+			continue; /* a token request: entra has its answer */
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&job);
 		if (job == NULL)
 			continue;
@@ -295,12 +295,14 @@ static void check_done(struct up *up)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &job->status);
 		} else if (job->too_large_) {
 			job->result = UP_TOO_LARGE;
-			snprintf(job->errmsg, sizeof job->errmsg, "response larger than upstream.max_response_bytes");
+			snprintf(job->errmsg, sizeof job->errmsg,
+			         "response larger than upstream.max_response_bytes");
 		} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 			job->result = UP_TIMEOUT;
 			job->attempt_timed_out = loop_now_ms() + 5 < job->deadline_ms;
-			snprintf(job->errmsg, sizeof job->errmsg, "%s", job->attempt_timed_out
-			         ? "no answer within upstream.attempt_timeout_ms" : "no answer within upstream.timeout_ms");
+			snprintf(job->errmsg, sizeof job->errmsg, "%s",
+			         job->attempt_timed_out ? "no answer within upstream.attempt_timeout_ms"
+			                                : "no answer within upstream.timeout_ms");
 		} else {
 			job->result = UP_NO_ANSWER;
 			if (job->errmsg[0] == '\0')
@@ -346,7 +348,8 @@ static void on_queue_deadline(void *arg)
 	queue_unlink(job->up_, job);
 	job->result = UP_TIMEOUT;
 	job->attempt_timed_out = 0;
-	snprintf(job->errmsg, sizeof job->errmsg, "no answer within upstream.timeout_ms (waited for one of "
+	snprintf(job->errmsg, sizeof job->errmsg,
+	         "no answer within upstream.timeout_ms (waited for one of "
 	         "upstream.max_connections)");
 	job->done(job, job->arg);
 }
@@ -404,8 +407,7 @@ struct up *up_new(struct loop *l, const struct cfg *cfg, const struct cred *cred
 		return NULL;
 	up->loop = l;
 	if ((up->timer = loop_timer_new(l, on_timer, up)) == NULL ||
-	    (up->pump = loop_timer_new(l, on_pump, up)) == NULL ||
-	    (up->multi = curl_multi_init()) == NULL ||
+	    (up->pump = loop_timer_new(l, on_pump, up)) == NULL || (up->multi = curl_multi_init()) == NULL ||
 	    (up->share = curl_share_init()) == NULL)
 		goto bad;
 	curl_share_setopt(up->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
@@ -444,7 +446,8 @@ void up_configure(struct up *up, const struct cfg *cfg, const struct cred *cred)
 		char err[400];
 		if (up->entra != NULL) {
 			if (entra_configure(up->entra, &cfg->entra, err, sizeof err) < 0)
-				log_kv(WLOG_ERR, "upstream.entra: keeping the previous credential", "error", err, NULL);
+				log_kv(WLOG_ERR, "upstream.entra: keeping the previous credential", "error",
+				       err, NULL);
 			return;
 		}
 		struct entra_ops ops;
@@ -484,7 +487,7 @@ void up_free(struct up *up)
 	if (up->inflight + up->nqueued > 0)
 		log_warn("upstream: %u attempts still in flight at shutdown", up->inflight + up->nqueued);
 	while (up->qhead != NULL)
-		queue_unlink(up, up->qhead);   /* their owners free them later: no callbacks */
+		queue_unlink(up, up->qhead); /* their owners free them later: no callbacks */
 	loop_timer_free(up->pump);
 	entra_free(up->entra);
 	entra_curl_free(up->ec);
@@ -580,7 +583,7 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
 	memcpy(line + nl, ": ", 2);
 	memcpy(line + nl + 2, value, vl + 1);
 	r = curl_slist_append(l, line);
-	OPENSSL_cleanse(line, n);   /* it may hold the bearer token */
+	OPENSSL_cleanse(line, n); /* it may hold the bearer token */
 	free(line);
 	if (r == NULL)
 		*ok = 0;
@@ -626,7 +629,8 @@ static int attempt_start(struct up *up, struct up_job *job)
 	if (up->entra != NULL) {
 		if ((auth = entra_bearer(up->entra, &job->entra_gen_)) == NULL) {
 			job->result = UP_NO_CREDENTIAL;
-			snprintf(job->errmsg, sizeof job->errmsg, "Entra ID token unavailable: none is cached");
+			snprintf(job->errmsg, sizeof job->errmsg,
+			         "Entra ID token unavailable: none is cached");
 			goto bad;
 		}
 	} else if ((auth = cred_authorization(up->cred, url.data, time(NULL))) == NULL) {
@@ -642,11 +646,11 @@ static int attempt_start(struct up *up, struct up_job *job)
 		if (job->tracestate != NULL)
 			h = add_header(h, "tracestate", job->tracestate, &ok);
 	}
-	h = raw_header(h, "Expect:", &ok);   /* no 100-continue round trip */
+	h = raw_header(h, "Expect:", &ok); /* no 100-continue round trip */
 	if (job->content_type != NULL)
 		h = add_header(h, "Content-Type", job->content_type, &ok);
 	else
-		h = raw_header(h, "Content-Type:", &ok);   /* no form-urlencoded default on POST */
+		h = raw_header(h, "Content-Type:", &ok); /* no form-urlencoded default on POST */
 	if (!ok) {
 		snprintf(job->errmsg, sizeof job->errmsg, "out of memory");
 		goto bad;
@@ -668,22 +672,24 @@ static int attempt_start(struct up *up, struct up_job *job)
 	if (strcmp(job->method, "POST") == 0 || strcmp(job->method, "PUT") == 0) {
 		curl_easy_setopt(easy, CURLOPT_NOBODY, 0L);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)job->body_len);
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, job->body != NULL ? job->body : "");   /* method POST */
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS,
+		                 job->body != NULL ? job->body : ""); /* method POST */
 		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, strcmp(job->method, "PUT") == 0 ? "PUT" : NULL);
 	} else {
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, NULL);
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
-		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);   /* method GET, no body, NOBODY off */
+		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L); /* method GET, no body, NOBODY off */
 		if (strcmp(job->method, "HEAD") == 0)
 			curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
 		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST,
-		                 strcmp(job->method, "GET") == 0 || strcmp(job->method, "HEAD") == 0 ? NULL
-		                 : job->method);
+		                 strcmp(job->method, "GET") == 0 || strcmp(job->method, "HEAD") == 0
+		                         ? NULL
+		                         : job->method);
 	}
 	if (log_enabled(WLOG_DEBUG)) {
-		log_kv(WLOG_DEBUG, "upstream request", "id", job->request_id, "method", job->method,
-		       "url", url.data, "authorization", "[redacted]",
-		       "content_type", job->content_type ? job->content_type : "-", NULL);
+		log_kv(WLOG_DEBUG, "upstream request", "id", job->request_id, "method", job->method, "url",
+		       url.data, "authorization", "[redacted]", "content_type",
+		       job->content_type ? job->content_type : "-", NULL);
 	}
 	job->errmsg[0] = '\0';
 	if (curl_multi_add_handle(up->multi, easy) != CURLM_OK) {
@@ -708,7 +714,7 @@ bad:
 /* Start the attempt now, or queue it behind the others while every slot is taken. */
 static int attempt_or_queue(struct up *up, struct up_job *job)
 {
-	if (slot_free(up) && up->qhead == NULL)   /* FIFO: nobody overtakes the queue */
+	if (slot_free(up) && up->qhead == NULL) /* FIFO: nobody overtakes the queue */
 		return attempt_start(up, job);
 	if (queue_add(up, job) < 0) {
 		job->result = UP_FAILED;
@@ -748,15 +754,12 @@ int up_submit(struct up *up, struct up_job *job)
 	}
 	if (up->entra != NULL) {
 		switch (entra_acquire(up->entra, on_token, job, &w, why, sizeof why)) {
-		case ENTRA_WAIT:
-			job->entra_wait_ = w;
-			return 0;
+		case ENTRA_WAIT: job->entra_wait_ = w; return 0;
 		case ENTRA_ERR:
 			job->result = UP_NO_CREDENTIAL;
 			snprintf(job->errmsg, sizeof job->errmsg, "%s", why);
 			return -1;
-		case ENTRA_OK:
-			break;
+		case ENTRA_OK: break;
 		}
 	}
 	return attempt_or_queue(up, job);

@@ -21,7 +21,7 @@
 #define FUZZ_SRCDIR "."
 #endif
 
-#define DRIVER_INPUT_MAX (16L * 1024 * 1024)   /* larger files are refused */
+#define DRIVER_INPUT_MAX (16L * 1024 * 1024) /* larger files are refused */
 
 static unsigned long ran;
 
@@ -35,8 +35,10 @@ static int run_file(const char *path)
 		fprintf(stderr, "%s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || n > DRIVER_INPUT_MAX || fseek(f, 0, SEEK_SET) < 0) {
-		fprintf(stderr, "%s: cannot size the file (or larger than %ld bytes)\n", path, DRIVER_INPUT_MAX);
+	if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || n > DRIVER_INPUT_MAX ||
+	    fseek(f, 0, SEEK_SET) < 0) {
+		fprintf(stderr, "%s: cannot size the file (or larger than %ld bytes)\n", path,
+		        DRIVER_INPUT_MAX);
 		fclose(f);
 		return -1;
 	}
@@ -117,7 +119,8 @@ int main(int argc, char **argv)
 			if (run_path(argv[i]) < 0)
 				rc = 1;
 	} else {
-		snprintf(dflt, sizeof dflt, "%s/tests/fuzz/corpus/%s", src && *src ? src : FUZZ_SRCDIR, FUZZ_TARGET);
+		snprintf(dflt, sizeof dflt, "%s/tests/fuzz/corpus/%s", src && *src ? src : FUZZ_SRCDIR,
+		         FUZZ_TARGET);
 		if (run_path(dflt) < 0)
 			rc = 1;
 	}

@@ -2,7 +2,7 @@
 #ifndef WPS_FUZZ_H
 #define WPS_FUZZ_H
 
-#include <config.h>   /* autoconf (_GNU_SOURCE): first, before any system header */
+#include <config.h> /* autoconf (_GNU_SOURCE): first, before any system header */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,12 +14,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A broken invariant: print it and abort, so that both libFuzzer and the replay driver report it. */
-#define FUZZ_ASSERT(cond)                                                                 \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                          \
-		}                                                                         \
+#define FUZZ_ASSERT(cond)                                                                                    \
+	do {                                                                                                 \
+		if (!(cond)) {                                                                               \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);         \
+			abort();                                                                             \
+		}                                                                                            \
 	} while (0)
 
 #endif

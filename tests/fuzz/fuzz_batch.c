@@ -11,8 +11,8 @@
 #include "buf.h"
 #include "ops.h"
 
-#define FUZZ_BODY_MAX  4096   /* body limit of one sub-request (small, so 413 is reachable) */
-#define FUZZ_MAX_BYTES 65536  /* of the whole batch */
+#define FUZZ_BODY_MAX  4096  /* body limit of one sub-request (small, so 413 is reachable) */
+#define FUZZ_MAX_BYTES 65536 /* of the whole batch */
 
 /* A made-up upstream status for sub-request r: mostly the operation's success, sometimes a failure,
  * so that 424 chains are exercised. Deterministic in the input. */
@@ -24,8 +24,8 @@ static int fake_status(const struct batch_req *r, const struct ops_req *o)
 	for (p = r->id; *p; p++)
 		h = h * 31 + (unsigned char)*p;
 	switch (h % 5) {
-	case 0:  return 500;
-	case 1:  return 429;
+	case 0: return 500;
+	case 1: return 429;
 	default: return o->op->success;
 	}
 }
@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (!batch_done(b)) {
 		size_t n = batch_next_ready(b, idx, b->n), k;
 
-		FUZZ_ASSERT(++rounds <= b->n + 1);   /* dependsOn names only earlier requests: no stall */
+		FUZZ_ASSERT(++rounds <= b->n + 1); /* dependsOn names only earlier requests: no stall */
 		for (k = 0; k < n; k++) {
 			const struct batch_req *r = &b->req[idx[k]];
 			struct batch_kv h[1] = { { "x-ms-error-code", "FuzzError" } };

@@ -38,7 +38,8 @@ static void tmp_open(void)
 {
 	const char *dir = getenv("TMPDIR");
 
-	snprintf(tmp_path, sizeof tmp_path, "%s/wpsgate-fuzz-cfg-XXXXXX", dir && strlen(dir) < 32 ? dir : "/tmp");
+	snprintf(tmp_path, sizeof tmp_path, "%s/wpsgate-fuzz-cfg-XXXXXX",
+	         dir && strlen(dir) < 32 ? dir : "/tmp");
 	if ((tmp_fd = mkstemp(tmp_path)) < 0) {
 		perror("fuzz_config: mkstemp");
 		abort();
@@ -64,8 +65,9 @@ static void tmp_write(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = { "retry", "outbox", "batch", "metrics", "acl", "guard",
-		"ratelimit", "upstream.entra", "listen", "nosuch", "upstream.nosuch" };
+	static const char *const names[] = { "retry",  "outbox", "batch",          "metrics",
+		                             "acl",    "guard",  "ratelimit",      "upstream.entra",
+		                             "listen", "nosuch", "upstream.nosuch" };
 	struct cfg *c = NULL;
 	char err[512];
 	size_t i;

@@ -7,7 +7,7 @@
 
 #include "connstr.h"
 
-#define KEY_CHECK_MIN 24   /* keys this long must never show up in an error message */
+#define KEY_CHECK_MIN 24 /* keys this long must never show up in an error message */
 
 /* The value of the last AccessKey= segment of s, trimmed, in out (empty when none). */
 static void find_key(const char *s, char *out, size_t outlen)
@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		const char *host;
 		FUZZ_ASSERT(c.endpoint != NULL && c.access_key != NULL && c.access_key[0] != '\0');
-		FUZZ_ASSERT(strncasecmp(c.endpoint, "https://", 8) == 0 || strncasecmp(c.endpoint, "http://", 7) == 0);
+		FUZZ_ASSERT(strncasecmp(c.endpoint, "https://", 8) == 0 ||
+		            strncasecmp(c.endpoint, "http://", 7) == 0);
 		host = strstr(c.endpoint, "://") + 3;
 		FUZZ_ASSERT(host[0] != '\0' && strpbrk(host, "/?#@ \t") == NULL);
 		FUZZ_ASSERT(c.endpoint[strlen(c.endpoint) - 1] != '/');

@@ -16,7 +16,7 @@
 #include "ops.h"
 #include "token.h"
 
-#define FUZZ_BODY_MAX 4096   /* the body limit given to ops_validate_body (small, so 413 is reachable) */
+#define FUZZ_BODY_MAX 4096 /* the body limit given to ops_validate_body (small, so 413 is reachable) */
 
 static char *dup_n(const uint8_t *p, size_t n)
 {
@@ -76,7 +76,8 @@ static void check_ok(const struct ops_req *r)
 	FUZZ_ASSERT(r->hub == NULL || (strcmp(r->hub, ".") != 0 && strcmp(r->hub, "..") != 0));
 	FUZZ_ASSERT(r->group == NULL || (strcmp(r->group, ".") != 0 && strcmp(r->group, "..") != 0));
 	FUZZ_ASSERT(r->user == NULL || (strcmp(r->user, ".") != 0 && strcmp(r->user, "..") != 0));
-	FUZZ_ASSERT(r->connection == NULL || (strcmp(r->connection, ".") != 0 && strcmp(r->connection, "..") != 0));
+	FUZZ_ASSERT(r->connection == NULL ||
+	            (strcmp(r->connection, ".") != 0 && strcmp(r->connection, "..") != 0));
 	(void)ops_query_get(r, "api-version");
 	buf_free(&path);
 	buf_free(&query);
@@ -90,8 +91,8 @@ static void check_ok(const struct ops_req *r)
 			check_err(&e);
 			return;
 		}
-		j = token_client_response("https://fuzz.webpubsub.azure.com", r->hub, &tr, 1700000000,
-		                          key, sizeof key - 1);
+		j = token_client_response("https://fuzz.webpubsub.azure.com", r->hub, &tr, 1700000000, key,
+		                          sizeof key - 1);
 		FUZZ_ASSERT(j != NULL);
 		FUZZ_ASSERT(json_is_string(json_object_get(j, "token")));
 		json_decref(j);

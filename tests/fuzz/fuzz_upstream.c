@@ -27,8 +27,8 @@ static int status_line(const char *p, size_t len)
 	if (len < 5 || memcmp(p, "HTTP/", 5) != 0)
 		return -1;
 	sp = memchr(p, ' ', len);
-	if (sp != NULL && (size_t)(sp - p) + 4 <= len && sp[1] >= '1' && sp[1] <= '5' &&
-	    sp[2] >= '0' && sp[2] <= '9' && sp[3] >= '0' && sp[3] <= '9')
+	if (sp != NULL && (size_t)(sp - p) + 4 <= len && sp[1] >= '1' && sp[1] <= '5' && sp[2] >= '0' &&
+	    sp[2] <= '9' && sp[3] >= '0' && sp[3] <= '9')
 		return (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
 	return 0;
 }
@@ -56,7 +56,7 @@ static void check_date(const char *s)
 	time_t t;
 
 	if (s != NULL && retry_parse_http_date(s, &t) == 0)
-		FUZZ_ASSERT(t >= 0);   /* years before 1970 are refused */
+		FUZZ_ASSERT(t >= 0); /* years before 1970 are refused */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

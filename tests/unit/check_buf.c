@@ -9,14 +9,12 @@
 
 static struct buf b;
 
-static void
-setup(void)
+static void setup(void)
 {
 	buf_init(&b, 0);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	buf_free(&b);
 }
@@ -122,8 +120,7 @@ START_TEST(test_grow_many)
 }
 END_TEST
 
-static Suite *
-buf_suite(void)
+static Suite *buf_suite(void)
 {
 	Suite *s = suite_create("buf");
 	TCase *tc = tcase_create("core");
@@ -139,8 +136,7 @@ buf_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(buf_suite());
 	int failed;

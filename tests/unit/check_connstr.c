@@ -12,21 +12,18 @@
 static struct connstr cs;
 static char err[256];
 
-static void
-setup(void)
+static void setup(void)
 {
 	memset(&cs, 0, sizeof(cs));
 	memset(err, 0, sizeof(err));
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	connstr_free(&cs);
 }
 
-static void
-expect_ok(const char *s, const char *endpoint, const char *key)
+static void expect_ok(const char *s, const char *endpoint, const char *key)
 {
 	int rc = connstr_parse(s, &cs, err, sizeof(err));
 
@@ -38,8 +35,7 @@ expect_ok(const char *s, const char *endpoint, const char *key)
 	ck_assert_ptr_null(cs.access_key);
 }
 
-static void
-expect_bad(const char *s, const char *errpart)
+static void expect_bad(const char *s, const char *errpart)
 {
 	int rc = connstr_parse(s, &cs, err, sizeof(err));
 
@@ -58,10 +54,8 @@ START_TEST(test_good)
 	          "https://x.webpubsub.azure.com", SECRET);
 	expect_ok("AccessKey=" SECRET ";Endpoint=http://localhost/;Port=8080;Version=1.0;",
 	          "http://localhost:8080", SECRET);
-	expect_ok("endpoint=https://x.example//;accesskey=" SECRET,
-	          "https://x.example", SECRET);
-	expect_ok("ENDPOINT=https://x.example;ACCESSKEY=a=b=c;VERSION=2.0;;",
-	          "https://x.example", "a=b=c");
+	expect_ok("endpoint=https://x.example//;accesskey=" SECRET, "https://x.example", SECRET);
+	expect_ok("ENDPOINT=https://x.example;ACCESSKEY=a=b=c;VERSION=2.0;;", "https://x.example", "a=b=c");
 	expect_ok("Endpoint=http://127.0.0.1:7090;AccessKey=k", "http://127.0.0.1:7090", "k");
 	expect_ok(" Endpoint = https://x.example ; AccessKey = k \n", "https://x.example", "k");
 	expect_ok("Endpoint=https://x.example;AccessKey=k;ClientEndpoint=https://y.example;",
@@ -79,7 +73,8 @@ START_TEST(test_bad)
 	expect_bad("Endpoint=https://x.example;AccessKey=", "no AccessKey");
 	expect_bad("Endpoint=;AccessKey=" SECRET, "no Endpoint");
 	expect_bad("Endpoint=https://x.example;AccessKey", "segment 2");
-	expect_bad("Endpoint=https://x.example;AccessKey=" SECRET ";garbage", "segment 3 of the connection string has no '='");
+	expect_bad("Endpoint=https://x.example;AccessKey=" SECRET ";garbage",
+	           "segment 3 of the connection string has no '='");
 	expect_bad("Endpoint=ftp://x.example;AccessKey=" SECRET, "http:// or https://");
 	expect_bad("Endpoint=x.example;AccessKey=" SECRET, "http:// or https://");
 	expect_bad("Endpoint=https://;AccessKey=" SECRET, "scheme://host");
@@ -117,8 +112,7 @@ START_TEST(test_null_and_long)
 }
 END_TEST
 
-static Suite *
-connstr_suite(void)
+static Suite *connstr_suite(void)
 {
 	Suite *s = suite_create("connstr");
 	TCase *tc = tcase_create("core");
@@ -131,8 +125,7 @@ connstr_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(connstr_suite());
 	int failed;

@@ -10,13 +10,13 @@
 #define FAKE_FRAMES_MAX 64
 
 struct fake {
-	int    nframes;
-	char  *frames[FAKE_FRAMES_MAX];
+	int nframes;
+	char *frames[FAKE_FRAMES_MAX];
 	size_t lens[FAKE_FRAMES_MAX];
-	int    binary[FAKE_FRAMES_MAX];
-	int    closed, code;
-	char   reason[256];
-	int    refuse;              /* send returns -1 (queue full) */
+	int binary[FAKE_FRAMES_MAX];
+	int closed, code;
+	char reason[256];
+	int refuse; /* send returns -1 (queue full) */
 };
 
 static int fake_send(void *t, int binary, const char *data, size_t len)

@@ -28,8 +28,12 @@ static int ev(const char *src, const char *conn, const char *user, char **groups
 	return r;
 }
 
-static void setup(void) {}
-static void teardown(void) {}
+static void setup(void)
+{
+}
+static void teardown(void)
+{
+}
 
 START_TEST(eq_ne)
 {
@@ -82,11 +86,31 @@ END_TEST
 START_TEST(malformed)
 {
 	static const char *bad[] = {
-		"", "   ", "userId", "userId eq", "eq 'a'", "userId eq 'a", "userId eq 'a' and",
-		"userId == 'a'", "userId eq \"a\"", "(userId eq 'a'", "userId eq 'a')", "userId eq 'a' 'b'",
-		"'a' in", "'a' in group", "userId in groups", "startswith(userId 'a')", "startswith userId",
-		"foo eq 'a'", "userId EQ 'a'", "not", "not()", "userId eq 'a' or or userId eq 'b'",
-		"userId eq 1", "userId eq 'a' ; drop", "'a' eq",
+		"",
+		"   ",
+		"userId",
+		"userId eq",
+		"eq 'a'",
+		"userId eq 'a",
+		"userId eq 'a' and",
+		"userId == 'a'",
+		"userId eq \"a\"",
+		"(userId eq 'a'",
+		"userId eq 'a')",
+		"userId eq 'a' 'b'",
+		"'a' in",
+		"'a' in group",
+		"userId in groups",
+		"startswith(userId 'a')",
+		"startswith userId",
+		"foo eq 'a'",
+		"userId EQ 'a'",
+		"not",
+		"not()",
+		"userId eq 'a' or or userId eq 'b'",
+		"userId eq 1",
+		"userId eq 'a' ; drop",
+		"'a' eq",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(ev(bad[i], "c", "u", g_ab, 2) == -1, "accepted: %s", bad[i]);

@@ -59,7 +59,7 @@ START_TEST(state_transitions)
 	ck_assert_ptr_nonnull(b);
 	ck_assert_ptr_null(fake_conn(h, &f3, "A", NULL, HUB_PROTO_SIMPLE, NULL, 0, NULL, 0)); /* id taken */
 	ck_assert_uint_eq(st->nconns, 2);
-	ck_assert_ptr_eq(hub_get(st, "CHAT", 0), h);     /* hub names are case-insensitive */
+	ck_assert_ptr_eq(hub_get(st, "CHAT", 0), h); /* hub names are case-insensitive */
 	ck_assert_ptr_null(hub_get(st, "other", 0));
 	ck_assert_int_eq(hub_group_exists(h, "g1"), 1);
 	ck_assert_int_eq(hub_group_exists(h, "g2"), 0);
@@ -99,7 +99,8 @@ START_TEST(state_transitions)
 	struct hub_conn *r2 = fake_conn(h, &f1, NULL, NULL, HUB_PROTO_SIMPLE, NULL, 0, NULL, 0);
 	ck_assert_uint_eq(strlen(r1->id), 22);
 	ck_assert_str_ne(r1->id, r2->id);
-	ck_assert_uint_eq(strspn(r1->id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 22);
+	ck_assert_uint_eq(strspn(r1->id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+	                  22);
 }
 END_TEST
 
@@ -115,18 +116,24 @@ START_TEST(targets_and_formats)
 	ck_assert_int_eq(f1.nframes, 1);
 	ck_assert_str_eq(f1.frames[0], "hello");
 	ck_assert_int_eq(f1.binary[0], 0);
-	ck_assert_str_eq(f2.frames[0], "{\"type\":\"message\",\"from\":\"server\",\"dataType\":\"text\",\"data\":\"hello\"}");
-	ck_assert_str_eq(f3.frames[0], "{\"type\":\"message\",\"from\":\"server\",\"dataType\":\"text\",\"data\":\"hello\",\"sequenceId\":1}");
+	ck_assert_str_eq(
+	        f2.frames[0],
+	        "{\"type\":\"message\",\"from\":\"server\",\"dataType\":\"text\",\"data\":\"hello\"}");
+	ck_assert_str_eq(f3.frames[0], "{\"type\":\"message\",\"from\":\"server\",\"dataType\":\"text\","
+	                               "\"data\":\"hello\",\"sequenceId\":1}");
 
 	rest_send(HUB_T_GROUP, "g", HUB_DT_JSON, "{\"x\": [1, 2]}", NULL, NULL, 0);
 	ck_assert_int_eq(f1.nframes, 2);
-	ck_assert_str_eq(f1.frames[1], "{\"x\": [1, 2]}");     /* simple clients: the body as is */
-	ck_assert_str_eq(f2.frames[1], "{\"type\":\"message\",\"from\":\"group\",\"group\":\"g\",\"dataType\":\"json\",\"data\":{\"x\":[1,2]}}");
-	ck_assert_int_eq(f3.nframes, 1);                       /* not in g */
+	ck_assert_str_eq(f1.frames[1], "{\"x\": [1, 2]}"); /* simple clients: the body as is */
+	ck_assert_str_eq(f2.frames[1], "{\"type\":\"message\",\"from\":\"group\",\"group\":\"g\","
+	                               "\"dataType\":\"json\",\"data\":{\"x\":[1,2]}}");
+	ck_assert_int_eq(f3.nframes, 1); /* not in g */
 
 	rest_send(HUB_T_USER, "bob", HUB_DT_BINARY, "\x01\x02\xff", NULL, NULL, 0);
 	ck_assert_int_eq(f1.nframes, 2);
-	ck_assert_str_eq(f2.frames[2], "{\"type\":\"message\",\"from\":\"server\",\"dataType\":\"binary\",\"data\":\"AQL/\"}");
+	ck_assert_str_eq(
+	        f2.frames[2],
+	        "{\"type\":\"message\",\"from\":\"server\",\"dataType\":\"binary\",\"data\":\"AQL/\"}");
 
 	rest_send(HUB_T_CONN, "A", HUB_DT_BINARY, "\x01\x02", NULL, NULL, 0);
 	ck_assert_int_eq(f1.nframes, 3);
@@ -141,7 +148,8 @@ START_TEST(targets_and_formats)
 	ck_assert_int_eq(f1.nframes, 4);
 	ck_assert_int_eq(f2.nframes, 3);
 	ck_assert_int_eq(f3.nframes, 2);
-	ck_assert_str_eq(f3.frames[1], "{\"type\":\"message\",\"from\":\"server\",\"dataType\":\"text\",\"data\":\"x1\",\"sequenceId\":2}");
+	ck_assert_str_eq(f3.frames[1], "{\"type\":\"message\",\"from\":\"server\",\"dataType\":\"text\","
+	                               "\"data\":\"x1\",\"sequenceId\":2}");
 	struct filter *flt = NULL;
 	char err[100];
 	ck_assert_int_eq(filter_parse("userId ne 'alice'", 17, &flt, err, sizeof(err)), 0);
@@ -166,14 +174,17 @@ START_TEST(close_by_service)
 	fake_conn(h, &f2, "B", "alice", HUB_PROTO_SIMPLE, NULL, 0, NULL, 0);
 	fake_conn(h, &f3, "C", "carol", HUB_PROTO_SIMPLE, NULL, 0, NULL, 0);
 	proto_connected(a);
-	ck_assert_str_eq(f1.frames[0], "{\"type\":\"system\",\"event\":\"connected\",\"connectionId\":\"A\",\"userId\":\"alice\"}");
+	ck_assert_str_eq(
+	        f1.frames[0],
+	        "{\"type\":\"system\",\"event\":\"connected\",\"connectionId\":\"A\",\"userId\":\"alice\"}");
 	struct hub_sel sel = { .kind = HUB_T_USER, .id = "alice" };
 	ck_assert_uint_eq(hub_close(h, &sel, "bye now"), 2);
-	ck_assert_str_eq(f1.frames[1], "{\"type\":\"system\",\"event\":\"disconnected\",\"message\":\"bye now\"}");
+	ck_assert_str_eq(f1.frames[1],
+	                 "{\"type\":\"system\",\"event\":\"disconnected\",\"message\":\"bye now\"}");
 	ck_assert_int_eq(f1.closed, 1);
 	ck_assert_int_eq(f1.code, 1000);
 	ck_assert_str_eq(f1.reason, "bye now");
-	ck_assert_int_eq(f2.nframes, 0);            /* simple clients get no system messages */
+	ck_assert_int_eq(f2.nframes, 0); /* simple clients get no system messages */
 	ck_assert_int_eq(f2.closed, 1);
 	ck_assert_int_eq(f3.closed, 0);
 	ck_assert_ptr_null(hub_conn_find(h, "A"));
@@ -192,8 +203,8 @@ END_TEST
 
 START_TEST(permissions)
 {
-	static const char *const roles[] = { "webpubsub.sendToGroup.g1", "webpubsub.joinLeaveGroup", "other.role",
-	                                     "webpubsub.sendToGroupX" };
+	static const char *const roles[] = { "webpubsub.sendToGroup.g1", "webpubsub.joinLeaveGroup",
+		                             "other.role", "webpubsub.sendToGroupX" };
 	struct hub_conn *a = fake_conn(h, &f1, "A", NULL, HUB_PROTO_JSON, roles, 4, NULL, 0);
 	struct hub_conn *b = fake_conn(h, &f2, "B", NULL, HUB_PROTO_JSON, NULL, 0, NULL, 0);
 	enum hub_perm_kind k;
@@ -235,10 +246,13 @@ START_TEST(client_protocol)
 	struct hub_conn *b = fake_conn(h, &f2, "B", "bob", HUB_PROTO_JSON, NULL, 0, NULL, 0);
 
 	client(a, "{\"type\":\"joinGroup\",\"group\":\"g\",\"ackId\":1}");
-	ck_assert_str_eq(f1.frames[0], "{\"type\":\"ack\",\"ackId\":1,\"success\":false,\"error\":{\"name\":\"Forbidden\",\"message\":\"No permission to join or leave the group.\"}}");
+	ck_assert_str_eq(f1.frames[0],
+	                 "{\"type\":\"ack\",\"ackId\":1,\"success\":false,\"error\":{\"name\":\"Forbidden\","
+	                 "\"message\":\"No permission to join or leave the group.\"}}");
 	ck_assert_int_eq(hub_conn_in_group(a, "g"), 0);
 	client(a, "{\"type\":\"joinGroup\",\"group\":\"g\",\"ackId\":1}");
-	ck_assert_str_eq(f1.frames[1], "{\"type\":\"ack\",\"ackId\":1,\"success\":false,\"error\":{\"name\":\"Duplicate\",\"message\":\"The ackId has been used before.\"}}");
+	ck_assert_str_eq(f1.frames[1], "{\"type\":\"ack\",\"ackId\":1,\"success\":false,\"error\":{\"name\":"
+	                               "\"Duplicate\",\"message\":\"The ackId has been used before.\"}}");
 
 	/* a permission granted at run time applies at once */
 	ck_assert_int_eq(hub_perm_grant(a, HUB_PERM_JOIN_LEAVE_GROUP, "g"), 0);
@@ -248,20 +262,31 @@ START_TEST(client_protocol)
 	ck_assert_int_eq(hub_conn_join(b, "g"), 0);
 
 	/* sendToGroup needs its own permission */
-	client(a, "{\"type\":\"sendToGroup\",\"group\":\"g\",\"ackId\":3,\"dataType\":\"text\",\"data\":\"hi\"}");
-	ck_assert_str_eq(f1.frames[3], "{\"type\":\"ack\",\"ackId\":3,\"success\":false,\"error\":{\"name\":\"Forbidden\",\"message\":\"No permission to send to the group.\"}}");
+	client(a, "{\"type\":\"sendToGroup\",\"group\":\"g\",\"ackId\":3,\"dataType\":\"text\",\"data\":"
+	          "\"hi\"}");
+	ck_assert_str_eq(f1.frames[3], "{\"type\":\"ack\",\"ackId\":3,\"success\":false,\"error\":{\"name\":"
+	                               "\"Forbidden\",\"message\":\"No permission to send to the group.\"}}");
 	ck_assert_int_eq(f2.nframes, 0);
 	ck_assert_int_eq(hub_perm_grant(a, HUB_PERM_SEND_TO_GROUP, NULL), 0);
-	client(a, "{\"type\":\"sendToGroup\",\"group\":\"g\",\"ackId\":4,\"dataType\":\"json\",\"data\":{\"k\":true}}");
-	ck_assert_int_eq(f1.nframes, 6);            /* echo, then the ack */
-	ck_assert_str_eq(f1.frames[4], "{\"type\":\"message\",\"from\":\"group\",\"group\":\"g\",\"dataType\":\"json\",\"data\":{\"k\":true},\"fromUserId\":\"alice\"}");
+	client(a, "{\"type\":\"sendToGroup\",\"group\":\"g\",\"ackId\":4,\"dataType\":\"json\",\"data\":{"
+	          "\"k\":true}}");
+	ck_assert_int_eq(f1.nframes, 6); /* echo, then the ack */
+	ck_assert_str_eq(f1.frames[4],
+	                 "{\"type\":\"message\",\"from\":\"group\",\"group\":\"g\",\"dataType\":\"json\","
+	                 "\"data\":{\"k\":true},\"fromUserId\":\"alice\"}");
 	ck_assert_str_eq(f1.frames[5], "{\"type\":\"ack\",\"ackId\":4,\"success\":true}");
 	ck_assert_str_eq(f2.frames[0], f1.frames[4]);
-	client(a, "{\"type\":\"sendToGroup\",\"group\":\"g\",\"noEcho\":true,\"dataType\":\"binary\",\"data\":\"AAE=\"}");
-	ck_assert_int_eq(f1.nframes, 6);            /* noEcho and no ackId: nothing back */
-	ck_assert_str_eq(f2.frames[1], "{\"type\":\"message\",\"from\":\"group\",\"group\":\"g\",\"dataType\":\"binary\",\"data\":\"AAE=\",\"fromUserId\":\"alice\"}");
-	client(a, "{\"type\":\"sendToGroup\",\"group\":\"g\",\"ackId\":5,\"dataType\":\"binary\",\"data\":\"!!\"}");
-	ck_assert_str_eq(f1.frames[6], "{\"type\":\"ack\",\"ackId\":5,\"success\":false,\"error\":{\"name\":\"InvalidMessage\",\"message\":\"dataType and data do not form a valid message.\"}}");
+	client(a, "{\"type\":\"sendToGroup\",\"group\":\"g\",\"noEcho\":true,\"dataType\":\"binary\","
+	          "\"data\":\"AAE=\"}");
+	ck_assert_int_eq(f1.nframes, 6); /* noEcho and no ackId: nothing back */
+	ck_assert_str_eq(f2.frames[1], "{\"type\":\"message\",\"from\":\"group\",\"group\":\"g\","
+	                               "\"dataType\":\"binary\",\"data\":\"AAE=\",\"fromUserId\":\"alice\"}");
+	client(a, "{\"type\":\"sendToGroup\",\"group\":\"g\",\"ackId\":5,\"dataType\":\"binary\",\"data\":\"!"
+	          "!\"}");
+	ck_assert_str_eq(
+	        f1.frames[6],
+	        "{\"type\":\"ack\",\"ackId\":5,\"success\":false,\"error\":{\"name\":\"InvalidMessage\","
+	        "\"message\":\"dataType and data do not form a valid message.\"}}");
 
 	/* events are acknowledged (no upstream handler), ping gets pong, junk is ignored */
 	client(a, "{\"type\":\"event\",\"event\":\"e\",\"ackId\":6,\"dataType\":\"text\",\"data\":\"x\"}");
@@ -315,7 +340,7 @@ START_TEST(ack_ring_bounded)
 	for (uint64_t i = 0; i < 3000; i++)
 		ck_assert_int_eq(hub_conn_ack_seen(a, i), 0);
 	ck_assert_int_eq(hub_conn_ack_seen(a, 2999), 1);
-	ck_assert_int_eq(hub_conn_ack_seen(a, 0), 0);   /* forgotten: the ring keeps the newest */
+	ck_assert_int_eq(hub_conn_ack_seen(a, 0), 0); /* forgotten: the ring keeps the newest */
 }
 END_TEST
 

@@ -13,7 +13,7 @@
 #include "jwt.h"
 
 #define KEY "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
-#define V "api-version=2024-12-01"
+#define V   "api-version=2024-12-01"
 
 static struct emu e;
 static struct hub *h;
@@ -51,8 +51,8 @@ static void teardown(void)
 }
 
 /* One request signed for aud = http://<host>/<uri>; returns the status. */
-static int call_as(const char *method, const char *uri, const char *ct, const char *body, const char *aud_host,
-                   long long exp_delta, const char *key)
+static int call_as(const char *method, const char *uri, const char *ct, const char *body,
+                   const char *aud_host, long long exp_delta, const char *key)
 {
 	char aud[9000], authz[9000];
 	snprintf(aud, sizeof(aud), "http://%s%s", aud_host, uri);
@@ -60,7 +60,9 @@ static int call_as(const char *method, const char *uri, const char *ct, const ch
 	ck_assert_ptr_nonnull(tok);
 	snprintf(authz, sizeof(authz), "Bearer %s", tok);
 	free(tok);
-	struct rest_req rq = { method, uri, "localhost:8080", authz, ct, body ? body : "", body ? strlen(body) : 0 };
+	struct rest_req rq = {
+		method, uri, "localhost:8080", authz, ct, body ? body : "", body ? strlen(body) : 0
+	};
 	rest_resp_release(&rs);
 	rest_handle(&e, &rq, &rs, time(NULL));
 	return rs.status;
@@ -80,13 +82,21 @@ START_TEST(auth_rules)
 {
 	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL), 200);
 	/* the Host header's name is accepted too */
-	ck_assert_int_eq(call_as("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL, "localhost:8080", 300, KEY), 200);
-	ck_assert_int_eq(call_as("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL, "other:8080", 300, KEY), 401);
+	ck_assert_int_eq(
+	        call_as("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL, "localhost:8080", 300, KEY),
+	        200);
+	ck_assert_int_eq(
+	        call_as("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL, "other:8080", 300, KEY), 401);
 	ck_assert_str_eq(rs.error_code, "Unauthorized");
-	ck_assert_int_eq(call_as("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL, "127.0.0.1:8080", -5, KEY), 401);
+	ck_assert_int_eq(
+	        call_as("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL, "127.0.0.1:8080", -5, KEY),
+	        401);
 	ck_assert_str_eq(body(), "{\"code\":\"Unauthorized\",\"message\":\"The token is expired\"}");
-	ck_assert_int_eq(call_as("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL, "127.0.0.1:8080", 300, "otherkey"), 401);
-	ck_assert_str_eq(body(), "{\"code\":\"Unauthorized\",\"message\":\"The token signature is invalid\"}");
+	ck_assert_int_eq(call_as("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL, "127.0.0.1:8080", 300,
+	                         "otherkey"),
+	                 401);
+	ck_assert_str_eq(body(),
+	                 "{\"code\":\"Unauthorized\",\"message\":\"The token signature is invalid\"}");
 	/* aud must be the exact URL, query included */
 	char aud[200], authz[400];
 	snprintf(aud, sizeof(aud), "http://127.0.0.1:8080/api/hubs/chat/connections/A");
@@ -114,14 +124,18 @@ END_TEST
 
 START_TEST(versions_and_routes)
 {
-	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/connections/A?api-version=2099-01-01", NULL, NULL), 400);
+	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/connections/A?api-version=2099-01-01", NULL, NULL),
+	                 400);
 	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/connections/A", NULL, NULL), 400);
-	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/connections/A?api-version=2021-10-01", NULL, NULL), 200);
+	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/connections/A?api-version=2021-10-01", NULL, NULL),
+	                 200);
 	ck_assert_int_eq(call("GET", "/api/hubs/chat/nothing?" V, NULL, NULL), 404);
 	ck_assert_int_eq(call("GET", "/api/hubs/chat/:send?" V, NULL, NULL), 405);
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V, "application/xml", "<a/>"), 415);
-	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V "&messageTtlSeconds=301", "text/plain", "x"), 400);
-	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V "&messageTtlSeconds=300", "text/plain", "x"), 202);
+	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V "&messageTtlSeconds=301", "text/plain", "x"),
+	                 400);
+	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V "&messageTtlSeconds=300", "text/plain", "x"),
+	                 202);
 }
 END_TEST
 
@@ -130,22 +144,30 @@ START_TEST(sends)
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V, "text/plain", "all"), 202);
 	ck_assert_str_eq(fa.frames[0], "all");
 	ck_assert_str_eq(fc.frames[0], "all");
-	ck_assert_int_eq(call("POST", "/api/hubs/CHAT/groups/g1/:send?" V "&excluded=A", "application/json", "{\"a\":1}"), 202);
+	ck_assert_int_eq(call("POST", "/api/hubs/CHAT/groups/g1/:send?" V "&excluded=A", "application/json",
+	                      "{\"a\":1}"),
+	                 202);
 	ck_assert_int_eq(fa.nframes, 1);
-	ck_assert_str_eq(fb.frames[1], "{\"type\":\"message\",\"from\":\"group\",\"group\":\"g1\",\"dataType\":\"json\",\"data\":{\"a\":1}}");
+	ck_assert_str_eq(fb.frames[1], "{\"type\":\"message\",\"from\":\"group\",\"group\":\"g1\","
+	                               "\"dataType\":\"json\",\"data\":{\"a\":1}}");
 	ck_assert_int_eq(fc.nframes, 1);
-	ck_assert_int_eq(call("POST", "/api/hubs/chat/users/alice/:send?" V, "application/octet-stream", "\x01"), 202);
+	ck_assert_int_eq(
+	        call("POST", "/api/hubs/chat/users/alice/:send?" V, "application/octet-stream", "\x01"), 202);
 	ck_assert_int_eq(fa.binary[1], 1);
 	ck_assert_int_eq(fb.nframes, 2);
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/connections/C/:send?" V, "text/plain", "c"), 202);
 	ck_assert_str_eq(fc.frames[1], "c");
 	/* filter (percent-encoded, '+' as space) */
-	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V "&filter=userId%20eq%20%27bob%27+or+connectionId+eq+%27C%27",
-	                      "text/plain", "f"), 202);
+	ck_assert_int_eq(call("POST",
+	                      "/api/hubs/chat/:send?" V
+	                      "&filter=userId%20eq%20%27bob%27+or+connectionId+eq+%27C%27",
+	                      "text/plain", "f"),
+	                 202);
 	ck_assert_int_eq(fa.nframes, 2);
 	ck_assert_int_eq(fb.nframes, 3);
 	ck_assert_str_eq(fc.frames[2], "f");
-	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V "&filter=userId%20eq", "text/plain", "f"), 400);
+	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V "&filter=userId%20eq", "text/plain", "f"),
+	                 400);
 	ck_assert_str_eq(rs.error_code, "InvalidFilter");
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V, "application/json", "{nope"), 400);
 	ck_assert_int_eq(fa.nframes + fb.nframes + fc.nframes, 8);
@@ -170,7 +192,9 @@ START_TEST(existence_and_groups)
 	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/groups/g2?" V, NULL, NULL), 200);
 	ck_assert_int_eq(call("PUT", "/api/hubs/chat/groups/g2/connections/Z?" V, NULL, NULL), 404);
 	ck_assert_str_eq(rs.error_code, "Error.Connection.NotExisted");
-	ck_assert_str_eq(body(), "{\"code\":\"Error.Connection.NotExisted\",\"message\":\"Connection 'Z' does not exist\"}");
+	ck_assert_str_eq(
+	        body(),
+	        "{\"code\":\"Error.Connection.NotExisted\",\"message\":\"Connection 'Z' does not exist\"}");
 	ck_assert_int_eq(call("DELETE", "/api/hubs/chat/groups/g2/connections/C?" V, NULL, NULL), 204);
 	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/groups/g2?" V, NULL, NULL), 404);
 
@@ -187,33 +211,43 @@ START_TEST(existence_and_groups)
 
 	/* add/remove by filter */
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:addToGroups?" V, "application/json",
-	                      "{\"groups\":[\"x\",\"y\"],\"filter\":\"userId ne 'alice'\"}"), 200);
+	                      "{\"groups\":[\"x\",\"y\"],\"filter\":\"userId ne 'alice'\"}"),
+	                 200);
 	ck_assert_int_eq(hub_conn_in_group(hub_conn_find(h, "A"), "x"), 0);
 	ck_assert_int_eq(hub_conn_in_group(hub_conn_find(h, "B"), "y"), 1);
 	ck_assert_int_eq(hub_conn_in_group(hub_conn_find(h, "C"), "x"), 1);
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:removeFromGroups?" V, "application/json",
-	                      "{\"groups\":[\"x\"],\"filter\":\"connectionId eq 'C'\"}"), 200);
+	                      "{\"groups\":[\"x\"],\"filter\":\"connectionId eq 'C'\"}"),
+	                 200);
 	ck_assert_int_eq(hub_conn_in_group(hub_conn_find(h, "C"), "x"), 0);
 	ck_assert_int_eq(hub_conn_in_group(hub_conn_find(h, "B"), "x"), 1);
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:addToGroups?" V, "application/json",
-	                      "{\"groups\":[\"x\"],\"filter\":\"userId eq\"}"), 400);
+	                      "{\"groups\":[\"x\"],\"filter\":\"userId eq\"}"),
+	                 400);
 	ck_assert_str_eq(rs.error_code, "InvalidFilter");
-	ck_assert_int_eq(call("POST", "/api/hubs/chat/:addToGroups?" V, "application/json", "{\"groups\":\"x\"}"), 400);
-	ck_assert_int_eq(call("POST", "/api/hubs/chat/:removeFromGroups?" V, "application/json", "{\"groups\":[]}"), 400);
+	ck_assert_int_eq(
+	        call("POST", "/api/hubs/chat/:addToGroups?" V, "application/json", "{\"groups\":\"x\"}"),
+	        400);
+	ck_assert_int_eq(
+	        call("POST", "/api/hubs/chat/:removeFromGroups?" V, "application/json", "{\"groups\":[]}"),
+	        400);
 }
 END_TEST
 
 START_TEST(closes)
 {
-	ck_assert_int_eq(call("DELETE", "/api/hubs/chat/connections/B?" V "&reason=done%20here", NULL, NULL), 204);
-	ck_assert_str_eq(fb.frames[0], "{\"type\":\"system\",\"event\":\"disconnected\",\"message\":\"done here\"}");
+	ck_assert_int_eq(call("DELETE", "/api/hubs/chat/connections/B?" V "&reason=done%20here", NULL, NULL),
+	                 204);
+	ck_assert_str_eq(fb.frames[0],
+	                 "{\"type\":\"system\",\"event\":\"disconnected\",\"message\":\"done here\"}");
 	ck_assert_str_eq(fb.reason, "done here");
 	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/connections/B?" V, NULL, NULL), 404);
 	ck_assert_int_eq(call("DELETE", "/api/hubs/chat/connections/B?" V, NULL, NULL), 204);
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/users/alice/:closeConnections?" V, NULL, NULL), 204);
 	ck_assert_int_eq(fa.closed, 1);
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/groups/g1/:closeConnections?" V, NULL, NULL), 204);
-	ck_assert_int_eq(call("POST", "/api/hubs/chat/:closeConnections?" V "&excluded=C&reason=r", NULL, NULL), 204);
+	ck_assert_int_eq(
+	        call("POST", "/api/hubs/chat/:closeConnections?" V "&excluded=C&reason=r", NULL, NULL), 204);
 	ck_assert_int_eq(fc.closed, 0);
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:closeConnections?" V, NULL, NULL), 204);
 	ck_assert_int_eq(fc.closed, 1);
@@ -223,15 +257,34 @@ END_TEST
 
 START_TEST(permissions)
 {
-	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9", NULL, NULL), 404);
-	ck_assert_int_eq(call("PUT", "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9", NULL, NULL), 200);
-	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9", NULL, NULL), 200);
-	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/permissions/sendToGroup/connections/B?" V "&targetName=g9", NULL, NULL), 404);
-	ck_assert_int_eq(call("PUT", "/api/hubs/chat/permissions/joinLeaveGroup/connections/Z?" V, NULL, NULL), 404);
+	ck_assert_int_eq(call("HEAD",
+	                      "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9",
+	                      NULL, NULL),
+	                 404);
+	ck_assert_int_eq(call("PUT",
+	                      "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9",
+	                      NULL, NULL),
+	                 200);
+	ck_assert_int_eq(call("HEAD",
+	                      "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9",
+	                      NULL, NULL),
+	                 200);
+	ck_assert_int_eq(call("HEAD",
+	                      "/api/hubs/chat/permissions/sendToGroup/connections/B?" V "&targetName=g9",
+	                      NULL, NULL),
+	                 404);
+	ck_assert_int_eq(
+	        call("PUT", "/api/hubs/chat/permissions/joinLeaveGroup/connections/Z?" V, NULL, NULL), 404);
 	ck_assert_str_eq(rs.error_code, "Error.Connection.NotExisted");
 	ck_assert_int_eq(call("PUT", "/api/hubs/chat/permissions/bogus/connections/B?" V, NULL, NULL), 400);
-	ck_assert_int_eq(call("DELETE", "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9", NULL, NULL), 204);
-	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9", NULL, NULL), 404);
+	ck_assert_int_eq(call("DELETE",
+	                      "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9",
+	                      NULL, NULL),
+	                 204);
+	ck_assert_int_eq(call("HEAD",
+	                      "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9",
+	                      NULL, NULL),
+	                 404);
 }
 END_TEST
 
@@ -243,40 +296,72 @@ START_TEST(list_and_token)
 	for (int i = 0; i < 5; i++) {
 		char id[8];
 		snprintf(id, sizeof(id), "P%d", i);
-		ck_assert_ptr_nonnull(fake_conn(h, &extra[i], id, i == 0 ? "u0" : NULL, HUB_PROTO_SIMPLE, NULL, 0, gp, 1));
+		ck_assert_ptr_nonnull(
+		        fake_conn(h, &extra[i], id, i == 0 ? "u0" : NULL, HUB_PROTO_SIMPLE, NULL, 0, gp, 1));
 	}
-	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/p/connections?" V "&maxpagesize=2", NULL, NULL), 200);
-	ck_assert_str_eq(body(), "{\"value\":[{\"connectionId\":\"P0\",\"userId\":\"u0\"},{\"connectionId\":\"P1\"}],"
-	                         "\"nextLink\":\"/api/hubs/chat/groups/p/connections?api-version=2024-12-01&maxpagesize=2&continuationToken=5\"}");
-	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/p/connections?api-version=2024-12-01&maxpagesize=2&continuationToken=5", NULL, NULL), 200);
+	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/p/connections?" V "&maxpagesize=2", NULL, NULL),
+	                 200);
+	ck_assert_str_eq(body(),
+	                 "{\"value\":[{\"connectionId\":\"P0\",\"userId\":\"u0\"},{\"connectionId\":\"P1\"}],"
+	                 "\"nextLink\":\"/api/hubs/chat/groups/p/"
+	                 "connections?api-version=2024-12-01&maxpagesize=2&continuationToken=5\"}");
+	ck_assert_int_eq(call("GET",
+	                      "/api/hubs/chat/groups/p/"
+	                      "connections?api-version=2024-12-01&maxpagesize=2&continuationToken=5",
+	                      NULL, NULL),
+	                 200);
 	ck_assert_str_eq(body(), "{\"value\":[{\"connectionId\":\"P2\"},{\"connectionId\":\"P3\"}],"
-	                         "\"nextLink\":\"/api/hubs/chat/groups/p/connections?api-version=2024-12-01&maxpagesize=2&continuationToken=7\"}");
-	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/p/connections?api-version=2024-12-01&maxpagesize=2&continuationToken=7", NULL, NULL), 200);
+	                         "\"nextLink\":\"/api/hubs/chat/groups/p/"
+	                         "connections?api-version=2024-12-01&maxpagesize=2&continuationToken=7\"}");
+	ck_assert_int_eq(call("GET",
+	                      "/api/hubs/chat/groups/p/"
+	                      "connections?api-version=2024-12-01&maxpagesize=2&continuationToken=7",
+	                      NULL, NULL),
+	                 200);
 	ck_assert_str_eq(body(), "{\"value\":[{\"connectionId\":\"P4\"}]}");
-	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/p/connections?" V "&top=3&maxpagesize=2", NULL, NULL), 200);
-	ck_assert_str_eq(body(), "{\"value\":[{\"connectionId\":\"P0\",\"userId\":\"u0\"},{\"connectionId\":\"P1\"}],"
-	                         "\"nextLink\":\"/api/hubs/chat/groups/p/connections?api-version=2024-12-01&maxpagesize=2&top=1&continuationToken=5\"}");
-	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/p/connections?api-version=2024-12-01&maxpagesize=2&top=1&continuationToken=5", NULL, NULL), 200);
+	ck_assert_int_eq(
+	        call("GET", "/api/hubs/chat/groups/p/connections?" V "&top=3&maxpagesize=2", NULL, NULL),
+	        200);
+	ck_assert_str_eq(body(),
+	                 "{\"value\":[{\"connectionId\":\"P0\",\"userId\":\"u0\"},{\"connectionId\":\"P1\"}],"
+	                 "\"nextLink\":\"/api/hubs/chat/groups/p/"
+	                 "connections?api-version=2024-12-01&maxpagesize=2&top=1&continuationToken=5\"}");
+	ck_assert_int_eq(call("GET",
+	                      "/api/hubs/chat/groups/p/"
+	                      "connections?api-version=2024-12-01&maxpagesize=2&top=1&continuationToken=5",
+	                      NULL, NULL),
+	                 200);
 	ck_assert_str_eq(body(), "{\"value\":[{\"connectionId\":\"P2\"}]}");
 	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/none/connections?" V, NULL, NULL), 200);
 	ck_assert_str_eq(body(), "{\"value\":[]}");
-	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/p/connections?" V "&continuationToken=abc", NULL, NULL), 400);
-	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/p/connections?" V "&maxpagesize=0", NULL, NULL), 400);
+	ck_assert_int_eq(
+	        call("GET", "/api/hubs/chat/groups/p/connections?" V "&continuationToken=abc", NULL, NULL),
+	        400);
+	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/p/connections?" V "&maxpagesize=0", NULL, NULL),
+	                 400);
 	for (int i = 0; i < 5; i++)
 		fake_reset(&extra[i]);
 
-	ck_assert_int_eq(call("POST", "/api/hubs/chat/:generateToken?" V "&userId=u1&role=webpubsub.joinLeaveGroup&minutesToExpire=5", NULL, NULL), 200);
+	ck_assert_int_eq(call("POST",
+	                      "/api/hubs/chat/:generateToken?" V
+	                      "&userId=u1&role=webpubsub.joinLeaveGroup&minutesToExpire=5",
+	                      NULL, NULL),
+	                 200);
 	json_error_t je;
 	json_t *o = json_loads(body(), 0, &je);
 	ck_assert_ptr_nonnull(o);
 	ck_assert_uint_eq(json_object_size(o), 1);
 	json_t *claims = NULL;
-	ck_assert_int_eq(jwt_verify(json_string_value(json_object_get(o, "token")), KEY, strlen(KEY), &claims), JWT_OK);
-	ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")), "http://127.0.0.1:8080/client/hubs/chat");
+	ck_assert_int_eq(
+	        jwt_verify(json_string_value(json_object_get(o, "token")), KEY, strlen(KEY), &claims),
+	        JWT_OK);
+	ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")),
+	                 "http://127.0.0.1:8080/client/hubs/chat");
 	ck_assert_str_eq(json_string_value(json_object_get(claims, "sub")), "u1");
 	json_decref(claims);
 	json_decref(o);
-	ck_assert_int_eq(call("POST", "/api/hubs/chat/:generateToken?" V "&minutesToExpire=0", NULL, NULL), 400);
+	ck_assert_int_eq(call("POST", "/api/hubs/chat/:generateToken?" V "&minutesToExpire=0", NULL, NULL),
+	                 400);
 }
 END_TEST
 

@@ -15,22 +15,19 @@
 static config_t cf;
 static struct acl_cfg ac;
 
-static void
-setup(void)
+static void setup(void)
 {
 	config_init(&cf);
 	memset(&ac, 0, sizeof(ac));
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	acl_cfg_fini(&ac);
 	config_destroy(&cf);
 }
 
-static void
-parse_ok(const char *text)
+static void parse_ok(const char *text)
 {
 	char err[256] = "";
 
@@ -38,8 +35,7 @@ parse_ok(const char *text)
 	ck_assert_msg(acl_cfg_parse(config_lookup(&cf, "access"), &ac, err, sizeof(err)) == 0, "%s", err);
 }
 
-static struct acl_peer
-peer(uid_t uid, gid_t gid, gid_t g1, gid_t g2)
+static struct acl_peer peer(uid_t uid, gid_t gid, gid_t g1, gid_t g2)
 {
 	struct acl_peer p;
 
@@ -63,15 +59,13 @@ peer(uid_t uid, gid_t gid, gid_t g1, gid_t g2)
 static const struct {
 	uid_t uid;
 	gid_t gid, g1;
-	int   allow;
+	int allow;
 } default_rows[] = {
-	{ 0, 0, NOG, 1 },            /* root */
-	{ 0, 5, NOG, 1 },
-	{ 1000, 2000, NOG, 1 },      /* primary group is the socket's */
-	{ 1000, 100, 2000, 1 },      /* supplementary group is the socket's */
-	{ 1000, 100, NOG, 0 },
-	{ 1000, 100, 2001, 0 },
-	{ 2000, 100, NOG, 0 },       /* a uid equal to the socket gid means nothing */
+	{ 0, 0, NOG, 1 },                                 /* root */
+	{ 0, 5, NOG, 1 },         { 1000, 2000, NOG, 1 }, /* primary group is the socket's */
+	{ 1000, 100, 2000, 1 },                           /* supplementary group is the socket's */
+	{ 1000, 100, NOG, 0 },    { 1000, 100, 2001, 0 },
+	{ 2000, 100, NOG, 0 }, /* a uid equal to the socket gid means nothing */
 	{ 65534, 65534, NOG, 0 },
 };
 
@@ -87,7 +81,7 @@ START_TEST(test_default_rules)
 		              "row %d class %d", _i, cls);
 		ck_assert_int_eq(acl_allow(&ac, &p, (enum ops_class)cls, NULL, 2000), default_rows[_i].allow);
 	}
-	ck_assert_int_eq(acl_allow(&ac, &p, OPC__COUNT, "chat", 2000), 0);   /* out of range: deny */
+	ck_assert_int_eq(acl_allow(&ac, &p, OPC__COUNT, "chat", 2000), 0); /* out of range: deny */
 }
 END_TEST
 
@@ -113,35 +107,35 @@ END_TEST
 
 /* ---- explicit rules ---- */
 
-static const char rules_text[] =
-	"access = {\n"
-	"  tcp = \"deny\";\n"
-	"  rules = (\n"
-	"    { users = ( \"www-data\", 1001 ); hubs = [ \"chat\", \"news\" ]; ops = [ \"send\", \"read\" ]; },\n"
-	"    { groups = ( \"nogroup\", 3000 ); ops = [ \"group\" ]; },\n"
-	"    { users = [ \"*\" ]; hubs = [ \"public\" ]; ops = [ \"read\" ]; },\n"
-	"    { users = [ 1500 ]; },\n"
-	"    { groups = [ 3001 ]; hubs = [ \"*\" ]; ops = [ \"*\" ]; }\n"
-	"  );\n"
-	"};\n";
+static const char rules_text[] = "access = {\n"
+                                 "  tcp = \"deny\";\n"
+                                 "  rules = (\n"
+                                 "    { users = ( \"www-data\", 1001 ); hubs = [ \"chat\", \"news\" ]; ops = "
+                                 "[ \"send\", \"read\" ]; },\n"
+                                 "    { groups = ( \"nogroup\", 3000 ); ops = [ \"group\" ]; },\n"
+                                 "    { users = [ \"*\" ]; hubs = [ \"public\" ]; ops = [ \"read\" ]; },\n"
+                                 "    { users = [ 1500 ]; },\n"
+                                 "    { groups = [ 3001 ]; hubs = [ \"*\" ]; ops = [ \"*\" ]; }\n"
+                                 "  );\n"
+                                 "};\n";
 
 static const struct {
-	uid_t          uid;
-	gid_t          gid, g1;
+	uid_t uid;
+	gid_t gid, g1;
 	enum ops_class cls;
-	const char    *hub;
-	int            allow;
+	const char *hub;
+	int allow;
 } rule_rows[] = {
 	/* www-data (33) and 1001: send and read on chat and news only */
 	{ 33, 33, NOG, OPC_SEND, "chat", 1 },
 	{ 33, 33, NOG, OPC_READ, "news", 1 },
-	{ 33, 33, NOG, OPC_SEND, "Chat", 0 },          /* hub names are exact */
+	{ 33, 33, NOG, OPC_SEND, "Chat", 0 }, /* hub names are exact */
 	{ 33, 33, NOG, OPC_SEND, "other", 0 },
 	{ 33, 33, NOG, OPC_GROUP, "chat", 0 },
 	{ 33, 33, NOG, OPC_CLOSE, "chat", 0 },
 	{ 33, 33, NOG, OPC_PERMISSION, "chat", 0 },
 	{ 33, 33, NOG, OPC_TOKEN, "chat", 0 },
-	{ 33, 33, NOG, OPC_READ, NULL, 0 },            /* no hub: needs a rule for any hub */
+	{ 33, 33, NOG, OPC_READ, NULL, 0 }, /* no hub: needs a rule for any hub */
 	{ 1001, 100, NOG, OPC_SEND, "news", 1 },
 	{ 1001, 100, NOG, OPC_TOKEN, "news", 0 },
 	{ 1002, 100, NOG, OPC_SEND, "news", 0 },
@@ -218,8 +212,10 @@ static const struct {
 	{ "access = { tcp = \"maybe\"; };", "access.tcp: must be \"allow\" or \"deny\" (line 1)" },
 	{ "access = { rules = [ 1 ]; };", "access.rules: must be a list ( { ... }, ... ) (line 1)" },
 	{ "access = { rules = ( 1 ); };", "access.rules: each rule must be a group { ... } (line 1)" },
-	{ "access = {\n rules = (\n { hubs = [ \"a\" ]; } ); };", "access.rules: a rule needs users or groups (line 3)" },
-	{ "access = { rules = ( { users = [ ]; } ); };", "access.rules: a rule needs users or groups (line 1)" },
+	{ "access = {\n rules = (\n { hubs = [ \"a\" ]; } ); };",
+	  "access.rules: a rule needs users or groups (line 3)" },
+	{ "access = { rules = ( { users = [ ]; } ); };",
+	  "access.rules: a rule needs users or groups (line 1)" },
 	{ "access = { rules = ( { users = \"root\"; } ); };",
 	  "access.rules.users: must be a list of names or numeric ids (line 1)" },
 	{ "access = { rules = ( { users = [ \"no-such-user-xyz\" ]; } ); };",
@@ -240,7 +236,8 @@ static const struct {
 	  "access.rules.hubs: entries must be strings (line 1)" },
 	{ "access = { rules = ( { users = [ 1 ]; ops = [ \"write\" ]; } ); };",
 	  "access.rules.ops: entries must be read, send, group, close, permission, token or \"*\" (line 1)" },
-	{ "access = { rules = ( { users = [ 1 ]; ops = [ ]; } ); };", "access.rules.ops: must not be empty (line 1)" },
+	{ "access = { rules = ( { users = [ 1 ]; ops = [ ]; } ); };",
+	  "access.rules.ops: must not be empty (line 1)" },
 	{ "access = { rules = ( { users = [ 1 ]; ops = \"send\"; } ); };",
 	  "access.rules.ops: must be a list of operation classes (line 1)" },
 	{ "access = { rules = ( { users = [ 1 ]; color = 1; } ); };", "access.rules: unknown key (line 1)" },
@@ -373,8 +370,7 @@ END_TEST
 
 static char captured[4096];
 
-static void
-sink(enum wlog_level lvl, const char *line, void *arg)
+static void sink(enum wlog_level lvl, const char *line, void *arg)
 {
 	(void)arg;
 	ck_assert_int_eq(lvl, WLOG_INFO);
@@ -410,8 +406,7 @@ START_TEST(test_audit_log_line)
 }
 END_TEST
 
-static Suite *
-acl_suite(void)
+static Suite *acl_suite(void)
 {
 	Suite *s = suite_create("acl");
 	TCase *tc = tcase_create("core");
@@ -432,8 +427,7 @@ acl_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(acl_suite());
 	int failed;

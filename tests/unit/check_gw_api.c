@@ -29,9 +29,11 @@ START_TEST(traceparent)
 	ck_assert_int_eq(api_traceparent_valid("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), 0);
 	ck_assert_int_eq(api_traceparent_valid("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), 0);
 	ck_assert_int_eq(api_traceparent_valid("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), 0);
-	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-"), 0);
+	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-"),
+	                 0);
 	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01"), 0);
-	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\r"), 0);
+	ck_assert_int_eq(api_traceparent_valid("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\r"),
+	                 0);
 }
 END_TEST
 
@@ -51,23 +53,27 @@ START_TEST(upstream_target)
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("listen = { tcp = [ \"127.0.0.1:7080\" ]; };\n"
-	      "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\"; api_version = \"2024-01-01\"; };\n", f);
+	      "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\"; "
+	      "api_version = \"2024-01-01\"; };\n",
+	      f);
 	fclose(f);
 	ck_assert_int_eq(cfg_load(path, &c, err, sizeof err), 0);
 	ck_assert_ptr_nonnull(l = loop_new());
 	ck_assert_ptr_nonnull(a = api_new(l, NULL, c, NULL));
 	ops_req_init(&r);
-	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/chat/groups/a%40b/:send?excluded=x&excluded=y", &r, &e), 0);
+	ck_assert_int_eq(
+	        ops_parse_request("POST", "/api/hubs/chat/groups/a%40b/:send?excluded=x&excluded=y", &r, &e),
+	        0);
 	ck_assert_int_eq(api_upstream_target(a, &r, &p, &q), 0);
 	ck_assert_str_eq(p, "/api/hubs/chat/groups/a%40b/:send");
-	ck_assert_str_eq(q, "api-version=2024-01-01&excluded=x&excluded=y");   /* the configured default */
+	ck_assert_str_eq(q, "api-version=2024-01-01&excluded=x&excluded=y"); /* the configured default */
 	free(p);
 	free(q);
 	ops_req_free(&r);
 	ops_req_init(&r);
 	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/chat/:send?api-version=2024-12-01", &r, &e), 0);
 	ck_assert_int_eq(api_upstream_target(a, &r, &p, &q), 0);
-	ck_assert_str_eq(q, "api-version=2024-12-01");   /* a known version from the application */
+	ck_assert_str_eq(q, "api-version=2024-12-01"); /* a known version from the application */
 	free(p);
 	free(q);
 	ops_req_free(&r);
@@ -93,7 +99,7 @@ START_TEST(upstream_header_lines)
 	hdr(j, "HTTP/1.1 100 Continue\r\n");
 	hdr(j, "x-ms-error-code: early\r\n");
 	ck_assert_str_eq(j->resp_error_code, "early");
-	hdr(j, "HTTP/1.1 429 Too Many Requests\r\n");   /* a new head forgets the 1xx's headers */
+	hdr(j, "HTTP/1.1 429 Too Many Requests\r\n"); /* a new head forgets the 1xx's headers */
 	ck_assert_ptr_null(j->resp_error_code);
 	hdr(j, "Content-Type: \t application/json; charset=utf-8 \t\r\n");
 	ck_assert_str_eq(j->resp_content_type, "application/json; charset=utf-8");
@@ -103,9 +109,9 @@ START_TEST(upstream_header_lines)
 	ck_assert_str_eq(j->resp_retry_after_ms, "1500");
 	hdr(j, "X-Ms-Retry-After-Ms: 250\n");
 	ck_assert_str_eq(j->resp_x_ms_retry_after_ms, "250");
-	hdr(j, "Content-Type: text/plain\r\n");   /* the last one wins */
+	hdr(j, "Content-Type: text/plain\r\n"); /* the last one wins */
 	ck_assert_str_eq(j->resp_content_type, "text/plain");
-	hdr(j, "Content-Type : text/html\r\n");   /* "Content-Type " is another name */
+	hdr(j, "Content-Type : text/html\r\n"); /* "Content-Type " is another name */
 	ck_assert_str_eq(j->resp_content_type, "text/plain");
 	hdr(j, "no colon at all\r\n");
 	hdr(j, "Set-Cookie: a=b\r\n");
@@ -188,7 +194,9 @@ START_TEST(uri_check)
 }
 END_TEST
 
-static void nothing(void) { }
+static void nothing(void)
+{
+}
 
 static Suite *suite(void)
 {

@@ -56,22 +56,26 @@ static void expect_error(const char *text, const char *key, int line, const char
 		ck_assert_msg(strstr(err, forbidden) == NULL, "error \"%s\" shows the value", err);
 }
 
-#define UPSTREAM_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\"; };\n"
-#define LISTEN_OK   "listen = { tcp = [ \"127.0.0.1:7080\" ]; };\n"
+#define UPSTREAM_OK                                                                                          \
+	"upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\"; };\n"
+#define LISTEN_OK "listen = { tcp = [ \"127.0.0.1:7080\" ]; };\n"
 
 START_TEST(full_config)
 {
 	struct cfg *c = NULL;
-	const char *text =
-		"listen = { unix = { path = \"/run/wpsgate/wpsgate.sock\"; mode = \"0640\"; group = \"0\"; };\n"
-		"           tcp = [ \"127.0.0.1:7080\", \"[::1]:7081\", \"localhost:7082\" ]; allow_non_loopback = false; };\n"
-		"upstream = { endpoint = \"https://name.webpubsub.azure.com/\";\n"
-		"             access_key_file = \"/etc/wpsgate/access-key\";\n"
-		"             api_version = \"2024-01-01\"; timeout_ms = 1500; ca_file = \"/etc/ssl/ca.pem\";\n"
-		"             max_connections = 8; max_response_bytes = 65536; };\n"
-		"limits = { max_body_bytes = 2048; max_connections = 50; max_inflight = 70; idle_timeout_s = 9;\n"
-		"           max_header_bytes = 8192; shutdown_grace_ms = 1234; };\n"
-		"log = { level = \"debug\"; format = \"json\"; };\n";
+	const char *text = "listen = { unix = { path = \"/run/wpsgate/wpsgate.sock\"; mode = \"0640\"; group "
+	                   "= \"0\"; };\n"
+	                   "           tcp = [ \"127.0.0.1:7080\", \"[::1]:7081\", \"localhost:7082\" ]; "
+	                   "allow_non_loopback = false; };\n"
+	                   "upstream = { endpoint = \"https://name.webpubsub.azure.com/\";\n"
+	                   "             access_key_file = \"/etc/wpsgate/access-key\";\n"
+	                   "             api_version = \"2024-01-01\"; timeout_ms = 1500; ca_file = "
+	                   "\"/etc/ssl/ca.pem\";\n"
+	                   "             max_connections = 8; max_response_bytes = 65536; };\n"
+	                   "limits = { max_body_bytes = 2048; max_connections = 50; max_inflight = 70; "
+	                   "idle_timeout_s = 9;\n"
+	                   "           max_header_bytes = 8192; shutdown_grace_ms = 1234; };\n"
+	                   "log = { level = \"debug\"; format = \"json\"; };\n";
 
 	ck_assert_int_eq(load(text, &c), 0);
 	ck_assert_str_eq(c->unix_path, "/run/wpsgate/wpsgate.sock");
@@ -83,7 +87,7 @@ START_TEST(full_config)
 	ck_assert_str_eq(c->tcp[1], "[::1]:7081");
 	ck_assert_str_eq(c->tcp[2], "localhost:7082");
 	ck_assert_int_eq(c->allow_non_loopback, 0);
-	ck_assert_str_eq(c->endpoint, "https://name.webpubsub.azure.com");   /* trailing slash dropped */
+	ck_assert_str_eq(c->endpoint, "https://name.webpubsub.azure.com"); /* trailing slash dropped */
 	ck_assert_str_eq(c->access_key_file, "/etc/wpsgate/access-key");
 	ck_assert_ptr_null(c->connection_string_file);
 	ck_assert_str_eq(c->api_version, "2024-01-01");
@@ -140,14 +144,20 @@ END_TEST
 START_TEST(range_errors)
 {
 	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\";\n"
-	             "  access_key_file = \"/k\";\n  timeout_ms = 77; };\n", "upstream.timeout_ms", 4, "77");
-	expect_error(LISTEN_OK UPSTREAM_OK "limits = {\n max_body_bytes = 0; };\n", "limits.max_body_bytes", 4, NULL);
+	                       "  access_key_file = \"/k\";\n  timeout_ms = 77; };\n",
+	             "upstream.timeout_ms", 4, "77");
+	expect_error(LISTEN_OK UPSTREAM_OK "limits = {\n max_body_bytes = 0; };\n", "limits.max_body_bytes",
+	             4, NULL);
 	expect_error(LISTEN_OK UPSTREAM_OK "limits = { max_connections = 9999999; };\n",
 	             "limits.max_connections", 3, "9999999");
-	expect_error(LISTEN_OK UPSTREAM_OK "limits = { shutdown_grace_ms = -1; };\n", "limits.shutdown_grace_ms", 3, NULL);
-	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
-	             " max_response_bytes = 10; };\n", "upstream.max_response_bytes", 3, NULL);
-	expect_error(LISTEN_OK UPSTREAM_OK "limits = { idle_timeout_s = \"60\"; };\n", "limits.idle_timeout_s", 3, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "limits = { shutdown_grace_ms = -1; };\n",
+	             "limits.shutdown_grace_ms", 3, NULL);
+	expect_error(LISTEN_OK
+	             "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             " max_response_bytes = 10; };\n",
+	             "upstream.max_response_bytes", 3, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "limits = { idle_timeout_s = \"60\"; };\n",
+	             "limits.idle_timeout_s", 3, NULL);
 }
 END_TEST
 
@@ -155,10 +165,13 @@ START_TEST(values_never_shown)
 {
 	expect_error("listen = { unix = { path = \"/tmp/s\";\n mode = \"SECRETMODE77\"; }; };\n" UPSTREAM_OK,
 	             "listen.unix.mode", 2, "SECRETMODE77");
-	expect_error(LISTEN_OK "upstream = { endpoint = \"ftp://TOPSECRETHOST\"; access_key_file = \"/k\"; };\n",
+	expect_error(LISTEN_OK
+	             "upstream = { endpoint = \"ftp://TOPSECRETHOST\"; access_key_file = \"/k\"; };\n",
 	             "upstream.endpoint", 2, "TOPSECRETHOST");
-	expect_error(LISTEN_OK UPSTREAM_OK "log = { level = \"SECRETLEVEL\"; };\n", "log.level", 3, "SECRETLEVEL");
-	expect_error("listen = { unix = { path = \"/tmp/s\"; group = \"no-such-group-SECRET\"; }; };\n" UPSTREAM_OK,
+	expect_error(LISTEN_OK UPSTREAM_OK "log = { level = \"SECRETLEVEL\"; };\n", "log.level", 3,
+	             "SECRETLEVEL");
+	expect_error("listen = { unix = { path = \"/tmp/s\"; group = \"no-such-group-SECRET\"; }; "
+	             "};\n" UPSTREAM_OK,
 	             "listen.unix.group", 1, "no-such-group-SECRET");
 }
 END_TEST
@@ -166,11 +179,14 @@ END_TEST
 START_TEST(unknown_keys)
 {
 	expect_error(LISTEN_OK UPSTREAM_OK "\nupsteam = { };\n", "upsteam: unknown key", 4, NULL);
-	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
-	             "  timeout = 5; };\n", "upstream.timeout: unknown key", 3, NULL);
+	expect_error(LISTEN_OK
+	             "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             "  timeout = 5; };\n",
+	             "upstream.timeout: unknown key", 3, NULL);
 	expect_error("listen = { unix = { path = \"/tmp/s\"; permissions = \"0660\"; }; };\n" UPSTREAM_OK,
 	             "listen.unix.permissions: unknown key", 1, NULL);
-	expect_error(LISTEN_OK UPSTREAM_OK "log = { level = \"info\"; colour = true; };\n", "log.colour: unknown key", 3, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "log = { level = \"info\"; colour = true; };\n",
+	             "log.colour: unknown key", 3, NULL);
 }
 END_TEST
 
@@ -179,14 +195,21 @@ START_TEST(endpoints)
 	struct cfg *c = NULL;
 	char e[160];
 
-	expect_error(LISTEN_OK "upstream = { endpoint = \"http://example.com\"; access_key_file = \"/k\"; };\n",
+	expect_error(LISTEN_OK
+	             "upstream = { endpoint = \"http://example.com\"; access_key_file = \"/k\"; };\n",
 	             "upstream.endpoint", 2, NULL);
 	ck_assert_msg(strstr(err, "loopback") != NULL, "%s", err);
-	expect_error(LISTEN_OK "upstream = { endpoint = \"http://10.0.0.1:8080\"; access_key_file = \"/k\"; };\n",
+	expect_error(LISTEN_OK
+	             "upstream = { endpoint = \"http://10.0.0.1:8080\"; access_key_file = \"/k\"; };\n",
 	             "upstream.endpoint", 2, NULL);
-	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com/api\"; access_key_file = \"/k\"; };\n",
+	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com/api\"; "
+	                       "access_key_file = \"/k\"; };\n",
 	             "upstream.endpoint", 2, NULL);
-	ck_assert_int_eq(load(LISTEN_OK "upstream = { endpoint = \"http://127.0.0.1:8080\"; access_key_file = \"/k\"; };\n", &c), 0);
+	ck_assert_int_eq(
+	        load(LISTEN_OK
+	             "upstream = { endpoint = \"http://127.0.0.1:8080\"; access_key_file = \"/k\"; };\n",
+	             &c),
+	        0);
 	ck_assert_str_eq(c->endpoint, "http://127.0.0.1:8080");
 	cfg_free(c);
 	ck_assert_int_eq(cfg_endpoint_ok("http://localhost:8080", e, sizeof e), 1);
@@ -205,12 +228,16 @@ END_TEST
 START_TEST(credentials_choice)
 {
 	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\";\n"
-	             "  access_key_file = \"/k\"; connection_string_file = \"/c\"; };\n", "exactly one", 2, NULL);
-	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; };\n", "exactly one", 2, NULL);
+	                       "  access_key_file = \"/k\"; connection_string_file = \"/c\"; };\n",
+	             "exactly one", 2, NULL);
+	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; };\n",
+	             "exactly one", 2, NULL);
 	expect_error(LISTEN_OK "upstream = { access_key_file = \"/k\"; };\n", "upstream.endpoint", 2, NULL);
 	expect_error(LISTEN_OK, "upstream", 0, NULL);
-	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
-	             " api_version = \"2020-01-01\"; };\n", "upstream.api_version", 3, NULL);
+	expect_error(LISTEN_OK
+	             "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             " api_version = \"2020-01-01\"; };\n",
+	             "upstream.api_version", 3, NULL);
 }
 END_TEST
 
@@ -219,16 +246,23 @@ START_TEST(listeners)
 	struct cfg *c = NULL;
 
 	expect_error(UPSTREAM_OK, "listen", 0, NULL);
-	expect_error("listen = { allow_non_loopback = false; };\n" UPSTREAM_OK, "at least one listener", 1, NULL);
+	expect_error("listen = { allow_non_loopback = false; };\n" UPSTREAM_OK, "at least one listener", 1,
+	             NULL);
 	expect_error("listen = { tcp = [ \"0.0.0.0:7080\" ]; };\n" UPSTREAM_OK, "listen.tcp", 1, NULL);
 	ck_assert_msg(strstr(err, "loopback") != NULL, "%s", err);
 	expect_error("listen = { tcp = [ \"127.0.0.1\" ]; };\n" UPSTREAM_OK, "listen.tcp", 1, NULL);
 	expect_error("listen = { tcp = \"127.0.0.1:7080\"; };\n" UPSTREAM_OK, "listen.tcp", 1, NULL);
-	expect_error("listen = { unix = { path = \"relative.sock\"; }; };\n" UPSTREAM_OK, "listen.unix.path", 1, NULL);
+	expect_error("listen = { unix = { path = \"relative.sock\"; }; };\n" UPSTREAM_OK, "listen.unix.path",
+	             1, NULL);
 	expect_error("listen = { unix = { mode = \"0660\"; }; };\n" UPSTREAM_OK, "listen.unix.path", 1, NULL);
-	expect_error("listen = { unix = { path = \"/tmp/x\"; mode = \"660\"; }; };\n" UPSTREAM_OK, "listen.unix.mode", 1, NULL);
-	expect_error("listen = { unix = { path = \"/tmp/x\"; mode = \"01777\"; }; };\n" UPSTREAM_OK, "listen.unix.mode", 1, NULL);
-	ck_assert_int_eq(load("listen = { tcp = [ \"0.0.0.0:7080\" ]; allow_non_loopback = true; };\n" UPSTREAM_OK, &c), 0);
+	expect_error("listen = { unix = { path = \"/tmp/x\"; mode = \"660\"; }; };\n" UPSTREAM_OK,
+	             "listen.unix.mode", 1, NULL);
+	expect_error("listen = { unix = { path = \"/tmp/x\"; mode = \"01777\"; }; };\n" UPSTREAM_OK,
+	             "listen.unix.mode", 1, NULL);
+	ck_assert_int_eq(
+	        load("listen = { tcp = [ \"0.0.0.0:7080\" ]; allow_non_loopback = true; };\n" UPSTREAM_OK,
+	             &c),
+	        0);
 	ck_assert_int_eq(c->allow_non_loopback, 1);
 	ck_assert_str_eq(c->tcp[0], "0.0.0.0:7080");
 	cfg_free(c);
@@ -266,16 +300,21 @@ START_TEST(module_sections)
 	ck_assert_uint_eq(c->guard.norigins, 0);
 	cfg_free(c);
 	/* given */
-	ck_assert_int_eq(load(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
-	                      " attempt_timeout_ms = 2500; };\n"
-	                      "user = \"root\";\n"
-	                      "retry = { max_attempts = 2; breaker = { failures = 9; }; };\n"
-	                      "outbox = { path = \"/var/lib/x/o.db\"; max_rows = 7; };\n"
-	                      "batch = { max_requests = 3; };\n"
-	                      "metrics = { listen = \"127.0.0.1:9464\"; on_api = false; };\n"
-	                      "access = { tcp = \"deny\"; rules = ( { users = [ 0 ]; hubs = [ \"chat\" ]; ops = [ \"send\" ]; } ); };\n"
-	                      "guard = { allowed_origins = [ \"http://localhost:3000\" ]; };\n"
-	                      "ratelimit = { rate = 5.0; max_inflight_per_peer = 3; };\n", &c), 0);
+	ck_assert_int_eq(
+	        load(LISTEN_OK
+	             "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             " attempt_timeout_ms = 2500; };\n"
+	             "user = \"root\";\n"
+	             "retry = { max_attempts = 2; breaker = { failures = 9; }; };\n"
+	             "outbox = { path = \"/var/lib/x/o.db\"; max_rows = 7; };\n"
+	             "batch = { max_requests = 3; };\n"
+	             "metrics = { listen = \"127.0.0.1:9464\"; on_api = false; };\n"
+	             "access = { tcp = \"deny\"; rules = ( { users = [ 0 ]; hubs = [ \"chat\" ]; ops = [ "
+	             "\"send\" ]; } ); };\n"
+	             "guard = { allowed_origins = [ \"http://localhost:3000\" ]; };\n"
+	             "ratelimit = { rate = 5.0; max_inflight_per_peer = 3; };\n",
+	             &c),
+	        0);
 	ck_assert_int_eq(c->attempt_timeout_ms, 2500);
 	ck_assert_str_eq(c->user, "root");
 	ck_assert_int_eq(c->user_uid, 0);
@@ -297,17 +336,25 @@ END_TEST
 
 START_TEST(module_section_errors)
 {
-	expect_error(LISTEN_OK UPSTREAM_OK "retry = { max_attempts = 99; };\n", "retry.max_attempts", 0, "99");
-	expect_error(LISTEN_OK UPSTREAM_OK "retry = { breaker = { coldown_ms = 1; }; };\n", "coldown_ms", 0, NULL);
-	expect_error(LISTEN_OK UPSTREAM_OK "outbox = { path = \"relative.db\"; };\n", "outbox.path", 0, "relative.db");
+	expect_error(LISTEN_OK UPSTREAM_OK "retry = { max_attempts = 99; };\n", "retry.max_attempts", 0,
+	             "99");
+	expect_error(LISTEN_OK UPSTREAM_OK "retry = { breaker = { coldown_ms = 1; }; };\n", "coldown_ms", 0,
+	             NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "outbox = { path = \"relative.db\"; };\n", "outbox.path", 0,
+	             "relative.db");
 	expect_error(LISTEN_OK UPSTREAM_OK "batch = { max_requests = 0; };\n", "batch.max_requests", 0, NULL);
-	expect_error(LISTEN_OK UPSTREAM_OK "metrics = { listen = \"SECRETHOST:1\"; };\n", "metrics.listen", 0, "SECRETHOST");
+	expect_error(LISTEN_OK UPSTREAM_OK "metrics = { listen = \"SECRETHOST:1\"; };\n", "metrics.listen", 0,
+	             "SECRETHOST");
 	expect_error(LISTEN_OK UPSTREAM_OK "access = { tcp = \"maybe\"; };\n", "access.tcp", 0, "maybe");
-	expect_error(LISTEN_OK UPSTREAM_OK "guard = { allowed_origins = [ \"*\" ]; };\n", "guard.allowed_origins", 0, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "guard = { allowed_origins = [ \"*\" ]; };\n",
+	             "guard.allowed_origins", 0, NULL);
 	expect_error(LISTEN_OK UPSTREAM_OK "ratelimit = { rate = -1.0; };\n", "ratelimit.rate", 0, NULL);
-	expect_error(LISTEN_OK UPSTREAM_OK "\nuser = \"no-such-user-SECRET\";\n", "user: no such user", 4, "no-such-user-SECRET");
-	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
-	             " attempt_timeout_ms = 5; };\n", "upstream.attempt_timeout_ms", 3, NULL);
+	expect_error(LISTEN_OK UPSTREAM_OK "\nuser = \"no-such-user-SECRET\";\n", "user: no such user", 4,
+	             "no-such-user-SECRET");
+	expect_error(LISTEN_OK
+	             "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             " attempt_timeout_ms = 5; };\n",
+	             "upstream.attempt_timeout_ms", 3, NULL);
 }
 END_TEST
 

@@ -61,7 +61,7 @@ START_TEST(key_file_0600_trimmed)
 	struct cred *c = NULL;
 
 	cfg.access_key_file = write_file("key", KEY "\n \t\r\n", 0600);
-	cfg.endpoint = (char *)(uintptr_t)"https://x.webpubsub.azure.com";
+	cfg.endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
 	ck_assert_str_eq(c->key, KEY);
 	ck_assert_uint_eq(c->keylen, strlen(KEY));
@@ -80,12 +80,13 @@ START_TEST(key_file_0644_refused)
 	static const mode_t bad[] = { 0644, 0640, 0604, 0620, 0602, 0660 };
 	size_t i;
 
-	cfg.endpoint = (char *)(uintptr_t)"https://x.webpubsub.azure.com";
+	cfg.endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		cfg.access_key_file = write_file("key", KEY, bad[i]);
 		ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 		ck_assert_ptr_null(c);
-		ck_assert_msg(strstr(err, cfg.access_key_file) != NULL, "error does not name the file: %s", err);
+		ck_assert_msg(strstr(err, cfg.access_key_file) != NULL, "error does not name the file: %s",
+		              err);
 		ck_assert_msg(strstr(err, "group or others") != NULL, "%s", err);
 		ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
 	}
@@ -97,7 +98,7 @@ START_TEST(key_file_errors)
 	struct cred *c = NULL;
 	char p[200];
 
-	cfg.endpoint = (char *)(uintptr_t)"https://x.webpubsub.azure.com";
+	cfg.endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
 	cfg.access_key_file = write_file("empty", "\n\n", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "empty") != NULL, "%s", err);
@@ -105,7 +106,7 @@ START_TEST(key_file_errors)
 	cfg.access_key_file = p;
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, p) != NULL, "%s", err);
-	cfg.access_key_file = dir;   /* a directory */
+	cfg.access_key_file = dir; /* a directory */
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	cfg.access_key_file = write_file("twolines", KEY "\nsecond\n", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
@@ -118,9 +119,9 @@ START_TEST(credentials_directory)
 	struct cred *c = NULL;
 
 	write_file("access-key", KEY "\n", 0400);
-	cfg.endpoint = (char *)(uintptr_t)"https://x.webpubsub.azure.com";
-	cfg.access_key_file = (char *)(uintptr_t)"access-key";
-	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);   /* no $CREDENTIALS_DIRECTORY */
+	cfg.endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
+	cfg.access_key_file = (char *)(uintptr_t) "access-key";
+	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1); /* no $CREDENTIALS_DIRECTORY */
 	ck_assert_msg(strstr(err, "CREDENTIALS_DIRECTORY") != NULL, "%s", err);
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
@@ -133,30 +134,33 @@ START_TEST(connection_string)
 {
 	struct cred *c = NULL;
 
-	cfg.connection_string_file = write_file("cs", "Endpoint=http://127.0.0.1:8080;AccessKey=" KEY ";Version=1.0;\n", 0600);
+	cfg.connection_string_file =
+	        write_file("cs", "Endpoint=http://127.0.0.1:8080;AccessKey=" KEY ";Version=1.0;\n", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
 	ck_assert_str_eq(c->endpoint, "http://127.0.0.1:8080");
 	ck_assert_str_eq(c->key, KEY);
 	cred_free(c);
 
 	/* a configured endpoint must agree */
-	cfg.endpoint = (char *)(uintptr_t)"http://127.0.0.1:8080";
+	cfg.endpoint = (char *)(uintptr_t) "http://127.0.0.1:8080";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
 	cred_free(c);
-	cfg.endpoint = (char *)(uintptr_t)"http://127.0.0.1:9090";
+	cfg.endpoint = (char *)(uintptr_t) "http://127.0.0.1:9090";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "upstream.endpoint") != NULL, "%s", err);
 	ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
 	cfg.endpoint = NULL;
 
 	/* http:// only on loopback, also from a connection string */
-	cfg.connection_string_file = write_file("cs2", "Endpoint=http://example.com;AccessKey=" KEY ";Version=1.0;", 0600);
+	cfg.connection_string_file =
+	        write_file("cs2", "Endpoint=http://example.com;AccessKey=" KEY ";Version=1.0;", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "loopback") != NULL, "%s", err);
 	ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
 
 	/* malformed */
-	cfg.connection_string_file = write_file("cs3", "Endpoint=https://x.webpubsub.azure.com;Version=1.0;", 0600);
+	cfg.connection_string_file =
+	        write_file("cs3", "Endpoint=https://x.webpubsub.azure.com;Version=1.0;", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	cfg.connection_string_file = write_file("cs4", "AccessKey=" KEY, 0644);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
@@ -174,14 +178,15 @@ START_TEST(authorization_jwt)
 	time_t now = time(NULL);
 
 	cfg.access_key_file = write_file("key", KEY, 0600);
-	cfg.endpoint = (char *)(uintptr_t)"https://x.webpubsub.azure.com";
+	cfg.endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
 	auth = cred_authorization(c, url, now);
 	ck_assert_ptr_nonnull(auth);
 	ck_assert_int_eq(strncmp(auth, "Bearer ", 7), 0);
 	ck_assert_int_eq(jwt_verify(auth + 7, KEY, strlen(KEY), &claims), JWT_OK);
 	ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")), url);
-	ck_assert_int_eq(json_integer_value(json_object_get(claims, "exp")), (json_int_t)now + WPS_JWT_LIFETIME_S);
+	ck_assert_int_eq(json_integer_value(json_object_get(claims, "exp")),
+	                 (json_int_t)now + WPS_JWT_LIFETIME_S);
 	json_decref(claims);
 	cred_wipe_free(auth);
 	cred_free(c);
@@ -198,7 +203,8 @@ static void check_auth(const char *auth, const char *key, const char *url, time_
 	ck_assert_int_eq(strncmp(auth, "Bearer ", 7), 0);
 	ck_assert_int_eq(jwt_verify(auth + 7, key, strlen(key), &claims), JWT_OK);
 	ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")), url);
-	ck_assert_int_eq(json_integer_value(json_object_get(claims, "exp")), (json_int_t)now + WPS_JWT_LIFETIME_S);
+	ck_assert_int_eq(json_integer_value(json_object_get(claims, "exp")),
+	                 (json_int_t)now + WPS_JWT_LIFETIME_S);
 	json_decref(claims);
 }
 
@@ -211,9 +217,10 @@ START_TEST(authorization_cache)
 	int i;
 
 	cfg.access_key_file = write_file("key", KEY, 0600);
-	cfg.endpoint = (char *)(uintptr_t)"http://127.0.0.1:1";
+	cfg.endpoint = (char *)(uintptr_t) "http://127.0.0.1:1";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
-	cfg.access_key_file = write_file("key2", "another-key-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", 0600);
+	cfg.access_key_file =
+	        write_file("key2", "another-key-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c2, err, sizeof err), 0);
 
 	a = cred_authorization(c, url, now);
@@ -225,16 +232,17 @@ START_TEST(authorization_cache)
 	ck_assert_str_eq(a + 7, fresh);
 	cred_wipe_free(fresh);
 	cred_wipe_free(b);
-	b = cred_authorization(c, url, now + 1);   /* the next second: a new exp */
+	b = cred_authorization(c, url, now + 1); /* the next second: a new exp */
 	check_auth(b, KEY, url, now + 1);
 	ck_assert_str_ne(a, b);
 	cred_wipe_free(b);
-	b = cred_authorization(c2, url, now);      /* the same URL and second, another key */
+	b = cred_authorization(c2, url, now); /* the same URL and second, another key */
 	check_auth(b, "another-key-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", url, now);
 	cred_wipe_free(b);
 	/* more URLs than slots, asked twice: every answer names its own URL */
 	for (i = 0; i < 40; i++)
-		snprintf(urls[i], sizeof urls[i], "http://127.0.0.1:1/api/hubs/h/groups/g%d/:send?api-version=2024-12-01", i);
+		snprintf(urls[i], sizeof urls[i],
+		         "http://127.0.0.1:1/api/hubs/h/groups/g%d/:send?api-version=2024-12-01", i);
 	for (i = 0; i < 80; i++) {
 		b = cred_authorization(c, urls[(i * 7) % 40], now);
 		check_auth(b, KEY, urls[(i * 7) % 40], now);

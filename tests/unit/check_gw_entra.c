@@ -15,10 +15,10 @@
 #include "gateway/cred.h"
 #include "gateway/entra.h"
 
-#define SECRET    "Sup3r~Secr3t.value_with+plus"
+#define SECRET     "Sup3r~Secr3t.value_with+plus"
 #define SECRET_ENC "Sup3r~Secr3t.value_with%2Bplus"
-#define TENANT    "72f988bf-86f1-41af-91ab-2d7cd011db47"
-#define CLIENT    "0b1e2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
+#define TENANT     "72f988bf-86f1-41af-91ab-2d7cd011db47"
+#define CLIENT     "0b1e2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
 
 static char dir[64];
 static char err[512];
@@ -42,10 +42,11 @@ static uint64_t clock_ms;
 static time_t wall_s;
 static uint64_t armed_at;
 static int narms;
-static int fail_request;   /* the next request() returns -1 */
+static int fail_request; /* the next request() returns -1 */
 static int nfetch_ok, nfetch_fail;
 
-static int fake_request(void *ctx, const struct entra_http_req *r, entra_http_done_fn done, void *arg, void **handle)
+static int fake_request(void *ctx, const struct entra_http_req *r, entra_http_done_fn done, void *arg,
+                        void **handle)
 {
 	struct fake_req *q;
 	size_t i;
@@ -89,8 +90,16 @@ static void fake_arm(void *ctx, uint64_t due)
 	narms++;
 }
 
-static uint64_t fake_now(void *ctx) { (void)ctx; return clock_ms; }
-static time_t fake_wall(void *ctx) { (void)ctx; return wall_s; }
+static uint64_t fake_now(void *ctx)
+{
+	(void)ctx;
+	return clock_ms;
+}
+static time_t fake_wall(void *ctx)
+{
+	(void)ctx;
+	return wall_s;
+}
 
 static void fake_on_fetch(void *ctx, int ok, const char *reason)
 {
@@ -102,9 +111,8 @@ static void fake_on_fetch(void *ctx, int ok, const char *reason)
 		nfetch_fail++;
 }
 
-static const struct entra_ops ops = {
-	fake_request, fake_cancel, fake_arm, fake_now, fake_wall, fake_on_fetch, NULL
-};
+static const struct entra_ops ops = { fake_request, fake_cancel,   fake_arm, fake_now,
+	                              fake_wall,    fake_on_fetch, NULL };
 
 /* Answer the last request. */
 static void complete(int status, const char *body)
@@ -123,8 +131,10 @@ static void token_ok(const char *tok, long expires_in)
 {
 	char body[512];
 
-	snprintf(body, sizeof body, "{\"token_type\":\"Bearer\",\"expires_in\":%ld,\"ext_expires_in\":%ld,"
-	         "\"access_token\":\"%s\"}", expires_in, expires_in, tok);
+	snprintf(body, sizeof body,
+	         "{\"token_type\":\"Bearer\",\"expires_in\":%ld,\"ext_expires_in\":%ld,"
+	         "\"access_token\":\"%s\"}",
+	         expires_in, expires_in, tok);
 	complete(200, body);
 }
 
@@ -252,7 +262,8 @@ static struct entra *new_secret_cache(struct entra_cfg *c)
 	char body[600];
 	struct entra *e;
 
-	snprintf(body, sizeof body, "kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";\n"
+	snprintf(body, sizeof body,
+	         "kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";\n"
 	         "client_secret_file = \"%s\"; authority_host = \"http://127.0.0.1:9/\";",
 	         write_file("secret", SECRET "\n", 0600));
 	ck_assert_int_eq(parse(body, c), 0);
@@ -287,7 +298,9 @@ START_TEST(cfg_client_secret_defaults)
 	struct entra_cfg c;
 
 	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"contoso.onmicrosoft.com\";"
-	                       " client_id = \"" CLIENT "\"; client_secret_file = \"entra-secret\";", &c), 0);
+	                       " client_id = \"" CLIENT "\"; client_secret_file = \"entra-secret\";",
+	                       &c),
+	                 0);
 	ck_assert_int_eq(c.kind, ENTRA_CLIENT_SECRET);
 	ck_assert_str_eq(c.tenant_id, "contoso.onmicrosoft.com");
 	ck_assert_str_eq(c.client_id, CLIENT);
@@ -297,9 +310,12 @@ START_TEST(cfg_client_secret_defaults)
 	ck_assert_int_eq(c.timeout_ms, 10000);
 	entra_cfg_fini(&c);
 	/* a trailing slash goes; timeout_ms is taken */
-	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
-	                       " client_secret_file = \"/x\"; authority_host = \"https://login.microsoftonline.us/\";"
-	                       " timeout_ms = 2500;", &c), 0);
+	ck_assert_int_eq(
+	        parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
+	              " client_secret_file = \"/x\"; authority_host = \"https://login.microsoftonline.us/\";"
+	              " timeout_ms = 2500;",
+	              &c),
+	        0);
 	ck_assert_str_eq(c.authority_host, "https://login.microsoftonline.us");
 	ck_assert_int_eq(c.timeout_ms, 2500);
 	entra_cfg_fini(&c);
@@ -310,19 +326,27 @@ START_TEST(cfg_errors_name_key_and_line)
 {
 	struct entra_cfg c;
 
-	ck_assert_int_eq(parse("kind = \"client_secret\";\ntenant_id = \"" TENANT "\";\nclient_id = \"" CLIENT "\";", &c), -1);
+	ck_assert_int_eq(parse("kind = \"client_secret\";\ntenant_id = \"" TENANT "\";\nclient_id = \"" CLIENT
+	                       "\";",
+	                       &c),
+	                 -1);
 	ck_assert_str_eq(err, "upstream.entra.client_secret_file: missing (line 2)");
 	ck_assert_int_eq(c.kind, ENTRA_NONE);
 	ck_assert_int_eq(parse("tenant_id = \"" TENANT "\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.kind: missing (client_secret, managed_identity or workload_identity) (line 2)");
+	ck_assert_str_eq(err, "upstream.entra.kind: missing (client_secret, managed_identity or "
+	                      "workload_identity) (line 2)");
 	ck_assert_int_eq(parse("kind = \"password\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.kind: unknown (client_secret, managed_identity or workload_identity) (line 3)");
+	ck_assert_str_eq(err, "upstream.entra.kind: unknown (client_secret, managed_identity or "
+	                      "workload_identity) (line 3)");
 	ck_assert_int_eq(parse("kind = \"managed_identity\";\n\nclient_secret = \"x\";", &c), -1);
 	ck_assert_str_eq(err, "upstream.entra.client_secret: unknown key (line 5)");
 	ck_assert_int_eq(parse("kind = \"managed_identity\";\ntenant_id = \"" TENANT "\";", &c), -1);
 	ck_assert_str_eq(err, "upstream.entra.tenant_id: not used with kind \"managed_identity\" (line 4)");
-	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
-	                       " client_secret_file = \"s\";\nimds_endpoint = \"http://127.0.0.1:1/\";", &c), -1);
+	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT
+	                       "\";"
+	                       " client_secret_file = \"s\";\nimds_endpoint = \"http://127.0.0.1:1/\";",
+	                       &c),
+	                 -1);
 	ck_assert_str_eq(err, "upstream.entra.imds_endpoint: not used with kind \"client_secret\" (line 4)");
 	ck_assert_int_eq(parse("kind = 1;", &c), -1);
 	ck_assert_str_eq(err, "upstream.entra.kind: must be a string (line 3)");
@@ -338,16 +362,22 @@ START_TEST(cfg_errors_never_show_values)
 	struct entra_cfg c;
 
 	/* a secret pasted where a name belongs */
-	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" SECRET "\"; client_id = \"" CLIENT "\";"
-	                       " client_secret_file = \"s\";", &c), -1);
+	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" SECRET "\"; client_id = \"" CLIENT
+	                       "\";"
+	                       " client_secret_file = \"s\";",
+	                       &c),
+	                 -1);
 	ck_assert_str_eq(err, "upstream.entra.tenant_id: must be a GUID or a domain name (line 3)");
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; client_id = \"" SECRET " x\";", &c), -1);
 	ck_assert_str_eq(err, "upstream.entra.client_id: must be a GUID (line 3)");
-	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
-	                       " client_secret_file = \"s\"; authority_host = \"http://" SECRET ".example\";", &c), -1);
+	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT
+	                       "\";"
+	                       " client_secret_file = \"s\"; authority_host = \"http://" SECRET ".example\";",
+	                       &c),
+	                 -1);
 	ck_assert_ptr_null(strstr(err, SECRET));
 	ck_assert_str_eq(err, "upstream.entra.authority_host: http:// is accepted only for a loopback host "
-	                 "(127.0.0.1, [::1], localhost); use https:// (line 3)");
+	                      "(127.0.0.1, [::1], localhost); use https:// (line 3)");
 }
 END_TEST
 
@@ -363,14 +393,22 @@ START_TEST(cfg_imds_endpoint_rules)
 	ck_assert_ptr_null(c.authority_host);
 	entra_cfg_fini(&c);
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; client_id = \"" CLIENT "\";"
-	                       " imds_endpoint = \"http://127.0.0.1:8123/metadata/identity/oauth2/token\";", &c), 0);
+	                       " imds_endpoint = \"http://127.0.0.1:8123/metadata/identity/oauth2/token\";",
+	                       &c),
+	                 0);
 	ck_assert_int_eq(c.imds_set, 1);
 	ck_assert_str_eq(c.client_id, CLIENT);
 	entra_cfg_fini(&c);
-	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = \"http://10.0.0.4/token\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.imds_endpoint: http:// is accepted only for 169.254.169.254 or a loopback "
-	                 "host; use https:// (line 3)");
-	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = \"http://127.0.0.1/t?api-version=1\";", &c), -1);
+	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = \"http://10.0.0.4/token\";", &c),
+	                 -1);
+	ck_assert_str_eq(
+	        err,
+	        "upstream.entra.imds_endpoint: http:// is accepted only for 169.254.169.254 or a loopback "
+	        "host; use https:// (line 3)");
+	ck_assert_int_eq(
+	        parse("kind = \"managed_identity\"; imds_endpoint = \"http://127.0.0.1/t?api-version=1\";",
+	              &c),
+	        -1);
 	ck_assert_str_eq(err, "upstream.entra.imds_endpoint: must not have a query or fragment (line 3)");
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = \"https://user@h/t\";", &c), -1);
 	ck_assert_str_eq(err, "upstream.entra.imds_endpoint: must name a host (and no user info) (line 3)");
@@ -386,7 +424,8 @@ START_TEST(cfg_workload_identity_environment)
 	setenv("AZURE_TENANT_ID", TENANT, 1);
 	setenv("AZURE_CLIENT_ID", CLIENT, 1);
 	ck_assert_int_eq(parse("kind = \"workload_identity\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.federated_token_file: missing (and AZURE_FEDERATED_TOKEN_FILE is not set) (line 2)");
+	ck_assert_str_eq(err, "upstream.entra.federated_token_file: missing (and AZURE_FEDERATED_TOKEN_FILE "
+	                      "is not set) (line 2)");
 	setenv("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token", 1);
 	setenv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.de/", 1);
 	ck_assert_int_eq(parse("kind = \"workload_identity\";", &c), 0);
@@ -396,8 +435,11 @@ START_TEST(cfg_workload_identity_environment)
 	ck_assert_str_eq(c.authority_host, "https://login.microsoftonline.de");
 	entra_cfg_fini(&c);
 	/* the section wins over the environment */
-	ck_assert_int_eq(parse("kind = \"workload_identity\"; tenant_id = \"other-tenant\"; client_id = \"c2\";"
-	                       " federated_token_file = \"/t\"; authority_host = \"https://login.chinacloudapi.cn\";", &c), 0);
+	ck_assert_int_eq(
+	        parse("kind = \"workload_identity\"; tenant_id = \"other-tenant\"; client_id = \"c2\";"
+	              " federated_token_file = \"/t\"; authority_host = \"https://login.chinacloudapi.cn\";",
+	              &c),
+	        0);
 	ck_assert_str_eq(c.tenant_id, "other-tenant");
 	ck_assert_str_eq(c.client_id, "c2");
 	ck_assert_str_eq(c.federated_token_file, "/t");
@@ -406,7 +448,8 @@ START_TEST(cfg_workload_identity_environment)
 	/* a bad value from the environment is named as such */
 	setenv("AZURE_TENANT_ID", "bad tenant", 1);
 	ck_assert_int_eq(parse("kind = \"workload_identity\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.tenant_id: AZURE_TENANT_ID must be a GUID or a domain name (line 2)");
+	ck_assert_str_eq(
+	        err, "upstream.entra.tenant_id: AZURE_TENANT_ID must be a GUID or a domain name (line 2)");
 	/* environment is only read for workload identity */
 	setenv("AZURE_TENANT_ID", TENANT, 1);
 	ck_assert_int_eq(parse("kind = \"client_secret\"; client_secret_file = \"s\";", &c), -1);
@@ -419,8 +462,10 @@ START_TEST(cfg_equal_and_preflight)
 	struct entra_cfg a, b;
 	char body[600];
 
-	snprintf(body, sizeof body, "kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
-	         " client_secret_file = \"%s\";", write_file("secret", SECRET "\n", 0640));
+	snprintf(body, sizeof body,
+	         "kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
+	         " client_secret_file = \"%s\";",
+	         write_file("secret", SECRET "\n", 0640));
 	ck_assert_int_eq(parse(body, &a), 0);
 	ck_assert_int_eq(parse(body, &b), 0);
 	ck_assert_int_eq(entra_cfg_equal(&a, &b), 1);
@@ -438,17 +483,24 @@ START_TEST(cfg_equal_and_preflight)
 	entra_cfg_fini(&a);
 	entra_cfg_fini(&b);
 	/* a bare name is looked up in $CREDENTIALS_DIRECTORY */
-	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
-	                       " client_secret_file = \"secret\";", &a), 0);
+	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT
+	                       "\";"
+	                       " client_secret_file = \"secret\";",
+	                       &a),
+	                 0);
 	ck_assert_int_eq(entra_preflight(&a, err, sizeof err), -1);
-	ck_assert_str_eq(err, "upstream.entra.client_secret_file: credential secret: a name without '/' is looked up in "
-	                 "$CREDENTIALS_DIRECTORY, which is not set");
+	ck_assert_str_eq(
+	        err,
+	        "upstream.entra.client_secret_file: credential secret: a name without '/' is looked up in "
+	        "$CREDENTIALS_DIRECTORY, which is not set");
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
 	ck_assert_int_eq(entra_preflight(&a, err, sizeof err), 0);
 	entra_cfg_fini(&a);
 	/* the federated token file has no mode rule (Kubernetes projects it 0644), but must exist */
-	snprintf(body, sizeof body, "kind = \"workload_identity\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
-	         " federated_token_file = \"%s/nope\";", dir);
+	snprintf(body, sizeof body,
+	         "kind = \"workload_identity\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
+	         " federated_token_file = \"%s/nope\";",
+	         dir);
 	ck_assert_int_eq(parse(body, &a), 0);
 	ck_assert_int_eq(entra_preflight(&a, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "upstream.entra.federated_token_file: "));
@@ -466,19 +518,20 @@ START_TEST(request_client_secret)
 	struct entra_cfg c;
 	struct entra *e = new_secret_cache(&c);
 
-	ck_assert_uint_eq(nreqs, 0);   /* entra_new does not fetch */
+	ck_assert_uint_eq(nreqs, 0); /* entra_new does not fetch */
 	entra_start(e);
 	ck_assert_uint_eq(nreqs, 1);
 	ck_assert_str_eq(reqs[0].method, "POST");
 	ck_assert_str_eq(reqs[0].url, "http://127.0.0.1:9/" TENANT "/oauth2/v2.0/token");
-	ck_assert_str_eq(reqs[0].body, "grant_type=client_credentials&client_id=" CLIENT "&client_secret=" SECRET_ENC
+	ck_assert_str_eq(reqs[0].body,
+	                 "grant_type=client_credentials&client_id=" CLIENT "&client_secret=" SECRET_ENC
 	                 "&scope=https%3A%2F%2Fwebpubsub.azure.com%2F.default");
 	ck_assert_uint_eq(reqs[0].nheaders, 2);
 	ck_assert_str_eq(reqs[0].headers[0], "Content-Type: application/x-www-form-urlencoded");
 	ck_assert_str_eq(reqs[0].headers[1], "Accept: application/json");
 	ck_assert_int_eq(reqs[0].timeout_ms, 10000);
 	entra_free(e);
-	ck_assert_int_eq(reqs[0].cancelled, 1);   /* freed while in flight */
+	ck_assert_int_eq(reqs[0].cancelled, 1); /* freed while in flight */
 	entra_cfg_fini(&c);
 }
 END_TEST
@@ -489,16 +542,19 @@ START_TEST(request_workload_identity_rereads_assertion)
 	struct entra *e;
 	char body[600];
 
-	snprintf(body, sizeof body, "kind = \"workload_identity\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
+	snprintf(body, sizeof body,
+	         "kind = \"workload_identity\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
 	         " federated_token_file = \"%s\"; authority_host = \"http://localhost:8/\";",
 	         write_file("fed", "assertion.one.sig\n", 0644));
 	ck_assert_int_eq(parse(body, &c), 0);
 	ck_assert_ptr_nonnull(e = entra_new(&c, &ops, err, sizeof err));
 	entra_start(e);
 	ck_assert_str_eq(reqs[0].url, "http://localhost:8/" TENANT "/oauth2/v2.0/token");
-	ck_assert_str_eq(reqs[0].body, "grant_type=client_credentials&client_id=" CLIENT
-	                 "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
-	                 "&client_assertion=assertion.one.sig&scope=https%3A%2F%2Fwebpubsub.azure.com%2F.default");
+	ck_assert_str_eq(
+	        reqs[0].body,
+	        "grant_type=client_credentials&client_id=" CLIENT
+	        "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+	        "&client_assertion=assertion.one.sig&scope=https%3A%2F%2Fwebpubsub.azure.com%2F.default");
 	token_ok("tok-1", 3600);
 	/* the platform rotates the file: the refresh sends the new one */
 	write_file("fed", "assertion.two.sig", 0644);
@@ -531,19 +587,25 @@ START_TEST(request_managed_identity_imds)
 	struct entra_cfg c;
 	struct entra *e;
 
-	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = \"http://127.0.0.1:7/metadata/identity/oauth2/token\";", &c), 0);
+	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = "
+	                       "\"http://127.0.0.1:7/metadata/identity/oauth2/token\";",
+	                       &c),
+	                 0);
 	ck_assert_ptr_nonnull(e = entra_new(&c, &ops, err, sizeof err));
 	entra_start(e);
 	ck_assert_str_eq(reqs[0].method, "GET");
-	ck_assert_str_eq(reqs[0].url, "http://127.0.0.1:7/metadata/identity/oauth2/token?api-version=2018-02-01"
+	ck_assert_str_eq(reqs[0].url,
+	                 "http://127.0.0.1:7/metadata/identity/oauth2/token?api-version=2018-02-01"
 	                 "&resource=https%3A%2F%2Fwebpubsub.azure.com");
 	ck_assert_ptr_null(reqs[0].body);
 	ck_assert_uint_eq(reqs[0].nheaders, 2);
 	ck_assert_str_eq(reqs[0].headers[0], "Metadata: true");
 	/* IMDS sends numbers as strings */
-	complete(200, "{\"access_token\":\"tok-imds\",\"client_id\":\"x\",\"expires_in\":\"86399\",\"expires_on\":\"1700086399\","
-	         "\"ext_expires_in\":\"86399\",\"not_before\":\"1700000000\",\"resource\":\"https://webpubsub.azure.com\","
-	         "\"token_type\":\"Bearer\"}");
+	complete(200, "{\"access_token\":\"tok-imds\",\"client_id\":\"x\",\"expires_in\":\"86399\",\"expires_"
+	              "on\":\"1700086399\","
+	              "\"ext_expires_in\":\"86399\",\"not_before\":\"1700000000\",\"resource\":\"https://"
+	              "webpubsub.azure.com\","
+	              "\"token_type\":\"Bearer\"}");
 	{
 		unsigned long gen = 0;
 		char *b = entra_bearer(e, &gen);
@@ -557,7 +619,8 @@ START_TEST(request_managed_identity_imds)
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; client_id = \"" CLIENT "\";", &c), 0);
 	ck_assert_ptr_nonnull(e = entra_new(&c, &ops, err, sizeof err));
 	entra_start(e);
-	ck_assert_str_eq(reqs[1].url, "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01"
+	ck_assert_str_eq(reqs[1].url,
+	                 "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01"
 	                 "&resource=https%3A%2F%2Fwebpubsub.azure.com&client_id=" CLIENT);
 	entra_free(e);
 	entra_cfg_fini(&c);
@@ -577,12 +640,13 @@ START_TEST(request_managed_identity_app_service)
 	ck_assert_ptr_nonnull(e = entra_new(&c, &ops, err, sizeof err));
 	entra_start(e);
 	ck_assert_str_eq(reqs[0].url, "http://127.0.0.1:41741/MSI/token/?api-version=2019-08-01"
-	                 "&resource=https%3A%2F%2Fwebpubsub.azure.com");
+	                              "&resource=https%3A%2F%2Fwebpubsub.azure.com");
 	ck_assert_uint_eq(reqs[0].nheaders, 3);
 	ck_assert_str_eq(reqs[0].headers[1], "X-IDENTITY-HEADER: hdr-" SECRET);
 	/* App Service answers expires_on (epoch seconds) */
-	complete(200, "{\"access_token\":\"tok-as\",\"expires_on\":1700003600,\"resource\":\"https://webpubsub.azure.com\","
-	         "\"token_type\":\"Bearer\"}");
+	complete(200, "{\"access_token\":\"tok-as\",\"expires_on\":1700003600,\"resource\":\"https://"
+	              "webpubsub.azure.com\","
+	              "\"token_type\":\"Bearer\"}");
 	b = entra_bearer(e, &gen);
 	ck_assert_str_eq(b, "Bearer tok-as");
 	cred_wipe_free(b);
@@ -591,10 +655,13 @@ START_TEST(request_managed_identity_app_service)
 	entra_free(e);
 	entra_cfg_fini(&c);
 	/* an explicit imds_endpoint wins over the environment */
-	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = \"http://127.0.0.1:7/t\";", &c), 0);
+	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = \"http://127.0.0.1:7/t\";", &c),
+	                 0);
 	ck_assert_ptr_nonnull(e = entra_new(&c, &ops, err, sizeof err));
 	entra_start(e);
-	ck_assert_str_eq(reqs[1].url, "http://127.0.0.1:7/t?api-version=2018-02-01&resource=https%3A%2F%2Fwebpubsub.azure.com");
+	ck_assert_str_eq(
+	        reqs[1].url,
+	        "http://127.0.0.1:7/t?api-version=2018-02-01&resource=https%3A%2F%2Fwebpubsub.azure.com");
 	entra_free(e);
 	entra_cfg_fini(&c);
 }
@@ -607,13 +674,16 @@ START_TEST(parse_answers)
 	long life;
 	char *t;
 
-	t = entra_parse_token(200, "{\"access_token\":\"a.b-c_d\",\"expires_in\":3599}", 44, 0, &life, err, sizeof err);
+	t = entra_parse_token(200, "{\"access_token\":\"a.b-c_d\",\"expires_in\":3599}", 44, 0, &life, err,
+	                      sizeof err);
 	ck_assert_str_eq(t, "a.b-c_d");
 	ck_assert_int_eq(life, 3599);
 	cred_wipe_free(t);
-#define BAD(st, body, msg) do { \
-		ck_assert_ptr_null(entra_parse_token(st, body, strlen(body), 1700000000, &life, err, sizeof err)); \
-		ck_assert_str_eq(err, msg); \
+#define BAD(st, body, msg)                                                                                   \
+	do {                                                                                                 \
+		ck_assert_ptr_null(                                                                          \
+		        entra_parse_token(st, body, strlen(body), 1700000000, &life, err, sizeof err));      \
+		ck_assert_str_eq(err, msg);                                                                  \
 	} while (0)
 	BAD(200, "<html>oops</html>", "token service answer is not a JSON object");
 	BAD(200, "", "token service answer is not a JSON object");
@@ -629,26 +699,33 @@ START_TEST(parse_answers)
 	    "token service answer has an access_token that cannot be sent as a bearer token");
 	BAD(200, "{\"access_token\":\"tok-a\",\"token_type\":\"pop\",\"expires_in\":3600}",
 	    "token service answer has a token_type other than Bearer");
-	BAD(200, "{\"access_token\":\"tok-a\"}", "token service answer has no usable expires_in or expires_on");
+	BAD(200, "{\"access_token\":\"tok-a\"}",
+	    "token service answer has no usable expires_in or expires_on");
 	BAD(200, "{\"access_token\":\"tok-a\",\"expires_in\":\"soon\"}",
 	    "token service answer has no usable expires_in or expires_on");
-	BAD(200, "{\"access_token\":\"tok-a\",\"expires_in\":0}", "token service answer holds a token that has already expired");
+	BAD(200, "{\"access_token\":\"tok-a\",\"expires_in\":0}",
+	    "token service answer holds a token that has already expired");
 	BAD(200, "{\"access_token\":\"tok-a\",\"expires_on\":\"1699999999\"}",
 	    "token service answer holds a token that has already expired");
 	/* errors: only the error code and the AADSTS number, never the free text */
-	BAD(401, "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid client secret provided. "
-	    "Ensure the secret being sent is " SECRET "\"}", "token service answered HTTP 401 (error invalid_client, AADSTS7000215)");
+	BAD(401,
+	    "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: Invalid client secret "
+	    "provided. "
+	    "Ensure the secret being sent is " SECRET "\"}",
+	    "token service answered HTTP 401 (error invalid_client, AADSTS7000215)");
 	BAD(400, "{\"error\":\"invalid_request\",\"error_description\":\"Identity not found\"}",
 	    "token service answered HTTP 400 (error invalid_request)");
 	BAD(500, "<html>" SECRET "</html>", "token service answered HTTP 500");
 	BAD(503, "{\"error\":\"bad\\\"code\"}", "token service answered HTTP 503 (error bad)");
 #undef BAD
 	/* expires_on, lifetime cap */
-	t = entra_parse_token(200, "{\"access_token\":\"x\",\"expires_on\":\"1700000600\"}", 46, 1700000000, &life, err, sizeof err);
+	t = entra_parse_token(200, "{\"access_token\":\"x\",\"expires_on\":\"1700000600\"}", 46, 1700000000,
+	                      &life, err, sizeof err);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(life, 600);
 	cred_wipe_free(t);
-	t = entra_parse_token(200, "{\"access_token\":\"x\",\"expires_in\":9999999}", 41, 0, &life, err, sizeof err);
+	t = entra_parse_token(200, "{\"access_token\":\"x\",\"expires_in\":9999999}", 41, 0, &life, err,
+	                      sizeof err);
 	ck_assert_int_eq(life, ENTRA_LIFETIME_MAX_S);
 	cred_wipe_free(t);
 }
@@ -673,13 +750,13 @@ START_TEST(first_fetch_queues_waiters)
 	ck_assert_ptr_nonnull(w1.w);
 	ck_assert_uint_eq(nreqs, 1);
 	ck_assert_int_eq(entra_acquire(e, on_ready, &w2, &w2.w, err, sizeof err), ENTRA_WAIT);
-	ck_assert_uint_eq(nreqs, 1);   /* one fetch for both */
+	ck_assert_uint_eq(nreqs, 1); /* one fetch for both */
 	ck_assert_ptr_null(entra_bearer(e, &gen));
 	entra_get_status(e, &st);
 	ck_assert_uint_eq(st.waiting, 2);
 	ck_assert_int_eq(st.fetching, 1);
-	ck_assert_uint_eq(armed_at, 0);   /* no timer while a fetch is in flight */
-	clock_ms += 200;   /* the answer takes 200 ms: lifetimes count from the request */
+	ck_assert_uint_eq(armed_at, 0); /* no timer while a fetch is in flight */
+	clock_ms += 200;                /* the answer takes 200 ms: lifetimes count from the request */
 	token_ok("tok-1", 3600);
 	ck_assert_int_eq(w1.called, 1);
 	ck_assert_int_eq(w1.ok, 1);
@@ -695,13 +772,14 @@ START_TEST(first_fetch_queues_waiters)
 	entra_get_status(e, &st);
 	ck_assert_int_eq(st.state, ENTRA_ST_OK);
 	ck_assert_int_eq(st.ready, 1);
-	ck_assert_int_eq(st.token_ttl_s, 3600 - 30 - 1);   /* usable until 30 s before exp; 0.2 s gone */
+	ck_assert_int_eq(st.token_ttl_s, 3600 - 30 - 1); /* usable until 30 s before exp; 0.2 s gone */
 	ck_assert_uint_eq(st.waiting, 0);
 	/* cached: OK at once, no request */
 	ck_assert_int_eq(entra_acquire(e, on_ready, &w1, &w1.w, err, sizeof err), ENTRA_OK);
 	ck_assert_ptr_null(w1.w);
 	ck_assert_uint_eq(nreqs, 1);
-	ck_assert_ptr_nonnull(strstr(logbuf, "msg=\"Entra ID token acquired\" kind=client_secret generation=1 expires_in_s=3600"));
+	ck_assert_ptr_nonnull(strstr(
+	        logbuf, "msg=\"Entra ID token acquired\" kind=client_secret generation=1 expires_in_s=3600"));
 	entra_free(e);
 	entra_cfg_fini(&c);
 }
@@ -716,13 +794,13 @@ START_TEST(refresh_ahead_short_lifetime)
 	char *b;
 
 	entra_start(e);
-	token_ok("tok-1", 10);   /* 10 s: refresh at 80% (8 s), unusable in the last 1 s */
+	token_ok("tok-1", 10); /* 10 s: refresh at 80% (8 s), unusable in the last 1 s */
 	ck_assert_uint_eq(armed_at, 1000000 + 8000);
 	clock_ms += 7999;
 	ck_assert_int_eq(entra_acquire(e, on_ready, &w, &w.w, err, sizeof err), ENTRA_OK);
 	ck_assert_uint_eq(nreqs, 1);
 	clock_ms += 1;
-	entra_tick(e);   /* the timer */
+	entra_tick(e); /* the timer */
 	ck_assert_uint_eq(nreqs, 2);
 	/* while the refresh is in flight the old token still serves */
 	ck_assert_int_eq(entra_acquire(e, on_ready, &w, &w.w, err, sizeof err), ENTRA_OK);
@@ -793,7 +871,9 @@ START_TEST(invalidate_once_per_generation)
 	ck_assert_uint_eq(nreqs, 3);
 	complete(500, "{}");
 	ck_assert_int_eq(entra_acquire(e, on_ready, &w2, &w2.w, err, sizeof err), ENTRA_ERR);
-	ck_assert_ptr_nonnull(strstr(logbuf, "msg=\"the upstream rejected the Entra ID token (401): fetching a new one\" generation=1"));
+	ck_assert_ptr_nonnull(strstr(
+	        logbuf,
+	        "msg=\"the upstream rejected the Entra ID token (401): fetching a new one\" generation=1"));
 	entra_free(e);
 	entra_cfg_fini(&c);
 }
@@ -824,8 +904,10 @@ START_TEST(backoff_doubles_to_60s_and_resets)
 	ck_assert_uint_eq(armed_at, clock_ms + 1000);
 	clock_ms += 400;
 	ck_assert_int_eq(entra_acquire(e, on_ready, &w, &w.w, err, sizeof err), ENTRA_ERR);
-	ck_assert_str_eq(err, "Entra ID token unavailable: token service answered HTTP 500 (error temporarily_unavailable) "
-	                 "(next try in 1 s)");
+	ck_assert_str_eq(
+	        err,
+	        "Entra ID token unavailable: token service answered HTTP 500 (error temporarily_unavailable) "
+	        "(next try in 1 s)");
 	ck_assert_uint_eq(nreqs, 1);
 	clock_ms -= 400;
 	/* the timer retries on its own: 1, 2, 4, ... 60, 60 s */
@@ -853,13 +935,15 @@ START_TEST(backoff_doubles_to_60s_and_resets)
 	clock_ms += 3300 * 1000;
 	entra_tick(e);
 	complete(503, "");
-	ck_assert_uint_eq(armed_at, clock_ms + 1000);   /* 1 s again, not 120 s */
+	ck_assert_uint_eq(armed_at, clock_ms + 1000); /* 1 s again, not 120 s */
 	entra_get_status(e, &st);
-	ck_assert_int_eq(st.state, ENTRA_ST_DEGRADED);   /* the token is still good */
+	ck_assert_int_eq(st.state, ENTRA_ST_DEGRADED); /* the token is still good */
 	ck_assert_int_eq(st.ready, 1);
 	ck_assert_int_eq(entra_acquire(e, on_ready, &w, &w.w, err, sizeof err), ENTRA_OK);
-	ck_assert_ptr_nonnull(strstr(logbuf, "level=warn msg=\"Entra ID token request failed\" kind=client_secret "
-	                             "reason=\"token service answered HTTP 503\" retry_in_ms=1000 token=\"cached one still valid\""));
+	ck_assert_ptr_nonnull(strstr(logbuf,
+	                             "level=warn msg=\"Entra ID token request failed\" kind=client_secret "
+	                             "reason=\"token service answered HTTP 503\" retry_in_ms=1000 "
+	                             "token=\"cached one still valid\""));
 	entra_free(e);
 	entra_cfg_fini(&c);
 }
@@ -922,14 +1006,15 @@ START_TEST(cancel_waiters)
 	cb_e = e;
 	memset(cb_w, 0, sizeof cb_w);
 	ck_assert_int_eq(entra_acquire(e, on_ready, &cb_w[0], &cb_w[0].w, err, sizeof err), ENTRA_WAIT);
-	ck_assert_int_eq(entra_acquire(e, on_ready_cancel, &cb_w[1], &cb_w[1].w, err, sizeof err), ENTRA_WAIT);
+	ck_assert_int_eq(entra_acquire(e, on_ready_cancel, &cb_w[1], &cb_w[1].w, err, sizeof err),
+	                 ENTRA_WAIT);
 	ck_assert_int_eq(entra_acquire(e, on_ready, &cb_w[2], &cb_w[2].w, err, sizeof err), ENTRA_WAIT);
-	entra_wait_cancel(e, cb_w[0].w);   /* e.g. the request's deadline passed */
+	entra_wait_cancel(e, cb_w[0].w); /* e.g. the request's deadline passed */
 	entra_wait_cancel(e, NULL);
 	token_ok("tok-1", 3600);
 	ck_assert_int_eq(cb_w[0].called, 0);
 	ck_assert_int_eq(cb_w[1].called, 1);
-	ck_assert_int_eq(cb_w[2].called, 0);   /* cancelled from inside the other's callback */
+	ck_assert_int_eq(cb_w[2].called, 0); /* cancelled from inside the other's callback */
 	entra_free(e);
 	entra_cfg_fini(&c);
 }
@@ -942,14 +1027,17 @@ START_TEST(bad_answers_fail_waiters_without_secrets)
 	struct waiter w = { 0 };
 
 	ck_assert_int_eq(entra_acquire(e, on_ready, &w, &w.w, err, sizeof err), ENTRA_WAIT);
-	complete(200, "{\"access_token\":\"tok-" SECRET "\",");   /* cut JSON */
+	complete(200, "{\"access_token\":\"tok-" SECRET "\","); /* cut JSON */
 	ck_assert_int_eq(w.ok, 0);
 	ck_assert_str_eq(w.err, "token service answer is not a JSON object");
 	clock_ms += 1000;
 	entra_tick(e);
-	complete(400, "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: bad secret " SECRET "\"}");
+	complete(400,
+	         "{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215: bad secret " SECRET
+	         "\"}");
 	ck_assert_ptr_null(strstr(logbuf, SECRET));
-	ck_assert_ptr_nonnull(strstr(logbuf, "reason=\"token service answered HTTP 400 (error invalid_client, AADSTS7000215)\""));
+	ck_assert_ptr_nonnull(strstr(
+	        logbuf, "reason=\"token service answered HTTP 400 (error invalid_client, AADSTS7000215)\""));
 	entra_free(e);
 	entra_cfg_fini(&c);
 }
@@ -971,7 +1059,8 @@ START_TEST(expired_token_is_not_used)
 	ck_assert_int_eq(has_token(e), 1);
 	clock_ms += 1;
 	ck_assert_int_eq(has_token(e), 0);
-	ck_assert_int_eq(entra_acquire(e, on_ready, &w, &w.w, err, sizeof err), ENTRA_WAIT);   /* backoff over: fetch */
+	ck_assert_int_eq(entra_acquire(e, on_ready, &w, &w.w, err, sizeof err),
+	                 ENTRA_WAIT); /* backoff over: fetch */
 	entra_free(e);
 	entra_cfg_fini(&c);
 }
@@ -990,8 +1079,10 @@ START_TEST(configure_keeps_or_replaces)
 	ck_assert_uint_eq(nreqs, 1);
 	ck_assert_int_eq(has_token(e), 1);
 	/* another client id: token dropped, new fetch; the waiter is served by it */
-	snprintf(body, sizeof body, "kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"other\";"
-	         " client_secret_file = \"%s/secret\"; authority_host = \"http://127.0.0.1:9\";", dir);
+	snprintf(body, sizeof body,
+	         "kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"other\";"
+	         " client_secret_file = \"%s/secret\"; authority_host = \"http://127.0.0.1:9\";",
+	         dir);
 	ck_assert_int_eq(parse(body, &c2), 0);
 	ck_assert_int_eq(entra_configure(e, &c2, err, sizeof err), 0);
 	ck_assert_uint_eq(nreqs, 2);

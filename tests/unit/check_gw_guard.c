@@ -11,8 +11,7 @@
 
 static struct guard_cfg gc;
 
-static void
-setup(void)
+static void setup(void)
 {
 	char err[256];
 
@@ -20,8 +19,7 @@ setup(void)
 	ck_assert_uint_eq(gc.norigins, 0);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	guard_cfg_fini(&gc);
 }
@@ -29,8 +27,8 @@ teardown(void)
 /* Host header value, listener port, expected status (0: allowed). */
 static const struct {
 	const char *host;
-	unsigned    port;
-	int         status;
+	unsigned port;
+	int status;
 } host_rows[] = {
 	{ "localhost", 7080, 0 },
 	{ "LOCALHOST", 7080, 0 },
@@ -61,7 +59,7 @@ static const struct {
 	{ "10.0.0.1:7080", 7080, 421 },
 	{ "0.0.0.0", 7080, 421 },
 	{ "192.168.1.1", 7080, 421 },
-	{ "127.1", 7080, 421 },             /* inet_aton would say 127.0.0.1; we do not */
+	{ "127.1", 7080, 421 }, /* inet_aton would say 127.0.0.1; we do not */
 	{ "0177.0.0.1", 7080, 421 },
 	{ "0x7f.0.0.1", 7080, 421 },
 	{ "2130706433", 7080, 421 },
@@ -89,7 +87,9 @@ static const struct {
 	{ "local host", 7080, 400 },
 	{ "localhost\r\nX: y", 7080, 400 },
 	{ "localhost\t", 7080, 400 },
-	{ "l\xc3\xb6" "calhost", 7080, 400 },
+	{ "l\xc3\xb6"
+	  "calhost",
+	  7080, 400 },
 	{ "%6cocalhost", 7080, 400 },
 };
 
@@ -132,7 +132,7 @@ END_TEST
 static const struct {
 	const char *origin;
 	const char *site;
-	int         status;
+	int status;
 	const char *code;
 } origin_rows[] = {
 	{ NULL, NULL, 0, NULL },
@@ -165,9 +165,9 @@ START_TEST(test_origin_table)
 	int rc;
 
 	config_init(&cf);
-	ck_assert_int_eq(config_read_string(&cf,
-	    "guard = { allowed_origins = [ \"http://localhost:3000\", \"https://app.example\" ]; };"),
-	    CONFIG_TRUE);
+	ck_assert_int_eq(config_read_string(&cf, "guard = { allowed_origins = [ \"http://localhost:3000\", "
+	                                         "\"https://app.example\" ]; };"),
+	                 CONFIG_TRUE);
 	ck_assert_int_eq(guard_cfg_parse(config_lookup(&cf, "guard"), &c, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.norigins, 2);
 	rc = guard_check(&c, "127.0.0.1:7080", origin_rows[_i].origin, origin_rows[_i].site, 7080, &e);
@@ -180,7 +180,8 @@ START_TEST(test_origin_table)
 	}
 	/* Without an allowed list every Origin is refused. */
 	if (origin_rows[_i].origin != NULL) {
-		ck_assert_int_eq(guard_check(&gc, "127.0.0.1:7080", origin_rows[_i].origin, NULL, 7080, &e), -1);
+		ck_assert_int_eq(guard_check(&gc, "127.0.0.1:7080", origin_rows[_i].origin, NULL, 7080, &e),
+		                 -1);
 		ck_assert_int_eq(e.status, 403);
 	}
 	guard_cfg_fini(&c);
@@ -192,7 +193,8 @@ START_TEST(test_host_checked_before_origin)
 {
 	struct guard_err e;
 
-	ck_assert_int_eq(guard_check(&gc, "evil.example", "https://evil.example", "cross-site", 7080, &e), -1);
+	ck_assert_int_eq(guard_check(&gc, "evil.example", "https://evil.example", "cross-site", 7080, &e),
+	                 -1);
 	ck_assert_int_eq(e.status, 421);
 }
 END_TEST
@@ -204,18 +206,29 @@ static const struct {
 } bad_cfg[] = {
 	{ "guard = 1;", "guard: must be a group { ... } (line 1)" },
 	{ "guard = { origins = [ \"http://a\" ]; };", "guard: unknown key (line 1)" },
-	{ "guard = { allowed_origins = \"http://a\"; };", "guard.allowed_origins: must be an array of strings (line 1)" },
-	{ "guard = {\n allowed_origins = [ 1 ]; };", "guard.allowed_origins: entries must be strings (line 2)" },
+	{ "guard = { allowed_origins = \"http://a\"; };",
+	  "guard.allowed_origins: must be an array of strings (line 1)" },
+	{ "guard = {\n allowed_origins = [ 1 ]; };",
+	  "guard.allowed_origins: entries must be strings (line 2)" },
 	{ "guard = { allowed_origins = [ \"*\" ]; };", "guard.allowed_origins: an entry is not an origin" },
-	{ "guard = { allowed_origins = [ \"null\" ]; };", "guard.allowed_origins: an entry is not an origin" },
-	{ "guard = { allowed_origins = [ \"http://a/\" ]; };", "guard.allowed_origins: an entry is not an origin" },
-	{ "guard = { allowed_origins = [ \"http://a/path\" ]; };", "guard.allowed_origins: an entry is not an origin" },
-	{ "guard = { allowed_origins = [ \"localhost:3000\" ]; };", "guard.allowed_origins: an entry is not an origin" },
-	{ "guard = { allowed_origins = [ \"http://\" ]; };", "guard.allowed_origins: an entry is not an origin" },
-	{ "guard = { allowed_origins = [ \"http://u@a\" ]; };", "guard.allowed_origins: an entry is not an origin" },
-	{ "guard = { allowed_origins = [ \"http://*.a\" ]; };", "guard.allowed_origins: an entry is not an origin" },
-	{ "guard = { allowed_origins = [ \"http://a b\" ]; };", "guard.allowed_origins: an entry is not an origin" },
-	{ "guard = { allowed_origins = [ \"ht tp://a\" ]; };", "guard.allowed_origins: an entry is not an origin" },
+	{ "guard = { allowed_origins = [ \"null\" ]; };",
+	  "guard.allowed_origins: an entry is not an origin" },
+	{ "guard = { allowed_origins = [ \"http://a/\" ]; };",
+	  "guard.allowed_origins: an entry is not an origin" },
+	{ "guard = { allowed_origins = [ \"http://a/path\" ]; };",
+	  "guard.allowed_origins: an entry is not an origin" },
+	{ "guard = { allowed_origins = [ \"localhost:3000\" ]; };",
+	  "guard.allowed_origins: an entry is not an origin" },
+	{ "guard = { allowed_origins = [ \"http://\" ]; };",
+	  "guard.allowed_origins: an entry is not an origin" },
+	{ "guard = { allowed_origins = [ \"http://u@a\" ]; };",
+	  "guard.allowed_origins: an entry is not an origin" },
+	{ "guard = { allowed_origins = [ \"http://*.a\" ]; };",
+	  "guard.allowed_origins: an entry is not an origin" },
+	{ "guard = { allowed_origins = [ \"http://a b\" ]; };",
+	  "guard.allowed_origins: an entry is not an origin" },
+	{ "guard = { allowed_origins = [ \"ht tp://a\" ]; };",
+	  "guard.allowed_origins: an entry is not an origin" },
 };
 
 START_TEST(test_cfg_bad)
@@ -237,7 +250,10 @@ START_TEST(test_cfg_too_many)
 {
 	config_t cf;
 	struct guard_cfg c;
-	struct buf_s { char d[8192]; size_t n; } t;
+	struct buf_s {
+		char d[8192];
+		size_t n;
+	} t;
 	char err[256];
 	int i;
 
@@ -260,14 +276,14 @@ START_TEST(test_cfg_good)
 	char err[256];
 
 	config_init(&cf);
-	ck_assert_int_eq(config_read_string(&cf,
-	    "guard = { allowed_origins = [ \"http://localhost:3000\", \"https://[::1]:8443\", \"app://x\" ]; };"),
-	    CONFIG_TRUE);
+	ck_assert_int_eq(config_read_string(&cf, "guard = { allowed_origins = [ \"http://localhost:3000\", "
+	                                         "\"https://[::1]:8443\", \"app://x\" ]; };"),
+	                 CONFIG_TRUE);
 	ck_assert_int_eq(guard_cfg_parse(config_lookup(&cf, "guard"), &c, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.norigins, 3);
 	ck_assert_str_eq(c.origins[1], "https://[::1]:8443");
 	guard_cfg_fini(&c);
-	guard_cfg_fini(&c);        /* twice is harmless */
+	guard_cfg_fini(&c); /* twice is harmless */
 	guard_cfg_fini(NULL);
 	config_destroy(&cf);
 	config_init(&cf);
@@ -278,8 +294,7 @@ START_TEST(test_cfg_good)
 }
 END_TEST
 
-static Suite *
-guard_suite(void)
+static Suite *guard_suite(void)
 {
 	Suite *s = suite_create("guard");
 	TCase *tc = tcase_create("core");
@@ -296,8 +311,7 @@ guard_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(guard_suite());
 	int failed;

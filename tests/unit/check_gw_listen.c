@@ -51,10 +51,12 @@ static int parse(const char *addr, int allow, int *loopback, char *text, size_t 
 
 	if (rc == 0 && text != NULL) {
 		if (ss.ss_family == AF_INET)
-			snprintf(text, n, "%s:%u", inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof a),
+			snprintf(text, n, "%s:%u",
+			         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof a),
 			         ntohs(((struct sockaddr_in *)&ss)->sin_port));
 		else
-			snprintf(text, n, "[%s]:%u", inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof a),
+			snprintf(text, n, "[%s]:%u",
+			         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof a),
 			         ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
 	}
 	return rc;
@@ -125,7 +127,7 @@ START_TEST(unix_fresh_mode_and_group)
 	ck_assert_uint_eq(st.st_gid, getgid());
 	ck_assert_int_eq(connect_unix(sock), 0);
 	close(fd);
-	fd = listen_unix(sock, 0600, 0, 0, err, sizeof err);   /* our own leftover: replaced */
+	fd = listen_unix(sock, 0600, 0, 0, err, sizeof err); /* our own leftover: replaced */
 	ck_assert_msg(fd >= 0, "%s", err);
 	ck_assert_int_eq(stat(sock, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0600);
@@ -142,7 +144,7 @@ START_TEST(unix_stale_replaced)
 	sa.sun_family = AF_UNIX;
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
 	ck_assert_int_eq(bind(stale, (struct sockaddr *)&sa, sizeof sa), 0);
-	close(stale);   /* the file stays, nobody listens: a crash leftover */
+	close(stale); /* the file stays, nobody listens: a crash leftover */
 	ck_assert_int_eq(connect_unix(sock), -1);
 	fd = listen_unix(sock, 0660, 0, 0, err, sizeof err);
 	ck_assert_msg(fd >= 0, "%s", err);
@@ -161,7 +163,7 @@ START_TEST(unix_live_not_stolen)
 	ck_assert_int_eq(fd2, -1);
 	snprintf(want, sizeof want, "another wpsgated is listening on %s", sock);
 	ck_assert_str_eq(err, want);
-	ck_assert_int_eq(connect_unix(sock), 0);   /* the first one still serves */
+	ck_assert_int_eq(connect_unix(sock), 0); /* the first one still serves */
 	close(fd);
 }
 END_TEST
@@ -174,7 +176,7 @@ START_TEST(unix_not_a_socket)
 	fclose(f);
 	ck_assert_int_eq(listen_unix(sock, 0660, 0, 0, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "not a socket") != NULL, "%s", err);
-	ck_assert_int_eq(access(sock, F_OK), 0);   /* a regular file is never removed */
+	ck_assert_int_eq(access(sock, F_OK), 0); /* a regular file is never removed */
 }
 END_TEST
 
@@ -196,7 +198,7 @@ START_TEST(open_all_from_config)
 {
 	struct cfg c;
 	struct listen_set set;
-	char *tcp[] = { (char *)(uintptr_t)"127.0.0.1:0", NULL };
+	char *tcp[] = { (char *)(uintptr_t) "127.0.0.1:0", NULL };
 	char where[200];
 
 	memset(&c, 0, sizeof c);
@@ -212,7 +214,7 @@ START_TEST(open_all_from_config)
 	ck_assert_int_eq(set.v[1].is_unix, 0);
 	ck_assert_int_eq(strncmp(set.v[1].name, "tcp:127.0.0.1:", 14), 0);
 	listen_close_all(&set);
-	ck_assert_int_eq(access(sock, F_OK), -1);   /* the file it created is gone */
+	ck_assert_int_eq(access(sock, F_OK), -1); /* the file it created is gone */
 }
 END_TEST
 
@@ -245,10 +247,10 @@ static int child_systemd(int variant)
 	memset(&set, 0, sizeof set);
 	n = listen_from_systemd(&set, e, sizeof e);
 	if (getenv("LISTEN_PID") || getenv("LISTEN_FDS") || getenv("LISTEN_FDNAMES"))
-		return 12;   /* always unset, so children do not inherit them */
+		return 12; /* always unset, so children do not inherit them */
 	if (variant == 1)
 		return n == 0 && set.n == 0 ? 0 : 13;
-	if (variant == 2)   /* fd 5 is not a listening socket */
+	if (variant == 2) /* fd 5 is not a listening socket */
 		return n == -1 && strstr(e, "fd 5") != NULL ? 0 : 14;
 	if (n != 2 || set.n != 2)
 		return 15;
@@ -273,11 +275,20 @@ static void run_child(int variant)
 	ck_assert_int_eq(WEXITSTATUS(st), 0);
 }
 
-START_TEST(systemd_fds) { run_child(0); }
+START_TEST(systemd_fds)
+{
+	run_child(0);
+}
 END_TEST
-START_TEST(systemd_other_pid) { run_child(1); }
+START_TEST(systemd_other_pid)
+{
+	run_child(1);
+}
 END_TEST
-START_TEST(systemd_not_a_socket) { run_child(2); }
+START_TEST(systemd_not_a_socket)
+{
+	run_child(2);
+}
 END_TEST
 
 START_TEST(systemd_absent)

@@ -48,9 +48,9 @@ START_TEST(timers_fire_in_order)
 	loop_timer_start(ta, 5);
 	loop_timer_start(td, 40);
 	loop_timer_start(tb, 500);
-	loop_timer_start(tb, 20);     /* re-armed earlier */
+	loop_timer_start(tb, 20); /* re-armed earlier */
 	loop_timer_start(tx, 10);
-	loop_timer_stop(tx);          /* never fires */
+	loop_timer_stop(tx); /* never fires */
 	ck_assert_int_eq(loop_timer_active(tx), 0);
 	ck_assert_int_eq(loop_timer_active(ta), 1);
 	ck_assert_int_eq(loop_run(l), 0);
@@ -74,7 +74,7 @@ static void on_read(int fd, unsigned ev, void *arg)
 	ck_assert(ev & LOOP_READ);
 	ck_assert_int_eq(read(fd, &c, 1), 1);
 	if (++reads == 3) {
-		loop_io_free(*io);   /* freeing itself inside its callback is safe */
+		loop_io_free(*io); /* freeing itself inside its callback is safe */
 		loop_stop(l);
 	}
 }
@@ -142,7 +142,7 @@ START_TEST(signals_through_signalfd)
 {
 	got_signal = 0;
 	loop_on_signal(l, on_sig, NULL);
-	ck_assert_int_eq(kill(getpid(), SIGHUP), 0);   /* blocked by loop_new: queued for the signalfd */
+	ck_assert_int_eq(kill(getpid(), SIGHUP), 0); /* blocked by loop_new: queued for the signalfd */
 	ck_assert_int_eq(loop_run(l), 0);
 	ck_assert_int_eq(got_signal, SIGHUP);
 }
@@ -153,7 +153,7 @@ static long prepare_hook(void *arg)
 {
 	(void)arg;
 	prep_calls++;
-	return 0;   /* never sleep */
+	return 0; /* never sleep */
 }
 
 START_TEST(prepare_hook_bounds_the_wait)
@@ -191,7 +191,7 @@ START_TEST(presleep_hooks_after_prepare)
 	int i;
 
 	ck_assert_int_eq(loop_add_presleep(l, presleep_mark, &a), 0);
-	ck_assert_int_eq(loop_add_prepare(l, prepare_mark, NULL), 0);   /* added later, still runs first */
+	ck_assert_int_eq(loop_add_prepare(l, prepare_mark, NULL), 0); /* added later, still runs first */
 	ck_assert_int_eq(loop_add_presleep(l, presleep_mark, &b), 0);
 	for (i = 0; i < 2; i++)
 		ck_assert_int_eq(loop_once(l, 5000), 0);
@@ -203,7 +203,7 @@ START_TEST(presleep_hooks_after_prepare)
 	loop_remove_prepare(l, prepare_mark, NULL);
 	for (i = 2; i < LOOP_PRESLEEP_MAX + 2; i++)
 		ck_assert_int_eq(loop_add_presleep(l, presleep_mark, &a), 0);
-	ck_assert_int_eq(loop_add_presleep(l, presleep_mark, &a), -1);   /* full */
+	ck_assert_int_eq(loop_add_presleep(l, presleep_mark, &a), -1); /* full */
 	for (i = 2; i < LOOP_PRESLEEP_MAX + 2; i++)
 		loop_remove_presleep(l, presleep_mark, &a);
 }

@@ -16,22 +16,19 @@
 
 static struct buf b;
 
-static void
-setup(void)
+static void setup(void)
 {
 	metrics_init("1.2.3", "2024-12-01", 0);
 	buf_init(&b, METRICS_RENDER_MAX);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	buf_free(&b);
 }
 
 /* The known sequence of the exact-text test. */
-static void
-known_sequence(void)
+static void known_sequence(void)
 {
 	int i;
 
@@ -40,153 +37,163 @@ known_sequence(void)
 	metrics_request(OP_SEND_TO_ALL, 400);
 	metrics_request(OP_SEND_TO_GROUP, 202);
 	metrics_request(METRICS_OP_NONE, 404);
-	metrics_request(-5, 404);                      /* out of range: counted as "none" */
-	metrics_request(OP_GET_SERVICE_STATUS, 299);   /* unusual status: "other" */
+	metrics_request(-5, 404);                    /* out of range: counted as "none" */
+	metrics_request(OP_GET_SERVICE_STATUS, 299); /* unusual status: "other" */
 	metrics_request(METRICS_OP_BATCH, 200);
 	for (i = 0; i < 3; i++)
 		metrics_inflight_add(1);
 	metrics_inflight_add(-1);
-	metrics_upstream_attempt(OP_SEND_TO_ALL, MA_RESPONSE, 202, 800);          /* le 0.001 */
-	metrics_upstream_attempt(OP_SEND_TO_ALL, MA_RESPONSE, 503, 1000);         /* le 0.001: bounds inclusive */
-	metrics_upstream_attempt(OP_SEND_TO_ALL, MA_CONNECT, 0, 1001);            /* le 0.0025 */
-	metrics_upstream_attempt(OP_SEND_TO_ALL, MA_TIMEOUT, 0, 30000000);        /* le 30 */
-	metrics_upstream_attempt(OP_SEND_TO_ALL, MA_RESPONSE, 500, 45000000);     /* +Inf only */
-	metrics_upstream_attempt(OP_SEND_TO_GROUP, MA_RESPONSE, 429, 250000);     /* le 0.25 */
-	metrics_upstream_attempt(OP_SEND_TO_GROUP, MA_RESPONSE, 301, 0);          /* le 0.001 */
+	metrics_upstream_attempt(OP_SEND_TO_ALL, MA_RESPONSE, 202, 800);      /* le 0.001 */
+	metrics_upstream_attempt(OP_SEND_TO_ALL, MA_RESPONSE, 503, 1000);     /* le 0.001: bounds inclusive */
+	metrics_upstream_attempt(OP_SEND_TO_ALL, MA_CONNECT, 0, 1001);        /* le 0.0025 */
+	metrics_upstream_attempt(OP_SEND_TO_ALL, MA_TIMEOUT, 0, 30000000);    /* le 30 */
+	metrics_upstream_attempt(OP_SEND_TO_ALL, MA_RESPONSE, 500, 45000000); /* +Inf only */
+	metrics_upstream_attempt(OP_SEND_TO_GROUP, MA_RESPONSE, 429, 250000); /* le 0.25 */
+	metrics_upstream_attempt(OP_SEND_TO_GROUP, MA_RESPONSE, 301, 0);      /* le 0.001 */
 	metrics_upstream_retry(MC_STATUS);
 	metrics_upstream_retry(MC_STATUS);
 	metrics_upstream_retry(MC_TIMEOUT);
-	metrics_upstream_retry((enum metrics_cause)7);    /* ignored */
+	metrics_upstream_retry((enum metrics_cause)7); /* ignored */
 	metrics_upstream_connections(1, 0);
 	for (i = 0; i < 4; i++)
 		metrics_upstream_connections(0, 1);
 	metrics_bytes(MS_LOCAL, 100, 50);
 	metrics_bytes(MS_UPSTREAM, 60, 100);
-	metrics_bytes((enum metrics_side)9, 1, 1);         /* ignored */
+	metrics_bytes((enum metrics_side)9, 1, 1); /* ignored */
 	metrics_refused(MR_RATE);
 	metrics_refused(MR_RATE);
 	metrics_refused(MR_ACCESS);
 	metrics_set_outbox(7, 2);
 	metrics_set_outbox_oldest(1700000000000LL - 12345);
 	metrics_set_breaker(MB_HALF_OPEN);
-	metrics_set_breaker((enum metrics_breaker)5);      /* ignored */
+	metrics_set_breaker((enum metrics_breaker)5); /* ignored */
 	metrics_reload(1);
 	metrics_reload(0);
 	metrics_credential_error();
 }
 
 static const char expected[] =
-	"# HELP wpsgate_build_info Build information: gateway version and default api-version; the value is 1.\n"
-	"# TYPE wpsgate_build_info gauge\n"
-	"wpsgate_build_info{version=\"1.2.3\",api_version=\"2024-12-01\"} 1\n"
-	"# HELP wpsgate_requests_total Requests answered, by operation and local HTTP status code.\n"
-	"# TYPE wpsgate_requests_total counter\n"
-	"wpsgate_requests_total{operation=\"get_service_status\",code=\"other\"} 1\n"
-	"wpsgate_requests_total{operation=\"send_to_all\",code=\"202\"} 3\n"
-	"wpsgate_requests_total{operation=\"send_to_all\",code=\"400\"} 1\n"
-	"wpsgate_requests_total{operation=\"send_to_group\",code=\"202\"} 1\n"
-	"wpsgate_requests_total{operation=\"none\",code=\"404\"} 2\n"
-	"wpsgate_requests_total{operation=\"batch\",code=\"200\"} 1\n"
-	"# HELP wpsgate_requests_in_flight Requests accepted and not yet answered.\n"
-	"# TYPE wpsgate_requests_in_flight gauge\n"
-	"wpsgate_requests_in_flight 2\n"
-	"# HELP wpsgate_refused_total Requests refused before routing, by reason (access rules, TCP guard, rate, in-flight limit, overload).\n"
-	"# TYPE wpsgate_refused_total counter\n"
-	"wpsgate_refused_total{reason=\"access\"} 1\n"
-	"wpsgate_refused_total{reason=\"guard\"} 0\n"
-	"wpsgate_refused_total{reason=\"rate\"} 2\n"
-	"wpsgate_refused_total{reason=\"inflight\"} 0\n"
-	"wpsgate_refused_total{reason=\"overload\"} 0\n"
-	"# HELP wpsgate_upstream_request_duration_seconds Duration of upstream attempts (request sent to answer or failure), by operation.\n"
-	"# TYPE wpsgate_upstream_request_duration_seconds histogram\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.001\"} 2\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.0025\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.005\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.01\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.025\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.05\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.1\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.25\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.5\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"1\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"2.5\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"5\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"10\"} 3\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"30\"} 4\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"+Inf\"} 5\n"
-	"wpsgate_upstream_request_duration_seconds_sum{operation=\"send_to_all\"} 75.002801\n"
-	"wpsgate_upstream_request_duration_seconds_count{operation=\"send_to_all\"} 5\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.001\"} 1\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.0025\"} 1\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.005\"} 1\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.01\"} 1\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.025\"} 1\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.05\"} 1\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.1\"} 1\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.25\"} 2\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.5\"} 2\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"1\"} 2\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"2.5\"} 2\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"5\"} 2\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"10\"} 2\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"30\"} 2\n"
-	"wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"+Inf\"} 2\n"
-	"wpsgate_upstream_request_duration_seconds_sum{operation=\"send_to_group\"} 0.250000\n"
-	"wpsgate_upstream_request_duration_seconds_count{operation=\"send_to_group\"} 2\n"
-	"# HELP wpsgate_upstream_attempts_total Upstream attempts, by how they ended (a response, a timeout, a connection failure).\n"
-	"# TYPE wpsgate_upstream_attempts_total counter\n"
-	"wpsgate_upstream_attempts_total{result=\"response\"} 5\n"
-	"wpsgate_upstream_attempts_total{result=\"timeout\"} 1\n"
-	"wpsgate_upstream_attempts_total{result=\"connect\"} 1\n"
-	"# HELP wpsgate_upstream_responses_total Upstream responses by status class.\n"
-	"# TYPE wpsgate_upstream_responses_total counter\n"
-	"wpsgate_upstream_responses_total{code_class=\"2xx\"} 1\n"
-	"wpsgate_upstream_responses_total{code_class=\"3xx\"} 1\n"
-	"wpsgate_upstream_responses_total{code_class=\"4xx\"} 1\n"
-	"wpsgate_upstream_responses_total{code_class=\"5xx\"} 2\n"
-	"# HELP wpsgate_upstream_retries_total Upstream retries, by the cause of the failed attempt.\n"
-	"# TYPE wpsgate_upstream_retries_total counter\n"
-	"wpsgate_upstream_retries_total{cause=\"status\"} 2\n"
-	"wpsgate_upstream_retries_total{cause=\"timeout\"} 1\n"
-	"wpsgate_upstream_retries_total{cause=\"connect\"} 0\n"
-	"# HELP wpsgate_upstream_connections_opened_total Upstream connections opened.\n"
-	"# TYPE wpsgate_upstream_connections_opened_total counter\n"
-	"wpsgate_upstream_connections_opened_total 1\n"
-	"# HELP wpsgate_upstream_connections_reused_total Upstream transfers that reused an open connection.\n"
-	"# TYPE wpsgate_upstream_connections_reused_total counter\n"
-	"wpsgate_upstream_connections_reused_total 4\n"
-	"# HELP wpsgate_received_bytes_total Body bytes received, from applications (local) or from the service (upstream).\n"
-	"# TYPE wpsgate_received_bytes_total counter\n"
-	"wpsgate_received_bytes_total{side=\"local\"} 100\n"
-	"wpsgate_received_bytes_total{side=\"upstream\"} 60\n"
-	"# HELP wpsgate_sent_bytes_total Body bytes sent, to applications (local) or to the service (upstream).\n"
-	"# TYPE wpsgate_sent_bytes_total counter\n"
-	"wpsgate_sent_bytes_total{side=\"local\"} 50\n"
-	"wpsgate_sent_bytes_total{side=\"upstream\"} 100\n"
-	"# HELP wpsgate_circuit_breaker_state Circuit breaker state: 1 for the current state, 0 for the others.\n"
-	"# TYPE wpsgate_circuit_breaker_state gauge\n"
-	"wpsgate_circuit_breaker_state{state=\"closed\"} 0\n"
-	"wpsgate_circuit_breaker_state{state=\"open\"} 0\n"
-	"wpsgate_circuit_breaker_state{state=\"half_open\"} 1\n"
-	"# HELP wpsgate_outbox_depth Messages queued in the durable outbox.\n"
-	"# TYPE wpsgate_outbox_depth gauge\n"
-	"wpsgate_outbox_depth 7\n"
-	"# HELP wpsgate_outbox_oldest_age_seconds Age of the oldest queued outbox message (0 when the outbox is empty).\n"
-	"# TYPE wpsgate_outbox_oldest_age_seconds gauge\n"
-	"wpsgate_outbox_oldest_age_seconds 12.345\n"
-	"# HELP wpsgate_outbox_dead_letters Messages in the dead-letter table.\n"
-	"# TYPE wpsgate_outbox_dead_letters gauge\n"
-	"wpsgate_outbox_dead_letters 2\n"
-	"# HELP wpsgate_config_reloads_total Configuration reloads, by result.\n"
-	"# TYPE wpsgate_config_reloads_total counter\n"
-	"wpsgate_config_reloads_total{result=\"success\"} 1\n"
-	"wpsgate_config_reloads_total{result=\"failure\"} 1\n"
-	"# HELP wpsgate_config_last_reload_successful Whether the last configuration reload succeeded (1 also before any reload).\n"
-	"# TYPE wpsgate_config_last_reload_successful gauge\n"
-	"wpsgate_config_last_reload_successful 0\n"
-	"# HELP wpsgate_credential_errors_total Failures to load or obtain upstream credentials.\n"
-	"# TYPE wpsgate_credential_errors_total counter\n"
-	"wpsgate_credential_errors_total 1\n";
+        "# HELP wpsgate_build_info Build information: gateway version and default api-version; the value is "
+        "1.\n"
+        "# TYPE wpsgate_build_info gauge\n"
+        "wpsgate_build_info{version=\"1.2.3\",api_version=\"2024-12-01\"} 1\n"
+        "# HELP wpsgate_requests_total Requests answered, by operation and local HTTP status code.\n"
+        "# TYPE wpsgate_requests_total counter\n"
+        "wpsgate_requests_total{operation=\"get_service_status\",code=\"other\"} 1\n"
+        "wpsgate_requests_total{operation=\"send_to_all\",code=\"202\"} 3\n"
+        "wpsgate_requests_total{operation=\"send_to_all\",code=\"400\"} 1\n"
+        "wpsgate_requests_total{operation=\"send_to_group\",code=\"202\"} 1\n"
+        "wpsgate_requests_total{operation=\"none\",code=\"404\"} 2\n"
+        "wpsgate_requests_total{operation=\"batch\",code=\"200\"} 1\n"
+        "# HELP wpsgate_requests_in_flight Requests accepted and not yet answered.\n"
+        "# TYPE wpsgate_requests_in_flight gauge\n"
+        "wpsgate_requests_in_flight 2\n"
+        "# HELP wpsgate_refused_total Requests refused before routing, by reason (access rules, TCP guard, "
+        "rate, in-flight limit, overload).\n"
+        "# TYPE wpsgate_refused_total counter\n"
+        "wpsgate_refused_total{reason=\"access\"} 1\n"
+        "wpsgate_refused_total{reason=\"guard\"} 0\n"
+        "wpsgate_refused_total{reason=\"rate\"} 2\n"
+        "wpsgate_refused_total{reason=\"inflight\"} 0\n"
+        "wpsgate_refused_total{reason=\"overload\"} 0\n"
+        "# HELP wpsgate_upstream_request_duration_seconds Duration of upstream attempts (request sent to "
+        "answer or failure), by operation.\n"
+        "# TYPE wpsgate_upstream_request_duration_seconds histogram\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.001\"} 2\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.0025\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.005\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.01\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.025\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.05\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.1\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.25\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"0.5\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"1\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"2.5\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"5\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"10\"} 3\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"30\"} 4\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_all\",le=\"+Inf\"} 5\n"
+        "wpsgate_upstream_request_duration_seconds_sum{operation=\"send_to_all\"} 75.002801\n"
+        "wpsgate_upstream_request_duration_seconds_count{operation=\"send_to_all\"} 5\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.001\"} 1\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.0025\"} 1\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.005\"} 1\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.01\"} 1\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.025\"} 1\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.05\"} 1\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.1\"} 1\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.25\"} 2\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"0.5\"} 2\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"1\"} 2\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"2.5\"} 2\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"5\"} 2\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"10\"} 2\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"30\"} 2\n"
+        "wpsgate_upstream_request_duration_seconds_bucket{operation=\"send_to_group\",le=\"+Inf\"} 2\n"
+        "wpsgate_upstream_request_duration_seconds_sum{operation=\"send_to_group\"} 0.250000\n"
+        "wpsgate_upstream_request_duration_seconds_count{operation=\"send_to_group\"} 2\n"
+        "# HELP wpsgate_upstream_attempts_total Upstream attempts, by how they ended (a response, a timeout, "
+        "a connection failure).\n"
+        "# TYPE wpsgate_upstream_attempts_total counter\n"
+        "wpsgate_upstream_attempts_total{result=\"response\"} 5\n"
+        "wpsgate_upstream_attempts_total{result=\"timeout\"} 1\n"
+        "wpsgate_upstream_attempts_total{result=\"connect\"} 1\n"
+        "# HELP wpsgate_upstream_responses_total Upstream responses by status class.\n"
+        "# TYPE wpsgate_upstream_responses_total counter\n"
+        "wpsgate_upstream_responses_total{code_class=\"2xx\"} 1\n"
+        "wpsgate_upstream_responses_total{code_class=\"3xx\"} 1\n"
+        "wpsgate_upstream_responses_total{code_class=\"4xx\"} 1\n"
+        "wpsgate_upstream_responses_total{code_class=\"5xx\"} 2\n"
+        "# HELP wpsgate_upstream_retries_total Upstream retries, by the cause of the failed attempt.\n"
+        "# TYPE wpsgate_upstream_retries_total counter\n"
+        "wpsgate_upstream_retries_total{cause=\"status\"} 2\n"
+        "wpsgate_upstream_retries_total{cause=\"timeout\"} 1\n"
+        "wpsgate_upstream_retries_total{cause=\"connect\"} 0\n"
+        "# HELP wpsgate_upstream_connections_opened_total Upstream connections opened.\n"
+        "# TYPE wpsgate_upstream_connections_opened_total counter\n"
+        "wpsgate_upstream_connections_opened_total 1\n"
+        "# HELP wpsgate_upstream_connections_reused_total Upstream transfers that reused an open "
+        "connection.\n"
+        "# TYPE wpsgate_upstream_connections_reused_total counter\n"
+        "wpsgate_upstream_connections_reused_total 4\n"
+        "# HELP wpsgate_received_bytes_total Body bytes received, from applications (local) or from the "
+        "service (upstream).\n"
+        "# TYPE wpsgate_received_bytes_total counter\n"
+        "wpsgate_received_bytes_total{side=\"local\"} 100\n"
+        "wpsgate_received_bytes_total{side=\"upstream\"} 60\n"
+        "# HELP wpsgate_sent_bytes_total Body bytes sent, to applications (local) or to the service "
+        "(upstream).\n"
+        "# TYPE wpsgate_sent_bytes_total counter\n"
+        "wpsgate_sent_bytes_total{side=\"local\"} 50\n"
+        "wpsgate_sent_bytes_total{side=\"upstream\"} 100\n"
+        "# HELP wpsgate_circuit_breaker_state Circuit breaker state: 1 for the current state, 0 for the "
+        "others.\n"
+        "# TYPE wpsgate_circuit_breaker_state gauge\n"
+        "wpsgate_circuit_breaker_state{state=\"closed\"} 0\n"
+        "wpsgate_circuit_breaker_state{state=\"open\"} 0\n"
+        "wpsgate_circuit_breaker_state{state=\"half_open\"} 1\n"
+        "# HELP wpsgate_outbox_depth Messages queued in the durable outbox.\n"
+        "# TYPE wpsgate_outbox_depth gauge\n"
+        "wpsgate_outbox_depth 7\n"
+        "# HELP wpsgate_outbox_oldest_age_seconds Age of the oldest queued outbox message (0 when the outbox "
+        "is empty).\n"
+        "# TYPE wpsgate_outbox_oldest_age_seconds gauge\n"
+        "wpsgate_outbox_oldest_age_seconds 12.345\n"
+        "# HELP wpsgate_outbox_dead_letters Messages in the dead-letter table.\n"
+        "# TYPE wpsgate_outbox_dead_letters gauge\n"
+        "wpsgate_outbox_dead_letters 2\n"
+        "# HELP wpsgate_config_reloads_total Configuration reloads, by result.\n"
+        "# TYPE wpsgate_config_reloads_total counter\n"
+        "wpsgate_config_reloads_total{result=\"success\"} 1\n"
+        "wpsgate_config_reloads_total{result=\"failure\"} 1\n"
+        "# HELP wpsgate_config_last_reload_successful Whether the last configuration reload succeeded (1 "
+        "also before any reload).\n"
+        "# TYPE wpsgate_config_last_reload_successful gauge\n"
+        "wpsgate_config_last_reload_successful 0\n"
+        "# HELP wpsgate_credential_errors_total Failures to load or obtain upstream credentials.\n"
+        "# TYPE wpsgate_credential_errors_total counter\n"
+        "wpsgate_credential_errors_total 1\n";
 
 START_TEST(test_exact_text)
 {
@@ -201,8 +208,7 @@ START_TEST(test_exact_text)
 END_TEST
 
 /* The value of the sample line that starts with prefix (up to the value), or -1. */
-static long long
-sample(const char *text, const char *prefix)
+static long long sample(const char *text, const char *prefix)
 {
 	const char *p = text;
 	size_t n = strlen(prefix);
@@ -217,15 +223,11 @@ sample(const char *text, const char *prefix)
 
 START_TEST(test_histogram_cumulative)
 {
-	static const char *const le[] = {
-		"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
-		"1", "2.5", "5", "10", "30", "+Inf"
-	};
+	static const char *const le[] = { "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+		                          "0.5",   "1",      "2.5",   "5",    "10",    "30",   "+Inf" };
 	/* One observation just above each bound, and one exactly on each bound. */
-	static const uint64_t at[] = {
-		1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
-		1000000, 2500000, 5000000, 10000000, 30000000
-	};
+	static const uint64_t at[] = { 1000,   2500,   5000,    10000,   25000,   50000,    100000,
+		                       250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000 };
 	size_t i;
 	long long prev = -1;
 	uint64_t sum = 0;
@@ -241,16 +243,20 @@ START_TEST(test_histogram_cumulative)
 		long long v;
 
 		snprintf(prefix, sizeof(prefix),
-		         "wpsgate_upstream_request_duration_seconds_bucket{operation=\"user_exists\",le=\"%s\"}", le[i]);
+		         "wpsgate_upstream_request_duration_seconds_bucket{operation=\"user_exists\",le=\"%"
+		         "s\"}",
+		         le[i]);
 		v = sample(b.data, prefix);
 		/* bucket i holds the observation on its bound and the one above the previous bound */
 		ck_assert_msg(v == (long long)(2 * i + 1) || (i == 14 && v == 28), "le=%s: %lld", le[i], v);
 		ck_assert_int_ge(v, prev);
 		prev = v;
 	}
-	ck_assert_int_eq(sample(b.data,
-	    "wpsgate_upstream_request_duration_seconds_count{operation=\"user_exists\"}"), 28);
-	snprintf(prefix, sizeof(prefix), "wpsgate_upstream_request_duration_seconds_sum{operation=\"user_exists\"} %llu.%06llu\n",
+	ck_assert_int_eq(
+	        sample(b.data, "wpsgate_upstream_request_duration_seconds_count{operation=\"user_exists\"}"),
+	        28);
+	snprintf(prefix, sizeof(prefix),
+	         "wpsgate_upstream_request_duration_seconds_sum{operation=\"user_exists\"} %llu.%06llu\n",
 	         (unsigned long long)(sum / 1000000), (unsigned long long)(sum % 1000000));
 	ck_assert_ptr_nonnull(strstr(b.data, prefix));
 	/* Other operations have no series. */
@@ -260,10 +266,8 @@ END_TEST
 
 START_TEST(test_every_code_and_op)
 {
-	static const int codes[] = {
-		200, 201, 202, 204, 206, 400, 401, 403, 404, 405, 408, 409, 410, 411, 413, 414, 415,
-		421, 429, 431, 500, 501, 502, 503, 504
-	};
+	static const int codes[] = { 200, 201, 202, 204, 206, 400, 401, 403, 404, 405, 408, 409, 410,
+		                     411, 413, 414, 415, 421, 429, 431, 500, 501, 502, 503, 504 };
 	size_t i;
 	int op;
 	char prefix[160];
@@ -274,18 +278,20 @@ START_TEST(test_every_code_and_op)
 	metrics_request(0, 0);
 	metrics_request(0, -1);
 	metrics_request(0, 100000);
-	metrics_request(METRICS_OPS, 200);       /* out of range op: "none" */
+	metrics_request(METRICS_OPS, 200); /* out of range op: "none" */
 	ck_assert_int_eq(metrics_render_at(&b, 0, 1), 0);
 	ck_assert_uint_lt(b.len, METRICS_RENDER_MAX / 4);
 	for (op = 0; op < METRICS_OPS; op++) {
 		for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-			snprintf(prefix, sizeof(prefix), "wpsgate_requests_total{operation=\"%s\",code=\"%d\"}",
-			         metrics_op_label(op), codes[i]);
+			snprintf(prefix, sizeof(prefix),
+			         "wpsgate_requests_total{operation=\"%s\",code=\"%d\"}", metrics_op_label(op),
+			         codes[i]);
 			ck_assert_int_eq(sample(b.data, prefix),
 			                 op == METRICS_OP_NONE && codes[i] == 200 ? 2 : 1);
 		}
 	}
-	ck_assert_int_eq(sample(b.data, "wpsgate_requests_total{operation=\"get_service_status\",code=\"other\"}"), 3);
+	ck_assert_int_eq(
+	        sample(b.data, "wpsgate_requests_total{operation=\"get_service_status\",code=\"other\"}"), 3);
 	ck_assert_str_eq(metrics_op_label(OP_SEND_TO_ALL), "send_to_all");
 	ck_assert_str_eq(metrics_op_label(METRICS_OP_LOCAL), "local");
 	ck_assert_str_eq(metrics_op_label(-1), "none");
@@ -309,13 +315,14 @@ START_TEST(test_init_keep_and_labels)
 	metrics_request(OP_SEND_TO_ALL, 202);
 	metrics_init("9.9", "2023-07-01", 1);
 	ck_assert_int_eq(metrics_render_at(&b, 0, 0), 0);
-	ck_assert_ptr_nonnull(strstr(b.data, "wpsgate_build_info{version=\"9.9\",api_version=\"2023-07-01\"} 1\n"));
+	ck_assert_ptr_nonnull(
+	        strstr(b.data, "wpsgate_build_info{version=\"9.9\",api_version=\"2023-07-01\"} 1\n"));
 	ck_assert_int_eq(sample(b.data, "wpsgate_requests_total{operation=\"send_to_all\",code=\"202\"}"), 1);
 	metrics_init(NULL, "a\"b\\c\nd", 0);
 	buf_reset(&b);
 	ck_assert_int_eq(metrics_render_at(&b, 0, 0), 0);
-	ck_assert_ptr_nonnull(strstr(b.data,
-	    "wpsgate_build_info{version=\"unknown\",api_version=\"a\\\"b\\\\c\\nd\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(
+	        b.data, "wpsgate_build_info{version=\"unknown\",api_version=\"a\\\"b\\\\c\\nd\"} 1\n"));
 	ck_assert_ptr_null(strstr(b.data, "wpsgate_requests_total{"));
 	/* An empty outbox and a clock before the oldest row: age 0. */
 	ck_assert_ptr_nonnull(strstr(b.data, "wpsgate_outbox_oldest_age_seconds 0.000\n"));
@@ -362,8 +369,8 @@ START_TEST(test_procstat_parse)
 	struct procstat ps;
 	/* comm with a space and a parenthesis, as proc(5) allows. */
 	static const char stat[] =
-		"4242 (we) ird (x)) S 1 4242 4242 0 -1 4194560 500 0 0 0 150 50 0 0 20 0 3 0 "
-		"123456 987654321 2048 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n";
+	        "4242 (we) ird (x)) S 1 4242 4242 0 -1 4194560 500 0 0 0 150 50 0 0 20 0 3 0 "
+	        "123456 987654321 2048 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n";
 
 	memset(&ps, 0, sizeof(ps));
 	ck_assert_int_eq(procstat_parse_stat(stat, 4096, 100, 1700000000, &ps), 0);
@@ -406,29 +413,38 @@ END_TEST
 
 static const struct {
 	struct metrics_ready r;
-	int                  status;
-	const char          *body;
+	int status;
+	const char *body;
 } ready_rows[] = {
-	{ { MCHK_OK, MCHK_OK, MCHK_OK, MCHK_UNUSED, MCHK_UNUSED, 0 }, 200,
+	{ { MCHK_OK, MCHK_OK, MCHK_OK, MCHK_UNUSED, MCHK_UNUSED, 0 },
+	  200,
 	  "{\"status\":\"ready\",\"checks\":{\"config\":\"ok\",\"credentials\":\"ok\",\"breaker\":\"ok\","
 	  "\"outbox\":\"unused\",\"token_service\":\"unused\"}}" },
-	{ { MCHK_OK, MCHK_OK, MCHK_OK, MCHK_OK, MCHK_OK, 0 }, 200,
+	{ { MCHK_OK, MCHK_OK, MCHK_OK, MCHK_OK, MCHK_OK, 0 },
+	  200,
 	  "{\"status\":\"ready\",\"checks\":{\"config\":\"ok\",\"credentials\":\"ok\",\"breaker\":\"ok\","
 	  "\"outbox\":\"ok\",\"token_service\":\"ok\"}}" },
-	{ { MCHK_OK, MCHK_OK, MCHK_FAIL, MCHK_OK, MCHK_UNUSED, 0 }, 503,
-	  "{\"status\":\"not ready\",\"checks\":{\"config\":\"ok\",\"credentials\":\"ok\",\"breaker\":\"fail\","
+	{ { MCHK_OK, MCHK_OK, MCHK_FAIL, MCHK_OK, MCHK_UNUSED, 0 },
+	  503,
+	  "{\"status\":\"not "
+	  "ready\",\"checks\":{\"config\":\"ok\",\"credentials\":\"ok\",\"breaker\":\"fail\","
 	  "\"outbox\":\"ok\",\"token_service\":\"unused\"},"
 	  "\"problems\":[\"the circuit breaker is open: the service failed repeatedly\"]}" },
-	{ { MCHK_UNUSED, MCHK_FAIL, MCHK_OK, MCHK_FAIL, MCHK_FAIL, 0 }, 503,
-	  "{\"status\":\"not ready\",\"checks\":{\"config\":\"fail\",\"credentials\":\"fail\",\"breaker\":\"ok\","
+	{ { MCHK_UNUSED, MCHK_FAIL, MCHK_OK, MCHK_FAIL, MCHK_FAIL, 0 },
+	  503,
+	  "{\"status\":\"not "
+	  "ready\",\"checks\":{\"config\":\"fail\",\"credentials\":\"fail\",\"breaker\":\"ok\","
 	  "\"outbox\":\"fail\",\"token_service\":\"fail\"},"
 	  "\"problems\":[\"no configuration loaded\",\"no upstream credentials loaded\","
 	  "\"the outbox is not writable\",\"the Entra ID token service is failing\"]}" },
-	{ { MCHK_OK, MCHK_OK, MCHK_OK, MCHK_OK, MCHK_OK, 1 }, 503,
+	{ { MCHK_OK, MCHK_OK, MCHK_OK, MCHK_OK, MCHK_OK, 1 },
+	  503,
 	  "{\"status\":\"not ready\",\"checks\":{\"config\":\"ok\",\"credentials\":\"ok\",\"breaker\":\"ok\","
 	  "\"outbox\":\"ok\",\"token_service\":\"ok\"},\"problems\":[\"shutting down\"]}" },
-	{ { MCHK_OK, MCHK_UNUSED, MCHK_OK, MCHK_UNUSED, MCHK_UNUSED, 1 }, 503,
-	  "{\"status\":\"not ready\",\"checks\":{\"config\":\"ok\",\"credentials\":\"fail\",\"breaker\":\"ok\","
+	{ { MCHK_OK, MCHK_UNUSED, MCHK_OK, MCHK_UNUSED, MCHK_UNUSED, 1 },
+	  503,
+	  "{\"status\":\"not "
+	  "ready\",\"checks\":{\"config\":\"ok\",\"credentials\":\"fail\",\"breaker\":\"ok\","
 	  "\"outbox\":\"unused\",\"token_service\":\"unused\"},"
 	  "\"problems\":[\"shutting down\",\"no upstream credentials loaded\"]}" },
 };
@@ -456,8 +472,9 @@ START_TEST(test_cfg_good)
 	ck_assert_int_eq(m.listen_set, 0);
 
 	config_init(&cf);
-	ck_assert_int_eq(config_read_string(&cf, "metrics = { listen = \"127.0.0.1:9464\"; on_api = false; };"),
-	                 CONFIG_TRUE);
+	ck_assert_int_eq(
+	        config_read_string(&cf, "metrics = { listen = \"127.0.0.1:9464\"; on_api = false; };"),
+	        CONFIG_TRUE);
 	ck_assert_int_eq(metrics_cfg_parse(config_lookup(&cf, "metrics"), &m, err, sizeof(err)), 0);
 	ck_assert_int_eq(m.on_api, 0);
 	ck_assert_int_eq(m.listen_set, 1);
@@ -491,24 +508,40 @@ static const struct {
 	{ "metrics = 1;", "metrics: must be a group { ... } (line 1)" },
 	{ "metrics = { port = 1; };", "metrics: unknown key (line 1)" },
 	{ "metrics = {\n on_api = 1; };", "metrics.on_api: must be true or false (line 2)" },
-	{ "metrics = { listen = 9464; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"localhost:9464\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"127.0.0.1\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"127.0.0.1:\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"127.0.0.1:0\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"127.0.0.1:65536\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"127.0.0.1:9x\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"::1:9464\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"[::1]\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"[::1:9464\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"[127.0.0.1]:9464\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"1.2.3.4.5:9464\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"127.0.0.1:-1\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"127.0.0.1:+80\"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"127.0.0.1:9464 \"; };", "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = 9464; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"localhost:9464\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"127.0.0.1\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"127.0.0.1:\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"127.0.0.1:0\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"127.0.0.1:65536\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"127.0.0.1:9x\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"::1:9464\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"[::1]\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"[::1:9464\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"[127.0.0.1]:9464\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"1.2.3.4.5:9464\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"127.0.0.1:-1\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"127.0.0.1:+80\"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = { listen = \"127.0.0.1:9464 \"; };",
+	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
 	{ "metrics = { listen = \"127.0.0.1:99999999999999999999999\"; };",
 	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
-	{ "metrics = { listen = \"1111111111111111111111111111111111111111111111111111111111111111111111:1\"; };",
+	{ "metrics = { listen = "
+	  "\"1111111111111111111111111111111111111111111111111111111111111111111111:1\"; };",
 	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
 };
 
@@ -526,8 +559,7 @@ START_TEST(test_cfg_bad)
 }
 END_TEST
 
-static Suite *
-metrics_suite(void)
+static Suite *metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
 	TCase *tc = tcase_create("core");
@@ -549,8 +581,7 @@ metrics_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(metrics_suite());
 	int failed;

@@ -32,8 +32,7 @@ static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
 static struct posted *q_head, **q_tail = &q_head;
 
-static int
-test_post(void *ctx, void (*fn)(void *), void *arg)
+static int test_post(void *ctx, void (*fn)(void *), void *arg)
 {
 	struct posted *p = malloc(sizeof(*p));
 
@@ -51,8 +50,7 @@ test_post(void *ctx, void (*fn)(void *), void *arg)
 	return 0;
 }
 
-static int64_t
-now_ms(void)
+static int64_t now_ms(void)
 {
 	struct timespec ts;
 
@@ -61,8 +59,7 @@ now_ms(void)
 }
 
 /* Run posted callbacks until *flag >= want or timeout_ms passes. Returns 1 when reached. */
-static int
-pump_until(const long *flag, long want, long timeout_ms)
+static int pump_until(const long *flag, long want, long timeout_ms)
 {
 	int64_t end = now_ms() + timeout_ms;
 
@@ -98,8 +95,7 @@ pump_until(const long *flag, long want, long timeout_ms)
 }
 
 /* Run whatever arrives during ms. */
-static void
-pump_for(long ms)
+static void pump_for(long ms)
 {
 	pump_until(NULL, 0, ms);
 }
@@ -110,7 +106,7 @@ static char dir[64];
 static char dbpath[128];
 static struct outbox_cfg cfg;
 static struct outbox *ob;
-static int64_t fake_clock;      /* 0: real time */
+static int64_t fake_clock; /* 0: real time */
 
 #define MAX_DELIVERED 256
 static struct outbox_msg *delivered[MAX_DELIVERED];
@@ -118,8 +114,7 @@ static long ndelivered;
 static long acks, ack_status_sum;
 static char last_ids[16][OUTBOX_ID_LEN + 1];
 
-static int64_t
-test_clock(void)
+static int64_t test_clock(void)
 {
 	int64_t f = __atomic_load_n(&fake_clock, __ATOMIC_RELAXED);
 	struct timespec ts;
@@ -130,8 +125,7 @@ test_clock(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-on_deliver(void *arg, struct outbox_msg *m)
+static void on_deliver(void *arg, struct outbox_msg *m)
 {
 	(void)arg;
 	if (ndelivered < MAX_DELIVERED)
@@ -141,8 +135,7 @@ on_deliver(void *arg, struct outbox_msg *m)
 	ndelivered++;
 }
 
-static void
-on_put(void *arg, int status, const char *const *ids, size_t n)
+static void on_put(void *arg, int status, const char *const *ids, size_t n)
 {
 	size_t i;
 
@@ -153,8 +146,7 @@ on_put(void *arg, int status, const char *const *ids, size_t n)
 		snprintf(last_ids[i], sizeof(last_ids[i]), "%s", ids[i]);
 }
 
-static struct outbox *
-open_ob(int with_deliver)
+static struct outbox *open_ob(int with_deliver)
 {
 	struct outbox_open_args a;
 	char err[256] = "";
@@ -170,8 +162,7 @@ open_ob(int with_deliver)
 	return o;
 }
 
-static void
-setup(void)
+static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/check_outbox.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -185,8 +176,7 @@ setup(void)
 	ack_status_sum = 0;
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	char cmd[160];
 	long i;
@@ -201,8 +191,7 @@ teardown(void)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-static struct outbox_row
-row(const char *target, const char *body)
+static struct outbox_row row(const char *target, const char *body)
 {
 	struct outbox_row r;
 
@@ -218,8 +207,8 @@ row(const char *target, const char *body)
 	return r;
 }
 
-static void
-mark(const char *id, enum outbox_result res, int status, long attempts, long delay, const char *error)
+static void mark(const char *id, enum outbox_result res, int status, long attempts, long delay,
+                 const char *error)
 {
 	struct outbox_mark m;
 
@@ -232,8 +221,7 @@ mark(const char *id, enum outbox_result res, int status, long attempts, long del
 	ck_assert_int_eq(outbox_mark(ob, id, &m), OUTBOX_OK);
 }
 
-static enum outbox_state
-state_of(const char *id)
+static enum outbox_state state_of(const char *id)
 {
 	struct outbox_msg *m;
 	enum outbox_state s;
@@ -319,8 +307,8 @@ START_TEST(test_ids_ordered)
 	for (i = 0; i < 3; i++)
 		rows[i] = row("chat", "x");
 	ck_assert_int_eq(outbox_put(ob, rows, 3, a, on_put, NULL), OUTBOX_OK);
-	ck_assert_str_eq(a[0], "1a3185c500000000");      /* 1800000000000 << 20 */
-	ck_assert_str_eq(a[1], "1a3185c500000001");      /* same millisecond: the previous id + 1 */
+	ck_assert_str_eq(a[0], "1a3185c500000000"); /* 1800000000000 << 20 */
+	ck_assert_str_eq(a[1], "1a3185c500000001"); /* same millisecond: the previous id + 1 */
 	ck_assert_str_eq(a[2], "1a3185c500000002");
 	__atomic_store_n(&fake_clock, (int64_t)1800000000001LL, __ATOMIC_RELAXED);
 	ck_assert_int_eq(outbox_put(ob, rows, 1, b, on_put, NULL), OUTBOX_OK);
@@ -352,7 +340,8 @@ START_TEST(test_sending_not_written)
 	ck_assert(pump_until(&ndelivered, 1, 5000));
 	ck_assert_int_eq(state_of(id[0]), OUTBOX_SENDING);
 	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT state FROM outbox WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT state FROM outbox WHERE id = ?1", -1, &st, NULL),
+	                 SQLITE_OK);
 	sqlite3_bind_text(st, 1, id[0], -1, SQLITE_STATIC);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	ck_assert_int_eq(sqlite3_column_int(st, 0), OUTBOX_QUEUED);
@@ -372,7 +361,7 @@ START_TEST(test_defer_wake)
 	char err[256] = "";
 	struct outbox_stats st, st0;
 
-	cfg.keep_delivered_s = 0;            /* no purge timer to wake the writer */
+	cfg.keep_delivered_s = 0; /* no purge timer to wake the writer */
 	memset(&a, 0, sizeof(a));
 	a.cfg = &cfg;
 	a.post = test_post;
@@ -380,20 +369,20 @@ START_TEST(test_defer_wake)
 	a.defer_wake = 1;
 	ob = outbox_open(&a, err, sizeof(err));
 	ck_assert_msg(ob != NULL, "open: %s", err);
-	pump_for(100);                       /* the first cycle (the kick at open) is over */
-	outbox_wake(ob);                     /* nothing pending: no effect */
+	pump_for(100);   /* the first cycle (the kick at open) is over */
+	outbox_wake(ob); /* nothing pending: no effect */
 	outbox_get_stats(ob, &st0);
 	ck_assert_int_eq(outbox_put(ob, &r, 1, NULL, on_put, NULL), OUTBOX_OK);
 	ck_assert_int_eq(outbox_put(ob, &r, 1, NULL, on_put, NULL), OUTBOX_OK);
 	ck_assert_int_eq(outbox_put(ob, &r, 1, NULL, on_put, NULL), OUTBOX_OK);
 	pump_for(200);
-	ck_assert_int_eq(acks, 0);           /* not woken: nothing committed */
+	ck_assert_int_eq(acks, 0); /* not woken: nothing committed */
 	outbox_wake(ob);
 	ck_assert(pump_until(&acks, 3, 5000));
 	ck_assert_int_eq(ack_status_sum, OUTBOX_OK);
 	outbox_get_stats(ob, &st);
 	ck_assert_uint_eq(st.rows_accepted, 3);
-	ck_assert_uint_eq(st.commits - st0.commits, 1);   /* the three puts in one transaction */
+	ck_assert_uint_eq(st.commits - st0.commits, 1); /* the three puts in one transaction */
 }
 END_TEST
 
@@ -445,10 +434,12 @@ END_TEST
 
 /* The child puts rows one at a time and reports every acknowledged id on a pipe; it is killed with
  * SIGKILL in the middle. Every id it reported must be in the file afterwards. */
-struct child_ctx { int fd; long acked; };
+struct child_ctx {
+	int fd;
+	long acked;
+};
 
-static void
-child_on_put(void *arg, int status, const char *const *ids, size_t n)
+static void child_on_put(void *arg, int status, const char *const *ids, size_t n)
 {
 	struct child_ctx *cc = arg;
 	char line[OUTBOX_ID_LEN + 1];
@@ -465,8 +456,7 @@ child_on_put(void *arg, int status, const char *const *ids, size_t n)
 	}
 }
 
-static void
-crash_child(int fd)
+static void crash_child(int fd)
 {
 	struct child_ctx cc = { fd, 0 };
 	struct outbox_open_args a;
@@ -479,9 +469,10 @@ crash_child(int fd)
 	a.post = test_post;
 	if ((o = outbox_open(&a, err, sizeof(err))) == NULL)
 		_exit(2);
-	for (;;) {   /* bounded by the parent's SIGKILL; and by 1,000,000 rows */
+	for (;;) { /* bounded by the parent's SIGKILL; and by 1,000,000 rows */
 		while (put - cc.acked < 500 && put < 1000000) {
-			struct outbox_row r = row(put % 2 ? "chat/group/a" : "chat/group/b", "crash test body");
+			struct outbox_row r =
+			        row(put % 2 ? "chat/group/a" : "chat/group/b", "crash test body");
 
 			if (outbox_put(o, &r, 1, NULL, child_on_put, &cc) != OUTBOX_OK)
 				_exit(5);
@@ -518,7 +509,7 @@ START_TEST(test_kill9_keeps_acked_rows)
 	while (len < 5000 * 17 && now_ms() < end && (n = read(p[0], ids + len, cap - len)) > 0)
 		len += (size_t)n;
 	kill(pid, SIGKILL);
-	while (len < cap && (n = read(p[0], ids + len, cap - len)) > 0)   /* acks written before the kill */
+	while (len < cap && (n = read(p[0], ids + len, cap - len)) > 0) /* acks written before the kill */
 		len += (size_t)n;
 	close(p[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -593,17 +584,17 @@ START_TEST(test_order_per_target)
 	ck_assert_int_eq(outbox_put(ob, rows, 5, ids, on_put, NULL), OUTBOX_OK);
 	ck_assert(pump_until(&ndelivered, 2, 5000));
 	pump_for(100);
-	ck_assert_int_eq(ndelivered, 2);   /* only the heads, in parallel */
+	ck_assert_int_eq(ndelivered, 2); /* only the heads, in parallel */
 	ck_assert(strcmp(delivered[0]->body, "a1") == 0 || strcmp(delivered[1]->body, "a1") == 0);
 	ck_assert(strcmp(delivered[0]->body, "b1") == 0 || strcmp(delivered[1]->body, "b1") == 0);
 	ck_assert_int_eq(state_of(ids[0]), OUTBOX_SENDING);
 	ck_assert_int_eq(state_of(ids[2]), OUTBOX_QUEUED);
 
-	mark(ids[0], OUTBOX_RES_DELIVERED, 202, 1, 0, NULL);          /* a1 done: a2 next */
+	mark(ids[0], OUTBOX_RES_DELIVERED, 202, 1, 0, NULL); /* a1 done: a2 next */
 	ck_assert(pump_until(&ndelivered, 3, 5000));
 	ck_assert_str_eq(delivered[2]->body, "a2");
 	ck_assert_int_eq(state_of(ids[0]), OUTBOX_DELIVERED);
-	mark(ids[1], OUTBOX_RES_RETRY, 503, 2, 0, "upstream status 503");   /* b1 again, not b2 */
+	mark(ids[1], OUTBOX_RES_RETRY, 503, 2, 0, "upstream status 503"); /* b1 again, not b2 */
 	ck_assert(pump_until(&ndelivered, 4, 5000));
 	ck_assert_str_eq(delivered[3]->body, "b1");
 	ck_assert_str_eq(delivered[3]->id, ids[1]);
@@ -653,7 +644,7 @@ START_TEST(test_retry_delay_and_max_inflight)
 	ck_assert_int_eq(outbox_put(ob, rows, 3, ids, on_put, NULL), OUTBOX_OK);
 	ck_assert(pump_until(&ndelivered, 2, 5000));
 	pump_for(100);
-	ck_assert_int_eq(ndelivered, 2);       /* max_inflight */
+	ck_assert_int_eq(ndelivered, 2); /* max_inflight */
 	/* retry the first after 300 ms: the third goes now, the first only after the delay */
 	t0 = now_ms();
 	mark(delivered[0]->id, OUTBOX_RES_RETRY, 0, 1, 300, "connect: refused");
@@ -689,7 +680,7 @@ START_TEST(test_full_refused)
 	pump_for(100);
 	ck_assert_int_eq(outbox_put(ob, &r, 1, NULL, on_put, NULL), OUTBOX_OK);
 	two[0] = two[1] = r;
-	ck_assert_int_eq(outbox_put(ob, two, 2, NULL, on_put, NULL), OUTBOX_EFULL);   /* all or nothing */
+	ck_assert_int_eq(outbox_put(ob, two, 2, NULL, on_put, NULL), OUTBOX_EFULL); /* all or nothing */
 	ck_assert(pump_until(&acks, 6, 5000));
 	outbox_close(ob);
 	ob = NULL;
@@ -705,7 +696,8 @@ START_TEST(test_full_refused)
 		memset(big, 'x', sizeof(big) - 1);
 		big[sizeof(big) - 1] = '\0';
 		b = row("other", big);
-		ck_assert_int_eq(outbox_put(ob, &b, 1, NULL, on_put, NULL), OUTBOX_EFULL);   /* 5 rows already */
+		ck_assert_int_eq(outbox_put(ob, &b, 1, NULL, on_put, NULL),
+		                 OUTBOX_EFULL); /* 5 rows already */
 	}
 	outbox_get_stats(ob, &st);
 	ck_assert_uint_eq(st.depth, 5);
@@ -731,9 +723,9 @@ START_TEST(test_dead_letter_and_retry)
 	mark(ids[0], OUTBOX_RES_RETRY, 503, 2, 0, "upstream status 503");
 	ck_assert(pump_until(&ndelivered, 2, 5000));
 	ck_assert_str_eq(delivered[1]->id, ids[0]);
-	mark(ids[0], OUTBOX_RES_RETRY, 503, 1, 0, "upstream status 503");   /* 3 attempts: dead */
+	mark(ids[0], OUTBOX_RES_RETRY, 503, 1, 0, "upstream status 503"); /* 3 attempts: dead */
 	ck_assert(pump_until(&ndelivered, 3, 5000));
-	ck_assert_str_eq(delivered[2]->id, ids[1]);   /* the next of the target goes on */
+	ck_assert_str_eq(delivered[2]->id, ids[1]); /* the next of the target goes on */
 	ck_assert_int_eq(outbox_get(ob, ids[0], &m), OUTBOX_OK);
 	ck_assert_int_eq(m->state, OUTBOX_FAILED);
 	ck_assert_int_eq(m->attempts, 3);
@@ -776,8 +768,7 @@ END_TEST
 static long retry_results[4];
 static long nretry_results;
 
-static void
-on_retry_done(void *arg, int status)
+static void on_retry_done(void *arg, int status)
 {
 	(void)arg;
 	if (nretry_results < 4)
@@ -793,7 +784,7 @@ START_TEST(test_retry_outcomes)
 	nretry_results = 0;
 	ob = open_ob(0);
 	ck_assert_int_eq(outbox_put(ob, &r, 1, id, on_put, NULL), OUTBOX_OK);
-	ck_assert_int_eq(outbox_retry(ob, id[0], on_retry_done, NULL), OUTBOX_OK);           /* queued */
+	ck_assert_int_eq(outbox_retry(ob, id[0], on_retry_done, NULL), OUTBOX_OK); /* queued */
 	ck_assert_int_eq(outbox_retry(ob, "ffffffffffffffff", on_retry_done, NULL), OUTBOX_OK);
 	ck_assert(pump_until(&nretry_results, 2, 5000));
 	ck_assert_int_eq(retry_results[0], OUTBOX_ESTATE);
@@ -814,7 +805,7 @@ START_TEST(test_max_age)
 	ck_assert(pump_until(&acks, 1, 5000));
 	outbox_close(ob);
 	__atomic_add_fetch(&fake_clock, 60 * 1000, __ATOMIC_RELAXED);
-	ob = open_ob(1);          /* delivery starts a minute later: too old */
+	ob = open_ob(1); /* delivery starts a minute later: too old */
 	pump_for(200);
 	ck_assert_int_eq(ndelivered, 0);
 	ck_assert_int_eq(outbox_get(ob, id[0], &m), OUTBOX_OK);
@@ -852,7 +843,7 @@ START_TEST(test_delivered_kept_then_purged)
 	pump_for(100);
 	ck_assert_int_eq(state_of(id[0]), OUTBOX_DELIVERED);
 	__atomic_add_fetch(&fake_clock, 11 * 1000, __ATOMIC_RELAXED);
-	pump_for(1500);   /* the purge runs about once a second */
+	pump_for(1500); /* the purge runs about once a second */
 	ck_assert_int_eq(outbox_get(ob, id[0], &m), OUTBOX_ENOTFOUND);
 	outbox_close(ob);
 
@@ -913,7 +904,7 @@ START_TEST(test_max_batch_rows)
 	ck_assert_int_eq(outbox_put(ob, rows, 3, NULL, on_put, NULL), OUTBOX_OK);
 	ck_assert(pump_until(&acks, 3, 5000));
 	outbox_get_stats(ob, &st);
-	ck_assert_uint_eq(st.fsync_commits, 3);   /* each put alone fills a transaction */
+	ck_assert_uint_eq(st.fsync_commits, 3); /* each put alone fills a transaction */
 	for (i = 0; i < 1; i++)
 		ck_assert_int_eq(outbox_put(ob, rows, 1, NULL, on_put, NULL), OUTBOX_OK);
 	{
@@ -950,8 +941,9 @@ START_TEST(test_accept_rate)
 	dt = now_ms() - t0;
 	ck_assert_int_eq(acks, total);
 	outbox_get_stats(ob, &st);
-	fprintf(stderr, "outbox accept rate: %ld rows in %" PRId64 " ms = %.0f rows/s, %" PRIu64
-	        " fsync commits\n", total, dt, total * 1000.0 / (double)(dt > 0 ? dt : 1), st.fsync_commits);
+	fprintf(stderr,
+	        "outbox accept rate: %ld rows in %" PRId64 " ms = %.0f rows/s, %" PRIu64 " fsync commits\n",
+	        total, dt, total * 1000.0 / (double)(dt > 0 ? dt : 1), st.fsync_commits);
 	ck_assert_int_eq(ack_status_sum, 0);
 }
 END_TEST
@@ -977,10 +969,11 @@ START_TEST(test_msg_json)
 	m.path = path;
 	buf_init(&b, 0);
 	ck_assert_int_eq(outbox_msg_json(&m, &b), 0);
-	ck_assert_str_eq(b.data, "{\"id\":\"0123456789abcdef\",\"state\":\"queued\",\"attempts\":2,\"status\":503,"
-	                 "\"lastError\":\"upstream \\\"503\\\"\",\"createdAt\":\"2023-11-14T22:13:20.123Z\","
-	                 "\"nextAttemptAt\":\"2023-11-14T22:13:25.000Z\",\"hub\":\"chat\",\"target\":\"chat\","
-	                 "\"method\":\"POST\",\"path\":\"/api/hubs/chat/:send\"}");
+	ck_assert_str_eq(
+	        b.data, "{\"id\":\"0123456789abcdef\",\"state\":\"queued\",\"attempts\":2,\"status\":503,"
+	                "\"lastError\":\"upstream \\\"503\\\"\",\"createdAt\":\"2023-11-14T22:13:20.123Z\","
+	                "\"nextAttemptAt\":\"2023-11-14T22:13:25.000Z\",\"hub\":\"chat\",\"target\":\"chat\","
+	                "\"method\":\"POST\",\"path\":\"/api/hubs/chat/:send\"}");
 	buf_free(&b);
 	{
 		enum outbox_state s;
@@ -1007,7 +1000,8 @@ START_TEST(test_open_errors)
 	free(cfg.path);
 	cfg.path = strdup("/nonexistent-dir/for/outbox.db");
 	ck_assert_ptr_null(outbox_open(&a, err, sizeof(err)));
-	ck_assert_str_eq(err, "outbox: cannot open /nonexistent-dir/for/outbox.db: No such file or directory");
+	ck_assert_str_eq(err,
+	                 "outbox: cannot open /nonexistent-dir/for/outbox.db: No such file or directory");
 	free(cfg.path);
 	cfg.path = NULL;
 	ck_assert_ptr_null(outbox_open(&a, err, sizeof(err)));
@@ -1015,8 +1009,7 @@ START_TEST(test_open_errors)
 }
 END_TEST
 
-static int
-parse_text(const char *text, struct outbox_cfg *out, char *err, size_t errlen)
+static int parse_text(const char *text, struct outbox_cfg *out, char *err, size_t errlen)
 {
 	config_t c;
 	int rc;
@@ -1030,13 +1023,20 @@ parse_text(const char *text, struct outbox_cfg *out, char *err, size_t errlen)
 
 START_TEST(test_cfg_parse)
 {
-	static const struct { const char *text, *err; } bad[] = {
-		{ "outbox = { path = \"rel/outbox.db\"; };", "outbox.path (line 1): must be an absolute path" },
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{ "outbox = { path = \"rel/outbox.db\"; };",
+		  "outbox.path (line 1): must be an absolute path" },
 		{ "outbox = { path = 5; };", "outbox.path (line 1): must be a string" },
-		{ "outbox = { path = \"\"; };", "outbox.path (line 1): must be a non-empty string of at most 4096 bytes" },
-		{ "outbox = {\n max_rows = 0; };", "outbox.max_rows (line 2): must be an integer in 1..100000000" },
-		{ "outbox = { max_inflight = 5000; };", "outbox.max_inflight (line 1): must be an integer in 1..4096" },
-		{ "outbox = { commit_interval_ms = -1; };", "outbox.commit_interval_ms (line 1): must be an integer in 0..1000" },
+		{ "outbox = { path = \"\"; };",
+		  "outbox.path (line 1): must be a non-empty string of at most 4096 bytes" },
+		{ "outbox = {\n max_rows = 0; };",
+		  "outbox.max_rows (line 2): must be an integer in 1..100000000" },
+		{ "outbox = { max_inflight = 5000; };",
+		  "outbox.max_inflight (line 1): must be an integer in 1..4096" },
+		{ "outbox = { commit_interval_ms = -1; };",
+		  "outbox.commit_interval_ms (line 1): must be an integer in 0..1000" },
 		{ "outbox = { pth = \"/x\"; };", "outbox.pth (line 1): unknown key" },
 	};
 	struct outbox_cfg c;
@@ -1053,9 +1053,13 @@ START_TEST(test_cfg_parse)
 	ck_assert_int_eq(c.max_batch_rows, 10000);
 	ck_assert_int_eq(c.max_inflight, 64);
 	ck_assert_int_eq(c.keep_delivered_s, 300);
-	ck_assert_int_eq(parse_text("outbox = { path = \"/var/lib/wpsgate/outbox.db\"; max_rows = 10; max_bytes = 8192;"
-	                            " max_age_s = 5; max_attempts = 2; commit_interval_ms = 3; max_batch_rows = 7;"
-	                            " max_inflight = 9; keep_delivered_s = 0; };", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	        parse_text(
+	                "outbox = { path = \"/var/lib/wpsgate/outbox.db\"; max_rows = 10; max_bytes = 8192;"
+	                " max_age_s = 5; max_attempts = 2; commit_interval_ms = 3; max_batch_rows = 7;"
+	                " max_inflight = 9; keep_delivered_s = 0; };",
+	                &c, err, sizeof(err)),
+	        0);
 	ck_assert_str_eq(c.path, "/var/lib/wpsgate/outbox.db");
 	ck_assert_int_eq(c.max_rows, 10);
 	ck_assert_int_eq(c.max_bytes, 8192);
@@ -1078,7 +1082,9 @@ END_TEST
 
 START_TEST(test_target_key)
 {
-	static const struct { const char *method, *path, *key; } cases[] = {
+	static const struct {
+		const char *method, *path, *key;
+	} cases[] = {
 		{ "POST", "/api/hubs/chat/:send", "chat" },
 		{ "POST", "/api/hubs/chat/:closeConnections", "chat" },
 		{ "POST", "/api/hubs/chat/groups/g%201/:send", "chat/group/g%201" },
@@ -1122,8 +1128,7 @@ START_TEST(test_prefer_async)
 }
 END_TEST
 
-static Suite *
-outbox_suite(void)
+static Suite *outbox_suite(void)
 {
 	Suite *s = suite_create("gw_outbox");
 	TCase *tc = tcase_create("core");
@@ -1157,8 +1162,7 @@ outbox_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(outbox_suite());
 	int failed;

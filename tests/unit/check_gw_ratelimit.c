@@ -11,8 +11,7 @@
 
 static struct ratelimit *rl;
 
-static struct ratelimit *
-mk(double rate, double burst, size_t peers, unsigned inflight)
+static struct ratelimit *mk(double rate, double burst, size_t peers, unsigned inflight)
 {
 	struct ratelimit_cfg c = { rate, burst, peers, inflight };
 
@@ -22,14 +21,12 @@ mk(double rate, double burst, size_t peers, unsigned inflight)
 	return rl;
 }
 
-static void
-setup(void)
+static void setup(void)
 {
 	rl = NULL;
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	ratelimit_free(rl);
 	rl = NULL;
@@ -49,7 +46,7 @@ START_TEST(test_bucket_exact)
 		ratelimit_release(rl, k);
 	}
 	ck_assert_int_eq(ratelimit_acquire(rl, k, 1000, &ra), RL_RATE);
-	ck_assert_uint_eq(ra, 1);          /* 0.5 s to the next token, rounded up */
+	ck_assert_uint_eq(ra, 1); /* 0.5 s to the next token, rounded up */
 	/* 499 ms later: 0.998 tokens, still refused. */
 	ck_assert_int_eq(ratelimit_acquire(rl, k, 1499, &ra), RL_RATE);
 	ck_assert_uint_eq(ra, 1);
@@ -77,7 +74,7 @@ START_TEST(test_retry_after_values)
 	ck_assert_int_eq(ratelimit_acquire(rl, k, 0, &ra), RL_RATE);
 	ck_assert_uint_eq(ra, 10);
 	ck_assert_int_eq(ratelimit_acquire(rl, k, 2500, &ra), RL_RATE);
-	ck_assert_uint_eq(ra, 8);          /* 7.5 s left, rounded up */
+	ck_assert_uint_eq(ra, 8); /* 7.5 s left, rounded up */
 	ck_assert_int_eq(ratelimit_acquire(rl, k, 9999, &ra), RL_RATE);
 	ck_assert_uint_eq(ra, 1);
 	ck_assert_int_eq(ratelimit_acquire(rl, k, 10000, &ra), RL_ALLOW);
@@ -112,7 +109,7 @@ START_TEST(test_inflight_limit)
 	uint64_t k = ratelimit_key_uid(33);
 	int i;
 
-	mk(0, 1, 8, 3);            /* no rate limit, 3 in flight */
+	mk(0, 1, 8, 3); /* no rate limit, 3 in flight */
 	for (i = 0; i < 3; i++)
 		ck_assert_int_eq(ratelimit_acquire(rl, k, 0, &ra), RL_ALLOW);
 	ck_assert_uint_eq(ratelimit_inflight(rl, k), 3);
@@ -121,10 +118,10 @@ START_TEST(test_inflight_limit)
 	ck_assert_uint_eq(ratelimit_inflight(rl, k), 3);
 	ratelimit_release(rl, k);
 	ck_assert_int_eq(ratelimit_acquire(rl, k, 0, &ra), RL_ALLOW);
-	for (i = 0; i < 10; i++)   /* extra releases never go below zero */
+	for (i = 0; i < 10; i++) /* extra releases never go below zero */
 		ratelimit_release(rl, k);
 	ck_assert_uint_eq(ratelimit_inflight(rl, k), 0);
-	ratelimit_release(rl, ratelimit_key_uid(4242));  /* unknown peer: ignored */
+	ratelimit_release(rl, ratelimit_key_uid(4242)); /* unknown peer: ignored */
 	/* With no limits at all everything passes, and in-flight counts are still kept. */
 	mk(0, 1, 8, 0);
 	for (i = 0; i < 10000; i++)
@@ -166,10 +163,10 @@ START_TEST(test_lru_eviction)
 	ck_assert_int_eq(ratelimit_acquire(rl, 5, 10, &ra), RL_ALLOW);
 	ck_assert_uint_eq(ratelimit_peers(rl), 4);
 	/* Peer 2 was forgotten: it starts afresh with a full bucket. Peers 1, 3, 4 are still empty. */
-	ck_assert_int_eq(ratelimit_acquire(rl, 2, 20, &ra), RL_ALLOW);   /* evicts 3 */
+	ck_assert_int_eq(ratelimit_acquire(rl, 2, 20, &ra), RL_ALLOW); /* evicts 3 */
 	ck_assert_int_eq(ratelimit_acquire(rl, 1, 20, &ra), RL_RATE);
 	ck_assert_int_eq(ratelimit_acquire(rl, 4, 20, &ra), RL_RATE);
-	ck_assert_int_eq(ratelimit_acquire(rl, 3, 20, &ra), RL_ALLOW);   /* evicted, so fresh */
+	ck_assert_int_eq(ratelimit_acquire(rl, 3, 20, &ra), RL_ALLOW); /* evicted, so fresh */
 }
 END_TEST
 
@@ -180,11 +177,11 @@ START_TEST(test_busy_peers_not_evicted)
 
 	mk(0, 1, 3, 0);
 	for (u = 1; u <= 3; u++)
-		ck_assert_int_eq(ratelimit_acquire(rl, u, 0, &ra), RL_ALLOW);   /* all in flight */
+		ck_assert_int_eq(ratelimit_acquire(rl, u, 0, &ra), RL_ALLOW); /* all in flight */
 	ck_assert_int_eq(ratelimit_acquire(rl, 4, 0, &ra), RL_FULL);
 	ck_assert_uint_eq(ra, 1);
 	ratelimit_release(rl, 2);
-	ck_assert_int_eq(ratelimit_acquire(rl, 4, 0, &ra), RL_ALLOW);       /* takes 2's slot */
+	ck_assert_int_eq(ratelimit_acquire(rl, 4, 0, &ra), RL_ALLOW); /* takes 2's slot */
 	ck_assert_uint_eq(ratelimit_inflight(rl, 2), 0);
 	ck_assert_uint_eq(ratelimit_inflight(rl, 1), 1);
 	ck_assert_uint_eq(ratelimit_inflight(rl, 3), 1);
@@ -216,13 +213,13 @@ START_TEST(test_reconfigure)
 	uint64_t k = 7;
 
 	mk(1.0, 5.0, 4, 2);
-	ck_assert_int_eq(ratelimit_acquire(rl, k, 0, &ra), RL_ALLOW);   /* 4 tokens left, 1 in flight */
+	ck_assert_int_eq(ratelimit_acquire(rl, k, 0, &ra), RL_ALLOW); /* 4 tokens left, 1 in flight */
 	ratelimit_reconfigure(rl, &c);
-	ck_assert_uint_eq(ratelimit_inflight(rl, k), 1);                /* state kept */
-	ck_assert_int_eq(ratelimit_acquire(rl, k, 0, &ra), RL_ALLOW);   /* clamped to burst 1 */
+	ck_assert_uint_eq(ratelimit_inflight(rl, k), 1);              /* state kept */
+	ck_assert_int_eq(ratelimit_acquire(rl, k, 0, &ra), RL_ALLOW); /* clamped to burst 1 */
 	ck_assert_int_eq(ratelimit_acquire(rl, k, 0, &ra), RL_RATE);
-	ck_assert_int_eq(ratelimit_acquire(rl, k, 1, &ra), RL_ALLOW);   /* 1000/s: 1 ms */
-	ck_assert_uint_eq(ratelimit_inflight(rl, k), 3);                /* no in-flight limit now */
+	ck_assert_int_eq(ratelimit_acquire(rl, k, 1, &ra), RL_ALLOW); /* 1000/s: 1 ms */
+	ck_assert_uint_eq(ratelimit_inflight(rl, k), 3);              /* no in-flight limit now */
 }
 END_TEST
 
@@ -232,7 +229,7 @@ START_TEST(test_time_going_back)
 
 	mk(1.0, 1.0, 4, 0);
 	ck_assert_int_eq(ratelimit_acquire(rl, 1, 5000, &ra), RL_ALLOW);
-	ck_assert_int_eq(ratelimit_acquire(rl, 1, 1000, &ra), RL_RATE);  /* no refill from the past */
+	ck_assert_int_eq(ratelimit_acquire(rl, 1, 1000, &ra), RL_RATE); /* no refill from the past */
 	ck_assert_int_eq(ratelimit_acquire(rl, 1, 6000, &ra), RL_ALLOW);
 }
 END_TEST
@@ -250,9 +247,9 @@ START_TEST(test_cfg_defaults_and_good)
 	ck_assert_uint_eq(c.max_inflight, RATELIMIT_DEFAULT_INFLIGHT);
 
 	config_init(&cf);
-	ck_assert_int_eq(config_read_string(&cf,
-	    "ratelimit = { rate = 200.5; burst = 400; max_peers = 16; max_inflight_per_peer = 0; };"),
-	    CONFIG_TRUE);
+	ck_assert_int_eq(config_read_string(&cf, "ratelimit = { rate = 200.5; burst = 400; max_peers = 16; "
+	                                         "max_inflight_per_peer = 0; };"),
+	                 CONFIG_TRUE);
 	ck_assert_int_eq(ratelimit_cfg_parse(config_lookup(&cf, "ratelimit"), &c, err, sizeof(err)), 0);
 	ck_assert(c.rate == 200.5);
 	ck_assert(c.burst == 400.0);
@@ -286,9 +283,12 @@ static const struct {
 	{ "ratelimit = { rate = 1e10; };", "ratelimit.rate: must be a number from 0 to 1e9 (line 1)" },
 	{ "ratelimit = { burst = 0; };", "ratelimit.burst: must be a number from 1 to 1e9 (line 1)" },
 	{ "ratelimit = { burst = 0.5; };", "ratelimit.burst: must be a number from 1 to 1e9 (line 1)" },
-	{ "ratelimit = { max_peers = 0; };", "ratelimit.max_peers: must be an integer from 1 to 65536 (line 1)" },
-	{ "ratelimit = { max_peers = 65537; };", "ratelimit.max_peers: must be an integer from 1 to 65536 (line 1)" },
-	{ "ratelimit = { max_peers = 1.5; };", "ratelimit.max_peers: must be an integer from 1 to 65536 (line 1)" },
+	{ "ratelimit = { max_peers = 0; };",
+	  "ratelimit.max_peers: must be an integer from 1 to 65536 (line 1)" },
+	{ "ratelimit = { max_peers = 65537; };",
+	  "ratelimit.max_peers: must be an integer from 1 to 65536 (line 1)" },
+	{ "ratelimit = { max_peers = 1.5; };",
+	  "ratelimit.max_peers: must be an integer from 1 to 65536 (line 1)" },
 	{ "ratelimit = { max_inflight_per_peer = -1; };",
 	  "ratelimit.max_inflight_per_peer: must be an integer from 0 to 10000000 (line 1)" },
 	{ "ratelimit = { max_inflight_per_peer = true; };",
@@ -309,8 +309,7 @@ START_TEST(test_cfg_bad)
 }
 END_TEST
 
-static Suite *
-ratelimit_suite(void)
+static Suite *ratelimit_suite(void)
 {
 	Suite *s = suite_create("ratelimit");
 	TCase *tc = tcase_create("core");
@@ -332,8 +331,7 @@ ratelimit_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(ratelimit_suite());
 	int failed;

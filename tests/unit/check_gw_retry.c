@@ -11,19 +11,17 @@
 
 static struct retry_cfg cfg;
 static struct retry_policy *pol;
-static uint64_t rng_value;             /* what the fake RNG returns */
+static uint64_t rng_value; /* what the fake RNG returns */
 static int changes[16][2];
 static int nchanges;
 
-static uint64_t
-fake_rng(void *arg)
+static uint64_t fake_rng(void *arg)
 {
 	(void)arg;
 	return rng_value;
 }
 
-static void
-on_change(enum retry_breaker_state from, enum retry_breaker_state to, void *arg)
+static void on_change(enum retry_breaker_state from, enum retry_breaker_state to, void *arg)
 {
 	(void)arg;
 	if (nchanges < 16) {
@@ -33,8 +31,7 @@ on_change(enum retry_breaker_state from, enum retry_breaker_state to, void *arg)
 	nchanges++;
 }
 
-static void
-setup(void)
+static void setup(void)
 {
 	retry_cfg_defaults(&cfg);
 	rng_value = 0;
@@ -43,15 +40,13 @@ setup(void)
 	ck_assert_ptr_nonnull(pol);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	retry_free(pol);
 	pol = NULL;
 }
 
-static struct retry_outcome
-status_outcome(int status)
+static struct retry_outcome status_outcome(int status)
 {
 	struct retry_outcome o;
 
@@ -60,8 +55,7 @@ status_outcome(int status)
 	return o;
 }
 
-static struct retry_outcome
-net_outcome(enum retry_net net)
+static struct retry_outcome net_outcome(enum retry_net net)
 {
 	struct retry_outcome o;
 
@@ -71,8 +65,7 @@ net_outcome(enum retry_net net)
 }
 
 /* Re-create the policy after changing cfg. */
-static void
-renew(void)
+static void renew(void)
 {
 	retry_free(pol);
 	pol = retry_new(&cfg, fake_rng, NULL, on_change, NULL);
@@ -177,7 +170,7 @@ END_TEST
 START_TEST(test_backoff_full_jitter)
 {
 	/* The RNG decides the point in [0, cap]; cap doubles from 200 up to 10000. */
-	rng_value = UINT64_MAX;  /* UINT64_MAX % (cap + 1) */
+	rng_value = UINT64_MAX; /* UINT64_MAX % (cap + 1) */
 	ck_assert_int_eq(retry_backoff_ms(pol, 1), (long)(UINT64_MAX % 201));
 	rng_value = 200;
 	ck_assert_int_eq(retry_backoff_ms(pol, 1), 200);
@@ -190,8 +183,8 @@ START_TEST(test_backoff_full_jitter)
 	rng_value = 6400;
 	ck_assert_int_eq(retry_backoff_ms(pol, 6), 6400);
 	rng_value = 10000;
-	ck_assert_int_eq(retry_backoff_ms(pol, 7), 10000);   /* 12800 capped at 10000 */
-	ck_assert_int_eq(retry_backoff_ms(pol, 60), 10000);  /* no overflow */
+	ck_assert_int_eq(retry_backoff_ms(pol, 7), 10000);  /* 12800 capped at 10000 */
+	ck_assert_int_eq(retry_backoff_ms(pol, 60), 10000); /* no overflow */
 	rng_value = 10001;
 	ck_assert_int_eq(retry_backoff_ms(pol, 60), 0);
 	rng_value = 0;
@@ -212,7 +205,7 @@ START_TEST(test_internal_rng_in_range)
 		mn = v < mn ? v : mn;
 		mx = v > mx ? v : mx;
 	}
-	ck_assert(mn < 100 && mx > 700);   /* spread over the range */
+	ck_assert(mn < 100 && mx > 700); /* spread over the range */
 	retry_free(p);
 }
 END_TEST
@@ -259,7 +252,7 @@ START_TEST(test_hints)
 	o.retry_after = " 0 ";
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 0);
 	o.retry_after = "999999999999999999999";
-	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 30000);    /* capped */
+	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 30000); /* capped */
 	o.retry_after = "-1";
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), -1);
 	o.retry_after = "1.5";
@@ -267,16 +260,16 @@ START_TEST(test_hints)
 	o.retry_after = "";
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), -1);
 	/* HTTP date, 7 seconds after wall_now */
-	o.wall_now = 784111770;                       /* Sun, 06 Nov 1994 08:49:30 GMT */
+	o.wall_now = 784111770; /* Sun, 06 Nov 1994 08:49:30 GMT */
 	o.retry_after = "Sun, 06 Nov 1994 08:49:37 GMT";
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 7000);
 	o.retry_after = "Sunday, 06-Nov-94 08:49:37 GMT";
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 7000);
 	o.retry_after = "Sun Nov  6 08:49:37 1994";
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 7000);
-	o.retry_after = "Sun, 06 Nov 1994 08:49:00 GMT";   /* in the past: now */
+	o.retry_after = "Sun, 06 Nov 1994 08:49:00 GMT"; /* in the past: now */
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 0);
-	o.retry_after = "Sun, 06 Nov 1994 09:49:37 GMT";   /* an hour: capped */
+	o.retry_after = "Sun, 06 Nov 1994 09:49:37 GMT"; /* an hour: capped */
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 30000);
 	o.retry_after = "Sun, 06 Nov 1994 08:49:37 PST";
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), -1);
@@ -292,7 +285,7 @@ START_TEST(test_hints)
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 700);
 	o.retry_after_ms = "250";
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 250);
-	o.retry_after_ms = "bogus";                   /* an invalid one is skipped */
+	o.retry_after_ms = "bogus"; /* an invalid one is skipped */
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 700);
 	o.x_ms_retry_after_ms = "x";
 	ck_assert_int_eq(retry_hint_ms(&cfg, &o), 3000);
@@ -333,7 +326,7 @@ START_TEST(test_deadline)
 	struct retry_outcome o = status_outcome(503);
 	struct retry_decision d;
 
-	rng_value = 200;   /* backoff 200 */
+	rng_value = 200; /* backoff 200 */
 	ck_assert_int_eq(retry_decide(pol, &o, 1, 0, 1000, 1200, &d), RETRY_GIVE_UP);
 	ck_assert_int_eq(d.reason, RETRY_R_DEADLINE);
 	ck_assert_int_eq(retry_decide(pol, &o, 1, 0, 1000, 1201, &d), RETRY_AGAIN);
@@ -377,13 +370,13 @@ START_TEST(test_budget)
 	for (i = 0, again = 0; i < 5; i++)
 		if (retry_decide(pol, &o, 1, 0, 1000 + 11000, 0, &d) == RETRY_AGAIN)
 			again++;
-	ck_assert_int_eq(again, 0);   /* 0.2 * 1 request < 1 */
+	ck_assert_int_eq(again, 0); /* 0.2 * 1 request < 1 */
 	for (i = 0; i < 10; i++)
 		retry_begin(pol, 1000 + 11000);
 	for (i = 0, again = 0; i < 5; i++)
 		if (retry_decide(pol, &o, 1, 0, 1000 + 11000, 0, &d) == RETRY_AGAIN)
 			again++;
-	ck_assert_int_eq(again, 2);   /* 0.2 * 11 = 2.2 */
+	ck_assert_int_eq(again, 2); /* 0.2 * 11 = 2.2 */
 
 	/* the minimum: 1 per second over a 10 s window = 10 retries with no traffic at all */
 	cfg.budget_min_per_s = 1;
@@ -404,7 +397,8 @@ END_TEST
 
 START_TEST(test_breaker_cycle)
 {
-	struct retry_outcome bad = status_outcome(503), good = status_outcome(202), r400 = status_outcome(400);
+	struct retry_outcome bad = status_outcome(503), good = status_outcome(202),
+	                     r400 = status_outcome(400);
 	struct retry_decision d;
 	int probe, i;
 	long wait;
@@ -420,7 +414,7 @@ START_TEST(test_breaker_cycle)
 		retry_decide(pol, &bad, 1, 0, 20, 0, &d);
 	ck_assert_int_eq(retry_breaker_state(pol), RETRY_BREAKER_CLOSED);
 	ck_assert_int_eq(nchanges, 0);
-	retry_decide(pol, &bad, 1, 0, 100, 0, &d);   /* the fifth: open */
+	retry_decide(pol, &bad, 1, 0, 100, 0, &d); /* the fifth: open */
 	ck_assert_int_eq(retry_breaker_state(pol), RETRY_BREAKER_OPEN);
 	ck_assert_int_eq(nchanges, 1);
 	ck_assert_int_eq(changes[0][0], RETRY_BREAKER_CLOSED);
@@ -458,7 +452,7 @@ START_TEST(test_breaker_cycle)
 	ck_assert_int_eq(retry_decide(pol, &good, 1, 1, 10250, 0, &d), RETRY_SUCCESS);
 	ck_assert_int_eq(retry_breaker_state(pol), RETRY_BREAKER_CLOSED);
 	ck_assert_int_eq(retry_admit(pol, 10251, &probe, &wait), RETRY_ADMIT_OK);
-	ck_assert_int_eq(nchanges, 5);   /* open, half, open, half, closed */
+	ck_assert_int_eq(nchanges, 5); /* open, half, open, half, closed */
 	ck_assert_int_eq(changes[1][1], RETRY_BREAKER_HALF_OPEN);
 	ck_assert_int_eq(changes[2][1], RETRY_BREAKER_OPEN);
 	ck_assert_int_eq(changes[3][1], RETRY_BREAKER_HALF_OPEN);
@@ -490,7 +484,7 @@ START_TEST(test_breaker_probes_and_abandoned)
 	ck_assert_int_eq(retry_admit(pol, 500, &probe, &wait), RETRY_ADMIT_PROBE);
 	ck_assert_int_eq(retry_admit(pol, 501, &probe, &wait), RETRY_ADMIT_PROBE);
 	ck_assert_int_eq(retry_admit(pol, 502, &probe, &wait), RETRY_ADMIT_OPEN);
-	ck_assert_int_eq(wait, 500);   /* min(cooldown, 1000) */
+	ck_assert_int_eq(wait, 500); /* min(cooldown, 1000) */
 	/* the probes never report back: after a cool-down new probes go through */
 	ck_assert_int_eq(retry_admit(pol, 1000, &probe, &wait), RETRY_ADMIT_OPEN);
 	ck_assert_int_eq(retry_admit(pol, 1001, &probe, &wait), RETRY_ADMIT_PROBE);
@@ -562,8 +556,7 @@ END_TEST
 
 /* ---- configuration ---- */
 
-static int
-parse_text(const char *text, struct retry_cfg *out, char *err, size_t errlen)
+static int parse_text(const char *text, struct retry_cfg *out, char *err, size_t errlen)
 {
 	config_t c;
 	int rc;
@@ -582,12 +575,14 @@ START_TEST(test_cfg_parse_good)
 
 	ck_assert_int_eq(retry_cfg_parse(NULL, &c, err, sizeof(err)), 0);
 	ck_assert_int_eq(c.max_attempts, 4);
-	ck_assert_int_eq(parse_text("retry = { max_attempts = 6; base_delay_ms = 50; max_delay_ms = 2000;\n"
-	                            " retry_after_max_ms = 1000; statuses = [429, 503];\n"
-	                            " on_reset = false; budget_ratio = 0.5; budget_window_ms = 5000;\n"
-	                            " budget_min_per_s = 0;\n"
-	                            " breaker = { enabled = true; failures = 3; cooldown_ms = 700; probes = 2; }; };",
-	                            &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	        parse_text("retry = { max_attempts = 6; base_delay_ms = 50; max_delay_ms = 2000;\n"
+	                   " retry_after_max_ms = 1000; statuses = [429, 503];\n"
+	                   " on_reset = false; budget_ratio = 0.5; budget_window_ms = 5000;\n"
+	                   " budget_min_per_s = 0;\n"
+	                   " breaker = { enabled = true; failures = 3; cooldown_ms = 700; probes = 2; }; };",
+	                   &c, err, sizeof(err)),
+	        0);
 	ck_assert_int_eq(c.max_attempts, 6);
 	ck_assert_int_eq(c.base_delay_ms, 50);
 	ck_assert_int_eq(c.max_delay_ms, 2000);
@@ -603,25 +598,37 @@ START_TEST(test_cfg_parse_good)
 	ck_assert_int_eq(c.breaker_failures, 3);
 	ck_assert_int_eq(c.breaker_cooldown_ms, 700);
 	ck_assert_int_eq(c.breaker_probes, 2);
-	ck_assert_int_eq(parse_text("retry = { budget_ratio = 1; statuses = (); };", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(parse_text("retry = { budget_ratio = 1; statuses = (); };", &c, err, sizeof(err)),
+	                 0);
 	ck_assert_uint_eq(c.nstatuses, 0);
 }
 END_TEST
 
 START_TEST(test_cfg_parse_errors)
 {
-	static const struct { const char *text, *err; } cases[] = {
-		{ "retry = { max_attempts = 0; };", "retry.max_attempts (line 1): must be an integer in 1..20" },
-		{ "retry = { max_attempts = \"4\"; };", "retry.max_attempts (line 1): must be an integer in 1..20" },
+	static const struct {
+		const char *text, *err;
+	} cases[] = {
+		{ "retry = { max_attempts = 0; };",
+		  "retry.max_attempts (line 1): must be an integer in 1..20" },
+		{ "retry = { max_attempts = \"4\"; };",
+		  "retry.max_attempts (line 1): must be an integer in 1..20" },
 		{ "retry = {\n bogus = 1; };", "retry.bogus (line 2): unknown key" },
-		{ "retry = { statuses = [404]; };", "retry.statuses[0] (line 1): only 408, 429 and 500..599 may be retried" },
-		{ "retry = { statuses = [200]; };", "retry.statuses[0] (line 1): only 408, 429 and 500..599 may be retried" },
-		{ "retry = { statuses = 503; };", "retry.statuses (line 1): must be a list of HTTP statuses [408, 429, 5xx]" },
+		{ "retry = { statuses = [404]; };",
+		  "retry.statuses[0] (line 1): only 408, 429 and 500..599 may be retried" },
+		{ "retry = { statuses = [200]; };",
+		  "retry.statuses[0] (line 1): only 408, 429 and 500..599 may be retried" },
+		{ "retry = { statuses = 503; };",
+		  "retry.statuses (line 1): must be a list of HTTP statuses [408, 429, 5xx]" },
 		{ "retry = { on_timeout = 1; };", "retry.on_timeout (line 1): must be true or false" },
-		{ "retry = { budget_ratio = -0.5; };", "retry.budget_ratio (line 1): must be a number in 0..10" },
-		{ "retry = { base_delay_ms = 500; max_delay_ms = 100; };", "retry.max_delay_ms (line 1): must not be below base_delay_ms" },
-		{ "retry = {\n\n breaker = { failures = 0; }; };", "retry.breaker.failures (line 3): must be an integer in 1..1000000" },
-		{ "retry = { breaker = { colldown_ms = 5; }; };", "retry.breaker.colldown_ms (line 1): unknown key" },
+		{ "retry = { budget_ratio = -0.5; };",
+		  "retry.budget_ratio (line 1): must be a number in 0..10" },
+		{ "retry = { base_delay_ms = 500; max_delay_ms = 100; };",
+		  "retry.max_delay_ms (line 1): must not be below base_delay_ms" },
+		{ "retry = {\n\n breaker = { failures = 0; }; };",
+		  "retry.breaker.failures (line 3): must be an integer in 1..1000000" },
+		{ "retry = { breaker = { colldown_ms = 5; }; };",
+		  "retry.breaker.colldown_ms (line 1): unknown key" },
 		{ "retry = 5;", "retry (line 1): must be a group { ... }" },
 	};
 	struct retry_cfg c;
@@ -636,8 +643,7 @@ START_TEST(test_cfg_parse_errors)
 }
 END_TEST
 
-static Suite *
-retry_suite(void)
+static Suite *retry_suite(void)
 {
 	Suite *s = suite_create("gw_retry");
 	TCase *tc = tcase_create("core");
@@ -665,8 +671,7 @@ retry_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(retry_suite());
 	int failed;

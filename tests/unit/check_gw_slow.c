@@ -1,5 +1,5 @@
 /* check_gw_slow.c: unit tests for the request arrival deadlines (slow.c) on a real libmicrohttpd daemon. */
-#include <config.h>   /* autoconf */
+#include <config.h> /* autoconf */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -29,7 +29,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	(void)cls; (void)url; (void)method; (void)version; (void)data;
+	(void)cls;
+	(void)url;
+	(void)method;
+	(void)version;
+	(void)data;
 	if (*req_cls == NULL) {
 		*req_cls = conn;
 		return MHD_YES;
@@ -39,15 +43,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		return MHD_YES;
 	}
 	slow_request_received(conn);
-	r = MHD_create_response_from_buffer(2, (void *)(uintptr_t)"ok", MHD_RESPMEM_PERSISTENT);
+	r = MHD_create_response_from_buffer(2, (void *)(uintptr_t) "ok", MHD_RESPMEM_PERSISTENT);
 	ret = MHD_queue_response(conn, 200, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
-static void completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode t)
+static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                      enum MHD_RequestTerminationCode t)
 {
-	(void)cls; (void)req_cls; (void)t;
+	(void)cls;
+	(void)req_cls;
+	(void)t;
 	slow_request_done(conn);
 }
 
@@ -131,8 +138,8 @@ START_TEST(test_incomplete_headers_cut_off)
 	int fd = client();
 
 	pump(fd, 50, got, sizeof got);
-	send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n");      /* never finished */
-	ck_assert_int_eq(pump(fd, 150, got, sizeof got), 0);  /* not before the deadline */
+	send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n");       /* never finished */
+	ck_assert_int_eq(pump(fd, 150, got, sizeof got), 0); /* not before the deadline */
 	ck_assert_int_eq(pump(fd, 1500, got, sizeof got), 1);
 	ck_assert_str_eq(got, "");
 	ck_assert_uint_eq(slow_closed_total(s), 1);

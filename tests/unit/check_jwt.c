@@ -12,18 +12,22 @@
 
 #include "jwt.h"
 
-#define KEY "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+#define KEY    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 #define KEYLEN (sizeof(KEY) - 1)
 
 /* Vector 1 of shared/vectors/jwt-signing.json, embedded so the test cannot pass without the file. */
-#define V1_PAYLOAD "{\"aud\":\"https://myservice.webpubsub.azure.com/api/hubs/hub/:send?api-version=2024-12-01\",\"exp\":1700000060}"
+#define V1_PAYLOAD                                                                                           \
+	"{\"aud\":\"https://myservice.webpubsub.azure.com/api/hubs/hub/"                                     \
+	":send?api-version=2024-12-01\",\"exp\":1700000060}"
 #define V1_AUD "https://myservice.webpubsub.azure.com/api/hubs/hub/:send?api-version=2024-12-01"
-#define V1_TOKEN "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL215c2VydmljZS53ZWJwdWJzdWIuYXp1cmUuY29tL2FwaS9odWJzL2h1Yi86c2VuZD9hcGktdmVyc2lvbj0yMDI0LTEyLTAxIiwiZXhwIjoxNzAwMDAwMDYwfQ.AKEH6UxSbrzYxu-UrHWw9-XPTpkn61lqlC-9ULAsSDo"
+#define V1_TOKEN                                                                                             \
+	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."                                                              \
+	"eyJhdWQiOiJodHRwczovL215c2VydmljZS53ZWJwdWJzdWIuYXp1cmUuY29tL2FwaS9odWJzL2h1Yi86c2VuZD9hcGktdmVyc2" \
+	"lvbj0yMDI0LTEyLTAxIiwiZXhwIjoxNzAwMDAwMDYwfQ.AKEH6UxSbrzYxu-UrHWw9-XPTpkn61lqlC-9ULAsSDo"
 
 static json_t *vectors;
 
-static void
-setup(void)
+static void setup(void)
 {
 	const char *src = getenv("WPSGATE_SRCDIR");
 	char path[4096];
@@ -40,13 +44,12 @@ setup(void)
 	shared = json_load_file(path, 0, NULL);
 	if (shared != NULL && vectors != NULL && !json_equal(shared, vectors)) {
 		json_decref(vectors);
-		vectors = NULL;   /* the copy drifted: test_file_vectors fails */
+		vectors = NULL; /* the copy drifted: test_file_vectors fails */
 	}
 	json_decref(shared);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	json_decref(vectors);
 	vectors = NULL;
@@ -54,12 +57,14 @@ teardown(void)
 
 START_TEST(test_sha256_digest)
 {
-	static const unsigned char abc[32] = {
-		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
-		0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad };
-	static const unsigned char empty[32] = {
-		0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
-		0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55 };
+	static const unsigned char abc[32] = { 0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+		                               0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+		                               0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+		                               0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad };
+	static const unsigned char empty[32] = { 0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14,
+		                                 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+		                                 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
+		                                 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55 };
 	unsigned char md[32];
 
 	ck_assert_int_eq(sha256_digest("abc", 3, md), 0);
@@ -87,13 +92,15 @@ START_TEST(test_file_vectors)
 	const char *key;
 	size_t i;
 
-	ck_assert_msg(vectors != NULL, "tests/unit/vectors/jwt-signing.json missing, unreadable, or "
+	ck_assert_msg(vectors != NULL,
+	              "tests/unit/vectors/jwt-signing.json missing, unreadable, or "
 	              "different from shared/vectors/jwt-signing.json (is WPSGATE_SRCDIR set?)");
 	key = json_string_value(json_object_get(vectors, "access_key"));
 	ck_assert_str_eq(key, KEY);
 	arr = json_object_get(vectors, "vectors");
 	ck_assert_uint_eq(json_array_size(arr), 3);
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		const char *payload = json_string_value(json_object_get(v, "payload_json"));
 		const char *want = json_string_value(json_object_get(v, "token"));
 		const char *hdr = json_string_value(json_object_get(v, "header_json"));
@@ -159,8 +166,7 @@ START_TEST(test_server_token_long_aud)
 END_TEST
 
 /* Replace the byte at index i of a copy of tok. */
-static char *
-tamper(const char *tok, size_t i, char c)
+static char *tamper(const char *tok, size_t i, char c)
 {
 	char *s = strdup(tok);
 
@@ -176,8 +182,9 @@ START_TEST(test_verify_tampered)
 	const char *dot1 = strchr(V1_TOKEN, '.');
 
 	ck_assert_int_eq(jwt_verify(V1_TOKEN, KEY, KEYLEN, NULL), JWT_OK);
-	ck_assert_int_eq(jwt_verify(V1_TOKEN, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGI", KEYLEN, &claims),
-	                 JWT_BAD_SIGNATURE);
+	ck_assert_int_eq(
+	        jwt_verify(V1_TOKEN, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGI", KEYLEN, &claims),
+	        JWT_BAD_SIGNATURE);
 	ck_assert_ptr_null(claims);
 	ck_assert_int_eq(jwt_verify(V1_TOKEN, KEY, KEYLEN - 1, NULL), JWT_BAD_SIGNATURE);
 	/* signature: change a middle character */
@@ -192,15 +199,14 @@ START_TEST(test_verify_tampered)
 	t = strdup(V1_TOKEN);
 	t[len - 4] = '\0';
 	ck_assert_int_ne(jwt_verify(t, KEY, KEYLEN, NULL), JWT_OK);
-	t[len - 11] = '\0';   /* 32 characters: decodes to 24 bytes */
+	t[len - 11] = '\0'; /* 32 characters: decodes to 24 bytes */
 	ck_assert_int_eq(jwt_verify(t, KEY, KEYLEN, NULL), JWT_BAD_SIGNATURE);
 	free(t);
 }
 END_TEST
 
 /* Build header.payload.signature with a given header JSON, signed with KEY. */
-static char *
-make_token(const char *header, const char *payload)
+static char *make_token(const char *header, const char *payload)
 {
 	char *h = b64url_encode(header, strlen(header));
 	char *good = jwt_sign(payload, strlen(payload), KEY, KEYLEN);
@@ -280,7 +286,13 @@ END_TEST
 START_TEST(test_verify_malformed)
 {
 	static const char *bad[] = {
-		"", ".", "..", "...", "abc", "abc.def", "a.b.c.d",
+		"",
+		".",
+		"..",
+		"...",
+		"abc",
+		"abc.def",
+		"a.b.c.d",
 		"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..",
 		"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.e30.@@@",
 		"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9!.e30.AAAA",
@@ -305,9 +317,18 @@ END_TEST
 
 START_TEST(test_b64url)
 {
-	static const struct { const char *in; const char *out; } v[] = {
-		{ "", "" }, { "f", "Zg" }, { "fo", "Zm8" }, { "foo", "Zm9v" }, { "foob", "Zm9vYg" },
-		{ "fooba", "Zm9vYmE" }, { "foobar", "Zm9vYmFy" }, { "\xfb\xff\xbf", "-_-_" },
+	static const struct {
+		const char *in;
+		const char *out;
+	} v[] = {
+		{ "", "" },
+		{ "f", "Zg" },
+		{ "fo", "Zm8" },
+		{ "foo", "Zm9v" },
+		{ "foob", "Zm9vYg" },
+		{ "fooba", "Zm9vYmE" },
+		{ "foobar", "Zm9vYmFy" },
+		{ "\xfb\xff\xbf", "-_-_" },
 	};
 	size_t i, n;
 
@@ -332,7 +353,7 @@ START_TEST(test_b64url_decode_edges)
 	size_t n;
 	unsigned char *d;
 
-	d = b64url_decode("Zg==", 4, &n);       /* padding tolerated */
+	d = b64url_decode("Zg==", 4, &n); /* padding tolerated */
 	ck_assert_ptr_nonnull(d);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(d[0], 'f');
@@ -341,12 +362,12 @@ START_TEST(test_b64url_decode_edges)
 	ck_assert_ptr_nonnull(d);
 	ck_assert_uint_eq(n, 2);
 	free(d);
-	ck_assert_ptr_null(b64url_decode("Z", 1, &n));        /* impossible length */
-	ck_assert_ptr_null(b64url_decode("Zg=", 3, &n));      /* incomplete padding */
+	ck_assert_ptr_null(b64url_decode("Z", 1, &n));   /* impossible length */
+	ck_assert_ptr_null(b64url_decode("Zg=", 3, &n)); /* incomplete padding */
 	ck_assert_ptr_null(b64url_decode("Zg===", 5, &n));
-	ck_assert_ptr_null(b64url_decode("Z=g=", 4, &n));     /* padding in the middle */
-	ck_assert_ptr_null(b64url_decode("Zh", 2, &n));       /* non-zero trailing bits */
-	ck_assert_ptr_null(b64url_decode("Zm9+", 4, &n));     /* standard alphabet */
+	ck_assert_ptr_null(b64url_decode("Z=g=", 4, &n)); /* padding in the middle */
+	ck_assert_ptr_null(b64url_decode("Zh", 2, &n));   /* non-zero trailing bits */
+	ck_assert_ptr_null(b64url_decode("Zm9+", 4, &n)); /* standard alphabet */
 	ck_assert_ptr_null(b64url_decode("Zm9/", 4, &n));
 	ck_assert_ptr_null(b64url_decode("Zm 9", 4, &n));
 	ck_assert_ptr_null(b64url_decode("Zm9\n", 4, &n));
@@ -354,7 +375,7 @@ START_TEST(test_b64url_decode_edges)
 	ck_assert_ptr_nonnull(d);
 	ck_assert_uint_eq(n, 0);
 	free(d);
-	d = b64url_decode("Zm9vYmFyXXX", 8, &n);             /* only len bytes looked at */
+	d = b64url_decode("Zm9vYmFyXXX", 8, &n); /* only len bytes looked at */
 	ck_assert_ptr_nonnull(d);
 	ck_assert_str_eq((char *)d, "foobar");
 	free(d);
@@ -380,7 +401,9 @@ START_TEST(test_b64_standard)
 		free(d);
 		free(e);
 	}
-	e = b64_encode("\xfb\xff\xbf" "f", 4);
+	e = b64_encode("\xfb\xff\xbf"
+	               "f",
+	               4);
 	ck_assert_str_eq(e, "+/+/Zg==");
 	free(e);
 	ck_assert_ptr_null(b64_decode("-_-_", 4, &n));
@@ -409,8 +432,9 @@ START_TEST(test_hmac_key_lengths)
 		unsigned int ml = 0;
 		size_t n;
 
-		ck_assert_ptr_nonnull(HMAC(EVP_sha256(), lens[i] ? key : (const unsigned char *)"", (int)lens[i],
-		                           (const unsigned char *)t, (size_t)(sig - 1 - t), mac, &ml));
+		ck_assert_ptr_nonnull(HMAC(EVP_sha256(), lens[i] ? key : (const unsigned char *)"",
+		                           (int)lens[i], (const unsigned char *)t, (size_t)(sig - 1 - t), mac,
+		                           &ml));
 		got = b64url_decode(sig, strlen(sig), &n);
 		ck_assert_uint_eq(n, 32);
 		ck_assert_msg(memcmp(got, mac, 32) == 0, "key length %zu", lens[i]);
@@ -423,8 +447,7 @@ START_TEST(test_hmac_key_lengths)
 }
 END_TEST
 
-static Suite *
-jwt_suite(void)
+static Suite *jwt_suite(void)
 {
 	Suite *s = suite_create("jwt");
 	TCase *tc = tcase_create("core");
@@ -447,8 +470,7 @@ jwt_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(jwt_suite());
 	int failed;

@@ -17,8 +17,7 @@ static struct buf captured;
 static int nlines;
 static enum wlog_level last_lvl;
 
-static void
-sink(enum wlog_level lvl, const char *line, void *arg)
+static void sink(enum wlog_level lvl, const char *line, void *arg)
 {
 	ck_assert_ptr_eq(arg, &captured);
 	buf_puts(&captured, line);
@@ -27,8 +26,7 @@ sink(enum wlog_level lvl, const char *line, void *arg)
 	last_lvl = lvl;
 }
 
-static void
-setup(void)
+static void setup(void)
 {
 	unsetenv("JOURNAL_STREAM");
 	buf_init(&captured, 0);
@@ -37,16 +35,14 @@ setup(void)
 	log_set_sink(sink, &captured);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	log_set_sink(NULL, NULL);
 	buf_free(&captured);
 }
 
 /* The captured text after "ts=... " (the timestamp varies). */
-static const char *
-after_ts(const char *line)
+static const char *after_ts(const char *line)
 {
 	const char *sp;
 
@@ -89,8 +85,8 @@ END_TEST
 
 START_TEST(test_logfmt_quoting)
 {
-	log_kv(WLOG_ERR, "bad \"thing\"", "a", "two words", "b", "q\"uote", "c", "k=v", "d", "",
-	       "e", "line\nbreak\r\t\x01", "f", "back\\slash", "g", NULL, "h", "\xff", NULL);
+	log_kv(WLOG_ERR, "bad \"thing\"", "a", "two words", "b", "q\"uote", "c", "k=v", "d", "", "e",
+	       "line\nbreak\r\t\x01", "f", "back\\slash", "g", NULL, "h", "\xff", NULL);
 	ck_assert_str_eq(after_ts(captured.data),
 	                 "level=err msg=\"bad \\\"thing\\\"\" a=\"two words\" b=\"q\\\"uote\" c=\"k=v\" "
 	                 "d=\"\" e=\"line\\nbreak\\r\\t\\u0001\" f=\"back\\\\slash\" g=\"\" h=\"\\xff\"\n");
@@ -179,8 +175,7 @@ START_TEST(test_long_value_cut)
 END_TEST
 
 /* Point fd 2 at a temporary file and return it for reading back. */
-static FILE *
-capture_stderr(void)
+static FILE *capture_stderr(void)
 {
 	FILE *f = tmpfile();
 
@@ -189,8 +184,7 @@ capture_stderr(void)
 	return f;
 }
 
-static char *
-read_all(FILE *f)
+static char *read_all(FILE *f)
 {
 	long n;
 	char *s;
@@ -249,8 +243,7 @@ END_TEST
 
 /* log_batch: info lines wait for log_flush; a warning writes what is held and itself, in order;
  * other threads write at once; turning batching off flushes. */
-static void *
-other_thread(void *arg)
+static void *other_thread(void *arg)
 {
 	(void)arg;
 	log_kv(WLOG_INFO, "other", NULL);
@@ -280,8 +273,9 @@ START_TEST(test_batch)
 	log_kv(WLOG_WARN, "three", NULL);
 	s = read_all(f);
 	ck_assert_msg(strstr(s, "msg=\"other\"\nts=") != NULL && strstr(s, "msg=\"one\"\nts=") != NULL &&
-	              strstr(s, "msg=\"two\"\nts=") != NULL && strstr(s, "msg=\"three\"\n") != NULL &&
-	              strstr(s, "one") < strstr(s, "two") && strstr(s, "two") < strstr(s, "three"), "%s", s);
+	                      strstr(s, "msg=\"two\"\nts=") != NULL && strstr(s, "msg=\"three\"\n") != NULL &&
+	                      strstr(s, "one") < strstr(s, "two") && strstr(s, "two") < strstr(s, "three"),
+	              "%s", s);
 	free(s);
 	log_kv(WLOG_INFO, "four", NULL);
 	log_flush();
@@ -333,16 +327,16 @@ START_TEST(test_batch_exit_check)
 END_TEST
 
 #define NTHREADS 4
-#define NPER 500
+#define NPER     500
 
-static void *
-logger_thread(void *arg)
+static void *logger_thread(void *arg)
 {
 	int i;
 
 	for (i = 0; i < NPER; i++)
 		log_kv(WLOG_INFO, "threaded", "thread", (const char *)arg, "pad",
-		       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", NULL);
+		       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		       NULL);
 	return NULL;
 }
 
@@ -375,8 +369,7 @@ START_TEST(test_threads_whole_lines)
 }
 END_TEST
 
-static Suite *
-log_suite(void)
+static Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("core");
@@ -400,8 +393,7 @@ log_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(log_suite());
 	int failed;

@@ -5,8 +5,7 @@
 #include <check.h>
 
 /* Run every test of s (steals s), each in its own process; 0 when all passed, 1 otherwise. */
-static inline int
-check_run(Suite *s)
+static inline int check_run(Suite *s)
 {
 	SRunner *r = srunner_create(s);
 	int failed;

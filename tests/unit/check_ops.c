@@ -12,16 +12,14 @@ static struct ops_req req;
 static struct ops_err err;
 static struct buf out;
 
-static void
-setup(void)
+static void setup(void)
 {
 	ops_req_init(&req);
 	memset(&err, 0, sizeof(err));
 	buf_init(&out, 0);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	ops_req_free(&req);
 	buf_free(&out);
@@ -32,42 +30,41 @@ static const struct row {
 	enum ops_id id;
 	const char *method;
 	const char *path;
-	const char *allowed;     /* every method the path answers to */
+	const char *allowed; /* every method the path answers to */
 	const char *hub, *group, *user, *conn, *perm;
-	const char *canonical;   /* ops_build_path */
+	const char *canonical; /* ops_build_path */
 } rows[] = {
-	{ OP_GET_SERVICE_STATUS, "HEAD", "/api/health", "HEAD", NULL, NULL, NULL, NULL, NULL,
-	  "/api/health" },
-	{ OP_GENERATE_CLIENT_TOKEN, "POST", "/api/hubs/chat/:generateToken", "POST", "chat", NULL, NULL,
-	  NULL, NULL, "/api/hubs/chat/:generateToken" },
+	{ OP_GET_SERVICE_STATUS, "HEAD", "/api/health", "HEAD", NULL, NULL, NULL, NULL, NULL, "/api/health" },
+	{ OP_GENERATE_CLIENT_TOKEN, "POST", "/api/hubs/chat/:generateToken", "POST", "chat", NULL, NULL, NULL,
+	  NULL, "/api/hubs/chat/:generateToken" },
 	{ OP_SEND_TO_ALL, "POST", "/api/hubs/Hub_1.%5Bx%5D/:send", "POST", "Hub_1.[x]", NULL, NULL, NULL,
 	  NULL, "/api/hubs/Hub_1.%5Bx%5D/:send" },
-	{ OP_CLOSE_ALL_CONNECTIONS, "POST", "/api/hubs/chat/:closeConnections", "POST", "chat", NULL,
-	  NULL, NULL, NULL, "/api/hubs/chat/:closeConnections" },
-	{ OP_ADD_CONNECTIONS_TO_GROUPS, "POST", "/api/hubs/chat/:addToGroups", "POST", "chat", NULL,
-	  NULL, NULL, NULL, "/api/hubs/chat/:addToGroups" },
-	{ OP_REMOVE_CONNECTIONS_FROM_GROUPS, "POST", "/api/hubs/chat/:removeFromGroups", "POST", "chat",
-	  NULL, NULL, NULL, NULL, "/api/hubs/chat/:removeFromGroups" },
-	{ OP_CONNECTION_EXISTS, "HEAD", "/api/hubs/chat/connections/conn%2f1", "HEAD,DELETE", "chat",
-	  NULL, NULL, "conn/1", NULL, "/api/hubs/chat/connections/conn%2F1" },
-	{ OP_CLOSE_CONNECTION, "DELETE", "/api/hubs/chat/connections/c:1~", "HEAD,DELETE", "chat", NULL,
-	  NULL, "c:1~", NULL, "/api/hubs/chat/connections/c%3A1~" },
-	{ OP_SEND_TO_CONNECTION, "POST", "/api/hubs/chat/connections/c%40x/:send", "POST", "chat", NULL,
-	  NULL, "c@x", NULL, "/api/hubs/chat/connections/c%40x/:send" },
-	{ OP_REMOVE_CONNECTION_FROM_ALL_GROUPS, "DELETE", "/api/hubs/chat/connections/c1/groups",
-	  "DELETE", "chat", NULL, NULL, "c1", NULL, "/api/hubs/chat/connections/c1/groups" },
-	{ OP_GROUP_EXISTS, "HEAD", "/api/hubs/chat/groups/g%20one", "HEAD", "chat", "g one", NULL, NULL,
-	  NULL, "/api/hubs/chat/groups/g%20one" },
-	{ OP_CLOSE_GROUP_CONNECTIONS, "POST", "/api/hubs/chat/groups/g+1/:closeConnections", "POST",
-	  "chat", "g+1", NULL, NULL, NULL, "/api/hubs/chat/groups/g%2B1/:closeConnections" },
+	{ OP_CLOSE_ALL_CONNECTIONS, "POST", "/api/hubs/chat/:closeConnections", "POST", "chat", NULL, NULL,
+	  NULL, NULL, "/api/hubs/chat/:closeConnections" },
+	{ OP_ADD_CONNECTIONS_TO_GROUPS, "POST", "/api/hubs/chat/:addToGroups", "POST", "chat", NULL, NULL,
+	  NULL, NULL, "/api/hubs/chat/:addToGroups" },
+	{ OP_REMOVE_CONNECTIONS_FROM_GROUPS, "POST", "/api/hubs/chat/:removeFromGroups", "POST", "chat", NULL,
+	  NULL, NULL, NULL, "/api/hubs/chat/:removeFromGroups" },
+	{ OP_CONNECTION_EXISTS, "HEAD", "/api/hubs/chat/connections/conn%2f1", "HEAD,DELETE", "chat", NULL,
+	  NULL, "conn/1", NULL, "/api/hubs/chat/connections/conn%2F1" },
+	{ OP_CLOSE_CONNECTION, "DELETE", "/api/hubs/chat/connections/c:1~", "HEAD,DELETE", "chat", NULL, NULL,
+	  "c:1~", NULL, "/api/hubs/chat/connections/c%3A1~" },
+	{ OP_SEND_TO_CONNECTION, "POST", "/api/hubs/chat/connections/c%40x/:send", "POST", "chat", NULL, NULL,
+	  "c@x", NULL, "/api/hubs/chat/connections/c%40x/:send" },
+	{ OP_REMOVE_CONNECTION_FROM_ALL_GROUPS, "DELETE", "/api/hubs/chat/connections/c1/groups", "DELETE",
+	  "chat", NULL, NULL, "c1", NULL, "/api/hubs/chat/connections/c1/groups" },
+	{ OP_GROUP_EXISTS, "HEAD", "/api/hubs/chat/groups/g%20one", "HEAD", "chat", "g one", NULL, NULL, NULL,
+	  "/api/hubs/chat/groups/g%20one" },
+	{ OP_CLOSE_GROUP_CONNECTIONS, "POST", "/api/hubs/chat/groups/g+1/:closeConnections", "POST", "chat",
+	  "g+1", NULL, NULL, NULL, "/api/hubs/chat/groups/g%2B1/:closeConnections" },
 	{ OP_SEND_TO_GROUP, "POST", "/api/hubs/chat/groups/g%2Fx%3Fy%23z/:send", "POST", "chat", "g/x?y#z",
 	  NULL, NULL, NULL, "/api/hubs/chat/groups/g%2Fx%3Fy%23z/:send" },
-	{ OP_LIST_CONNECTIONS_IN_GROUP, "GET", "/api/hubs/chat/groups/g1/connections", "GET", "chat",
-	  "g1", NULL, NULL, NULL, "/api/hubs/chat/groups/g1/connections" },
+	{ OP_LIST_CONNECTIONS_IN_GROUP, "GET", "/api/hubs/chat/groups/g1/connections", "GET", "chat", "g1",
+	  NULL, NULL, NULL, "/api/hubs/chat/groups/g1/connections" },
 	{ OP_ADD_CONNECTION_TO_GROUP, "PUT", "/api/hubs/chat/groups/g1/connections/c%2F2", "PUT,DELETE",
 	  "chat", "g1", NULL, "c/2", NULL, "/api/hubs/chat/groups/g1/connections/c%2F2" },
-	{ OP_REMOVE_CONNECTION_FROM_GROUP, "DELETE", "/api/hubs/chat/groups/g1/connections/c2",
-	  "PUT,DELETE", "chat", "g1", NULL, "c2", NULL, "/api/hubs/chat/groups/g1/connections/c2" },
+	{ OP_REMOVE_CONNECTION_FROM_GROUP, "DELETE", "/api/hubs/chat/groups/g1/connections/c2", "PUT,DELETE",
+	  "chat", "g1", NULL, "c2", NULL, "/api/hubs/chat/groups/g1/connections/c2" },
 	{ OP_GRANT_PERMISSION, "PUT", "/api/hubs/chat/permissions/sendToGroup/connections/c1",
 	  "PUT,HEAD,DELETE", "chat", NULL, NULL, "c1", "sendToGroup",
 	  "/api/hubs/chat/permissions/sendToGroup/connections/c1" },
@@ -81,20 +78,18 @@ static const struct row {
 	  "user@example.com/x", NULL, NULL, "/api/hubs/chat/users/user%40example.com%2Fx" },
 	{ OP_CLOSE_USER_CONNECTIONS, "POST", "/api/hubs/chat/users/u1/:closeConnections", "POST", "chat",
 	  NULL, "u1", NULL, NULL, "/api/hubs/chat/users/u1/:closeConnections" },
-	{ OP_SEND_TO_USER, "POST", "/api/hubs/chat/users/user%40example.com%2Fx/:send", "POST", "chat",
-	  NULL, "user@example.com/x", NULL, NULL, "/api/hubs/chat/users/user%40example.com%2Fx/:send" },
-	{ OP_REMOVE_USER_FROM_ALL_GROUPS, "DELETE", "/api/hubs/chat/users/u1/groups", "DELETE", "chat",
-	  NULL, "u1", NULL, NULL, "/api/hubs/chat/users/u1/groups" },
-	{ OP_ADD_USER_TO_GROUP, "PUT", "/api/hubs/chat/users/%E2%82%AC/groups/g%c3%a9", "PUT,DELETE",
-	  "chat", "g\xc3\xa9", "\xe2\x82\xac", NULL, NULL,
-	  "/api/hubs/chat/users/%E2%82%AC/groups/g%C3%A9" },
+	{ OP_SEND_TO_USER, "POST", "/api/hubs/chat/users/user%40example.com%2Fx/:send", "POST", "chat", NULL,
+	  "user@example.com/x", NULL, NULL, "/api/hubs/chat/users/user%40example.com%2Fx/:send" },
+	{ OP_REMOVE_USER_FROM_ALL_GROUPS, "DELETE", "/api/hubs/chat/users/u1/groups", "DELETE", "chat", NULL,
+	  "u1", NULL, NULL, "/api/hubs/chat/users/u1/groups" },
+	{ OP_ADD_USER_TO_GROUP, "PUT", "/api/hubs/chat/users/%E2%82%AC/groups/g%c3%a9", "PUT,DELETE", "chat",
+	  "g\xc3\xa9", "\xe2\x82\xac", NULL, NULL, "/api/hubs/chat/users/%E2%82%AC/groups/g%C3%A9" },
 	{ OP_REMOVE_USER_FROM_GROUP, "DELETE", "/api/hubs/chat/users/u1/groups/g1", "PUT,DELETE", "chat",
 	  "g1", "u1", NULL, NULL, "/api/hubs/chat/users/u1/groups/g1" },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
-static void
-assert_str_or_null(const char *got, const char *want, const char *what, size_t i)
+static void assert_str_or_null(const char *got, const char *want, const char *what, size_t i)
 {
 	if (want == NULL)
 		ck_assert_msg(got == NULL, "row %zu: %s should be NULL, is '%s'", i, what, got);
@@ -133,7 +128,12 @@ END_TEST
 
 START_TEST(test_classes_and_success)
 {
-	static const struct { enum ops_id id; enum ops_class cls; int success; enum ops_body body; } c[] = {
+	static const struct {
+		enum ops_id id;
+		enum ops_class cls;
+		int success;
+		enum ops_body body;
+	} c[] = {
 		{ OP_GET_SERVICE_STATUS, OPC_READ, 200, OPB_NONE },
 		{ OP_GENERATE_CLIENT_TOKEN, OPC_TOKEN, 200, OPB_NONE },
 		{ OP_SEND_TO_ALL, OPC_SEND, 202, OPB_MESSAGE },
@@ -212,8 +212,8 @@ START_TEST(test_every_row_matches)
 	size_t i = (size_t)_i;
 	const struct row *w = &rows[i];
 
-	ck_assert_msg(ops_route(w->method, w->path, &req, &err) == 0, "row %zu %s %s: %d %s", i,
-	              w->method, w->path, err.status, err.message);
+	ck_assert_msg(ops_route(w->method, w->path, &req, &err) == 0, "row %zu %s %s: %d %s", i, w->method,
+	              w->path, err.status, err.message);
 	ck_assert_ptr_eq(req.op, ops_by_id(w->id));
 	assert_str_or_null(req.hub, w->hub, "hub", i);
 	assert_str_or_null(req.group, w->group, "group", i);
@@ -236,8 +236,7 @@ START_TEST(test_every_row_matches)
 }
 END_TEST
 
-static void
-expect_route_fail(const char *method, const char *path, int status, const char *code)
+static void expect_route_fail(const char *method, const char *path, int status, const char *code)
 {
 	struct ops_req r;
 	struct ops_err e;
@@ -271,11 +270,11 @@ START_TEST(test_every_row_non_match)
 		expect_route_fail(w->method, p, 400, "InvalidParameter");
 	else
 		expect_route_fail(w->method, p, 404, "NotFound");
-	snprintf(p, sizeof(p), "/%s", w->path);                   /* leading empty segment */
+	snprintf(p, sizeof(p), "/%s", w->path); /* leading empty segment */
 	expect_route_fail(w->method, p, 404, "NotFound");
-	snprintf(p, sizeof(p), "/API%s", w->path + 4);            /* case-sensitive */
+	snprintf(p, sizeof(p), "/API%s", w->path + 4); /* case-sensitive */
 	expect_route_fail(w->method, p, 404, "NotFound");
-	snprintf(p, sizeof(p), "%s/x/y/z/w", w->path);            /* too deep */
+	snprintf(p, sizeof(p), "%s/x/y/z/w", w->path); /* too deep */
 	expect_route_fail(w->method, p, 404, "NotFound");
 	snprintf(p, sizeof(p), "/api/v2%s", w->path + 4);
 	expect_route_fail(w->method, p, 404, "NotFound");
@@ -287,8 +286,8 @@ END_TEST
 
 START_TEST(test_every_row_wrong_method)
 {
-	static const char *methods[] = { "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS",
-	                                 "post", "TRACE" };
+	static const char *methods[] = { "GET",   "POST",    "PUT",  "DELETE", "HEAD",
+		                         "PATCH", "OPTIONS", "post", "TRACE" };
 	size_t i = (size_t)_i, m, n405 = 0;
 	const struct row *w = &rows[i];
 
@@ -447,8 +446,7 @@ START_TEST(test_route_too_long)
 END_TEST
 
 /* A whole request through ops_parse_request. */
-static void
-expect_request(const char *method, const char *url, int status, const char *code)
+static void expect_request(const char *method, const char *url, int status, const char *code)
 {
 	struct ops_req r;
 	struct ops_err e;
@@ -565,8 +563,10 @@ START_TEST(test_unknown_param_message)
 	/* control characters are refused before; a long name is cut to 64 bytes */
 	snprintf(url, sizeof(url), "/api/hubs/h/:send?%0100d=1", 0);
 	ck_assert_int_eq(ops_parse_request("POST", url, &req, &err), -1);
-	ck_assert_str_eq(err.message, "Unknown query parameter "
-	                 "'0000000000000000000000000000000000000000000000000000000000000000...' for SendToAll");
+	ck_assert_str_eq(
+	        err.message,
+	        "Unknown query parameter "
+	        "'0000000000000000000000000000000000000000000000000000000000000000...' for SendToAll");
 	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/h/:send?%C3%A9=1", &req, &err), -1);
 	ck_assert_str_eq(err.message, "Unknown query parameter '?\?' for SendToAll");
 }
@@ -610,8 +610,11 @@ END_TEST
 
 START_TEST(test_query_decoding_and_get)
 {
-	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/h/:send?excluded=a+b&excluded=c%2Bd"
-	                                   "&filter=x%3Dy&api-version=2023-07-01", &req, &err), 0);
+	ck_assert_int_eq(ops_parse_request("POST",
+	                                   "/api/hubs/h/:send?excluded=a+b&excluded=c%2Bd"
+	                                   "&filter=x%3Dy&api-version=2023-07-01",
+	                                   &req, &err),
+	                 0);
 	ck_assert_uint_eq(req.nquery, 4);
 	ck_assert_str_eq(req.query[0].key, "excluded");
 	ck_assert_str_eq(req.query[0].val, "a b");
@@ -640,12 +643,15 @@ END_TEST
 
 START_TEST(test_build_query)
 {
-	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/h/groups/g/:send?excluded=a+b"
+	ck_assert_int_eq(ops_parse_request("POST",
+	                                   "/api/hubs/h/groups/g/:send?excluded=a+b"
 	                                   "&api-version=2021-10-01&excluded=c%2fd"
-	                                   "&filter=userId%20ne%20'x'&messageTtlSeconds=5", &req, &err), 0);
+	                                   "&filter=userId%20ne%20'x'&messageTtlSeconds=5",
+	                                   &req, &err),
+	                 0);
 	ck_assert_int_eq(ops_build_query(&req, "2024-12-01", &out), 0);
 	ck_assert_str_eq(out.data, "api-version=2024-12-01&excluded=a%20b&excluded=c%2Fd"
-	                 "&filter=userId%20ne%20%27x%27&messageTtlSeconds=5");
+	                           "&filter=userId%20ne%20%27x%27&messageTtlSeconds=5");
 	buf_reset(&out);
 	ck_assert_int_eq(ops_build_path(&req, &out), 0);
 	ck_assert_str_eq(out.data, "/api/hubs/h/groups/g/:send");
@@ -656,11 +662,14 @@ START_TEST(test_build_query)
 	ck_assert_str_eq(out.data, "api-version=2024-01-01");
 	ops_req_free(&req);
 	buf_reset(&out);
-	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/h/:generateToken?role=webpubsub.sendToGroup.g%201"
-	                                   "&userId=u%40x&group=%E2%82%AC", &req, &err), 0);
+	ck_assert_int_eq(ops_parse_request("POST",
+	                                   "/api/hubs/h/:generateToken?role=webpubsub.sendToGroup.g%201"
+	                                   "&userId=u%40x&group=%E2%82%AC",
+	                                   &req, &err),
+	                 0);
 	ck_assert_int_eq(ops_build_query(&req, "2024-12-01", &out), 0);
 	ck_assert_str_eq(out.data, "api-version=2024-12-01&role=webpubsub.sendToGroup.g%201&userId=u%40x"
-	                 "&group=%E2%82%AC");
+	                           "&group=%E2%82%AC");
 }
 END_TEST
 
@@ -702,7 +711,7 @@ START_TEST(test_validators)
 	ck_assert_int_eq(ops_valid_hub(NULL), 0);
 	ck_assert_int_eq(ops_valid_group("g"), 1);
 	ck_assert_int_eq(ops_valid_group(" "), 0);
-	ck_assert_int_eq(ops_valid_group("\xc2\xa0"), 0);        /* NBSP only */
+	ck_assert_int_eq(ops_valid_group("\xc2\xa0"), 0); /* NBSP only */
 	ck_assert_int_eq(ops_valid_group("\xc2\xa0x"), 1);
 	ck_assert_int_eq(ops_valid_group("a\tb"), 0);
 	ck_assert_int_eq(ops_valid_group("\xff"), 0);
@@ -731,8 +740,8 @@ START_TEST(test_validators)
 }
 END_TEST
 
-static void
-expect_body(enum ops_id id, const char *ct, const char *body, size_t max, int status, const char *code)
+static void expect_body(enum ops_id id, const char *ct, const char *body, size_t max, int status,
+                        const char *code)
 {
 	struct ops_req r;
 	struct ops_err e;
@@ -784,8 +793,8 @@ START_TEST(test_groups_bodies)
 	expect_body(OP_REMOVE_CONNECTIONS_FROM_GROUPS, "application/json; charset=utf-8",
 	            "{\"groups\":[\"a\"],\"filter\":\"userId eq 'x'\"}", 4096, 0, NULL);
 	/* the SDKs send "filter":null when the application gives no filter */
-	expect_body(OP_ADD_CONNECTIONS_TO_GROUPS, "application/json",
-	            "{\"groups\":[\"a\"],\"filter\":null}", 4096, 0, NULL);
+	expect_body(OP_ADD_CONNECTIONS_TO_GROUPS, "application/json", "{\"groups\":[\"a\"],\"filter\":null}",
+	            4096, 0, NULL);
 	expect_body(OP_ADD_CONNECTIONS_TO_GROUPS, "text/plain", "{\"groups\":[\"a\"]}", 4096, 415,
 	            "UnsupportedMediaType");
 	expect_body(OP_ADD_CONNECTIONS_TO_GROUPS, NULL, "{\"groups\":[\"a\"]}", 4096, 415,
@@ -794,12 +803,24 @@ START_TEST(test_groups_bodies)
 	            "PayloadTooLarge");
 	{
 		static const char *bad[] = {
-			"", "null", "[]", "{", "{}", "{\"groups\":[]}", "{\"groups\":\"a\"}",
-			"{\"groups\":[1]}", "{\"groups\":[\"\"]}", "{\"groups\":[\"  \"]}",
-			"{\"groups\":[\"a\\nb\"]}", "{\"groups\":[\"a\\u0000b\"]}", "{\"groups\":[null]}",
+			"",
+			"null",
+			"[]",
+			"{",
+			"{}",
+			"{\"groups\":[]}",
+			"{\"groups\":\"a\"}",
+			"{\"groups\":[1]}",
+			"{\"groups\":[\"\"]}",
+			"{\"groups\":[\"  \"]}",
+			"{\"groups\":[\"a\\nb\"]}",
+			"{\"groups\":[\"a\\u0000b\"]}",
+			"{\"groups\":[null]}",
 			"{\"groups\":[\"a\"],\"filter\":1}",
-			"{\"groups\":[\"a\"],\"other\":1}", "{\"groups\":[\"a\"],\"groups\":[\"b\"]}",
-			"{\"groups\":[\"a\"]} trailing", "{\"groups\":[\"\xff\"]}",
+			"{\"groups\":[\"a\"],\"other\":1}",
+			"{\"groups\":[\"a\"],\"groups\":[\"b\"]}",
+			"{\"groups\":[\"a\"]} trailing",
+			"{\"groups\":[\"\xff\"]}",
 		};
 		size_t k;
 
@@ -825,12 +846,13 @@ START_TEST(test_err_json)
 	ck_assert_int_eq(ops_fail(&err, 400, "InvalidParameter", "bad \"%s\" \\ \n", "x"), -1);
 	ck_assert_int_eq(err.status, 400);
 	ck_assert_int_eq(ops_err_json(&err, &out), 0);
-	ck_assert_str_eq(out.data, "{\"code\":\"InvalidParameter\",\"message\":\"bad \\\"x\\\" \\\\ \\u000a\"}");
+	ck_assert_str_eq(out.data,
+	                 "{\"code\":\"InvalidParameter\",\"message\":\"bad \\\"x\\\" \\\\ \\u000a\"}");
 	buf_reset(&out);
 	ck_assert_int_eq(ops_route("GET", "/api/health", &req, &err), -1);
 	ck_assert_int_eq(ops_err_json(&err, &out), 0);
 	ck_assert_str_eq(out.data, "{\"code\":\"MethodNotAllowed\",\"message\":"
-	                 "\"The method is not allowed for this path; allowed: HEAD\"}");
+	                           "\"The method is not allowed for this path; allowed: HEAD\"}");
 	{
 		char longmsg[600];
 
@@ -842,8 +864,7 @@ START_TEST(test_err_json)
 }
 END_TEST
 
-static Suite *
-ops_suite(void)
+static Suite *ops_suite(void)
 {
 	Suite *s = suite_create("ops");
 	TCase *tc = tcase_create("core");
@@ -877,8 +898,7 @@ ops_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(ops_suite());
 	int failed;

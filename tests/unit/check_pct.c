@@ -9,20 +9,17 @@
 
 static struct buf b;
 
-static void
-setup(void)
+static void setup(void)
 {
 	buf_init(&b, 0);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	buf_free(&b);
 }
 
-static void
-expect_decode(const char *in, int plus, const char *want)
+static void expect_decode(const char *in, int plus, const char *want)
 {
 	size_t n = 12345;
 	char *s = pct_decode(in, strlen(in), plus, &n);
@@ -33,8 +30,7 @@ expect_decode(const char *in, int plus, const char *want)
 	free(s);
 }
 
-static void
-expect_decode_fail(const char *in)
+static void expect_decode_fail(const char *in)
 {
 	char *s = pct_decode(in, strlen(in), 1, NULL);
 
@@ -136,36 +132,35 @@ START_TEST(test_utf8)
 {
 	ck_assert_int_eq(V(""), 1);
 	ck_assert_int_eq(V("plain ascii"), 1);
-	ck_assert_int_eq(V("\xc3\xa9"), 1);               /* é */
-	ck_assert_int_eq(V("\xe2\x82\xac"), 1);           /* € */
-	ck_assert_int_eq(V("\xf0\x9f\x98\x80"), 1);       /* U+1F600 */
-	ck_assert_int_eq(V("\xf4\x8f\xbf\xbf"), 1);       /* U+10FFFF */
-	ck_assert_int_eq(V("\xed\x9f\xbf"), 1);           /* U+D7FF */
-	ck_assert_int_eq(V("\xee\x80\x80"), 1);           /* U+E000 */
-	ck_assert_int_eq(V("a\0b"), 1);                   /* NUL is valid UTF-8 */
-	ck_assert_int_eq(V("\x80"), 0);                   /* lone continuation */
-	ck_assert_int_eq(V("\xc3"), 0);                   /* truncated */
+	ck_assert_int_eq(V("\xc3\xa9"), 1);         /* é */
+	ck_assert_int_eq(V("\xe2\x82\xac"), 1);     /* € */
+	ck_assert_int_eq(V("\xf0\x9f\x98\x80"), 1); /* U+1F600 */
+	ck_assert_int_eq(V("\xf4\x8f\xbf\xbf"), 1); /* U+10FFFF */
+	ck_assert_int_eq(V("\xed\x9f\xbf"), 1);     /* U+D7FF */
+	ck_assert_int_eq(V("\xee\x80\x80"), 1);     /* U+E000 */
+	ck_assert_int_eq(V("a\0b"), 1);             /* NUL is valid UTF-8 */
+	ck_assert_int_eq(V("\x80"), 0);             /* lone continuation */
+	ck_assert_int_eq(V("\xc3"), 0);             /* truncated */
 	ck_assert_int_eq(V("\xe2\x82"), 0);
-	ck_assert_int_eq(V("\xc0\xaf"), 0);               /* overlong '/' */
+	ck_assert_int_eq(V("\xc0\xaf"), 0); /* overlong '/' */
 	ck_assert_int_eq(V("\xc1\xbf"), 0);
-	ck_assert_int_eq(V("\xe0\x80\xaf"), 0);           /* overlong 3-byte */
+	ck_assert_int_eq(V("\xe0\x80\xaf"), 0); /* overlong 3-byte */
 	ck_assert_int_eq(V("\xe0\x9f\xbf"), 0);
-	ck_assert_int_eq(V("\xf0\x80\x80\xaf"), 0);       /* overlong 4-byte */
+	ck_assert_int_eq(V("\xf0\x80\x80\xaf"), 0); /* overlong 4-byte */
 	ck_assert_int_eq(V("\xf0\x8f\xbf\xbf"), 0);
-	ck_assert_int_eq(V("\xed\xa0\x80"), 0);           /* U+D800 surrogate */
-	ck_assert_int_eq(V("\xed\xbf\xbf"), 0);           /* U+DFFF */
-	ck_assert_int_eq(V("\xf4\x90\x80\x80"), 0);       /* > U+10FFFF */
+	ck_assert_int_eq(V("\xed\xa0\x80"), 0);     /* U+D800 surrogate */
+	ck_assert_int_eq(V("\xed\xbf\xbf"), 0);     /* U+DFFF */
+	ck_assert_int_eq(V("\xf4\x90\x80\x80"), 0); /* > U+10FFFF */
 	ck_assert_int_eq(V("\xf5\x80\x80\x80"), 0);
 	ck_assert_int_eq(V("\xfe"), 0);
 	ck_assert_int_eq(V("\xff"), 0);
-	ck_assert_int_eq(V("\xc3\x28"), 0);               /* bad continuation */
+	ck_assert_int_eq(V("\xc3\x28"), 0); /* bad continuation */
 	ck_assert_int_eq(V("ok\xe2\x82\xac\xe2"), 0);
-	ck_assert_int_eq(utf8_valid("\xc3\xa9", 1), 0);   /* len bounds the look */
+	ck_assert_int_eq(utf8_valid("\xc3\xa9", 1), 0); /* len bounds the look */
 }
 END_TEST
 
-static Suite *
-pct_suite(void)
+static Suite *pct_suite(void)
 {
 	Suite *s = suite_create("pct");
 	TCase *tc = tcase_create("core");
@@ -182,8 +177,7 @@ pct_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(pct_suite());
 	int failed;

@@ -10,17 +10,30 @@
 #include "ops.h"
 #include "token.h"
 
-#define KEY "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+#define KEY    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 #define KEYLEN (sizeof(KEY) - 1)
-#define EP "https://myservice.webpubsub.azure.com"
-#define NOW ((time_t)1700000000)
+#define EP     "https://myservice.webpubsub.azure.com"
+#define NOW    ((time_t)1700000000)
 
 /* Vectors 2 and 3 of shared/vectors/jwt-signing.json */
-#define V2_CLAIMS "{\"aud\":\"https://myservice.webpubsub.azure.com/client/hubs/hub\",\"iat\":1700000000,\"exp\":1700003600,\"sub\":\"user1\",\"role\":[\"webpubsub.sendToGroup.group1\",\"webpubsub.joinLeaveGroup\"],\"webpubsub.group\":[\"group1\"]}"
-#define V2_TOKEN "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL215c2VydmljZS53ZWJwdWJzdWIuYXp1cmUuY29tL2NsaWVudC9odWJzL2h1YiIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDAzNjAwLCJzdWIiOiJ1c2VyMSIsInJvbGUiOlsid2VicHVic3ViLnNlbmRUb0dyb3VwLmdyb3VwMSIsIndlYnB1YnN1Yi5qb2luTGVhdmVHcm91cCJdLCJ3ZWJwdWJzdWIuZ3JvdXAiOlsiZ3JvdXAxIl19.BCc986bhbqvecent_irASpT_FDrFj_MhPYSYQpeseV4"
+#define V2_CLAIMS                                                                                            \
+	"{\"aud\":\"https://myservice.webpubsub.azure.com/client/hubs/"                                      \
+	"hub\",\"iat\":1700000000,\"exp\":1700003600,\"sub\":\"user1\",\"role\":[\"webpubsub.sendToGroup."   \
+	"group1\",\"webpubsub.joinLeaveGroup\"],\"webpubsub.group\":[\"group1\"]}"
+#define V2_TOKEN                                                                                             \
+	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."                                                              \
+	"eyJhdWQiOiJodHRwczovL215c2VydmljZS53ZWJwdWJzdWIuYXp1cmUuY29tL2NsaWVudC9odWJzL2h1YiIsImlhdCI6MTcwMD" \
+	"AwMDAwMCwiZXhwIjoxNzAwMDAzNjAwLCJzdWIiOiJ1c2VyMSIsInJvbGUiOlsid2VicHVic3ViLnNlbmRUb0dyb3VwLmdyb3Vw" \
+	"MSIsIndlYnB1YnN1Yi5qb2luTGVhdmVHcm91cCJdLCJ3ZWJwdWJzdWIuZ3JvdXAiOlsiZ3JvdXAxIl19.BCc986bhbqvecent_" \
+	"irASpT_FDrFj_MhPYSYQpeseV4"
 #define V2_URL "wss://myservice.webpubsub.azure.com/client/hubs/hub?access_token=" V2_TOKEN
-#define V3_CLAIMS "{\"aud\":\"https://myservice.webpubsub.azure.com/clients/mqtt/hubs/hub\",\"iat\":1700000000,\"exp\":1700003600}"
-#define V3_TOKEN "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL215c2VydmljZS53ZWJwdWJzdWIuYXp1cmUuY29tL2NsaWVudHMvbXF0dC9odWJzL2h1YiIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDAzNjAwfQ.jjpMDHqypRFu07nsfOPveTU4wUOHm0-FTwSFSctAE18"
+#define V3_CLAIMS                                                                                            \
+	"{\"aud\":\"https://myservice.webpubsub.azure.com/clients/mqtt/hubs/"                                \
+	"hub\",\"iat\":1700000000,\"exp\":1700003600}"
+#define V3_TOKEN                                                                                             \
+	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."                                                              \
+	"eyJhdWQiOiJodHRwczovL215c2VydmljZS53ZWJwdWJzdWIuYXp1cmUuY29tL2NsaWVudHMvbXF0dC9odWJzL2h1YiIsImlhdC" \
+	"I6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDAzNjAwfQ.jjpMDHqypRFu07nsfOPveTU4wUOHm0-FTwSFSctAE18"
 #define V3_URL "wss://myservice.webpubsub.azure.com/clients/mqtt/hubs/hub?access_token=" V3_TOKEN
 
 static const char *const v2_roles[] = { "webpubsub.sendToGroup.group1", "webpubsub.joinLeaveGroup" };
@@ -30,23 +43,20 @@ static struct ops_req q;
 static struct ops_err e;
 static struct client_token_req tr;
 
-static void
-setup(void)
+static void setup(void)
 {
 	ops_req_init(&q);
 	memset(&e, 0, sizeof(e));
 	memset(&tr, 0, sizeof(tr));
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	token_req_release(&tr);
 	ops_req_free(&q);
 }
 
-static void
-assert_response(json_t *res, const char *token, const char *base, const char *url)
+static void assert_response(json_t *res, const char *token, const char *base, const char *url)
 {
 	ck_assert_ptr_nonnull(res);
 	ck_assert_str_eq(json_string_value(json_object_get(res, "token")), token);
@@ -95,7 +105,7 @@ START_TEST(test_vector3_mqtt)
 
 	ck_assert_str_eq(c, V3_CLAIMS);
 	free(c);
-	r.minutes = 0;   /* the default is 60 */
+	r.minutes = 0; /* the default is 60 */
 	res = token_client_response(EP "/", "hub", &r, NOW, KEY, KEYLEN);
 	assert_response(res, V3_TOKEN, "wss://myservice.webpubsub.azure.com/clients/mqtt/hubs/hub", V3_URL);
 	json_decref(res);
@@ -110,7 +120,7 @@ START_TEST(test_http_socketio_and_hub_encoding)
 	const char *url;
 
 	ck_assert_str_eq(c, "{\"aud\":\"http://127.0.0.1:7090/clients/socketio/hubs/a%5Bb%5D\",\"iat\":10,"
-	                 "\"exp\":70,\"sub\":\"u\\\"1/\xc3\xa9\"}");
+	                    "\"exp\":70,\"sub\":\"u\\\"1/\xc3\xa9\"}");
 	free(c);
 	res = token_client_response("http://127.0.0.1:7090", "a[b]", &r, 10, KEY, KEYLEN);
 	ck_assert_ptr_nonnull(res);
@@ -136,10 +146,12 @@ START_TEST(test_req_from_ops_vector2)
 {
 	json_t *res;
 
-	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/hub/:generateToken?userId=user1"
+	ck_assert_int_eq(ops_parse_request("POST",
+	                                   "/api/hubs/hub/:generateToken?userId=user1"
 	                                   "&role=webpubsub.sendToGroup.group1&group=group1"
 	                                   "&role=webpubsub.joinLeaveGroup&api-version=2024-12-01",
-	                                   &q, &e), 0);
+	                                   &q, &e),
+	                 0);
 	ck_assert_int_eq(token_req_from_ops(&q, &tr, &e), 0);
 	ck_assert_str_eq(tr.user_id, "user1");
 	ck_assert_uint_eq(tr.nroles, 2);
@@ -157,8 +169,11 @@ END_TEST
 
 START_TEST(test_req_from_ops_options)
 {
-	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/hub/:generateToken?minutesToExpire=5"
-	                                   "&clientType=mqtt", &q, &e), 0);
+	ck_assert_int_eq(ops_parse_request("POST",
+	                                   "/api/hubs/hub/:generateToken?minutesToExpire=5"
+	                                   "&clientType=mqtt",
+	                                   &q, &e),
+	                 0);
 	ck_assert_int_eq(token_req_from_ops(&q, &tr, &e), 0);
 	ck_assert_ptr_null(tr.user_id);
 	ck_assert_uint_eq(tr.nroles, 0);
@@ -168,8 +183,8 @@ START_TEST(test_req_from_ops_options)
 	ck_assert_int_eq(tr.type, CLIENT_MQTT);
 	token_req_release(&tr);
 	ops_req_free(&q);
-	ck_assert_int_eq(ops_parse_request("POST", "/api/hubs/hub/:generateToken?group=a&group=b&group=c",
-	                                   &q, &e), 0);
+	ck_assert_int_eq(
+	        ops_parse_request("POST", "/api/hubs/hub/:generateToken?group=a&group=b&group=c", &q, &e), 0);
 	ck_assert_int_eq(token_req_from_ops(&q, &tr, &e), 0);
 	ck_assert_uint_eq(tr.ngroups, 3);
 	ck_assert_str_eq(tr.groups[2], "c");
@@ -195,8 +210,7 @@ START_TEST(test_req_from_ops_bad)
 }
 END_TEST
 
-static Suite *
-token_suite(void)
+static Suite *token_suite(void)
 {
 	Suite *s = suite_create("token");
 	TCase *tc = tcase_create("core");
@@ -213,8 +227,7 @@ token_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(token_suite());
 	int failed;

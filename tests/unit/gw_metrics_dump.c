@@ -7,13 +7,12 @@
 #include "buf.h"
 #include "gateway/metrics.h"
 
-int
-main(void)
+int main(void)
 {
 	struct buf b;
 	int op, i;
 
-	metrics_init("0.1.0 \"test\"\\build\n", "2024-12-01", 0);   /* label escaping on purpose */
+	metrics_init("0.1.0 \"test\"\\build\n", "2024-12-01", 0); /* label escaping on purpose */
 	for (op = 0; op < METRICS_OPS; op++) {
 		metrics_request(op, 200);
 		metrics_request(op, 599);
