@@ -109,15 +109,15 @@ struct cli_resp {
 };
 
 /* Borrows o->socket / o->url; returns a new transport, or NULL after printing why (usage error). */
-struct cli_http *http_new(const struct cli_opts *o);
-void http_free(struct cli_http *h);
+struct cli_http *cli_http_new(const struct cli_opts *o);
+void cli_http_free(struct cli_http *h);
 /* "unix:/run/wpsgate/wpsgate.sock" or the URL; borrowed. */
-const char *http_where(const struct cli_http *h);
+const char *cli_http_where(const struct cli_http *h);
 /* Send one request. pathq: "/api/..." with its query, already percent-encoded. ctype and body may
  * be NULL. Returns 0 when an answer arrived (of any status; r filled, resp_free it), or
  * CLI_ERR_CONNECT after printing why the gateway could not be reached. */
-int http_do(struct cli_http *h, const char *method, const char *pathq, const char *ctype, const void *body,
-            size_t len, struct cli_resp *r);
+int cli_http_do(struct cli_http *h, const char *method, const char *pathq, const char *ctype,
+                const void *body, size_t len, struct cli_resp *r);
 void resp_init(struct cli_resp *r);
 void resp_free(struct cli_resp *r);
 /* Print the error an answer carries ("wpsgate: <what>: 404 NotFound: message") and return

@@ -1,5 +1,5 @@
 /* cli_cmd.c: the wpsgate commands: each builds one Web PubSub REST request for wpsgated. */
-#include "config.h"
+#include <config.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -117,7 +117,7 @@ static int call(struct cli_http *h, const char *method, const struct req *r, con
 	int rc;
 
 	resp_init(&resp);
-	rc = http_do(h, method, r->pq.data, ctype, body, len, &resp);
+	rc = cli_http_do(h, method, r->pq.data, ctype, body, len, &resp);
 	if (rc == 0)
 		rc = resp.status >= 200 && resp.status < 300 ? CLI_OK : resp_error(&resp, what);
 	resp_free(&resp);
@@ -131,7 +131,7 @@ static int call_exists(struct cli_http *h, const struct req *r, const char *what
 	int rc;
 
 	resp_init(&resp);
-	rc = http_do(h, "HEAD", r->pq.data, NULL, NULL, 0, &resp);
+	rc = cli_http_do(h, "HEAD", r->pq.data, NULL, NULL, 0, &resp);
 	if (rc == 0) {
 		if (resp.status >= 200 && resp.status < 300)
 			rc = CLI_OK;
@@ -267,7 +267,7 @@ static int cmd_token(const struct cli_cmd *c, struct cli_opts *o, struct cli_htt
 		rc = too_long();
 		goto done;
 	}
-	if ((rc = http_do(h, "POST", r.pq.data, NULL, NULL, 0, &resp)) != 0)
+	if ((rc = cli_http_do(h, "POST", r.pq.data, NULL, NULL, 0, &resp)) != 0)
 		goto done;
 	if (resp.status < 200 || resp.status >= 300) {
 		rc = resp_error(&resp, "token");
@@ -441,7 +441,7 @@ static int cmd_group_list(const struct cli_cmd *c, struct cli_opts *o, struct cl
 		}
 		resp_free(&resp);
 		resp_init(&resp);
-		if ((rc = http_do(h, "GET", r.pq.data, NULL, NULL, 0, &resp)) != 0)
+		if ((rc = cli_http_do(h, "GET", r.pq.data, NULL, NULL, 0, &resp)) != 0)
 			goto done;
 		if (resp.status != 200) {
 			rc = resp_error(&resp, "group list");

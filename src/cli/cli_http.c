@@ -1,5 +1,5 @@
 /* cli_http.c: the wpsgate client's transport: one libcurl easy request at a time to wpsgated. */
-#include "config.h"
+#include <config.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,7 +23,7 @@ struct cli_http {
 	int verbose;
 };
 
-struct cli_http *http_new(const struct cli_opts *o)
+struct cli_http *cli_http_new(const struct cli_opts *o)
 {
 	struct cli_http *h = NULL;
 	struct buf b;
@@ -67,11 +67,11 @@ nomem:
 	cli_warn("out of memory");
 bad:
 	buf_free(&b);
-	http_free(h);
+	cli_http_free(h);
 	return NULL;
 }
 
-void http_free(struct cli_http *h)
+void cli_http_free(struct cli_http *h)
 {
 	if (h == NULL)
 		return;
@@ -80,7 +80,7 @@ void http_free(struct cli_http *h)
 	free(h);
 }
 
-const char *http_where(const struct cli_http *h)
+const char *cli_http_where(const struct cli_http *h)
 {
 	return h->where;
 }
@@ -164,8 +164,8 @@ static const char *unix_connect_error(const char *path)
 	return why;
 }
 
-int http_do(struct cli_http *h, const char *method, const char *pathq, const char *ctype, const void *body,
-            size_t len, struct cli_resp *r)
+int cli_http_do(struct cli_http *h, const char *method, const char *pathq, const char *ctype,
+                const void *body, size_t len, struct cli_resp *r)
 {
 	CURL *c = NULL;
 	struct curl_slist *hdrs = NULL, *t;

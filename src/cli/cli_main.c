@@ -1,5 +1,5 @@
 /* cli_main.c: the wpsgate command line: option parsing, help, and dispatch to the commands. */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -401,9 +401,9 @@ int cli_main(int argc, char **argv)
 		rc = cli_usage_error("cannot initialise libcurl");
 		goto done;
 	}
-	h = http_new(&o);
+	h = cli_http_new(&o);
 	rc = h == NULL ? CLI_ERR_USAGE : c->run(c, &o, h);
-	http_free(h);
+	cli_http_free(h);
 	curl_global_cleanup();
 done:
 	if (fflush(stdout) != 0 && rc == CLI_OK) {

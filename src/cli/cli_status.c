@@ -1,5 +1,5 @@
 /* cli_status.c: `wpsgate status`: health, readiness and key figures of a running wpsgated. */
-#include "config.h"
+#include <config.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -47,7 +47,7 @@ static int probe(struct cli_http *h, const char *method, const char *path, struc
 	int rc;
 
 	resp_init(&r);
-	rc = http_do(h, method, path, NULL, NULL, 0, &r);
+	rc = cli_http_do(h, method, path, NULL, NULL, 0, &r);
 	if (rc == 0) {
 		p->status = r.status;
 		if (r.body.len > 0)
@@ -205,7 +205,7 @@ int cmd_status(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h)
 	is_ready = ready.status == 200 || ready.status == 404;
 
 	if (o->seen & OB(O_JSON)) {
-		json_t *out = json_pack("{s:s,s:o,s:o,s:O,s:O}", "gateway", http_where(h), "health",
+		json_t *out = json_pack("{s:s,s:o,s:o,s:O,s:O}", "gateway", cli_http_where(h), "health",
 		                        probe_json(&health), "readiness", probe_json(&ready), "info", info,
 		                        "metrics", figs);
 
@@ -218,7 +218,7 @@ int cmd_status(const struct cli_cmd *c, struct cli_opts *o, struct cli_http *h)
 		const char *ver = json_string_value(json_object_get(info, "version"));
 		const char *api = json_string_value(json_object_get(info, "api_version"));
 
-		printf("%-17s%s\n", "gateway", http_where(h));
+		printf("%-17s%s\n", "gateway", cli_http_where(h));
 		printf("%-17s%s", "health", alive ? "ok" : "failing");
 		if (!alive) {
 			printf(" (%ld)", health.status);

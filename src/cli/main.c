@@ -1,5 +1,5 @@
 /* main.c: entry point of wpsgate, the command-line client of wpsgated. */
-#include "config.h"
+#include <config.h>
 
 #include "cli.h"
 

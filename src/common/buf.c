@@ -1,5 +1,5 @@
 /* buf.c: a growable, NUL-terminated byte buffer with a hard upper bound. */
-#include "config.h"
+#include <config.h>
 
 #include <stdarg.h>
 #include <stdio.h>

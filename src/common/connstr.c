@@ -1,5 +1,5 @@
 /* connstr.c: parse Web PubSub connection strings without ever echoing the key. */
-#include "config.h"
+#include <config.h>
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,22 +1,9 @@
-/* jwt.h: base64url and HS256 JSON Web Tokens, as Web PubSub signs and checks them. */
+/* jwt.h: HS256 JSON Web Tokens, as Web PubSub signs and checks them (base64url in b64.h). */
 #ifndef WPS_JWT_H
 #define WPS_JWT_H
 
 #include <stddef.h>
-#include <stdint.h>
 #include <jansson.h>
-
-/* base64url without padding. Returns a new string, NULL on out of memory. */
-char *b64url_encode(const void *data, size_t len);
-/* Decode base64url (padding tolerated). Returns a new buffer (NUL-terminated for convenience,
- * the NUL not counted in *outlen), or NULL when s is not base64url. */
-unsigned char *b64url_decode(const char *s, size_t len, size_t *outlen);
-/* Standard base64 with padding (binary message data in the JSON protocol). New string. */
-char *b64_encode(const void *data, size_t len);
-unsigned char *b64_decode(const char *s, size_t len, size_t *outlen);
-
-/* SHA-256 of data[0..len) into out (32 bytes), with the digest fetched once. Returns 0 or -1. */
-int sha256_digest(const void *data, size_t len, unsigned char out[32]);
 
 /* Sign: base64url({"alg":"HS256","typ":"JWT"}) "." base64url(payload) "." base64url(HMAC-SHA256).
  * The payload is used byte for byte. The key is the access key's UTF-8 bytes as given.

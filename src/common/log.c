@@ -1,5 +1,5 @@
 /* log.c: leveled logfmt/JSON logging to stderr (journald priorities) or to a test sink. */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <pthread.h>

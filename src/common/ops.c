@@ -1,5 +1,5 @@
 /* ops.c: the Web PubSub operation table, request routing and canonical upstream URLs. */
-#include "config.h"
+#include <config.h>
 
 #include <pthread.h>
 #include <stdarg.h>

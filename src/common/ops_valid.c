@@ -1,5 +1,5 @@
 /* ops_valid.c: validation of path values, query parameters and bodies for the operation table. */
-#include "config.h"
+#include <config.h>
 
 #include <limits.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "utf8.h"
 #include "ops.h"
 #include "pct.h"
 

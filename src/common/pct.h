@@ -14,7 +14,4 @@ char *pct_decode(const char *s, size_t len, int plus_as_space, size_t *outlen);
  * as they are, every other byte as %XX with upper-case hex. Returns 0 or -1 (buffer full). */
 int pct_encode(struct buf *b, const char *s, size_t len);
 
-/* 1 when s is valid UTF-8 (no overlongs, no surrogates), else 0. */
-int utf8_valid(const char *s, size_t len);
-
 #endif

@@ -1,5 +1,5 @@
 /* token.c: client access tokens and WebSocket URLs for Web PubSub clients, signed with the key. */
-#include "config.h"
+#include <config.h>
 
 #include <limits.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* auth.c: verification of the JWTs the emulator receives (REST calls and WebSocket clients). */
-#include "config.h"
+#include <config.h>
 
 #include <stdio.h>
 #include <stdlib.h>

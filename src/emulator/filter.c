@@ -1,5 +1,5 @@
 /* filter.c: parse OData filters into a small tree of nodes and evaluate them per connection. */
-#include "config.h"
+#include <config.h>
 
 #include <stdio.h>
 #include <stdlib.h>

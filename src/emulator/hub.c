@@ -1,5 +1,5 @@
 /* hub.c: per-hub state of the emulator (connections, users, groups, permissions) and targeting. */
-#include "config.h"
+#include <config.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +7,7 @@
 
 #include <openssl/rand.h>
 
+#include "b64.h"
 #include "emulimits.h"
 #include "hub.h"
 #include "jwt.h"

@@ -1,5 +1,5 @@
 /* keyfile.c: read the emulator's access key from a file, never echoing it. */
-#include "config.h"
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

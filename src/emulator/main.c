@@ -1,6 +1,6 @@
 /* main.c: wpsgate-emulator's command line: read the key, bind the listener, print the endpoint
  * and connection string, run the server until SIGTERM/SIGINT. */
-#include "config.h"
+#include <config.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* proto.c: client protocol of the emulator: framing of messages per subprotocol and the handling
-#include "config.h"
+#include <config.h>
 
  * of joinGroup/leaveGroup/sendToGroup/event/ping/sequenceAck from JSON clients. */
 #include <ctype.h>
@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "utf8.h"
+#include "b64.h"
 #include "jwt.h"
 #include "log.h"
 #include "ops.h"

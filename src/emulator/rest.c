@@ -1,5 +1,5 @@
 /* rest.c: the emulator's REST handlers: routing and validation by the shared operation table,
-#include "config.h"
+#include <config.h>
 
  * JWT checks as the service does them, and each operation applied to the hub state. */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* server.c: libmicrohttpd (external epoll) plus upgraded WebSockets in one epoll loop: REST
-#include "config.h"
+#include <config.h>
 
  * requests go to rest.c, GET /client/hubs/{hub} with Upgrade becomes a hub connection. */
 #include <errno.h>

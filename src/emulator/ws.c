@@ -1,5 +1,5 @@
 /* ws.c: the emulator's WebSocket transport: wslay event contexts on non-blocking upgraded
-#include "config.h"
+#include <config.h>
 
  * sockets, bounded send queues, and graceful or forced closes. */
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 #include <wslay/wslay.h>
 
+#include "b64.h"
 #include "emulimits.h"
 #include "jwt.h"
 #include "log.h"

@@ -1,6 +1,6 @@
-/* admit.c: the admission and completion hooks: acl.c, guard.c and ratelimit.c applied to each request,
+/* admit.c: the admission and completion hooks: access.c, guard.c and ratelimit.c applied to each request,
  * refusals answered with a JSON error and logged with the peer, audit lines for mutating operations. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "admit.h"
 
 #include <stdio.h>
@@ -10,9 +10,9 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-#include "acl.h"
+#include "access.h"
 #include "api.h"
-#include "config.h"
+#include "cfg.h"
 #include "guard.h"
 #include "log.h"
 #include "loop.h"
@@ -28,7 +28,7 @@ struct admit {
 
 /* What admission learnt about one request (api_ctx_data). */
 struct admit_req {
-	struct acl_peer peer;
+	struct access_peer peer;
 	uint64_t key; /* rate limiter key */
 	int limited;  /* ratelimit_acquire said RL_ALLOW: release once */
 	struct admit *ad;
@@ -105,10 +105,10 @@ static unsigned local_port(const struct api_ctx *c)
 }
 
 /* Log a refused request, naming the peer. */
-static void log_refusal(const struct api_ctx *c, const struct acl_peer *p, const char *why, const char *op,
+static void log_refusal(const struct api_ctx *c, const struct access_peer *p, const char *why, const char *op,
                         const char *hub)
 {
-	char uid[24] = "-", gid[24] = "-", pid[24] = "-", exe[ACL_EXE_MAX] = "-";
+	char uid[24] = "-", gid[24] = "-", pid[24] = "-", exe[ACCESS_EXE_MAX] = "-";
 
 	if (p->is_unix) {
 		char path[64];
@@ -131,13 +131,13 @@ static int check_access(const struct api_ctx *c, int cls, const char *hub, void 
 {
 	struct admit *ad = arg;
 	const struct admit_req *ar = api_ctx_data(c);
-	struct acl_peer tcp;
+	struct access_peer tcp;
 
 	if (ar == NULL) {
-		acl_peer_tcp(&tcp);
-		return acl_allow(&ad->cfg->access, &tcp, (enum ops_class)cls, hub, ad->socket_gid);
+		access_peer_tcp(&tcp);
+		return access_allow(&ad->cfg->access, &tcp, (enum ops_class)cls, hub, ad->socket_gid);
 	}
-	if (acl_allow(&ad->cfg->access, &ar->peer, (enum ops_class)cls, hub, ad->socket_gid))
+	if (access_allow(&ad->cfg->access, &ar->peer, (enum ops_class)cls, hub, ad->socket_gid))
 		return 1;
 	metrics_refused(MR_ACCESS);
 	log_refusal(c, &ar->peer, "access denied", ops_class_name((enum ops_class)cls), hub);
@@ -148,18 +148,18 @@ static void audit(const struct api_ctx *c, const struct ops_req *r, int status, 
                   void *arg)
 {
 	const struct admit_req *ar = api_ctx_data(c);
-	struct acl_peer tcp;
+	struct access_peer tcp;
 
 	(void)arg;
 	if (!log_enabled(WLOG_INFO))
 		return; /* the audit line is info: no body digest, no /proc lookup for nothing */
 	if (ar == NULL)
-		acl_peer_tcp(&tcp);
-	acl_audit_log(ar != NULL ? &ar->peer : &tcp, api_ctx_request_id(c), status, r->op->label, r->hub,
-	              r->group  ? r->group
-	              : r->user ? r->user
-	                        : r->connection,
-	              body, len);
+		access_peer_tcp(&tcp);
+	access_audit_log(ar != NULL ? &ar->peer : &tcp, api_ctx_request_id(c), status, r->op->label, r->hub,
+	                 r->group  ? r->group
+	                 : r->user ? r->user
+	                           : r->connection,
+	                 body, len);
 }
 
 /* The class a local endpoint needs, or -1 when it is open to every peer that can connect. */
@@ -193,7 +193,7 @@ static int on_admit(struct api_ctx *c, void *arg)
 	api_ctx_set_data(c, ar, req_free);
 	if (ap->is_unix) {
 		int fd = conn_fd(c);
-		if (fd < 0 || acl_peer_from_fd(fd, &ar->peer) < 0) {
+		if (fd < 0 || access_peer_from_fd(fd, &ar->peer) < 0) {
 			ar->peer.is_unix =
 			        1; /* credentials unknown: nothing but root rules can match nobody */
 			ar->peer.uid = (uid_t)-1;
@@ -202,7 +202,7 @@ static int on_admit(struct api_ctx *c, void *arg)
 		ar->key = ratelimit_key_uid(ar->peer.uid);
 	} else {
 		struct guard_err e;
-		acl_peer_tcp(&ar->peer);
+		access_peer_tcp(&ar->peer);
 		ar->key = RATELIMIT_KEY_TCP;
 		if (guard_check(&ad->cfg->guard, api_ctx_header(c, "Host"), api_ctx_header(c, "Origin"),
 		                api_ctx_header(c, "Sec-Fetch-Site"), local_port(c), &e) < 0) {
@@ -213,8 +213,8 @@ static int on_admit(struct api_ctx *c, void *arg)
 		}
 	}
 	cls = r != NULL ? (int)r->op->cls : local_class(c);
-	if (cls >= 0 &&
-	    !acl_allow(&ad->cfg->access, &ar->peer, (enum ops_class)cls, r ? r->hub : NULL, ad->socket_gid)) {
+	if (cls >= 0 && !access_allow(&ad->cfg->access, &ar->peer, (enum ops_class)cls, r ? r->hub : NULL,
+	                              ad->socket_gid)) {
 		metrics_refused(MR_ACCESS);
 		log_refusal(c, &ar->peer, "access denied", r ? r->op->label : route, r ? r->hub : NULL);
 		api_reply_error(c, 403, "AccessDenied", "this peer may not use %s%s%s",
@@ -263,11 +263,11 @@ static void on_done(const struct api_ctx *c, void *arg)
 	if (r == NULL || ar == NULL || !r->op->mutating || !ar->limited || !log_enabled(WLOG_INFO))
 		return; /* the audit line is info: no body digest, no /proc lookup for nothing */
 	body = api_ctx_body(c, &len);
-	acl_audit_log(&ar->peer, api_ctx_request_id(c), api_ctx_status(c), r->op->label, r->hub,
-	              r->group  ? r->group
-	              : r->user ? r->user
-	                        : r->connection,
-	              body, len);
+	access_audit_log(&ar->peer, api_ctx_request_id(c), api_ctx_status(c), r->op->label, r->hub,
+	                 r->group  ? r->group
+	                 : r->user ? r->user
+	                           : r->connection,
+	                 body, len);
 }
 
 int admit_install(struct admit *ad, struct api *a)

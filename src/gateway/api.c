@@ -1,5 +1,5 @@
 /* api.c: the access handler: route, bound, validate, answer locally or hand the request to the upstream. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "api.h"
 
 #include <errno.h>
@@ -15,14 +15,14 @@
 #include <time.h>
 
 #include "buf.h"
-#include "config.h"
+#include "cfg.h"
 #include "cred.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "ops.h"
-#include "relay.h"
-#include "slow.h"
+#include "dispatch.h"
+#include "arrival.h"
 #include "token.h"
 #include "upstream.h"
 
@@ -66,7 +66,7 @@ struct api {
 	size_t nkick;
 	int draining;
 	int local_only;
-	struct relay *relay;
+	struct dispatch *dispatch;
 	api_async_fn async_fn;
 	void *async_arg;
 	api_access_fn access_fn;
@@ -122,14 +122,6 @@ static long run_kicked(void *arg);
 
 /* ---- module ---- */
 
-static void healthz(struct api_ctx *c, void *arg)
-{
-	static const char ok[] = "{\"status\":\"ok\"}";
-
-	(void)arg;
-	api_reply(c, 200, "application/json", ok, sizeof ok - 1);
-}
-
 struct api *api_new(struct loop *l, struct up *up, const struct cfg *cfg, const struct cred *cred)
 {
 	struct api *a = calloc(1, sizeof *a);
@@ -143,7 +135,6 @@ struct api *api_new(struct loop *l, struct up *up, const struct cfg *cfg, const 
 	if (getrandom(&a->rid_state, sizeof a->rid_state, 0) != (ssize_t)sizeof a->rid_state)
 		a->rid_state = (uint64_t)time(NULL) ^ (uint64_t)loop_now_ms() << 20;
 	a->rid_state |= 1;
-	api_register(a, "GET", "/healthz", API_EXACT, healthz, NULL);
 	if (loop_add_prepare(l, run_kicked, a) < 0) {
 		free(a);
 		return NULL;
@@ -157,9 +148,9 @@ void api_configure(struct api *a, const struct cfg *cfg, const struct cred *cred
 	a->cred = cred;
 }
 
-void api_set_relay(struct api *a, struct relay *r)
+void api_set_dispatch(struct api *a, struct dispatch *r)
 {
-	a->relay = r;
+	a->dispatch = r;
 }
 
 void api_set_local_only(struct api *a, int on)
@@ -538,7 +529,7 @@ void api_abort_all(struct api *a, int status, const char *code, const char *mess
 	while (a->suspended != NULL) {
 		struct api_ctx *c = a->suspended;
 		if (c->job != NULL)
-			relay_cancel(c->job);
+			dispatch_cancel(c->job);
 		loop_timer_stop(c->deadline);
 		if (c->on_abort != NULL)
 			c->on_abort(c, c->abort_arg);
@@ -860,7 +851,7 @@ static void on_deadline(void *arg)
 {
 	struct api_ctx *c = arg;
 
-	relay_cancel(c->job);
+	dispatch_cancel(c->job);
 	api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms",
 	                c->api->cfg->timeout_ms);
 	api_resume(c);
@@ -925,7 +916,7 @@ static void on_upstream_done(struct up_job *job, void *arg)
 	api_resume(c);
 }
 
-static void on_relay_done(struct up_job *job, const struct relay_result *r, void *arg)
+static void on_dispatch_done(struct up_job *job, const struct dispatch_result *r, void *arg)
 {
 	(void)r;
 	on_upstream_done(job, arg);
@@ -1066,9 +1057,9 @@ static void forward(struct api_ctx *c)
 	job->arg = c;
 	if (c->deadline == NULL && (c->deadline = loop_timer_new(a->loop, on_deadline, c)) == NULL)
 		goto oom;
-	rc = a->relay != NULL ? relay_start(a->relay, job, on_relay_done, c, &wait_ms)
-	                      : up_submit(a->up, job);
-	if (rc == RELAY_OPEN) {
+	rc = a->dispatch != NULL ? dispatch_start(a->dispatch, job, on_dispatch_done, c, &wait_ms)
+	                         : up_submit(a->up, job);
+	if (rc == DISPATCH_OPEN) {
 		reply_circuit_open(c, wait_ms);
 		return;
 	}
@@ -1156,7 +1147,7 @@ enum MHD_Result api_handler(void *cls, struct MHD_Connection *conn, const char *
 		return MHD_YES;
 	}
 	if (c->phase == PH_BODY) {
-		slow_request_received(conn); /* whole: no arrival deadline while it is handled */
+		arrival_request_received(conn); /* whole: no arrival deadline while it is handled */
 		dispatch(c);
 	}
 	if (c->phase == PH_REPLIED && !c->queued)
@@ -1195,7 +1186,7 @@ void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	size_t i;
 
 	(void)toe;
-	slow_request_done(conn); /* the next request on this connection must arrive in time */
+	arrival_request_done(conn); /* the next request on this connection must arrive in time */
 	if (c == NULL || is_uri_mark(c))
 		return;
 	*req_cls = NULL;

@@ -15,7 +15,7 @@ struct cred;
 struct ops_req;
 struct api;
 struct api_ctx; /* one request; valid from the first handler call until the request completes */
-struct relay;
+struct dispatch;
 struct ops_err;
 
 #define API_ROUTES_MAX        32
@@ -35,7 +35,7 @@ struct api_peer {
 struct api *api_new(struct loop *l, struct up *up, const struct cfg *cfg, const struct cred *cred);
 void api_configure(struct api *a, const struct cfg *cfg, const struct cred *cred);
 /* Send operations through the retry driver (borrowed) instead of one up_submit. */
-void api_set_relay(struct api *a, struct relay *r);
+void api_set_dispatch(struct api *a, struct dispatch *r);
 /* Serve only the registered local endpoints (a metrics-only listener): /api/... is 404 there. */
 void api_set_local_only(struct api *a, int on);
 void api_free(struct api *a); /* accepts NULL */

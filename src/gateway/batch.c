@@ -1,5 +1,5 @@
 /* batch.c: JSON batching (POST /$batch, Microsoft Graph shape): parsing, dependsOn scheduling, responses. */
-#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h>
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "utf8.h"
+#include "b64.h"
 #include "jwt.h"
 #include "pct.h"
 #include "wpslimits.h"

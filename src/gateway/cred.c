@@ -1,5 +1,5 @@
 /* cred.c: read the access key or the connection string from a private file and sign upstream JWTs. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "cred.h"
 
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 
-#include "config.h"
+#include "cfg.h"
 #include "connstr.h"
 #include "entra.h"
 #include "jwt.h"

@@ -1,5 +1,5 @@
 /* daemon.c: start-up order (config, credentials, loop, upstream, api, listeners), SIGHUP, SIGTERM drain. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "daemon.h"
 
 #include <curl/curl.h>
@@ -17,20 +17,20 @@
 
 #include "admit.h"
 #include "api.h"
-#include "bapi.h"
-#include "config.h"
+#include "batch_api.h"
+#include "cfg.h"
 #include "cred.h"
-#include "health.h"
+#include "monitor.h"
 #include "httpd.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "outbox.h"
-#include "relay.h"
+#include "dispatch.h"
 #include "sdnotify.h"
-#include "slow.h"
-#include "spool.h"
+#include "arrival.h"
+#include "outbox_api.h"
 #include "upstream.h"
 
 #ifndef WPSGATE_VERSION
@@ -46,14 +46,14 @@ struct daemon {
 	struct cred *cred;
 	struct loop *loop;
 	struct up *up;
-	struct relay *relay;
+	struct dispatch *dispatch;
 	struct api *api;
-	struct api *mapi;    /* the metrics-only listener's, or NULL */
-	struct spool *spool; /* NULL: no outbox configured */
-	struct bapi *bapi;
+	struct api *mapi;              /* the metrics-only listener's, or NULL */
+	struct outbox_api *outbox_api; /* NULL: no outbox configured */
+	struct batch_api *batch_api;
 	struct admit *admit;
-	struct health *health;
-	struct slow *slow; /* request arrival deadlines (limits.request_timeout_s) */
+	struct monitor *monitor;
+	struct arrival *arrival; /* request arrival deadlines (limits.request_timeout_s) */
 	struct listen_set ls;
 	struct httpd *httpd[LISTEN_MAX];
 	size_t nhttpd;
@@ -150,13 +150,13 @@ static void reload(struct daemon *d)
 	api_configure(d->api, cfg, cred);
 	if (d->mapi != NULL)
 		api_configure(d->mapi, cfg, cred);
-	relay_configure(d->relay, &cfg->retry);
-	slow_set_timeout(d->slow, (unsigned long)cfg->request_timeout_s * 1000);
-	if (d->spool != NULL)
-		spool_configure(d->spool, cfg);
-	bapi_configure(d->bapi, cfg);
+	dispatch_configure(d->dispatch, &cfg->retry);
+	arrival_set_timeout(d->arrival, (unsigned long)cfg->request_timeout_s * 1000);
+	if (d->outbox_api != NULL)
+		outbox_api_configure(d->outbox_api, cfg);
+	batch_api_configure(d->batch_api, cfg);
 	admit_configure(d->admit, cfg);
-	health_set_cred(d->health, cred);
+	monitor_set_cred(d->monitor, cred);
 	metrics_init(WPSGATE_VERSION, cfg->api_version, 1);
 	metrics_reload(1);
 	apply_log(d, cfg);
@@ -208,8 +208,8 @@ static int start_listeners(struct daemon *d, char *err, size_t errlen)
 	o.completed = api_completed;
 	o.completed_cls = d->api;
 	o.uri_log = api_uri_check;
-	o.notify_conn = slow_notify;
-	o.notify_conn_cls = d->slow;
+	o.notify_conn = arrival_notify;
+	o.notify_conn_cls = d->arrival;
 	if (d->cfg->metrics.listen_set) {
 		struct listen_sock *m;
 		int fd;
@@ -253,19 +253,21 @@ static void drain(struct daemon *d)
 	api_set_draining(d->api, 1);
 	if (d->mapi != NULL)
 		api_set_draining(d->mapi, 1);
-	health_set_draining(d->health, 1);
-	if (d->spool != NULL)
-		spool_stop_delivery(d->spool);
-	while ((api_inflight(d->api) > 0 || (d->spool != NULL && spool_inflight(d->spool) > 0)) &&
+	monitor_set_draining(d->monitor, 1);
+	if (d->outbox_api != NULL)
+		outbox_api_stop_delivery(d->outbox_api);
+	while ((api_inflight(d->api) > 0 ||
+	        (d->outbox_api != NULL && outbox_api_inflight(d->outbox_api) > 0)) &&
 	       loop_now_ms() < until)
 		if (loop_once(d->loop, 100) < 0)
 			break;
-	if (d->spool != NULL) {
-		if (spool_inflight(d->spool) > 0)
+	if (d->outbox_api != NULL) {
+		if (outbox_api_inflight(d->outbox_api) > 0)
 			log_warn("shutdown: %u outbox deliveries still in flight; their rows are sent again "
 			         "after a restart",
-			         spool_inflight(d->spool));
-		spool_close(d->spool); /* commits what is queued; rows in flight go back to the queue */
+			         outbox_api_inflight(d->outbox_api));
+		outbox_api_close(
+		        d->outbox_api); /* commits what is queued; rows in flight go back to the queue */
 	}
 	if (api_inflight(d->api) > 0) {
 		log_warn("shutdown: answering %u request(s) still in flight with 503", api_inflight(d->api));
@@ -288,18 +290,18 @@ static void teardown(struct daemon *d)
 	for (i = d->nhttpd; i > 0; i--)
 		httpd_free(d->httpd[i - 1]);
 	d->nhttpd = 0;
-	slow_free(d->slow);
+	arrival_free(d->arrival);
 	listen_close_all(&d->ls);
 	loop_timer_free(d->watchdog);
-	spool_free(d->spool);
+	outbox_api_free(d->outbox_api);
 	for (i = 0; d->loop != NULL && i < 5; i++) /* callbacks the outbox posted while closing */
 		loop_once(d->loop, 0);
-	bapi_free(d->bapi);
+	batch_api_free(d->batch_api);
 	api_free(d->mapi);
 	api_free(d->api);
 	admit_free(d->admit);
-	health_free(d->health);
-	relay_free(d->relay);
+	monitor_free(d->monitor);
+	dispatch_free(d->dispatch);
 	up_free(d->up);
 	loop_free(d->loop);
 	cred_free(d->cred);
@@ -314,7 +316,7 @@ static void on_breaker(enum retry_breaker_state from, enum retry_breaker_state t
 
 	(void)from;
 	if (to != RETRY_BREAKER_OPEN)
-		spool_kick(d->spool);
+		outbox_api_kick(d->outbox_api);
 }
 
 /* The group the default access rule grants: listen.unix.group, else the socket file's, else ours. */
@@ -381,15 +383,15 @@ int daemon_run(const char *config_path, int verbose)
 	}
 	metrics_init(WPSGATE_VERSION, d.cfg->api_version, 0);
 	if ((d.loop = loop_new()) == NULL ||
-	    (d.slow = slow_new(d.loop, (unsigned long)d.cfg->request_timeout_s * 1000)) == NULL ||
+	    (d.arrival = arrival_new(d.loop, (unsigned long)d.cfg->request_timeout_s * 1000)) == NULL ||
 	    (d.up = up_new(d.loop, d.cfg, d.cred)) == NULL ||
-	    (d.relay = relay_new(d.loop, d.up, &d.cfg->retry, on_breaker, &d)) == NULL ||
+	    (d.dispatch = dispatch_new(d.loop, d.up, &d.cfg->retry, on_breaker, &d)) == NULL ||
 	    (d.api = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL ||
 	    (d.cfg->metrics.listen_set && (d.mapi = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL)) {
 		log_err("start-up failed: out of memory");
 		goto out;
 	}
-	api_set_relay(d.api, d.relay);
+	api_set_dispatch(d.api, d.dispatch);
 	if (d.mapi != NULL)
 		api_set_local_only(d.mapi, 1);
 	loop_on_signal(d.loop, on_signal, &d);
@@ -407,15 +409,15 @@ int daemon_run(const char *config_path, int verbose)
 	}
 	/* the outbox is opened as the user the daemon runs as from now on */
 	if (d.cfg->outbox.path != NULL &&
-	    (d.spool = spool_new(d.loop, d.api, d.relay, d.cfg, err, sizeof err)) == NULL) {
+	    (d.outbox_api = outbox_api_new(d.loop, d.api, d.dispatch, d.cfg, err, sizeof err)) == NULL) {
 		log_kv(WLOG_ERR, "cannot open the outbox", "error", err, NULL);
 		goto out;
 	}
-	if ((d.bapi = bapi_new(d.api, d.relay, d.spool, d.cfg)) == NULL ||
-	    (d.health = health_new(d.relay, d.spool, d.cred)) == NULL ||
-	    (health_set_upstream(d.health, d.up), 0) ||
-	    health_install(d.health, d.api, d.cfg->metrics.on_api) < 0 ||
-	    (d.mapi != NULL && health_install(d.health, d.mapi, 1) < 0) ||
+	if ((d.batch_api = batch_api_new(d.api, d.dispatch, d.outbox_api, d.cfg)) == NULL ||
+	    (d.monitor = monitor_new(d.dispatch, d.outbox_api, d.cred)) == NULL ||
+	    (monitor_set_upstream(d.monitor, d.up), 0) ||
+	    monitor_install(d.monitor, d.api, d.cfg->metrics.on_api) < 0 ||
+	    (d.mapi != NULL && monitor_install(d.monitor, d.mapi, 1) < 0) ||
 	    admit_install(d.admit, d.api) < 0) {
 		log_err("start-up failed: out of memory");
 		goto out;

@@ -1,5 +1,5 @@
 /* dcfg.c: libconfig helpers shared by the gateway modules: typed, range-checked members, errors by key and line. */
-#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h>
 
 #include <stdarg.h>
 #include <stdio.h>

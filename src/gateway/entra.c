@@ -1,6 +1,6 @@
 /* entra.c: the Entra ID token cache: building token requests, parsing answers, refresh ahead of expiry,
  * one forced refresh per rejected token, backoff while the token service fails, and queued waiters. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "entra.h"
 
 #include <ctype.h>

@@ -1,5 +1,5 @@
 /* entra_cfg.c: the upstream.entra config section (kinds, keys, AZURE_* environment) and its secret files. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
+#include "cfg.h"
 #include "cred.h"
 #include "entra.h"
 #include "entra_impl.h"

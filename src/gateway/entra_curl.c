@@ -1,5 +1,5 @@
 /* entra_curl.c: token requests of the Entra ID cache as easy handles on upstream.c's multi handle. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "entra_curl.h"
 
 #include <stdio.h>

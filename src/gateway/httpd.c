@@ -1,5 +1,5 @@
 /* httpd.c: drive libmicrohttpd daemons from the loop (their epoll fd, MHD_run, MHD_get_timeout). */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "httpd.h"
 
 #include <stdarg.h>

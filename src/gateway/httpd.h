@@ -19,7 +19,7 @@ struct httpd_opts {
 	/* MHD_OPTION_URI_LOG_CALLBACK: sees the request target before libmicrohttpd splits the query */
 	void *(*uri_log)(void *cls, const char *uri, struct MHD_Connection *conn);
 	void *uri_log_cls;
-	MHD_NotifyConnectionCallback notify_conn; /* connection start and close (slow.c) */
+	MHD_NotifyConnectionCallback notify_conn; /* connection start and close (arrival.c) */
 	void *notify_conn_cls;
 };
 

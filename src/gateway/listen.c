@@ -1,5 +1,5 @@
 /* listen.c: open the listening sockets (Unix with mode and group, loopback TCP, systemd socket activation). */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "listen.h"
 
 #include <arpa/inet.h>
@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "cfg.h"
 #include "log.h"
 
 #define SD_LISTEN_FDS_START 3

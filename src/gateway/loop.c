@@ -1,5 +1,5 @@
 /* loop.c: epoll event loop with fd watchers, a timer min-heap, a signalfd and a cross-thread post queue. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "loop.h"
 
 #include <errno.h>

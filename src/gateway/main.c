@@ -1,5 +1,5 @@
 /* main.c: wpsgated's command line: -c FILE, -t, -v, -h, -V; everything else is in libwpsgated.a. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 /* outbox.c: durable asynchronous delivery store: SQLite (WAL) written by one thread that group-commits. */
-#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

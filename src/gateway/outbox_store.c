@@ -1,5 +1,5 @@
 /* outbox_store.c: the outbox database (schema, statements, open, counts) and the writer thread's target table. */
-#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* outbox_writer.c: the outbox's writer thread: one transaction per cycle (group commit), hand-outs in target order. */
-#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* retry.c: retry policy for upstream attempts: classification, jittered backoff, server hints, budget, breaker. */
-#include <config.h> /* autoconf; "config.h" would find src/gateway/config.h */
+#include <config.h>
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* sdnotify.c: write sd_notify datagrams to $NOTIFY_SOCKET; read the watchdog interval. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "sdnotify.h"
 
 #include <errno.h>

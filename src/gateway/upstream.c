@@ -1,5 +1,5 @@
 /* upstream.c: the CURLM socket-API driver on the event loop, easy-handle recycling, and one job attempt. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
+#include <config.h>
 #include "upstream.h"
 
 #include <curl/curl.h>
@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "config.h"
+#include "cfg.h"
 #include "cred.h"
 #include "entra.h"
 #include "entra_curl.h"

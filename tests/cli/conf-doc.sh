@@ -179,8 +179,8 @@ done < "$tmp/groups"
 echo "conf-doc: an unknown key is refused (with its line) in $ngroups groups"
 
 # ---- 3. every key the parsers know is documented ----
-# Key lists: the NULL-terminated name arrays of config.c, retry.c, outbox.c, batch.c and entra_cfg.c,
-# and the strcmp(name, "...") chains of metrics.c, ratelimit.c, guard.c and acl.c.
+# Key lists: the NULL-terminated name arrays of cfg.c, retry.c, outbox.c, batch.c and entra_cfg.c,
+# and the strcmp(name, "...") chains of metrics.c, ratelimit.c, guard.c and access.c.
 arrays() {   # $1 file, $2 array name -> the names, one a line
 	awk -v want="$2" '
 	$0 ~ "static const char \\*const " want "\\[\\]" { on = 1 }
@@ -213,8 +213,8 @@ code_keys() {   # $1 prefixes (space separated, "" for the top), then the names 
 want_list() {   # $1 description, $2 file: the names must not be empty (a parser was renamed?)
 	[ -s "$2" ] || say_fail "no key names found in $1 (the test's extraction needs an update)"
 }
-for spec in "config.c top_keys -" "config.c listen_keys listen" "config.c unix_keys listen.unix" \
-            "config.c upstream_keys upstream" "config.c limits_keys limits" "config.c log_keys log" \
+for spec in "cfg.c top_keys -" "cfg.c listen_keys listen" "cfg.c unix_keys listen.unix" \
+            "cfg.c upstream_keys upstream" "cfg.c limits_keys limits" "cfg.c log_keys log" \
             "retry.c known retry" "retry.c bknown retry.breaker" "outbox.c known outbox" \
             "batch.c known batch" "entra_cfg.c known_keys upstream.entra"; do
 	set -- $spec
@@ -222,16 +222,16 @@ for spec in "config.c top_keys -" "config.c listen_keys listen" "config.c unix_k
 	want_list "$1 $2[]" "$tmp/names"
 	code_keys "$3" < "$tmp/names"
 done
-for spec in "metrics.c metrics" "ratelimit.c ratelimit" "guard.c guard" "acl.c access access.rules[]"; do
+for spec in "metrics.c metrics" "ratelimit.c ratelimit" "guard.c guard" "access.c access access.rules[]"; do
 	set -- $spec
 	f=$1; shift
 	strcmps "$gw/$f" > "$tmp/names"
 	want_list "$f" "$tmp/names"
 	code_keys "$*" < "$tmp/names"
 done
-# The modules' sections themselves must be known to config.c's table and documented as groups.
-sed -n 's/^[[:space:]]*{ "\([a-z.]*\)",.*load_.*/\1/p' "$gw/config.c" > "$tmp/names"
-want_list "config.c sections[]" "$tmp/names"
+# The modules' sections themselves must be known to cfg.c's table and documented as groups.
+sed -n 's/^[[:space:]]*{ "\([a-z.]*\)",.*load_.*/\1/p' "$gw/cfg.c" > "$tmp/names"
+want_list "cfg.c sections[]" "$tmp/names"
 code_keys "-" < "$tmp/names"
 echo "conf-doc: $ncode key names of the parsers checked against the page"
 

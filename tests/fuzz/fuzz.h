@@ -2,7 +2,7 @@
 #ifndef WPS_FUZZ_H
 #define WPS_FUZZ_H
 
-#include <config.h> /* autoconf (_GNU_SOURCE): first, before any system header */
+#include <config.h>
 
 #include <stddef.h>
 #include <stdint.h>

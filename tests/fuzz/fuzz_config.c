@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway/config.h"
+#include "gateway/cfg.h"
 #include "ops.h"
 
 /* libconfig 1.5 (Debian 12) leaks the string its scanner just read when the parser then fails

@@ -9,7 +9,7 @@
 
 #include "check_main.h"
 #include "gateway/api.h"
-#include "gateway/config.h"
+#include "gateway/cfg.h"
 #include "gateway/loop.h"
 #include "gateway/upstream.h"
 #include "ops.h"

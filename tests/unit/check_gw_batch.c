@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <libconfig.h>
 
+#include "b64.h"
 #include "buf.h"
 #include "jwt.h"
 #include "ops.h"

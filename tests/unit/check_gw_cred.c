@@ -14,7 +14,7 @@
 #include "check_main.h"
 #include "jwt.h"
 #include "wpslimits.h"
-#include "gateway/config.h"
+#include "gateway/cfg.h"
 #include "gateway/cred.h"
 
 #define KEY "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "gateway/config.h"
+#include "gateway/cfg.h"
 #include "gateway/listen.h"
 
 static char dir[64];

@@ -1,4 +1,5 @@
 /* check_pct.c: unit tests for percent-encoding and UTF-8 validation (pct.c). */
+#include "utf8.h"
 #include "config.h"
 
 #include <check.h>

@@ -1,4 +1,4 @@
-/* acl.c: access rules for Unix-socket peers (SO_PEERCRED), TCP policy, and the audit line. */
+/* access.c: access rules for Unix-socket peers (SO_PEERCRED), TCP policy, and the audit line. */
 #include <config.h>
 
 #include <errno.h>
@@ -11,7 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "acl.h"
+#include "access.h"
+#include "digest.h"
 #include "gateway/dcfg.h"
 #include "jwt.h"
 #include "log.h"
@@ -24,7 +25,7 @@ static const config_setting_t *as_list(const config_setting_t *m)
 	return NULL;
 }
 
-static int parse_ids(const config_setting_t *m, int users, struct acl_rule *r, char *err, size_t errlen)
+static int parse_ids(const config_setting_t *m, int users, struct access_rule *r, char *err, size_t errlen)
 {
 	const char *key = users ? "access.rules.users" : "access.rules.groups";
 	int i, n;
@@ -34,7 +35,7 @@ static int parse_ids(const config_setting_t *m, int users, struct acl_rule *r, c
 		return -1;
 	}
 	n = config_setting_length(m);
-	if (n > ACL_RULE_IDS_MAX) {
+	if (n > ACCESS_RULE_IDS_MAX) {
 		dcfg_keyfail(m, err, errlen, key, "too many entries");
 		return -1;
 	}
@@ -87,7 +88,7 @@ static int parse_ids(const config_setting_t *m, int users, struct acl_rule *r, c
 	return 0;
 }
 
-static int parse_hubs(const config_setting_t *m, struct acl_rule *r, char *err, size_t errlen)
+static int parse_hubs(const config_setting_t *m, struct access_rule *r, char *err, size_t errlen)
 {
 	int i, n;
 
@@ -96,7 +97,7 @@ static int parse_hubs(const config_setting_t *m, struct acl_rule *r, char *err, 
 		return -1;
 	}
 	n = config_setting_length(m);
-	if (n == 0 || n > ACL_RULE_IDS_MAX) {
+	if (n == 0 || n > ACCESS_RULE_IDS_MAX) {
 		dcfg_keyfail(m, err, errlen, "access.rules.hubs", "must have 1 to 64 entries");
 		return -1;
 	}
@@ -127,7 +128,7 @@ static int parse_hubs(const config_setting_t *m, struct acl_rule *r, char *err, 
 	return 0;
 }
 
-static int parse_ops(const config_setting_t *m, struct acl_rule *r, char *err, size_t errlen)
+static int parse_ops(const config_setting_t *m, struct access_rule *r, char *err, size_t errlen)
 {
 	int i, n;
 
@@ -160,7 +161,7 @@ static int parse_ops(const config_setting_t *m, struct acl_rule *r, char *err, s
 	return 0;
 }
 
-static int parse_rule(const config_setting_t *g, struct acl_rule *r, char *err, size_t errlen)
+static int parse_rule(const config_setting_t *g, struct access_rule *r, char *err, size_t errlen)
 {
 	int i, have_who = 0;
 
@@ -205,7 +206,7 @@ static int parse_rule(const config_setting_t *g, struct acl_rule *r, char *err, 
 	return 0;
 }
 
-int acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t errlen)
+int access_cfg_parse(const config_setting_t *s, struct access_cfg *out, char *err, size_t errlen)
 {
 	int i, n;
 
@@ -239,7 +240,7 @@ int acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, siz
 				goto bad;
 			}
 			n = config_setting_length(m);
-			if (n > ACL_RULES_MAX) {
+			if (n > ACCESS_RULES_MAX) {
 				dcfg_keyfail(m, err, errlen, "access.rules", "too many rules");
 				goto bad;
 			}
@@ -258,11 +259,11 @@ int acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, siz
 	}
 	return 0;
 bad:
-	acl_cfg_fini(out);
+	access_cfg_fini(out);
 	return -1;
 }
 
-void acl_cfg_fini(struct acl_cfg *c)
+void access_cfg_fini(struct access_cfg *c)
 {
 	size_t i, j;
 
@@ -275,7 +276,7 @@ void acl_cfg_fini(struct acl_cfg *c)
 	c->tcp_allow = 1;
 }
 
-void acl_peer_tcp(struct acl_peer *p)
+void access_peer_tcp(struct access_peer *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->is_unix = 0;
@@ -284,12 +285,12 @@ void acl_peer_tcp(struct acl_peer *p)
 	p->pid = 0;
 }
 
-int acl_peer_groups_from_uid(struct acl_peer *p)
+int access_peer_groups_from_uid(struct access_peer *p)
 {
 	struct passwd pwbuf, *pw = NULL;
 	char sbuf[4096];
-	gid_t gl[ACL_PEER_GROUPS_MAX];
-	int n = ACL_PEER_GROUPS_MAX;
+	gid_t gl[ACCESS_PEER_GROUPS_MAX];
+	int n = ACCESS_PEER_GROUPS_MAX;
 
 	p->groups[0] = p->gid;
 	p->ngroups = 1;
@@ -298,9 +299,9 @@ int acl_peer_groups_from_uid(struct acl_peer *p)
 	/* When the user is in more groups than fit, getgrouplist fills what fits and returns -1;
 	 * rules are allow-lists, so a group left out can only deny, never allow. */
 	if (getgrouplist(pw->pw_name, pw->pw_gid, gl, &n) < 0)
-		n = ACL_PEER_GROUPS_MAX;
-	if (n > ACL_PEER_GROUPS_MAX)
-		n = ACL_PEER_GROUPS_MAX;
+		n = ACCESS_PEER_GROUPS_MAX;
+	if (n > ACCESS_PEER_GROUPS_MAX)
+		n = ACCESS_PEER_GROUPS_MAX;
 	if (n < 0)
 		n = 0;
 	memcpy(p->groups, gl, (size_t)n * sizeof(gid_t));
@@ -308,11 +309,11 @@ int acl_peer_groups_from_uid(struct acl_peer *p)
 	return 0;
 }
 
-int acl_peer_from_fd(int fd, struct acl_peer *p)
+int access_peer_from_fd(int fd, struct access_peer *p)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
-	gid_t gl[ACL_PEER_GROUPS_MAX];
+	gid_t gl[ACCESS_PEER_GROUPS_MAX];
 	socklen_t glen = sizeof(gl);
 
 	memset(p, 0, sizeof(*p));
@@ -337,11 +338,11 @@ int acl_peer_from_fd(int fd, struct acl_peer *p)
 	(void)gl;
 	(void)glen;
 #endif
-	acl_peer_groups_from_uid(p);
+	access_peer_groups_from_uid(p);
 	return 0;
 }
 
-static int peer_in_group(const struct acl_peer *p, gid_t g)
+static int peer_in_group(const struct access_peer *p, gid_t g)
 {
 	size_t i;
 
@@ -353,7 +354,7 @@ static int peer_in_group(const struct acl_peer *p, gid_t g)
 	return 0;
 }
 
-static int rule_matches(const struct acl_rule *r, const struct acl_peer *p, enum ops_class cls,
+static int rule_matches(const struct access_rule *r, const struct access_peer *p, enum ops_class cls,
                         const char *hub)
 {
 	size_t i;
@@ -378,8 +379,8 @@ static int rule_matches(const struct acl_rule *r, const struct acl_peer *p, enum
 	return who;
 }
 
-int acl_allow(const struct acl_cfg *c, const struct acl_peer *p, enum ops_class cls, const char *hub,
-              gid_t socket_gid)
+int access_allow(const struct access_cfg *c, const struct access_peer *p, enum ops_class cls, const char *hub,
+                 gid_t socket_gid)
 {
 	size_t i;
 
@@ -397,7 +398,7 @@ int acl_allow(const struct acl_cfg *c, const struct acl_peer *p, enum ops_class 
 	return 0;
 }
 
-int acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *body, size_t len)
+int access_audit_fill(struct access_audit *a, const struct access_peer *p, const void *body, size_t len)
 {
 	unsigned char md[32];
 	unsigned int mdlen = sizeof md, i;
@@ -421,7 +422,7 @@ int acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *bo
 		strcpy(a->exe, "-");
 	}
 	snprintf(a->body_bytes, sizeof(a->body_bytes), "%zu", len);
-	if (sha256_digest(len > 0 ? body : "", len, md) < 0) {
+	if (digest_sha256(len > 0 ? body : "", len, md) < 0) {
 		strcpy(a->body_sha256, "?");
 		return -1;
 	}
@@ -433,13 +434,13 @@ int acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *bo
 	return 0;
 }
 
-void acl_audit_log(const struct acl_peer *p, const char *request_id, int status, const char *op_label,
-                   const char *hub, const char *target, const void *body, size_t len)
+void access_audit_log(const struct access_peer *p, const char *request_id, int status, const char *op_label,
+                      const char *hub, const char *target, const void *body, size_t len)
 {
-	struct acl_audit a;
+	struct access_audit a;
 	char st[16] = "-";
 
-	acl_audit_fill(&a, p, body, len);
+	access_audit_fill(&a, p, body, len);
 	if (status > 0)
 		snprintf(st, sizeof(st), "%d", status);
 	log_kv(WLOG_INFO, "audit", "request_id", request_id != NULL ? request_id : "-", "status", st, "peer",

@@ -1,7 +1,7 @@
-/* acl.h: who may use the gateway (peer credentials, access rules by operation class and hub) and
+/* access.h: who may use the gateway (peer credentials, access rules by operation class and hub) and
  * the audit line of every request that changes something. */
-#ifndef WPS_GW_ACL_H
-#define WPS_GW_ACL_H
+#ifndef WPS_GW_ACCESS_H
+#define WPS_GW_ACCESS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -11,20 +11,20 @@
 #include "buf.h"
 #include "ops.h"
 
-#define ACL_RULES_MAX       64  /* entries in access.rules */
-#define ACL_RULE_IDS_MAX    64  /* users, groups or hubs in one rule */
-#define ACL_PEER_GROUPS_MAX 64  /* supplementary groups of a peer that the rules look at */
-#define ACL_EXE_MAX         256 /* bytes of a peer's executable path in the audit line */
+#define ACCESS_RULES_MAX       64  /* entries in access.rules */
+#define ACCESS_RULE_IDS_MAX    64  /* users, groups or hubs in one rule */
+#define ACCESS_PEER_GROUPS_MAX 64  /* supplementary groups of a peer that the rules look at */
+#define ACCESS_EXE_MAX         256 /* bytes of a peer's executable path in the audit line */
 
 /* One rule of `access.rules`: it allows a peer that is one of `users` or in one of `groups`
  * to use the operation classes `ops` on the hubs `hubs`. */
-struct acl_rule {
-	uid_t uids[ACL_RULE_IDS_MAX];
+struct access_rule {
+	uid_t uids[ACCESS_RULE_IDS_MAX];
 	size_t nuids;
 	int any_user; /* users = [ "*" ] */
-	gid_t gids[ACL_RULE_IDS_MAX];
+	gid_t gids[ACCESS_RULE_IDS_MAX];
 	size_t ngids;
-	char *hubs[ACL_RULE_IDS_MAX]; /* owned; exact hub names */
+	char *hubs[ACCESS_RULE_IDS_MAX]; /* owned; exact hub names */
 	size_t nhubs;
 	int any_hub;      /* "*" in hubs, or hubs not given */
 	unsigned classes; /* bit (1u << enum ops_class); all when ops not given */
@@ -43,8 +43,8 @@ struct acl_rule {
  * Without `rules`, root and the members of the socket's group may do everything and nobody else
  * anything. With rules, root and the peers a rule allows. Names are resolved at parse time.
  */
-struct acl_cfg {
-	struct acl_rule rules[ACL_RULES_MAX];
+struct access_cfg {
+	struct access_rule rules[ACCESS_RULES_MAX];
 	size_t nrules;
 	int have_rules; /* `rules` was given (even empty: nobody but root) */
 	int tcp_allow;
@@ -52,52 +52,52 @@ struct acl_cfg {
 
 /* Parse the `access` setting (NULL: defaults) into *out (initialised here). Returns 0, or -1 with a
  * message naming the key and line (never a value) in err; *out is then empty. */
-int acl_cfg_parse(const config_setting_t *s, struct acl_cfg *out, char *err, size_t errlen);
-void acl_cfg_fini(struct acl_cfg *c); /* frees the contents; accepts NULL */
+int access_cfg_parse(const config_setting_t *s, struct access_cfg *out, char *err, size_t errlen);
+void access_cfg_fini(struct access_cfg *c); /* frees the contents; accepts NULL */
 
 /* The peer of one connection. */
-struct acl_peer {
+struct access_peer {
 	int is_unix; /* 0: TCP, no credentials */
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	gid_t groups[ACL_PEER_GROUPS_MAX]; /* supplementary groups (may include gid) */
+	gid_t groups[ACCESS_PEER_GROUPS_MAX]; /* supplementary groups (may include gid) */
 	size_t ngroups;
 };
 
 /* Fill p for a TCP peer. */
-void acl_peer_tcp(struct acl_peer *p);
+void access_peer_tcp(struct access_peer *p);
 /* Fill p from a connected Unix socket: uid, gid and pid from SO_PEERCRED, the supplementary
  * groups from SO_PEERGROUPS (what the peer process had at connect()), falling back to
- * acl_peer_groups_from_uid. Returns 0 or -1 (errno set; not a Unix socket peer). */
-int acl_peer_from_fd(int fd, struct acl_peer *p);
+ * access_peer_groups_from_uid. Returns 0 or -1 (errno set; not a Unix socket peer). */
+int access_peer_from_fd(int fd, struct access_peer *p);
 /* Set p->groups from the user database (getpwuid + getgrouplist; may block on NSS). Returns 0, or
  * -1 when the uid has no passwd entry (then groups = { gid }). */
-int acl_peer_groups_from_uid(struct acl_peer *p);
+int access_peer_groups_from_uid(struct access_peer *p);
 
 /* May peer p use an operation of class cls on hub? socket_gid: the group of the Unix socket file
  * (listen.unix.group, else the daemon's group); used only when there are no rules.
  * Returns 1 (allow) or 0 (deny: answer 403 AccessDenied and log the peer). hub may be NULL for
  * operations without a hub (GetServiceStatus): such a request needs a rule with any hub. */
-int acl_allow(const struct acl_cfg *c, const struct acl_peer *p, enum ops_class cls, const char *hub,
-              gid_t socket_gid);
+int access_allow(const struct access_cfg *c, const struct access_peer *p, enum ops_class cls, const char *hub,
+                 gid_t socket_gid);
 
 /* The fields of an audit line, each a NUL-terminated string. */
-struct acl_audit {
-	char uid[24];          /* "-" for TCP */
-	char pid[24];          /* "-" for TCP */
-	char exe[ACL_EXE_MAX]; /* readlink /proc/PID/exe, "?" when it cannot be read, "-" for TCP */
+struct access_audit {
+	char uid[24];             /* "-" for TCP */
+	char pid[24];             /* "-" for TCP */
+	char exe[ACCESS_EXE_MAX]; /* readlink /proc/PID/exe, "?" when it cannot be read, "-" for TCP */
 	char body_bytes[24];
 	char body_sha256[65]; /* lower-case hex */
 };
 
 /* Fill a from the peer and the body (borrowed; only hashed and measured, never copied).
  * Returns 0 or -1 (hashing failed; body_sha256 is then "?"). */
-int acl_audit_fill(struct acl_audit *a, const struct acl_peer *p, const void *body, size_t len);
+int access_audit_fill(struct access_audit *a, const struct access_peer *p, const void *body, size_t len);
 /* Log the audit line at info: `msg=audit request_id= status= peer= uid= pid= exe= op= hub= target=
  * body_bytes= body_sha256=`. op_label from the operation table; hub, target (group, user or connection
  * id) and request_id are escaped by the log module; NULL gives "-". status 0: "-" (not answered). */
-void acl_audit_log(const struct acl_peer *p, const char *request_id, int status, const char *op_label,
-                   const char *hub, const char *target, const void *body, size_t len);
+void access_audit_log(const struct access_peer *p, const char *request_id, int status, const char *op_label,
+                      const char *hub, const char *target, const void *body, size_t len);
 
 #endif

@@ -1,5 +1,5 @@
-/* check_gw_slow.c: unit tests for the request arrival deadlines (slow.c) on a real libmicrohttpd daemon. */
-#include <config.h> /* autoconf */
+/* check_gw_arrival.c: unit tests for the request arrival deadlines (arrival.c) on a real libmicrohttpd daemon. */
+#include <config.h>
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -14,10 +14,10 @@
 #include "gateway/httpd.h"
 #include "gateway/listen.h"
 #include "gateway/loop.h"
-#include "gateway/slow.h"
+#include "gateway/arrival.h"
 
 static struct loop *l;
-static struct slow *s;
+static struct arrival *s;
 static struct httpd *h;
 static struct listen_sock ls;
 static int port;
@@ -42,7 +42,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 		*size = 0;
 		return MHD_YES;
 	}
-	slow_request_received(conn);
+	arrival_request_received(conn);
 	r = MHD_create_response_from_buffer(2, (void *)(uintptr_t) "ok", MHD_RESPMEM_PERSISTENT);
 	ret = MHD_queue_response(conn, 200, r);
 	MHD_destroy_response(r);
@@ -55,7 +55,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)cls;
 	(void)req_cls;
 	(void)t;
-	slow_request_done(conn);
+	arrival_request_done(conn);
 }
 
 static void setup(void)
@@ -66,7 +66,7 @@ static void setup(void)
 	char err[256];
 
 	ck_assert_ptr_nonnull(l = loop_new());
-	ck_assert_ptr_nonnull(s = slow_new(l, 300));
+	ck_assert_ptr_nonnull(s = arrival_new(l, 300));
 	memset(&ls, 0, sizeof ls);
 	ls.fd = listen_tcp("127.0.0.1:0", 0, err, sizeof err);
 	ck_assert_msg(ls.fd >= 0, "%s", err);
@@ -79,7 +79,7 @@ static void setup(void)
 	o.mem_limit = 32768;
 	o.handler = handler;
 	o.completed = completed;
-	o.notify_conn = slow_notify;
+	o.notify_conn = arrival_notify;
 	o.notify_conn_cls = s;
 	ck_assert_ptr_nonnull(h = httpd_start(l, &ls, &o, err, sizeof err));
 }
@@ -87,7 +87,7 @@ static void setup(void)
 static void teardown(void)
 {
 	httpd_free(h);
-	slow_free(s);
+	arrival_free(s);
 	close(ls.fd);
 	loop_free(l);
 }
@@ -142,7 +142,7 @@ START_TEST(test_incomplete_headers_cut_off)
 	ck_assert_int_eq(pump(fd, 150, got, sizeof got), 0); /* not before the deadline */
 	ck_assert_int_eq(pump(fd, 1500, got, sizeof got), 1);
 	ck_assert_str_eq(got, "");
-	ck_assert_uint_eq(slow_closed_total(s), 1);
+	ck_assert_uint_eq(arrival_closed_total(s), 1);
 	close(fd);
 }
 END_TEST
@@ -155,10 +155,10 @@ START_TEST(test_whole_request_answered_then_idle_cut)
 	send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 	ck_assert_int_eq(pump(fd, 200, got, sizeof got), 0);
 	ck_assert_ptr_nonnull(strstr(got, "HTTP/1.1 200"));
-	ck_assert_uint_eq(slow_closed_total(s), 0);
+	ck_assert_uint_eq(arrival_closed_total(s), 0);
 	/* keep-alive: the next request does not come within the timeout */
 	ck_assert_int_eq(pump(fd, 1500, got, sizeof got), 1);
-	ck_assert_uint_eq(slow_closed_total(s), 1);
+	ck_assert_uint_eq(arrival_closed_total(s), 1);
 	close(fd);
 }
 END_TEST
@@ -168,17 +168,17 @@ START_TEST(test_timeout_zero_is_off)
 	char got[1024] = "";
 	int fd = client();
 
-	slow_set_timeout(s, 0);
+	arrival_set_timeout(s, 0);
 	send_str(fd, "GET / HTTP/1.1\r\nHost: x\r\n");
 	ck_assert_int_eq(pump(fd, 800, got, sizeof got), 0);
-	ck_assert_uint_eq(slow_closed_total(s), 0);
+	ck_assert_uint_eq(arrival_closed_total(s), 0);
 	/* turned on again (SIGHUP): a request in progress gets its deadline at the next arming only */
-	slow_set_timeout(s, 300);
+	arrival_set_timeout(s, 300);
 	send_str(fd, "\r\n");
 	ck_assert_int_eq(pump(fd, 200, got, sizeof got), 0);
 	ck_assert_ptr_nonnull(strstr(got, "HTTP/1.1 200"));
 	ck_assert_int_eq(pump(fd, 1500, got, sizeof got), 1);
-	ck_assert_uint_eq(slow_closed_total(s), 1);
+	ck_assert_uint_eq(arrival_closed_total(s), 1);
 	close(fd);
 }
 END_TEST

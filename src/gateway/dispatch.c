@@ -1,7 +1,7 @@
-/* relay.c: the retry loop around up_submit: decide after each attempt, wait on a loop timer, ask the
+/* dispatch.c: the retry loop around up_submit: decide after each attempt, wait on a loop timer, ask the
  * breaker again, resubmit the same job. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
-#include "relay.h"
+#include <config.h>
+#include "dispatch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "metrics.h"
 #include "upstream.h"
 
-struct relay {
+struct dispatch {
 	struct loop *loop;
 	struct up *up;
 	struct retry_policy *policy;
@@ -21,18 +21,18 @@ struct relay {
 };
 
 /* Per-job state, hung on the job (job->cleanup_arg) until up_job_free. */
-struct relay_job {
-	struct relay *r;
+struct dispatch_job {
+	struct dispatch *r;
 	struct up_job *job;
 	struct loop_timer *timer; /* the wait before the next attempt */
-	relay_done_fn done;
+	dispatch_done_fn done;
 	void *arg;
 	int probe; /* the attempt in flight is a half-open probe */
 };
 
 static void on_breaker(enum retry_breaker_state from, enum retry_breaker_state to, void *arg)
 {
-	struct relay *r = arg;
+	struct dispatch *r = arg;
 	static const enum metrics_breaker mb[] = { MB_CLOSED, MB_OPEN, MB_HALF_OPEN };
 
 	log_kv(to == RETRY_BREAKER_OPEN ? WLOG_WARN : WLOG_INFO, "circuit breaker", "from",
@@ -42,10 +42,10 @@ static void on_breaker(enum retry_breaker_state from, enum retry_breaker_state t
 		r->on_change(from, to, r->change_arg);
 }
 
-struct relay *relay_new(struct loop *l, struct up *up, const struct retry_cfg *cfg, retry_change_fn on_change,
-                        void *change_arg)
+struct dispatch *dispatch_new(struct loop *l, struct up *up, const struct retry_cfg *cfg,
+                              retry_change_fn on_change, void *change_arg)
 {
-	struct relay *r = calloc(1, sizeof *r);
+	struct dispatch *r = calloc(1, sizeof *r);
 
 	if (r == NULL)
 		return NULL;
@@ -61,7 +61,7 @@ struct relay *relay_new(struct loop *l, struct up *up, const struct retry_cfg *c
 	return r;
 }
 
-void relay_free(struct relay *r)
+void dispatch_free(struct dispatch *r)
 {
 	if (r == NULL)
 		return;
@@ -69,19 +69,19 @@ void relay_free(struct relay *r)
 	free(r);
 }
 
-void relay_configure(struct relay *r, const struct retry_cfg *cfg)
+void dispatch_configure(struct dispatch *r, const struct retry_cfg *cfg)
 {
 	retry_set_cfg(r->policy, cfg);
 }
 
-struct retry_policy *relay_policy(struct relay *r)
+struct retry_policy *dispatch_policy(struct dispatch *r)
 {
 	return r->policy;
 }
 
 static void rj_cleanup(struct up_job *job)
 {
-	struct relay_job *rj = job->cleanup_arg;
+	struct dispatch_job *rj = job->cleanup_arg;
 
 	job->cleanup = NULL;
 	job->cleanup_arg = NULL;
@@ -91,9 +91,9 @@ static void rj_cleanup(struct up_job *job)
 	free(rj);
 }
 
-void relay_cancel(struct up_job *job)
+void dispatch_cancel(struct up_job *job)
 {
-	struct relay_job *rj;
+	struct dispatch_job *rj;
 
 	if (job == NULL)
 		return;
@@ -102,9 +102,9 @@ void relay_cancel(struct up_job *job)
 		loop_timer_stop(rj->timer);
 }
 
-static void finish(struct relay_job *rj, enum retry_verdict v, enum retry_reason why, long delay_ms)
+static void finish(struct dispatch_job *rj, enum retry_verdict v, enum retry_reason why, long delay_ms)
 {
-	struct relay_result res;
+	struct dispatch_result res;
 
 	res.verdict = v;
 	res.reason = why;
@@ -144,14 +144,14 @@ static enum metrics_cause cause_metric(enum retry_reason c)
 
 static void on_attempt(struct up_job *job, void *arg);
 
-/* Ask the breaker and send. Returns 0 (in flight), RELAY_OPEN with *wait_ms, or -1 (up_submit failed). */
-static int attempt(struct relay_job *rj, long *wait_ms)
+/* Ask the breaker and send. Returns 0 (in flight), DISPATCH_OPEN with *wait_ms, or -1 (up_submit failed). */
+static int attempt(struct dispatch_job *rj, long *wait_ms)
 {
 	struct up_job *job = rj->job;
 	int probe = 0;
 
 	if (retry_admit(rj->r->policy, (int64_t)loop_now_ms(), &probe, wait_ms) == RETRY_ADMIT_OPEN)
-		return RELAY_OPEN;
+		return DISPATCH_OPEN;
 	rj->probe = probe;
 	job->done = on_attempt;
 	job->arg = rj;
@@ -166,11 +166,11 @@ static int attempt(struct relay_job *rj, long *wait_ms)
 
 static void on_timer(void *arg)
 {
-	struct relay_job *rj = arg;
+	struct dispatch_job *rj = arg;
 	long wait_ms = 0;
 	int rc = attempt(rj, &wait_ms);
 
-	if (rc == RELAY_OPEN)
+	if (rc == DISPATCH_OPEN)
 		finish(rj, RETRY_GIVE_UP, RETRY_R_BREAKER, wait_ms);
 	else if (rc < 0)
 		finish(rj, RETRY_FINAL, RETRY_R_NONE, 0);
@@ -178,7 +178,7 @@ static void on_timer(void *arg)
 
 static void on_attempt(struct up_job *job, void *arg)
 {
-	struct relay_job *rj = arg;
+	struct dispatch_job *rj = arg;
 	struct retry_outcome o;
 	struct retry_decision d;
 	uint64_t now = loop_now_ms();
@@ -211,9 +211,9 @@ static void on_attempt(struct up_job *job, void *arg)
 	finish(rj, v, v == RETRY_GIVE_UP ? d.reason : d.cause, v == RETRY_GIVE_UP ? d.delay_ms : 0);
 }
 
-int relay_start(struct relay *r, struct up_job *job, relay_done_fn done, void *arg, long *wait_ms)
+int dispatch_start(struct dispatch *r, struct up_job *job, dispatch_done_fn done, void *arg, long *wait_ms)
 {
-	struct relay_job *rj = job->cleanup == rj_cleanup ? job->cleanup_arg : NULL;
+	struct dispatch_job *rj = job->cleanup == rj_cleanup ? job->cleanup_arg : NULL;
 	long w = 0;
 	int rc;
 
@@ -233,7 +233,7 @@ int relay_start(struct relay *r, struct up_job *job, relay_done_fn done, void *a
 	rj->arg = arg;
 	retry_begin(r->policy, (int64_t)loop_now_ms());
 	rc = attempt(rj, &w);
-	if (rc == RELAY_OPEN && wait_ms != NULL)
+	if (rc == DISPATCH_OPEN && wait_ms != NULL)
 		*wait_ms = w > 0 ? w : 1;
 	return rc;
 oom:

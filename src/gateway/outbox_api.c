@@ -1,6 +1,6 @@
-/* spool.c: async acceptance into the outbox, the delivery worker and the /outbox endpoints. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
-#include "spool.h"
+/* outbox_api.c: async acceptance into the outbox, the delivery worker and the /outbox endpoints. */
+#include <config.h>
+#include "outbox_api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,20 +9,20 @@
 
 #include "api.h"
 #include "buf.h"
-#include "config.h"
+#include "cfg.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "ops.h"
 #include "outbox.h"
-#include "relay.h"
+#include "dispatch.h"
 #include "upstream.h"
 
-#define SPOOL_LIST_DEFAULT   100
-#define SPOOL_RETRY_LATER_MS 1000 /* a delivery that could not even start */
+#define OUTBOX_API_LIST_DEFAULT   100
+#define OUTBOX_API_RETRY_LATER_MS 1000 /* a delivery that could not even start */
 
 struct delivery {
-	struct spool *sp;
+	struct outbox_api *sp;
 	struct up_job *job;
 	char id[OUTBOX_ID_LEN + 1];
 	struct delivery *prev, *next;
@@ -30,14 +30,14 @@ struct delivery {
 
 /* A request waiting for its put or retry to commit. c is NULL once the request was aborted. */
 struct pending {
-	struct spool *sp;
+	struct outbox_api *sp;
 	struct api_ctx *c;
 };
 
-struct spool {
+struct outbox_api {
 	struct loop *loop;
 	struct api *api;
-	struct relay *relay;
+	struct dispatch *dispatch;
 	const struct cfg *cfg;
 	struct outbox *ob;
 	struct delivery *live; /* deliveries in flight */
@@ -66,7 +66,7 @@ static const char *static_method(const char *m)
 
 static void delivery_free(struct delivery *d)
 {
-	struct spool *sp = d->sp;
+	struct outbox_api *sp = d->sp;
 
 	if (d->prev != NULL)
 		d->prev->next = d->next;
@@ -79,7 +79,7 @@ static void delivery_free(struct delivery *d)
 	free(d);
 }
 
-static void mark(struct spool *sp, const char *id, enum outbox_result res, int status, long attempts,
+static void mark(struct outbox_api *sp, const char *id, enum outbox_result res, int status, long attempts,
                  long delay_ms, const char *error)
 {
 	struct outbox_mark m;
@@ -94,10 +94,10 @@ static void mark(struct spool *sp, const char *id, enum outbox_result res, int s
 		       "id", id, NULL);
 }
 
-static void on_delivered(struct up_job *job, const struct relay_result *r, void *arg)
+static void on_delivered(struct up_job *job, const struct dispatch_result *r, void *arg)
 {
 	struct delivery *d = arg;
-	struct spool *sp = d->sp;
+	struct outbox_api *sp = d->sp;
 	char why[UP_ERRMSG_MAX + 32];
 	int status = job->result == UP_OK ? (int)job->status : 0;
 
@@ -111,13 +111,14 @@ static void on_delivered(struct up_job *job, const struct relay_result *r, void 
 		break;
 	case RETRY_GIVE_UP:
 		mark(sp, d->id, OUTBOX_RES_RETRY, status, (long)job->attempts,
-		     r->delay_ms > 0 ? r->delay_ms : SPOOL_RETRY_LATER_MS, why);
+		     r->delay_ms > 0 ? r->delay_ms : OUTBOX_API_RETRY_LATER_MS, why);
 		break;
 	case RETRY_FINAL:
 	default:
 		if (job->result == UP_FAILED || job->result == UP_NO_CREDENTIAL)
 			/* nothing reached the service: a local failure, not the row's */
-			mark(sp, d->id, OUTBOX_RES_RETRY, 0, (long)job->attempts, SPOOL_RETRY_LATER_MS, why);
+			mark(sp, d->id, OUTBOX_RES_RETRY, 0, (long)job->attempts, OUTBOX_API_RETRY_LATER_MS,
+			     why);
 		else
 			mark(sp, d->id, OUTBOX_RES_FAILED, status, (long)job->attempts, 0, why);
 		break;
@@ -127,7 +128,7 @@ static void on_delivered(struct up_job *job, const struct relay_result *r, void 
 
 static void deliver(void *arg, struct outbox_msg *msg)
 {
-	struct spool *sp = arg;
+	struct outbox_api *sp = arg;
 	struct delivery *d = NULL;
 	struct up_job *job;
 	const char *q, *method;
@@ -174,30 +175,30 @@ static void deliver(void *arg, struct outbox_msg *msg)
 	ops_req_free(&r);
 	outbox_msg_free(msg);
 	msg = NULL;
-	rc = relay_start(sp->relay, job, on_delivered, d, &wait_ms);
-	if (rc == RELAY_OPEN) {
+	rc = dispatch_start(sp->dispatch, job, on_delivered, d, &wait_ms);
+	if (rc == DISPATCH_OPEN) {
 		mark(sp, d->id, OUTBOX_RES_RETRY, 0, 0, wait_ms, "circuit breaker open");
 		delivery_free(d);
 	} else if (rc < 0) {
-		mark(sp, d->id, OUTBOX_RES_RETRY, 0, 0, SPOOL_RETRY_LATER_MS, job->errmsg);
+		mark(sp, d->id, OUTBOX_RES_RETRY, 0, 0, OUTBOX_API_RETRY_LATER_MS, job->errmsg);
 		delivery_free(d);
 	}
 	return;
 later_free:
-	mark(sp, d->id, OUTBOX_RES_RETRY, 0, 0, SPOOL_RETRY_LATER_MS, "out of memory");
+	mark(sp, d->id, OUTBOX_RES_RETRY, 0, 0, OUTBOX_API_RETRY_LATER_MS, "out of memory");
 	delivery_free(d);
 	outbox_msg_free(msg);
 	return;
 later:
 	if (d != NULL)
 		free(d);
-	mark(sp, msg->id, OUTBOX_RES_RETRY, 0, 0, SPOOL_RETRY_LATER_MS, "out of memory");
+	mark(sp, msg->id, OUTBOX_RES_RETRY, 0, 0, OUTBOX_API_RETRY_LATER_MS, "out of memory");
 	outbox_msg_free(msg);
 }
 
 /* ---- replies ---- */
 
-void spool_reply_accepted(struct api_ctx *c, const char *id)
+void outbox_api_reply_accepted(struct api_ctx *c, const char *id)
 {
 	char body[64], loc[48];
 
@@ -223,7 +224,7 @@ static void put_done(void *arg, int status, const char *const *ids, size_t n)
 	p->sp->write_failed = status != OUTBOX_OK;
 	if (p->c != NULL) {
 		if (status == OUTBOX_OK && n == 1)
-			spool_reply_accepted(p->c, ids[0]);
+			outbox_api_reply_accepted(p->c, ids[0]);
 		else
 			api_reply_error(p->c, 503, "OutboxUnavailable",
 			                "the outbox could not store the request");
@@ -249,7 +250,7 @@ static void reply_put_error(struct api_ctx *c, int rc)
 /* The async hook: a mutating operation with Prefer: respond-async. */
 static int async_accept(struct api_ctx *c, void *arg)
 {
-	struct spool *sp = arg;
+	struct outbox_api *sp = arg;
 	const struct ops_req *r = api_ctx_op(c);
 	const char *ct = api_ctx_header(c, "Content-Type");
 	char *path = NULL, *query = NULL, ids[1][OUTBOX_ID_LEN + 1];
@@ -313,7 +314,7 @@ static int valid_id(const char *s, size_t n)
 	return 1;
 }
 
-static int need_outbox(struct spool *sp, struct api_ctx *c)
+static int need_outbox(struct outbox_api *sp, struct api_ctx *c)
 {
 	if (sp->ob != NULL)
 		return 1;
@@ -324,11 +325,11 @@ static int need_outbox(struct spool *sp, struct api_ctx *c)
 /* GET /outbox?state=failed[&limit=N] */
 static void ep_list(struct api_ctx *c, void *arg)
 {
-	struct spool *sp = arg;
+	struct outbox_api *sp = arg;
 	struct MHD_Connection *conn = api_ctx_connection(c);
 	const char *state = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
 	const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
-	long limit = SPOOL_LIST_DEFAULT;
+	long limit = OUTBOX_API_LIST_DEFAULT;
 	struct buf out;
 
 	if (!api_access(c, OPC_READ, NULL)) {
@@ -360,7 +361,7 @@ static void ep_list(struct api_ctx *c, void *arg)
 /* GET /outbox/{id} */
 static void ep_get(struct api_ctx *c, void *arg)
 {
-	struct spool *sp = arg;
+	struct outbox_api *sp = arg;
 	const char *id = api_ctx_path(c) + strlen("/outbox/");
 	struct outbox_msg *m = NULL;
 	struct buf out;
@@ -422,7 +423,7 @@ static void retry_done(void *arg, int status)
 /* POST /outbox/{id}/retry */
 static void ep_retry(struct api_ctx *c, void *arg)
 {
-	struct spool *sp = arg;
+	struct outbox_api *sp = arg;
 	const char *id = api_ctx_path(c) + strlen("/outbox/");
 	const char *slash = strchr(id, '/');
 	struct retry_pending *rp;
@@ -459,15 +460,15 @@ static void ep_retry(struct api_ctx *c, void *arg)
  * the first one). */
 static void presleep(void *arg)
 {
-	struct spool *sp = arg;
+	struct outbox_api *sp = arg;
 
 	outbox_wake(sp->ob);
 }
 
-struct spool *spool_new(struct loop *l, struct api *a, struct relay *r, const struct cfg *cfg, char *err,
-                        size_t errlen)
+struct outbox_api *outbox_api_new(struct loop *l, struct api *a, struct dispatch *r, const struct cfg *cfg,
+                                  char *err, size_t errlen)
 {
-	struct spool *sp = calloc(1, sizeof *sp);
+	struct outbox_api *sp = calloc(1, sizeof *sp);
 	struct outbox_open_args oa;
 
 	if (sp == NULL) {
@@ -476,7 +477,7 @@ struct spool *spool_new(struct loop *l, struct api *a, struct relay *r, const st
 	}
 	sp->loop = l;
 	sp->api = a;
-	sp->relay = r;
+	sp->dispatch = r;
 	sp->cfg = cfg;
 	memset(&oa, 0, sizeof oa);
 	oa.cfg = &cfg->outbox;
@@ -508,12 +509,12 @@ struct spool *spool_new(struct loop *l, struct api *a, struct relay *r, const st
 	return sp;
 }
 
-void spool_configure(struct spool *sp, const struct cfg *cfg)
+void outbox_api_configure(struct outbox_api *sp, const struct cfg *cfg)
 {
 	sp->cfg = cfg;
 }
 
-void spool_stop_delivery(struct spool *sp)
+void outbox_api_stop_delivery(struct outbox_api *sp)
 {
 	struct delivery *d, *next;
 
@@ -527,18 +528,18 @@ void spool_stop_delivery(struct spool *sp)
 	}
 }
 
-void spool_kick(struct spool *sp)
+void outbox_api_kick(struct outbox_api *sp)
 {
 	if (sp != NULL && sp->ob != NULL && !sp->stopping)
 		outbox_kick(sp->ob);
 }
 
-unsigned spool_inflight(const struct spool *sp)
+unsigned outbox_api_inflight(const struct outbox_api *sp)
 {
 	return sp->nlive;
 }
 
-void spool_close(struct spool *sp)
+void outbox_api_close(struct outbox_api *sp)
 {
 	if (sp == NULL)
 		return;
@@ -550,20 +551,20 @@ void spool_close(struct spool *sp)
 	sp->ob = NULL;
 }
 
-void spool_free(struct spool *sp)
+void outbox_api_free(struct outbox_api *sp)
 {
 	if (sp == NULL)
 		return;
-	spool_close(sp);
+	outbox_api_close(sp);
 	free(sp);
 }
 
-struct outbox *spool_outbox(struct spool *sp)
+struct outbox *outbox_api_outbox(struct outbox_api *sp)
 {
 	return sp->ob;
 }
 
-void spool_refresh_metrics(struct spool *sp)
+void outbox_api_refresh_metrics(struct outbox_api *sp)
 {
 	struct outbox_stats st;
 
@@ -574,7 +575,7 @@ void spool_refresh_metrics(struct spool *sp)
 	metrics_set_outbox_oldest(st.oldest_queued_ms);
 }
 
-int spool_writable(const struct spool *sp)
+int outbox_api_writable(const struct outbox_api *sp)
 {
 	return sp != NULL && sp->ob != NULL && !sp->write_failed;
 }

@@ -1,4 +1,4 @@
-/* check_gw_config.c: Check suite for src/gateway/config.c (cfg_load: values, defaults, errors with key and line). */
+/* check_gw_cfg.c: Check suite for src/gateway/cfg.c (cfg_load: values, defaults, errors with key and line). */
 #include <config.h>
 
 #include <check.h>
@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "gateway/config.h"
+#include "gateway/cfg.h"
 
 static char dir[64];
 static char path[128];
@@ -16,7 +16,7 @@ static char err[512];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/check_gw_config.XXXXXX");
+	snprintf(dir, sizeof dir, "/tmp/check_gw_cfg.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/wpsgate.conf", dir);
 	err[0] = '\0';

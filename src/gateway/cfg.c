@@ -1,6 +1,6 @@
-/* config.c: parse and validate the gateway's libconfig file into struct cfg; errors name key and line. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
-#include "config.h"
+/* cfg.c: parse and validate the gateway's libconfig file into struct cfg; errors name key and line. */
+#include <config.h>
+#include "cfg.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -50,7 +50,7 @@ static int load_metrics(const config_setting_t *s, struct cfg *c, char *err, siz
 }
 static int load_access(const config_setting_t *s, struct cfg *c, char *err, size_t n)
 {
-	return acl_cfg_parse(s, &c->access, err, n);
+	return access_cfg_parse(s, &c->access, err, n);
 }
 static int load_ratelimit(const config_setting_t *s, struct cfg *c, char *err, size_t n)
 {
@@ -65,7 +65,7 @@ static int load_entra(const config_setting_t *s, struct cfg *c, char *err, size_
 	return entra_cfg_parse(s, &c->entra, err, n);
 }
 
-/* Sections other modules own (see config.h). Add one line per module: { "outbox", check, load }. */
+/* Sections other modules own (see cfg.h). Add one line per module: { "outbox", check, load }. */
 static const struct cfg_section sections[] = { { "retry", NULL, load_retry },
 	                                       { "outbox", NULL, load_outbox },
 	                                       { "batch", NULL, load_batch },
@@ -694,7 +694,7 @@ void cfg_free(struct cfg *c)
 	free(c->ca_file);
 	free(c->user);
 	outbox_cfg_clear(&c->outbox);
-	acl_cfg_fini(&c->access);
+	access_cfg_fini(&c->access);
 	guard_cfg_fini(&c->guard);
 	if (c->tree_ != NULL) {
 		config_destroy(c->tree_);

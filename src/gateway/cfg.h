@@ -1,13 +1,13 @@
-/* config.h: the gateway's configuration file (libconfig), parsed once into an immutable validated struct. */
-#ifndef WPS_GW_CONFIG_H
-#define WPS_GW_CONFIG_H
+/* cfg.h: the gateway's configuration file (libconfig), parsed once into an immutable validated struct. */
+#ifndef WPS_GW_CFG_H
+#define WPS_GW_CFG_H
 
 #include <stddef.h>
 #include <sys/types.h>
 #include <libconfig.h>
 #include "log.h"
 #include "entra.h"
-#include "acl.h"
+#include "access.h"
 #include "batch.h"
 #include "guard.h"
 #include "metrics.h"
@@ -67,12 +67,12 @@ struct cfg {
 	uid_t user_uid;
 	gid_t user_gid;
 
-	/* Sections of the modules (see `sections` in config.c), parsed and validated with the file. */
+	/* Sections of the modules (see `sections` in cfg.c), parsed and validated with the file. */
 	struct retry_cfg retry;
 	struct outbox_cfg outbox; /* outbox.path NULL: no outbox */
 	struct batch_cfg batch;
 	struct metrics_cfg metrics;
-	struct acl_cfg access;
+	struct access_cfg access;
 	struct ratelimit_cfg ratelimit;
 	struct guard_cfg guard;
 
@@ -82,7 +82,7 @@ struct cfg {
 };
 
 /* Sections owned by other modules (retry, outbox, metrics, acl, upstream.entra, ...) are registered
- * in config.c's `sections` table with a check function that validates a section (it is called with
+ * in cfg.c's `sections` table with a check function that validates a section (it is called with
  * NULL when the section is absent), so that `-t` and SIGHUP refuse a bad one. The module then reads
  * its section with cfg_section at start and at reload. A name is a top-level group ("outbox") or
  * one level down ("upstream.entra"). */

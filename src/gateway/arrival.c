@@ -1,6 +1,6 @@
-/* slow.c: per-connection deadlines for requests to arrive whole; a sweep shuts down the late ones. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
-#include "slow.h"
+/* arrival.c: per-connection deadlines for requests to arrive whole; a sweep shuts down the late ones. */
+#include <config.h>
+#include "arrival.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,35 +9,35 @@
 #include "log.h"
 #include "loop.h"
 
-#define SLOW_SWEEP_MS_MAX 1000 /* a late connection is shut down at most this much after its deadline */
+#define ARRIVAL_SWEEP_MS_MAX 1000 /* a late connection is shut down at most this much after its deadline */
 
-struct slow_conn {
-	struct slow *s;
-	struct slow_conn *prev, *next;
+struct arrival_conn {
+	struct arrival *s;
+	struct arrival_conn *prev, *next;
 	int fd;
 	uint64_t deadline_ms; /* 0: none (a whole request is being handled) */
 };
 
-struct slow {
+struct arrival {
 	struct loop *loop;
 	struct loop_timer *sweep;
-	struct slow_conn *head;
+	struct arrival_conn *head;
 	unsigned long timeout_ms;
 	unsigned long long closed;
 };
 
-static unsigned long sweep_interval(const struct slow *s)
+static unsigned long sweep_interval(const struct arrival *s)
 {
 	unsigned long t = s->timeout_ms / 2;
 
-	return t == 0 ? 1 : t > SLOW_SWEEP_MS_MAX ? SLOW_SWEEP_MS_MAX : t;
+	return t == 0 ? 1 : t > ARRIVAL_SWEEP_MS_MAX ? ARRIVAL_SWEEP_MS_MAX : t;
 }
 
 static void on_sweep(void *arg)
 {
-	struct slow *s = arg;
+	struct arrival *s = arg;
 	uint64_t now = loop_now_ms();
-	struct slow_conn *sc;
+	struct arrival_conn *sc;
 
 	for (sc = s->head; sc != NULL; sc = sc->next) {
 		if (sc->deadline_ms == 0 || sc->deadline_ms > now)
@@ -53,9 +53,9 @@ static void on_sweep(void *arg)
 		loop_timer_start(s->sweep, sweep_interval(s));
 }
 
-struct slow *slow_new(struct loop *l, unsigned long timeout_ms)
+struct arrival *arrival_new(struct loop *l, unsigned long timeout_ms)
 {
-	struct slow *s = calloc(1, sizeof *s);
+	struct arrival *s = calloc(1, sizeof *s);
 
 	if (s == NULL)
 		return NULL;
@@ -68,9 +68,9 @@ struct slow *slow_new(struct loop *l, unsigned long timeout_ms)
 	return s;
 }
 
-void slow_free(struct slow *s)
+void arrival_free(struct arrival *s)
 {
-	struct slow_conn *sc, *next;
+	struct arrival_conn *sc, *next;
 
 	if (s == NULL)
 		return;
@@ -83,7 +83,7 @@ void slow_free(struct slow *s)
 	free(s);
 }
 
-void slow_set_timeout(struct slow *s, unsigned long timeout_ms)
+void arrival_set_timeout(struct arrival *s, unsigned long timeout_ms)
 {
 	s->timeout_ms = timeout_ms;
 	if (timeout_ms == 0)
@@ -92,14 +92,14 @@ void slow_set_timeout(struct slow *s, unsigned long timeout_ms)
 		loop_timer_start(s->sweep, sweep_interval(s));
 }
 
-unsigned long long slow_closed_total(const struct slow *s)
+unsigned long long arrival_closed_total(const struct arrival *s)
 {
 	return s->closed;
 }
 
-static void arm(struct slow_conn *sc)
+static void arm(struct arrival_conn *sc)
 {
-	struct slow *s = sc->s;
+	struct arrival *s = sc->s;
 
 	if (s == NULL || s->timeout_ms == 0) {
 		sc->deadline_ms = 0;
@@ -110,11 +110,11 @@ static void arm(struct slow_conn *sc)
 		loop_timer_start(s->sweep, sweep_interval(s));
 }
 
-void slow_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
-                 enum MHD_ConnectionNotificationCode toe)
+void arrival_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                    enum MHD_ConnectionNotificationCode toe)
 {
-	struct slow *s = cls;
-	struct slow_conn *sc = *socket_context;
+	struct arrival *s = cls;
+	struct arrival_conn *sc = *socket_context;
 	const union MHD_ConnectionInfo *ci;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
@@ -143,7 +143,7 @@ void slow_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 	}
 }
 
-static struct slow_conn *conn_record(struct MHD_Connection *conn)
+static struct arrival_conn *conn_record(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
 	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -151,17 +151,17 @@ static struct slow_conn *conn_record(struct MHD_Connection *conn)
 	return ci != NULL ? ci->socket_context : NULL;
 }
 
-void slow_request_received(struct MHD_Connection *conn)
+void arrival_request_received(struct MHD_Connection *conn)
 {
-	struct slow_conn *sc = conn_record(conn);
+	struct arrival_conn *sc = conn_record(conn);
 
 	if (sc != NULL)
 		sc->deadline_ms = 0;
 }
 
-void slow_request_done(struct MHD_Connection *conn)
+void arrival_request_done(struct MHD_Connection *conn)
 {
-	struct slow_conn *sc = conn_record(conn);
+	struct arrival_conn *sc = conn_record(conn);
 
 	if (sc != NULL)
 		arm(sc);

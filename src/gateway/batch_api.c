@@ -1,7 +1,7 @@
-/* bapi.c: POST /$batch: parse (batch.c), check each sub-request (routing, access), run the ready ones
- * through the relay, collect results in place, answer {"responses":[...]}; or queue them all at once. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
-#include "bapi.h"
+/* batch_api.c: POST /$batch: parse (batch.c), check each sub-request (routing, access), run the ready ones
+ * through the dispatch, collect results in place, answer {"responses":[...]}; or queue them all at once. */
+#include <config.h>
+#include "batch_api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,20 +11,20 @@
 #include "api.h"
 #include "batch.h"
 #include "buf.h"
-#include "config.h"
+#include "cfg.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "ops.h"
 #include "outbox.h"
-#include "relay.h"
-#include "spool.h"
+#include "dispatch.h"
+#include "outbox_api.h"
 #include "upstream.h"
 
-struct bapi {
+struct batch_api {
 	struct api *api;
-	struct relay *relay;
-	struct spool *spool;
+	struct dispatch *dispatch;
+	struct outbox_api *outbox_api;
 	const struct cfg *cfg;
 };
 
@@ -32,7 +32,7 @@ struct bsub;
 
 /* One batch being executed; lives until its reply (or the abort). */
 struct brun {
-	struct bapi *b;
+	struct batch_api *b;
 	struct api_ctx *c; /* NULL once aborted */
 	struct batch *batch;
 	struct bsub *subs; /* one per request */
@@ -117,7 +117,7 @@ static void set_from_job(struct brun *run, struct bsub *s, struct up_job *job)
 
 static int pump(struct brun *run);
 
-static void on_sub_done(struct up_job *job, const struct relay_result *r, void *arg)
+static void on_sub_done(struct up_job *job, const struct dispatch_result *r, void *arg)
 {
 	struct bsub *s = arg;
 	struct brun *run = s->run;
@@ -143,7 +143,7 @@ static void on_sub_done(struct up_job *job, const struct relay_result *r, void *
 /* Start sub-request i (routing and access were checked by start). */
 static void start_sub(struct brun *run, size_t i)
 {
-	struct bapi *b = run->b;
+	struct batch_api *b = run->b;
 	struct bsub *s = &run->subs[i];
 	const struct batch_req *br = &run->batch->req[i];
 	struct ops_err e;
@@ -190,12 +190,12 @@ static void start_sub(struct brun *run, size_t i)
 	job->deadline_ms = run->deadline_ms;
 	s->run = run;
 	s->i = i;
-	rc = relay_start(b->relay, job, on_sub_done, s, &wait_ms);
+	rc = dispatch_start(b->dispatch, job, on_sub_done, s, &wait_ms);
 	if (rc == 0) {
 		run->running++;
 		return;
 	}
-	if (rc == RELAY_OPEN) {
+	if (rc == DISPATCH_OPEN) {
 		char ra[24];
 		struct batch_kv h = { "Retry-After", ra };
 		static const char body[] =
@@ -283,7 +283,7 @@ static int run_async(struct brun *run)
 {
 	struct api_ctx *c = run->c;
 	struct batch *bt = run->batch;
-	struct outbox *ob = spool_outbox(run->b->spool);
+	struct outbox *ob = outbox_api_outbox(run->b->outbox_api);
 	struct outbox_row *rows = NULL;
 	struct buf *targets = NULL, *paths = NULL;
 	struct ops_err e;
@@ -406,7 +406,7 @@ static int is_json_type(const char *ct)
 
 static void ep_batch(struct api_ctx *c, void *arg)
 {
-	struct bapi *b = arg;
+	struct batch_api *b = arg;
 	struct brun *run = NULL;
 	struct batch_err be;
 	struct batch *bt = NULL;
@@ -445,7 +445,7 @@ static void ep_batch(struct api_ctx *c, void *arg)
 		run->subs[len].run = run;
 		run->subs[len].i = len;
 	}
-	if (b->spool != NULL && outbox_prefer_async(api_ctx_header(c, "Prefer"))) {
+	if (b->outbox_api != NULL && outbox_prefer_async(api_ctx_header(c, "Prefer"))) {
 		run->async = 1;
 		if (run_async(run) != 0) {
 			run_free(run);
@@ -461,15 +461,16 @@ static void ep_batch(struct api_ctx *c, void *arg)
 	api_suspend(c, on_abort, run);
 }
 
-struct bapi *bapi_new(struct api *a, struct relay *r, struct spool *sp, const struct cfg *cfg)
+struct batch_api *batch_api_new(struct api *a, struct dispatch *r, struct outbox_api *sp,
+                                const struct cfg *cfg)
 {
-	struct bapi *b = calloc(1, sizeof *b);
+	struct batch_api *b = calloc(1, sizeof *b);
 
 	if (b == NULL)
 		return NULL;
 	b->api = a;
-	b->relay = r;
-	b->spool = sp;
+	b->dispatch = r;
+	b->outbox_api = sp;
 	b->cfg = cfg;
 	if (api_register_limit(a, "POST", "/$batch", API_EXACT, ep_batch, b, (size_t)cfg->batch.max_bytes) <
 	    0) {
@@ -479,12 +480,12 @@ struct bapi *bapi_new(struct api *a, struct relay *r, struct spool *sp, const st
 	return b;
 }
 
-void bapi_configure(struct bapi *b, const struct cfg *cfg)
+void batch_api_configure(struct batch_api *b, const struct cfg *cfg)
 {
 	b->cfg = cfg;
 }
 
-void bapi_free(struct bapi *b)
+void batch_api_free(struct batch_api *b)
 {
 	free(b);
 }

@@ -1,6 +1,6 @@
-/* health.c: the Prometheus exposition and readiness endpoints, and the request counters. */
-#include <config.h> /* autoconf; "config.h" is src/gateway/config.h */
-#include "health.h"
+/* monitor.c: the monitoring endpoints (/healthz, /readyz, /metrics) and the per-request counters. */
+#include <config.h>
+#include "monitor.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,54 +11,54 @@
 #include "entra.h"
 #include "metrics.h"
 #include "ops.h"
-#include "relay.h"
+#include "dispatch.h"
 #include "retry.h"
-#include "spool.h"
+#include "outbox_api.h"
 #include "upstream.h"
 
-struct health {
-	struct relay *relay;
-	struct spool *spool;
+struct monitor {
+	struct dispatch *dispatch;
+	struct outbox_api *outbox_api;
 	const struct cred *cred;
 	const struct up *up;
 	int draining;
 };
 
-struct health *health_new(struct relay *r, struct spool *sp, const struct cred *cred)
+struct monitor *monitor_new(struct dispatch *r, struct outbox_api *sp, const struct cred *cred)
 {
-	struct health *h = calloc(1, sizeof *h);
+	struct monitor *h = calloc(1, sizeof *h);
 
 	if (h == NULL)
 		return NULL;
-	h->relay = r;
-	h->spool = sp;
+	h->dispatch = r;
+	h->outbox_api = sp;
 	h->cred = cred;
 	return h;
 }
 
-void health_set_cred(struct health *h, const struct cred *cred)
+void monitor_set_cred(struct monitor *h, const struct cred *cred)
 {
 	h->cred = cred;
 }
-void health_set_upstream(struct health *h, const struct up *up)
+void monitor_set_upstream(struct monitor *h, const struct up *up)
 {
 	h->up = up;
 }
-void health_set_draining(struct health *h, int on)
+void monitor_set_draining(struct monitor *h, int on)
 {
 	h->draining = on;
 }
-void health_free(struct health *h)
+void monitor_free(struct monitor *h)
 {
 	free(h);
 }
 
 static void ep_metrics(struct api_ctx *c, void *arg)
 {
-	struct health *h = arg;
+	struct monitor *h = arg;
 	struct buf out;
 
-	spool_refresh_metrics(h->spool);
+	outbox_api_refresh_metrics(h->outbox_api);
 	buf_init(&out, METRICS_RENDER_MAX);
 	if (metrics_render(&out) < 0)
 		api_reply_error(c, 500, "InternalError", "the metrics do not fit");
@@ -67,9 +67,22 @@ static void ep_metrics(struct api_ctx *c, void *arg)
 	buf_free(&out);
 }
 
+static void ep_healthz(struct api_ctx *c, void *arg)
+{
+	struct buf out;
+
+	(void)arg;
+	buf_init(&out, 0);
+	if (metrics_render_healthz(&out) < 0)
+		api_reply_error(c, 500, "InternalError", "out of memory");
+	else
+		api_reply(c, 200, "application/json", out.data, out.len);
+	buf_free(&out);
+}
+
 static void ep_readyz(struct api_ctx *c, void *arg)
 {
-	struct health *h = arg;
+	struct monitor *h = arg;
 	struct metrics_ready r;
 	struct entra_status es;
 	struct buf out;
@@ -79,10 +92,13 @@ static void ep_readyz(struct api_ctx *c, void *arg)
 	r.config = MCHK_OK;
 	entra = h->up != NULL && up_entra_status(h->up, &es);
 	r.credentials = h->cred != NULL && (h->cred->key != NULL || entra) ? MCHK_OK : MCHK_FAIL;
-	r.breaker = h->relay == NULL || retry_breaker_state(relay_policy(h->relay)) == RETRY_BREAKER_CLOSED
+	r.breaker = h->dispatch == NULL ||
+	                            retry_breaker_state(dispatch_policy(h->dispatch)) == RETRY_BREAKER_CLOSED
 	                    ? MCHK_OK
 	                    : MCHK_FAIL;
-	r.outbox = h->spool == NULL ? MCHK_UNUSED : spool_writable(h->spool) ? MCHK_OK : MCHK_FAIL;
+	r.outbox = h->outbox_api == NULL                ? MCHK_UNUSED
+	           : outbox_api_writable(h->outbox_api) ? MCHK_OK
+	                                                : MCHK_FAIL;
 	r.token_service = !entra ? MCHK_UNUSED : es.ready ? MCHK_OK : MCHK_FAIL;
 	r.draining = h->draining;
 	buf_init(&out, 0);
@@ -120,9 +136,10 @@ static void on_done(const struct api_ctx *c, void *arg)
 	metrics_bytes(MS_LOCAL, len, api_ctx_reply_len(c));
 }
 
-int health_install(struct health *h, struct api *a, int with_metrics)
+int monitor_install(struct monitor *h, struct api *a, int with_metrics)
 {
-	if (api_register(a, "GET", "/readyz", API_EXACT, ep_readyz, h) < 0 ||
+	if (api_register(a, "GET", "/healthz", API_EXACT, ep_healthz, h) < 0 ||
+	    api_register(a, "GET", "/readyz", API_EXACT, ep_readyz, h) < 0 ||
 	    (with_metrics && api_register(a, "GET", "/metrics", API_EXACT, ep_metrics, h) < 0) ||
 	    api_on_done(a, on_done, h) < 0)
 		return -1;

@@ -1,4 +1,4 @@
-/* check_gw_acl.c: unit tests for access rules, peer credentials and the audit line (acl.c). */
+/* check_gw_access.c: unit tests for access rules, peer credentials and the audit line (access.c). */
 #include <config.h>
 
 #include <check.h>
@@ -9,11 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gateway/acl.h"
+#include "gateway/access.h"
 #include "log.h"
 
 static config_t cf;
-static struct acl_cfg ac;
+static struct access_cfg ac;
 
 static void setup(void)
 {
@@ -23,7 +23,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	acl_cfg_fini(&ac);
+	access_cfg_fini(&ac);
 	config_destroy(&cf);
 }
 
@@ -32,12 +32,12 @@ static void parse_ok(const char *text)
 	char err[256] = "";
 
 	ck_assert_int_eq(config_read_string(&cf, text), CONFIG_TRUE);
-	ck_assert_msg(acl_cfg_parse(config_lookup(&cf, "access"), &ac, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(access_cfg_parse(config_lookup(&cf, "access"), &ac, err, sizeof(err)) == 0, "%s", err);
 }
 
-static struct acl_peer peer(uid_t uid, gid_t gid, gid_t g1, gid_t g2)
+static struct access_peer peer(uid_t uid, gid_t gid, gid_t g1, gid_t g2)
 {
-	struct acl_peer p;
+	struct access_peer p;
 
 	memset(&p, 0, sizeof(p));
 	p.is_unix = 1;
@@ -71,37 +71,39 @@ static const struct {
 
 START_TEST(test_default_rules)
 {
-	struct acl_peer p = peer(default_rows[_i].uid, default_rows[_i].gid, default_rows[_i].g1, NOG);
+	struct access_peer p = peer(default_rows[_i].uid, default_rows[_i].gid, default_rows[_i].g1, NOG);
 	int cls;
 
-	ck_assert_int_eq(acl_cfg_parse(NULL, &ac, NULL, 0), 0);
+	ck_assert_int_eq(access_cfg_parse(NULL, &ac, NULL, 0), 0);
 	ck_assert_int_eq(ac.have_rules, 0);
 	for (cls = 0; cls < OPC__COUNT; cls++) {
-		ck_assert_msg(acl_allow(&ac, &p, (enum ops_class)cls, "chat", 2000) == default_rows[_i].allow,
+		ck_assert_msg(access_allow(&ac, &p, (enum ops_class)cls, "chat", 2000) ==
+		                      default_rows[_i].allow,
 		              "row %d class %d", _i, cls);
-		ck_assert_int_eq(acl_allow(&ac, &p, (enum ops_class)cls, NULL, 2000), default_rows[_i].allow);
+		ck_assert_int_eq(access_allow(&ac, &p, (enum ops_class)cls, NULL, 2000),
+		                 default_rows[_i].allow);
 	}
-	ck_assert_int_eq(acl_allow(&ac, &p, OPC__COUNT, "chat", 2000), 0); /* out of range: deny */
+	ck_assert_int_eq(access_allow(&ac, &p, OPC__COUNT, "chat", 2000), 0); /* out of range: deny */
 }
 END_TEST
 
 START_TEST(test_tcp_policy)
 {
-	struct acl_peer t;
+	struct access_peer t;
 
-	acl_peer_tcp(&t);
+	access_peer_tcp(&t);
 	ck_assert_int_eq(t.is_unix, 0);
-	ck_assert_int_eq(acl_cfg_parse(NULL, &ac, NULL, 0), 0);
-	ck_assert_int_eq(acl_allow(&ac, &t, OPC_SEND, "chat", 0), 1);
-	acl_cfg_fini(&ac);
+	ck_assert_int_eq(access_cfg_parse(NULL, &ac, NULL, 0), 0);
+	ck_assert_int_eq(access_allow(&ac, &t, OPC_SEND, "chat", 0), 1);
+	access_cfg_fini(&ac);
 	parse_ok("access = { tcp = \"deny\"; };");
-	ck_assert_int_eq(acl_allow(&ac, &t, OPC_SEND, "chat", 0), 0);
-	ck_assert_int_eq(acl_allow(&ac, &t, OPC_READ, NULL, 0), 0);
-	acl_cfg_fini(&ac);
+	ck_assert_int_eq(access_allow(&ac, &t, OPC_SEND, "chat", 0), 0);
+	ck_assert_int_eq(access_allow(&ac, &t, OPC_READ, NULL, 0), 0);
+	access_cfg_fini(&ac);
 	config_destroy(&cf);
 	config_init(&cf);
 	parse_ok("access = { tcp = \"allow\"; rules = (); };");
-	ck_assert_int_eq(acl_allow(&ac, &t, OPC_TOKEN, "chat", 0), 1);
+	ck_assert_int_eq(access_allow(&ac, &t, OPC_TOKEN, "chat", 0), 1);
 }
 END_TEST
 
@@ -163,12 +165,13 @@ static const struct {
 
 START_TEST(test_rule_table)
 {
-	struct acl_peer p = peer(rule_rows[_i].uid, rule_rows[_i].gid, rule_rows[_i].g1, NOG);
+	struct access_peer p = peer(rule_rows[_i].uid, rule_rows[_i].gid, rule_rows[_i].g1, NOG);
 
 	parse_ok(rules_text);
 	ck_assert_uint_eq(ac.nrules, 5);
 	ck_assert_int_eq(ac.tcp_allow, 0);
-	ck_assert_msg(acl_allow(&ac, &p, rule_rows[_i].cls, rule_rows[_i].hub, 2000) == rule_rows[_i].allow,
+	ck_assert_msg(access_allow(&ac, &p, rule_rows[_i].cls, rule_rows[_i].hub, 2000) ==
+	                      rule_rows[_i].allow,
 	              "row %d: expected %d", _i, rule_rows[_i].allow);
 }
 END_TEST
@@ -193,12 +196,12 @@ END_TEST
 
 START_TEST(test_empty_rules_only_root)
 {
-	struct acl_peer r = peer(0, 0, NOG, NOG), u = peer(1000, 2000, NOG, NOG);
+	struct access_peer r = peer(0, 0, NOG, NOG), u = peer(1000, 2000, NOG, NOG);
 
 	parse_ok("access = { rules = ( ); };");
 	ck_assert_int_eq(ac.have_rules, 1);
-	ck_assert_int_eq(acl_allow(&ac, &r, OPC_SEND, "chat", 2000), 1);
-	ck_assert_int_eq(acl_allow(&ac, &u, OPC_SEND, "chat", 2000), 0);
+	ck_assert_int_eq(access_allow(&ac, &r, OPC_SEND, "chat", 2000), 1);
+	ck_assert_int_eq(access_allow(&ac, &u, OPC_SEND, "chat", 2000), 0);
 }
 END_TEST
 
@@ -252,7 +255,7 @@ START_TEST(test_cfg_bad)
 	char err[256] = "";
 
 	ck_assert_int_eq(config_read_string(&cf, bad_cfg[_i].text), CONFIG_TRUE);
-	ck_assert_int_eq(acl_cfg_parse(config_lookup(&cf, "access"), &ac, err, sizeof(err)), -1);
+	ck_assert_int_eq(access_cfg_parse(config_lookup(&cf, "access"), &ac, err, sizeof(err)), -1);
 	ck_assert_msg(strcmp(err, bad_cfg[_i].err) == 0, "row %d: got \"%s\"", _i, err);
 	ck_assert_uint_eq(ac.nrules, 0);
 	ck_assert_int_eq(ac.have_rules, 0);
@@ -269,11 +272,11 @@ START_TEST(test_cfg_too_many_rules)
 	char err[256];
 
 	n = (size_t)snprintf(text, sizeof(text), "access = { rules = (");
-	for (i = 0; i <= ACL_RULES_MAX; i++)
+	for (i = 0; i <= ACCESS_RULES_MAX; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s{ users = [ %d ]; }", i ? "," : "", i);
 	snprintf(text + n, sizeof(text) - n, "); };");
 	ck_assert_int_eq(config_read_string(&cf, text), CONFIG_TRUE);
-	ck_assert_int_eq(acl_cfg_parse(config_lookup(&cf, "access"), &ac, err, sizeof(err)), -1);
+	ck_assert_int_eq(access_cfg_parse(config_lookup(&cf, "access"), &ac, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "access.rules: too many rules (line 1)");
 }
 END_TEST
@@ -283,20 +286,20 @@ END_TEST
 START_TEST(test_peer_from_socketpair)
 {
 	int sv[2];
-	struct acl_peer p;
+	struct access_peer p;
 	size_t i;
 	int found_gid = 0;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(acl_peer_from_fd(sv[0], &p), 0);
+	ck_assert_int_eq(access_peer_from_fd(sv[0], &p), 0);
 	ck_assert_int_eq(p.is_unix, 1);
 	ck_assert_uint_eq(p.uid, geteuid());
 	ck_assert_uint_eq(p.gid, getegid());
 	ck_assert_int_eq(p.pid, getpid());
-	ck_assert_uint_le(p.ngroups, ACL_PEER_GROUPS_MAX);
+	ck_assert_uint_le(p.ngroups, ACCESS_PEER_GROUPS_MAX);
 	{
-		gid_t mine[ACL_PEER_GROUPS_MAX];
-		int n = getgroups(ACL_PEER_GROUPS_MAX, mine);
+		gid_t mine[ACCESS_PEER_GROUPS_MAX];
+		int n = getgroups(ACCESS_PEER_GROUPS_MAX, mine);
 
 		ck_assert_int_ge(n, 0);
 		ck_assert_uint_eq(p.ngroups, (size_t)n);
@@ -307,20 +310,20 @@ START_TEST(test_peer_from_socketpair)
 	close(sv[0]);
 	close(sv[1]);
 	/* Not a socket. */
-	ck_assert_int_eq(acl_peer_from_fd(-1, &p), -1);
+	ck_assert_int_eq(access_peer_from_fd(-1, &p), -1);
 }
 END_TEST
 
 START_TEST(test_groups_from_uid)
 {
-	struct acl_peer p;
+	struct access_peer p;
 	size_t i;
 	int has_root = 0;
 
 	memset(&p, 0, sizeof(p));
 	p.uid = 0;
 	p.gid = 0;
-	ck_assert_int_eq(acl_peer_groups_from_uid(&p), 0);
+	ck_assert_int_eq(access_peer_groups_from_uid(&p), 0);
 	ck_assert_uint_ge(p.ngroups, 1);
 	for (i = 0; i < p.ngroups; i++)
 		has_root |= p.groups[i] == 0;
@@ -328,7 +331,7 @@ START_TEST(test_groups_from_uid)
 	/* An unknown uid keeps only its gid. */
 	p.uid = 3999999;
 	p.gid = 42;
-	ck_assert_int_eq(acl_peer_groups_from_uid(&p), -1);
+	ck_assert_int_eq(access_peer_groups_from_uid(&p), -1);
 	ck_assert_uint_eq(p.ngroups, 1);
 	ck_assert_uint_eq(p.groups[0], 42);
 }
@@ -338,30 +341,30 @@ END_TEST
 
 START_TEST(test_audit_fill)
 {
-	struct acl_audit a;
-	struct acl_peer p, t;
-	char self[ACL_EXE_MAX];
+	struct access_audit a;
+	struct access_peer p, t;
+	char self[ACCESS_EXE_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
 	ck_assert_int_gt(n, 0);
 	self[n] = '\0';
 	p = peer(1234, 5, NOG, NOG);
 	p.pid = getpid();
-	ck_assert_int_eq(acl_audit_fill(&a, &p, "hello", 5), 0);
+	ck_assert_int_eq(access_audit_fill(&a, &p, "hello", 5), 0);
 	ck_assert_str_eq(a.uid, "1234");
 	ck_assert_int_eq(atoi(a.pid), getpid());
 	ck_assert_str_eq(a.exe, self);
 	ck_assert_str_eq(a.body_bytes, "5");
 	ck_assert_str_eq(a.body_sha256, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
-	ck_assert_int_eq(acl_audit_fill(&a, &p, NULL, 0), 0);
+	ck_assert_int_eq(access_audit_fill(&a, &p, NULL, 0), 0);
 	ck_assert_str_eq(a.body_bytes, "0");
 	ck_assert_str_eq(a.body_sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	/* A pid that does not exist: exe unknown. */
 	p.pid = 0x3ffffff0;
-	ck_assert_int_eq(acl_audit_fill(&a, &p, "x", 1), 0);
+	ck_assert_int_eq(access_audit_fill(&a, &p, "x", 1), 0);
 	ck_assert_str_eq(a.exe, "?");
-	acl_peer_tcp(&t);
-	ck_assert_int_eq(acl_audit_fill(&a, &t, "x", 1), 0);
+	access_peer_tcp(&t);
+	ck_assert_int_eq(access_audit_fill(&a, &t, "x", 1), 0);
 	ck_assert_str_eq(a.uid, "-");
 	ck_assert_str_eq(a.pid, "-");
 	ck_assert_str_eq(a.exe, "-");
@@ -379,14 +382,14 @@ static void sink(enum wlog_level lvl, const char *line, void *arg)
 
 START_TEST(test_audit_log_line)
 {
-	struct acl_peer p = peer(1234, 5, NOG, NOG);
+	struct access_peer p = peer(1234, 5, NOG, NOG);
 	static const char body[] = "{\"secret-body-marker\":1}";
 
 	p.pid = getpid();
 	log_init("test", WLOG_INFO, WLOG_FMT_LOGFMT);
 	log_set_sink(sink, NULL);
 	captured[0] = '\0';
-	acl_audit_log(&p, "rid-1", 202, "send_to_group", "chat", "g\"1", body, sizeof(body) - 1);
+	access_audit_log(&p, "rid-1", 202, "send_to_group", "chat", "g\"1", body, sizeof(body) - 1);
 	ck_assert_ptr_nonnull(strstr(captured, "audit"));
 	ck_assert_ptr_nonnull(strstr(captured, "request_id=rid-1 status=202 peer=unix uid=1234"));
 	ck_assert_ptr_nonnull(strstr(captured, "op=send_to_group"));
@@ -398,7 +401,7 @@ START_TEST(test_audit_log_line)
 	/* The target is escaped by the log module: no bare quote inside the value. */
 	ck_assert_ptr_null(strstr(captured, "target=g\"1"));
 	captured[0] = '\0';
-	acl_audit_log(&p, NULL, 0, NULL, NULL, NULL, NULL, 0);
+	access_audit_log(&p, NULL, 0, NULL, NULL, NULL, NULL, 0);
 	ck_assert_ptr_nonnull(strstr(captured, "request_id=- status=- "));
 	ck_assert_ptr_nonnull(strstr(captured, "op=-"));
 	ck_assert_ptr_nonnull(strstr(captured, "target=-"));
@@ -406,7 +409,7 @@ START_TEST(test_audit_log_line)
 }
 END_TEST
 
-static Suite *acl_suite(void)
+static Suite *access_suite(void)
 {
 	Suite *s = suite_create("acl");
 	TCase *tc = tcase_create("core");
@@ -429,7 +432,7 @@ static Suite *acl_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(acl_suite());
+	SRunner *sr = srunner_create(access_suite());
 	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
