@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "connstr.h"
+#include "secret.h"
 
 #define CONNSTR_MAX 4096 /* bytes in a connection string */
 
@@ -43,14 +44,6 @@ static char *dup_trim(const char *s, size_t n)
 	memcpy(r, s, n);
 	r[n] = '\0';
 	return r;
-}
-
-static void free_secret(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
 }
 
 static int valid_port(const char *p)
@@ -189,7 +182,7 @@ oom:
 out:
 	free(port);
 	free(endpoint);
-	free_secret(key);
+	secret_free(key);
 	return rc;
 }
 
@@ -198,7 +191,7 @@ void connstr_free(struct connstr *c)
 	if (c == NULL)
 		return;
 	free(c->endpoint);
-	free_secret(c->access_key);
+	secret_free(c->access_key);
 	c->endpoint = NULL;
 	c->access_key = NULL;
 }

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "jwt.h"
 #include "pct.h"
+#include "secret.h"
 #include "token.h"
 
 #define TOKEN_DEFAULT_MINUTES 60
@@ -149,10 +150,7 @@ out:
 	if (url.data != NULL)
 		OPENSSL_cleanse(url.data, url.len);
 	buf_free(&url);
-	if (tok != NULL) {
-		OPENSSL_cleanse(tok, strlen(tok));
-		free(tok);
-	}
+	secret_free(tok);
 	free(claims);
 	return res;
 }

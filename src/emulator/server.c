@@ -27,6 +27,7 @@
 #include "rest.h"
 #include "server.h"
 #include "ws.h"
+#include "secret.h"
 
 #define CLIENT_PREFIX "/client/hubs/"
 
@@ -203,10 +204,7 @@ static enum MHD_Result handle_client(struct srv *s, struct MHD_Connection *c, st
 		tok = strdup(authz + 7);
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	int arc = auth_client(s->e, tok, host, r->hub, time(NULL), &r->client, why, sizeof(why));
-	if (tok) {
-		OPENSSL_cleanse(tok, strlen(tok));
-		free(tok);
-	}
+	secret_free(tok);
 	if (arc < 0) {
 		log_info("client refused on hub %s: %s", r->hub, why);
 		return reply_error(c, 401, "Unauthorized", why);

@@ -15,6 +15,7 @@
 #include "wpslimits.h"
 #include "ops.h"
 #include "listen.h"
+#include "url.h"
 
 /* Keys each group may hold: anything else is an error, so that a typo is never silent. Modules that
  * add keys later (retry, outbox, metrics, acl, entra) extend these lists. */
@@ -266,81 +267,6 @@ static const config_setting_t *member(const config_setting_t *grp, const char *n
 	return grp == NULL ? NULL : config_setting_get_member(grp, name);
 }
 
-static int is_loopback_host(const char *host, size_t n)
-{
-	if (n == 9 && strncasecmp(host, "localhost", 9) == 0)
-		return 1;
-	if (n == 5 && memcmp(host, "[::1]", 5) == 0)
-		return 1;
-	if (n >= 4 && memcmp(host, "127.", 4) == 0) {
-		size_t i;
-		for (i = 4; i < n; i++)
-			if (!((host[i] >= '0' && host[i] <= '9') || host[i] == '.'))
-				return 0;
-		return 1;
-	}
-	return 0;
-}
-
-int cfg_url_scheme(const char *url, const char **host)
-{
-	if (strncmp(url, "https://", 8) == 0) {
-		*host = url + 8;
-		return 1;
-	}
-	if (strncmp(url, "http://", 7) == 0) {
-		*host = url + 7;
-		return 0;
-	}
-	return -1;
-}
-
-const char *cfg_host_end(const char *host, const char *end)
-{
-	const char *c;
-
-	if (*host == '[')
-		return (c = memchr(host, ']', (size_t)(end - host))) != NULL ? c + 1 : end;
-	return (c = memchr(host, ':', (size_t)(end - host))) != NULL ? c : end;
-}
-
-int cfg_endpoint_ok(const char *url, char *err, size_t errlen)
-{
-	const char *host, *end, *p;
-	int https;
-
-	if ((https = cfg_url_scheme(url, &host)) < 0) {
-		snprintf(err, errlen, "must start with https:// (or http:// on loopback)");
-		return 0;
-	}
-	end = host + strcspn(host, "/?#");
-	if (*end == '/' && end[1] == '\0')
-		; /* one trailing slash is tolerated */
-	else if (*end != '\0') {
-		snprintf(err, errlen, "must be scheme://host[:port] without a path, query or fragment");
-		return 0;
-	}
-	if (end == host || memchr(host, '@', (size_t)(end - host)) != NULL) {
-		snprintf(err, errlen, "must name a host (and no user info)");
-		return 0;
-	}
-	for (p = host; p < end; p++)
-		if ((unsigned char)*p <= ' ' || *p == '\\' || (unsigned char)*p >= 0x7f) {
-			snprintf(err, errlen, "contains a character not allowed in a host name");
-			return 0;
-		}
-	if (!https) {
-		const char *hend = cfg_host_end(host, end);
-		if (!is_loopback_host(host, (size_t)(hend - host))) {
-			snprintf(err, errlen,
-			         "http:// is accepted only for a loopback host (127.0.0.1, [::1], "
-			         "localhost); use https://");
-			return 0;
-		}
-	}
-	return 1;
-}
-
 static int parse_mode(const char *s, mode_t *out)
 {
 	char *end;
@@ -508,7 +434,7 @@ static int load_upstream(struct ctx *x, const config_setting_t *root, struct cfg
 		return fail(x, u, "upstream.endpoint", "missing (needed with upstream.access_key_file)");
 	if (c->endpoint != NULL) {
 		size_t n;
-		if (!cfg_endpoint_ok(c->endpoint, msg, sizeof msg))
+		if (!url_endpoint_ok(c->endpoint, msg, sizeof msg))
 			return fail(x, member(u, "endpoint"), "upstream.endpoint", "%s", msg);
 		n = strlen(c->endpoint);
 		if (n > 0 && c->endpoint[n - 1] == '/')

@@ -104,12 +104,4 @@ const config_setting_t *cfg_section(const struct cfg *c, const char *name);
 int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen);
 void cfg_free(struct cfg *c); /* accepts NULL */
 
-/* 1 when an http(s) endpoint URL is acceptable: https://, or http:// on a loopback host. */
-int cfg_endpoint_ok(const char *url, char *err, size_t errlen);
-/* The scheme of url: 1 "https://", 0 "http://" (*host: what follows it), -1 neither (*host untouched). */
-int cfg_url_scheme(const char *url, const char **host);
-/* The end of the host name in host..end without the port: "[::1]:8080" -> "[::1]", "127.0.0.1:8080" ->
- * "127.0.0.1". */
-const char *cfg_host_end(const char *host, const char *end);
-
 #endif

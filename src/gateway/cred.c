@@ -2,154 +2,25 @@
 #include <config.h>
 #include "cred.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <openssl/crypto.h>
 
 #include "cfg.h"
 #include "connstr.h"
 #include "entra.h"
 #include "jwt.h"
+#include "secret.h"
 #include "wpslimits.h"
-
-void cred_wipe_free(char *s)
-{
-	if (s == NULL)
-		return;
-	OPENSSL_cleanse(s, strlen(s));
-	free(s);
-}
-
-/* err = "credential file PATH: message" (label "credential") or "PATH: message" with at most 200 bytes of
- * PATH (label NULL); subject NULL: "credential file: message" or "message". is_name: the subject is the
- * name as configured ("credential NAME: ..."). */
-__attribute__((format(printf, 6, 7))) static void
-file_err(char *err, size_t errlen, const char *label, const char *subject, int is_name, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (label == NULL && subject == NULL)
-		snprintf(err, errlen, "%s", msg);
-	else if (label == NULL)
-		snprintf(err, errlen, "%.200s: %s", subject, msg);
-	else if (subject == NULL)
-		snprintf(err, errlen, "%s file: %s", label, msg);
-	else
-		snprintf(err, errlen, "%s%s %s: %s", label, is_name ? "" : " file", subject, msg);
-}
-
-char *cred_read_bounded(const char *name, size_t max, unsigned flags, const char *label, size_t *len,
-                        char *err, size_t errlen)
-{
-	char path[4096];
-	char *data = NULL;
-	struct stat st;
-	size_t n = 0;
-	int fd = -1;
-
-	*len = 0;
-	if (strchr(name, '/') == NULL) {
-		const char *dir = getenv("CREDENTIALS_DIRECTORY");
-		if (dir == NULL || *dir == '\0') {
-			file_err(err, errlen, label, name, 1,
-			         "a name without '/' is looked up in $CREDENTIALS_DIRECTORY, "
-			         "which is not set");
-			return NULL;
-		}
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
-			file_err(err, errlen, label, name, 1, "path too long");
-			return NULL;
-		}
-	} else if ((size_t)snprintf(path, sizeof path, "%s", name) >= sizeof path) {
-		file_err(err, errlen, label, NULL, 0, "path too long");
-		return NULL;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		file_err(err, errlen, label, path, 0, "%s", strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0) {
-		file_err(err, errlen, label, path, 0, "%s", strerror(errno));
-		goto bad;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		file_err(err, errlen, label, path, 0, "not a regular file");
-		goto bad;
-	}
-	if ((flags & CRED_FILE_PRIVATE) && (st.st_mode & 077) != 0) {
-		file_err(err, errlen, label, path, 0,
-		         "mode %04o lets group or others read or write it; "
-		         "chmod 0600 (or 0400) it",
-		         (unsigned)(st.st_mode & 07777));
-		goto bad;
-	}
-	if ((uintmax_t)st.st_size > max) {
-		file_err(err, errlen, label, path, 0, "larger than %zu bytes", max);
-		goto bad;
-	}
-	if ((data = malloc(max + 1)) == NULL) {
-		file_err(err, errlen, label, path, 0, "out of memory");
-		goto bad;
-	}
-	for (;;) {
-		ssize_t r = read(fd, data + n, max + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			file_err(err, errlen, label, path, 0, "%s", strerror(errno));
-			goto bad;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) {
-			file_err(err, errlen, label, path, 0, "larger than %zu bytes", max);
-			goto bad;
-		}
-	}
-	close(fd);
-	fd = -1;
-	while (n > 0 &&
-	       (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' ' || data[n - 1] == '\t'))
-		n--;
-	data[n] = '\0';
-	if (n == 0) {
-		file_err(err, errlen, label, path, 0, "empty");
-		goto bad;
-	}
-	if (memchr(data, '\0', n) != NULL || memchr(data, '\n', n) != NULL ||
-	    ((flags & CRED_FILE_NO_CR) && memchr(data, '\r', n) != NULL)) {
-		file_err(err, errlen, label, path, 0, "must hold one line of text");
-		goto bad;
-	}
-	*len = n;
-	return data;
-bad:
-	if (data != NULL) {
-		OPENSSL_cleanse(data, max + 1);
-		free(data);
-	}
-	if (fd >= 0)
-		close(fd);
-	return NULL;
-}
+#include "url.h"
 
 char *cred_read_file(const char *name, size_t *len, char *err, size_t errlen)
 {
-	return cred_read_bounded(name, CRED_FILE_MAX, CRED_FILE_PRIVATE, "credential", len, err, errlen);
+	return secret_read(name, CRED_FILE_MAX, SECRET_CREDDIR | SECRET_PRIVATE, "credential", len, err,
+	                   errlen);
 }
 
 int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen)
@@ -191,7 +62,7 @@ int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen
 			         cfg->connection_string_file, msg);
 			goto bad;
 		}
-		if (!cfg_endpoint_ok(cs.endpoint, msg, sizeof msg)) {
+		if (!url_endpoint_ok(cs.endpoint, msg, sizeof msg)) {
 			snprintf(err, errlen, "upstream.connection_string_file: %s: Endpoint %s",
 			         cfg->connection_string_file, msg);
 			goto bad;
@@ -209,12 +80,12 @@ int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen
 		cs.access_key = NULL;
 		cs.endpoint = NULL;
 	}
-	cred_wipe_free(raw);
+	secret_free(raw);
 	*out = c;
 	return 0;
 bad:
 	connstr_free(&cs);
-	cred_wipe_free(raw);
+	secret_free(raw);
 	cred_free(c);
 	return -1;
 }
@@ -238,7 +109,7 @@ static pthread_mutex_t cred_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void cache_clear(struct cred_cache_ent *e)
 {
-	cred_wipe_free(e->value);
+	secret_free(e->value);
 	e->value = NULL;
 	e->owner = NULL;
 }
@@ -269,7 +140,7 @@ void cred_free(struct cred *c)
 	if (c == NULL)
 		return;
 	cache_forget(c);
-	cred_wipe_free(c->key);
+	secret_free(c->key);
 	free(c->endpoint);
 	free(c);
 }
@@ -287,7 +158,7 @@ static char *make_authorization(const struct cred *c, const char *url, time_t no
 		memcpy(out, "Bearer ", 7);
 		memcpy(out + 7, jwt, n - 7);
 	}
-	cred_wipe_free(jwt);
+	secret_free(jwt);
 	return out;
 }
 

@@ -21,24 +21,13 @@ struct cred {
 int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen);
 void cred_free(struct cred *c); /* accepts NULL; cleanses the key */
 
-/* Read a secret file into a new NUL-terminated string with trailing whitespace trimmed (the file
- * rules above). *len receives its length. Returns NULL with err filled. For cred_load and tests. */
+/* Read a credential file by the rules above (secret_read with SECRET_CREDDIR | SECRET_PRIVATE, at most
+ * CRED_FILE_MAX bytes, errors "credential file PATH: ..."): a new string (secret_free) and its length in
+ * *len, or NULL with err filled. For cred_load, the Entra ID client secret and tests. */
 char *cred_read_file(const char *name, size_t *len, char *err, size_t errlen);
-/* The same reader for any one-line secret file of at most max bytes. flags: CRED_FILE_PRIVATE refuses a
- * file group or others may read or write; CRED_FILE_NO_CR refuses a '\r' inside the line too. Errors
- * read "credential file PATH: ..." when label is "credential", "PATH: ..." (200 bytes of PATH at most)
- * when label is NULL. */
-#define CRED_FILE_PRIVATE 0x1u
-#define CRED_FILE_NO_CR   0x2u
-char *cred_read_bounded(const char *name, size_t max, unsigned flags, const char *label, size_t *len,
-                        char *err, size_t errlen);
-/* Free a string from cred_read_file, wiping it first. Accepts NULL. */
-void cred_wipe_free(char *s);
-
 /* The Authorization header value for one upstream attempt to the exact URL url (scheme, host, path
  * and query): "Bearer <HS256 JWT>" with aud = url and exp = now + WPS_JWT_LIFETIME_S. New string
- * (wipe with cred_wipe_free), NULL on failure. This is the one place a future Entra ID credential
- * plugs in. */
+ * (wipe with secret_free), NULL on failure. With Entra ID the bearer token comes from entra.h instead. */
 char *cred_authorization(const struct cred *c, const char *url, time_t now);
 
 #endif

@@ -12,11 +12,13 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "secret.h"
 #include "buf.h"
 #include "cred.h"
 #include "entra_impl.h"
 #include "log.h"
 #include "pct.h"
+#include "url.h"
 
 #define IMDS_API_VERSION       "2018-02-01"
 #define APPSERVICE_API_VERSION "2019-08-01"
@@ -471,7 +473,7 @@ out:
 		OPENSSL_cleanse(idh, idhn);
 		free(idh);
 	}
-	cred_wipe_free(secret);
+	secret_free(secret);
 	return rc;
 }
 
@@ -527,7 +529,7 @@ struct entra *entra_new(const struct entra_cfg *cfg, const struct entra_ops *ops
 		/* App Service / Functions / Container Apps: the SDKs prefer these when both are set */
 		const char *ep = getenv("IDENTITY_ENDPOINT"), *hd = getenv("IDENTITY_HEADER");
 		if (ep != NULL && *ep != '\0' && hd != NULL && *hd != '\0') {
-			if (!entra_url_ok(ep, why, sizeof why) || strpbrk(hd, "\r\n") != NULL) {
+			if (!url_metadata_ok(ep, why, sizeof why) || strpbrk(hd, "\r\n") != NULL) {
 				snprintf(err, errlen, "upstream.entra: IDENTITY_ENDPOINT/IDENTITY_HEADER: %s",
 				         strpbrk(hd, "\r\n") ? "IDENTITY_HEADER has a line break" : why);
 				entra_free(e);
@@ -556,10 +558,7 @@ void entra_free(struct entra *e)
 	wl_free_all(&e->waiting);
 	wl_free_all(&e->firing);
 	drop_token(e);
-	if (e->identity_header != NULL) {
-		OPENSSL_cleanse(e->identity_header, strlen(e->identity_header));
-		free(e->identity_header);
-	}
+	secret_free(e->identity_header);
 	free(e->identity_endpoint);
 	entra_cfg_fini(&e->cfg);
 	free(e);

@@ -121,7 +121,7 @@ typedef void (*entra_ready_fn)(void *arg, int ok, const char *err);
 enum entra_rc entra_acquire(struct entra *e, entra_ready_fn fn, void *arg, struct entra_wait **w, char *err,
                             size_t errlen);
 void entra_wait_cancel(struct entra *e, struct entra_wait *w); /* fn is not called; accepts NULL w */
-/* "Bearer <token>" as a new string (wipe with cred_wipe_free), and the token's generation in *gen,
+/* "Bearer <token>" as a new string (wipe with secret_free), and the token's generation in *gen,
  * or NULL when no usable token is cached. */
 char *entra_bearer(struct entra *e, unsigned long *gen);
 /* The upstream answered 401 to the token of generation gen: forget it and fetch a new one at once
@@ -152,7 +152,7 @@ void entra_get_status(const struct entra *e, struct entra_status *st);
 const char *entra_state_name(enum entra_state s); /* "starting", "ok", "degraded", "failing" */
 
 /* ---- exposed for tests ---- */
-/* Parse a token service answer: a new token string (wipe with cred_wipe_free) and its lifetime in
+/* Parse a token service answer: a new token string (wipe with secret_free) and its lifetime in
  * seconds (expires_in, or expires_on - wall_now). NULL with a reason in err (no token text in it). */
 char *entra_parse_token(int status, const char *body, size_t len, time_t wall_now, long *lifetime_s,
                         char *err, size_t errlen);

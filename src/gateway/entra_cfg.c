@@ -13,6 +13,8 @@
 #include "entra_impl.h"
 #include "gateway/dcfg.h"
 #include "guard.h"
+#include "secret.h"
+#include "url.h"
 
 #define KEY_PREFIX "upstream.entra"
 #define STR_MAX    4096 /* bytes of any string value of the section */
@@ -98,42 +100,6 @@ static int id_ok(const char *v)
 		      *v == '-' || *v == '.' || *v == '_'))
 			return 0;
 	return 1;
-}
-
-/* The metadata endpoint: http(s)://host[:port]/path, no query, fragment or user info; plain http only
- * to a loopback host or the link-local IMDS address. */
-int entra_url_ok(const char *url, char *why, size_t whylen)
-{
-	const char *host, *end, *hend, *p;
-	int https;
-
-	if ((https = cfg_url_scheme(url, &host)) < 0) {
-		snprintf(why, whylen, "must start with http:// or https://");
-		return 0;
-	}
-	end = host + strcspn(host, "/?#");
-	if (strpbrk(url, "?#") != NULL) {
-		snprintf(why, whylen, "must not have a query or fragment");
-		return 0;
-	}
-	if (end == host || memchr(host, '@', (size_t)(end - host)) != NULL) {
-		snprintf(why, whylen, "must name a host (and no user info)");
-		return 0;
-	}
-	for (p = url; *p != '\0'; p++)
-		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '\\') {
-			snprintf(why, whylen, "contains a character not allowed in a URL");
-			return 0;
-		}
-	if (https)
-		return 1;
-	hend = cfg_host_end(host, end);
-	if (guard_host_is_loopback(host, (size_t)(hend - host)) ||
-	    ((size_t)(hend - host) == 15 && strncmp(host, "169.254.169.254", 15) == 0))
-		return 1;
-	snprintf(why, whylen,
-	         "http:// is accepted only for 169.254.169.254 or a loopback host; use https://");
-	return 0;
 }
 
 void entra_cfg_fini(struct entra_cfg *c)
@@ -304,7 +270,7 @@ int entra_cfg_parse(const config_setting_t *s, struct entra_cfg *out, char *err,
 			fail(err, errlen, s, "authority_host", "out of memory");
 			goto bad;
 		}
-		if (!cfg_endpoint_ok(out->authority_host, why, sizeof why)) {
+		if (!url_endpoint_ok(out->authority_host, why, sizeof why)) {
 			m = config_setting_get_member(s, "authority_host");
 			fail(err, errlen, m ? m : s, "authority_host", "%s%s",
 			     m ? "" : "AZURE_AUTHORITY_HOST ", why);
@@ -319,7 +285,7 @@ int entra_cfg_parse(const config_setting_t *s, struct entra_cfg *out, char *err,
 			fail(err, errlen, s, "imds_endpoint", "out of memory");
 			goto bad;
 		}
-		if (!entra_url_ok(out->imds_endpoint, why, sizeof why)) {
+		if (!url_metadata_ok(out->imds_endpoint, why, sizeof why)) {
 			fail(err, errlen, config_setting_get_member(s, "imds_endpoint"), "imds_endpoint",
 			     "%s", why);
 			goto bad;
@@ -378,7 +344,7 @@ int entra_cfg_copy(struct entra_cfg *dst, const struct entra_cfg *src)
  * it is a short-lived signed assertion, not a long-lived secret. */
 static char *read_assertion(const char *name, size_t *len, char *err, size_t errlen)
 {
-	return cred_read_bounded(name, ENTRA_ASSERTION_MAX, CRED_FILE_NO_CR, NULL, len, err, errlen);
+	return secret_read(name, ENTRA_ASSERTION_MAX, SECRET_CREDDIR | SECRET_NO_CR, NULL, len, err, errlen);
 }
 
 char *entra_read_secret(const struct entra_cfg *c, size_t *len, char *err, size_t errlen)
@@ -407,6 +373,6 @@ int entra_preflight(const struct entra_cfg *c, char *err, size_t errlen)
 		return 0;
 	if ((v = entra_read_secret(c, &len, err, errlen)) == NULL)
 		return -1;
-	cred_wipe_free(v);
+	secret_free(v);
 	return 0;
 }

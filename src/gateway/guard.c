@@ -10,6 +10,7 @@
 
 #include "guard.h"
 #include "gateway/dcfg.h"
+#include "url.h"
 
 #define GUARD_HOST_MAX 262 /* 255 for a DNS name plus ":65535" and brackets */
 
@@ -150,39 +151,6 @@ static int v6_literal(const char *h, size_t len)
 	return 1;
 }
 
-int guard_host_is_loopback(const char *host, size_t len)
-{
-	char tmp[64];
-
-	if (len == 0 || len >= sizeof(tmp))
-		return 0;
-	if (host[0] == '[') {
-		struct in6_addr a6;
-
-		if (len < 3 || host[len - 1] != ']')
-			return 0;
-		memcpy(tmp, host + 1, len - 2);
-		tmp[len - 2] = '\0';
-		if (inet_pton(AF_INET6, tmp, &a6) != 1)
-			return 0;
-		if (IN6_IS_ADDR_LOOPBACK(&a6))
-			return 1;
-		return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
-	}
-	if (len == 9 && strncasecmp(host, "localhost", 9) == 0)
-		return 1;
-	memcpy(tmp, host, len);
-	tmp[len] = '\0';
-	{
-		struct in_addr a4;
-
-		/* inet_pton takes only the four-part decimal form: no "127.1", no octal, no hex. */
-		if (inet_pton(AF_INET, tmp, &a4) == 1)
-			return (ntohl(a4.s_addr) >> 24) == 127;
-	}
-	return 0;
-}
-
 /* Split "name[:port]" / "[v6][:port]". Returns 0 with the name's extent and the port (0 when
  * absent), or -1 when malformed. */
 static int host_split(const char *h, size_t len, size_t *namelen, unsigned long *port)
@@ -258,7 +226,7 @@ int guard_check(const struct guard_cfg *c, const char *host, const char *origin,
 			return fail(e, 400, "InvalidHost", "The Host header is malformed.");
 		if (host[0] == '[' ? !v6_literal(host, namelen) : !plain_name(host, namelen))
 			return fail(e, 400, "InvalidHost", "The Host header is malformed.");
-		if (!guard_host_is_loopback(host, namelen))
+		if (!url_host_is_loopback(host, namelen))
 			return fail(e, 421, "MisdirectedRequest",
 			            "The Host header does not name a loopback address of this gateway.");
 		if (port != 0 && listen_port != 0 && port != listen_port)

@@ -42,7 +42,4 @@ struct guard_err {
 int guard_check(const struct guard_cfg *c, const char *host, const char *origin, const char *sec_fetch_site,
                 unsigned listen_port, struct guard_err *e);
 
-/* 1 when host (without port, IPv6 in brackets) names the loopback: the helper guard_check uses. */
-int guard_host_is_loopback(const char *host, size_t len);
-
 #endif

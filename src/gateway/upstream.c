@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "secret.h"
 
 #ifndef WPSGATE_VERSION
 #define WPSGATE_VERSION "0"
@@ -638,7 +639,7 @@ static int attempt_start(struct up *up, struct up_job *job)
 		goto bad;
 	}
 	h = add_header(h, "Authorization", auth, &ok);
-	cred_wipe_free(auth);
+	secret_free(auth);
 	auth = NULL;
 	h = add_header(h, "x-ms-client-request-id", job->request_id, &ok);
 	if (job->traceparent[0] != '\0') {

@@ -193,7 +193,6 @@ END_TEST
 START_TEST(endpoints)
 {
 	struct cfg *c = NULL;
-	char e[160];
 
 	expect_error(LISTEN_OK
 	             "upstream = { endpoint = \"http://example.com\"; access_key_file = \"/k\"; };\n",
@@ -212,16 +211,6 @@ START_TEST(endpoints)
 	        0);
 	ck_assert_str_eq(c->endpoint, "http://127.0.0.1:8080");
 	cfg_free(c);
-	ck_assert_int_eq(cfg_endpoint_ok("http://localhost:8080", e, sizeof e), 1);
-	ck_assert_int_eq(cfg_endpoint_ok("http://[::1]:8080", e, sizeof e), 1);
-	ck_assert_int_eq(cfg_endpoint_ok("http://127.1.2.3", e, sizeof e), 1);
-	ck_assert_int_eq(cfg_endpoint_ok("https://x.webpubsub.azure.com", e, sizeof e), 1);
-	ck_assert_int_eq(cfg_endpoint_ok("http://localhost.evil.com", e, sizeof e), 0);
-	ck_assert_int_eq(cfg_endpoint_ok("http://127.0.0.1.evil.com", e, sizeof e), 0);
-	ck_assert_int_eq(cfg_endpoint_ok("http://[::2]:80", e, sizeof e), 0);
-	ck_assert_int_eq(cfg_endpoint_ok("https://user@x.webpubsub.azure.com", e, sizeof e), 0);
-	ck_assert_int_eq(cfg_endpoint_ok("https://", e, sizeof e), 0);
-	ck_assert_int_eq(cfg_endpoint_ok("x.webpubsub.azure.com", e, sizeof e), 0);
 }
 END_TEST
 

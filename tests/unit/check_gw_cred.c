@@ -16,6 +16,7 @@
 #include "wpslimits.h"
 #include "gateway/cfg.h"
 #include "gateway/cred.h"
+#include "secret.h"
 
 #define KEY "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 
@@ -188,7 +189,7 @@ START_TEST(authorization_jwt)
 	ck_assert_int_eq(json_integer_value(json_object_get(claims, "exp")),
 	                 (json_int_t)now + WPS_JWT_LIFETIME_S);
 	json_decref(claims);
-	cred_wipe_free(auth);
+	secret_free(auth);
 	cred_free(c);
 }
 END_TEST
@@ -230,15 +231,15 @@ START_TEST(authorization_cache)
 	ck_assert_ptr_ne(a, b);
 	fresh = jwt_server_token(url, (long long)now + WPS_JWT_LIFETIME_S, KEY, strlen(KEY));
 	ck_assert_str_eq(a + 7, fresh);
-	cred_wipe_free(fresh);
-	cred_wipe_free(b);
+	secret_free(fresh);
+	secret_free(b);
 	b = cred_authorization(c, url, now + 1); /* the next second: a new exp */
 	check_auth(b, KEY, url, now + 1);
 	ck_assert_str_ne(a, b);
-	cred_wipe_free(b);
+	secret_free(b);
 	b = cred_authorization(c2, url, now); /* the same URL and second, another key */
 	check_auth(b, "another-key-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", url, now);
-	cred_wipe_free(b);
+	secret_free(b);
 	/* more URLs than slots, asked twice: every answer names its own URL */
 	for (i = 0; i < 40; i++)
 		snprintf(urls[i], sizeof urls[i],
@@ -246,13 +247,13 @@ START_TEST(authorization_cache)
 	for (i = 0; i < 80; i++) {
 		b = cred_authorization(c, urls[(i * 7) % 40], now);
 		check_auth(b, KEY, urls[(i * 7) % 40], now);
-		cred_wipe_free(b);
+		secret_free(b);
 	}
 	cred_free(c2);
 	b = cred_authorization(c, url, now);
 	ck_assert_str_eq(a, b);
-	cred_wipe_free(b);
-	cred_wipe_free(a);
+	secret_free(b);
+	secret_free(a);
 	cred_free(c);
 }
 END_TEST

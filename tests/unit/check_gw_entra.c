@@ -14,6 +14,7 @@
 #include "log.h"
 #include "gateway/cred.h"
 #include "gateway/entra.h"
+#include "secret.h"
 
 #define SECRET     "Sup3r~Secr3t.value_with+plus"
 #define SECRET_ENC "Sup3r~Secr3t.value_with%2Bplus"
@@ -276,7 +277,7 @@ static int has_token(struct entra *e)
 {
 	char *b = entra_bearer(e, NULL);
 
-	cred_wipe_free(b);
+	secret_free(b);
 	return b != NULL;
 }
 
@@ -611,7 +612,7 @@ START_TEST(request_managed_identity_imds)
 		char *b = entra_bearer(e, &gen);
 		ck_assert_str_eq(b, "Bearer tok-imds");
 		ck_assert_uint_eq(gen, 1);
-		cred_wipe_free(b);
+		secret_free(b);
 	}
 	entra_free(e);
 	entra_cfg_fini(&c);
@@ -649,7 +650,7 @@ START_TEST(request_managed_identity_app_service)
 	              "\"token_type\":\"Bearer\"}");
 	b = entra_bearer(e, &gen);
 	ck_assert_str_eq(b, "Bearer tok-as");
-	cred_wipe_free(b);
+	secret_free(b);
 	/* 3600 s: refresh 5 min ahead */
 	ck_assert_uint_eq(armed_at, 1000000 + 3300 * 1000);
 	entra_free(e);
@@ -678,7 +679,7 @@ START_TEST(parse_answers)
 	                      sizeof err);
 	ck_assert_str_eq(t, "a.b-c_d");
 	ck_assert_int_eq(life, 3599);
-	cred_wipe_free(t);
+	secret_free(t);
 #define BAD(st, body, msg)                                                                                   \
 	do {                                                                                                 \
 		ck_assert_ptr_null(                                                                          \
@@ -723,11 +724,11 @@ START_TEST(parse_answers)
 	                      &life, err, sizeof err);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(life, 600);
-	cred_wipe_free(t);
+	secret_free(t);
 	t = entra_parse_token(200, "{\"access_token\":\"x\",\"expires_in\":9999999}", 41, 0, &life, err,
 	                      sizeof err);
 	ck_assert_int_eq(life, ENTRA_LIFETIME_MAX_S);
-	cred_wipe_free(t);
+	secret_free(t);
 }
 END_TEST
 
@@ -766,7 +767,7 @@ START_TEST(first_fetch_queues_waiters)
 	b = entra_bearer(e, &gen);
 	ck_assert_str_eq(b, "Bearer tok-1");
 	ck_assert_uint_eq(gen, 1);
-	cred_wipe_free(b);
+	secret_free(b);
 	/* 3600 s: refresh at expiry - 5 min, from the request's start */
 	ck_assert_uint_eq(armed_at, 1000000 + 3300 * 1000);
 	entra_get_status(e, &st);
@@ -806,12 +807,12 @@ START_TEST(refresh_ahead_short_lifetime)
 	ck_assert_int_eq(entra_acquire(e, on_ready, &w, &w.w, err, sizeof err), ENTRA_OK);
 	b = entra_bearer(e, &gen);
 	ck_assert_str_eq(b, "Bearer tok-1");
-	cred_wipe_free(b);
+	secret_free(b);
 	token_ok("tok-2", 10);
 	b = entra_bearer(e, &gen);
 	ck_assert_str_eq(b, "Bearer tok-2");
 	ck_assert_uint_eq(gen, 2);
-	cred_wipe_free(b);
+	secret_free(b);
 	ck_assert_uint_eq(armed_at, 1000000 + 8000 + 8000);
 	/* no refresh when asked by a request before it is due, one when it is due (timer or not) */
 	clock_ms += 8000;
@@ -843,7 +844,7 @@ START_TEST(invalidate_once_per_generation)
 	entra_start(e);
 	token_ok("tok-1", 3600);
 	b = entra_bearer(e, &gen);
-	cred_wipe_free(b);
+	secret_free(b);
 	ck_assert_uint_eq(gen, 1);
 	/* a 401 with generation 1: dropped, a fetch starts at once */
 	entra_invalidate(e, 1);
@@ -861,7 +862,7 @@ START_TEST(invalidate_once_per_generation)
 	b = entra_bearer(e, &gen);
 	ck_assert_str_eq(b, "Bearer tok-2");
 	ck_assert_uint_eq(gen, 2);
-	cred_wipe_free(b);
+	secret_free(b);
 	ck_assert_uint_eq(nreqs, 2);
 	entra_get_status(e, &st);
 	ck_assert_uint_eq(st.invalidated, 1);
