@@ -16,6 +16,7 @@
  *
  * Every loop is bounded by the duration; the program always exits by itself.
  */
+#include <config.h>
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>

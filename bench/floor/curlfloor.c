@@ -18,6 +18,7 @@
  * CPU is getrusage(RUSAGE_SELF) user+sys over the measured window divided by the transfers completed in it.
  * Every loop is bounded by the duration; the program always exits by itself.
  */
+#include <config.h>
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>

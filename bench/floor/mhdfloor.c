@@ -19,6 +19,7 @@
  *
  * Prints "mhdfloor: ready" on stderr once listening; SIGTERM/SIGINT end it (prints the number of requests).
  */
+#include <config.h>
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,5 @@
 /* main.c: entry point of wpsgate, the command-line client of wpsgated. */
 #include <config.h>
-
 #include "cli.h"
 
 int main(int argc, char **argv)

@@ -1,6 +1,5 @@
 /* utf8.c: UTF-8 validation (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF). */
 #include <config.h>
-
 #include "utf8.h"
 
 int utf8_valid(const char *str, size_t len)

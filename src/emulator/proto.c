@@ -1,7 +1,7 @@
 /* proto.c: client protocol of the emulator: framing of messages per subprotocol and the handling
+ * of joinGroup/leaveGroup/sendToGroup/event/ping/sequenceAck from JSON clients. */
 #include <config.h>
 
- * of joinGroup/leaveGroup/sendToGroup/event/ping/sequenceAck from JSON clients. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>

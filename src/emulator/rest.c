@@ -1,7 +1,7 @@
 /* rest.c: the emulator's REST handlers: routing and validation by the shared operation table,
+ * JWT checks as the service does them, and each operation applied to the hub state. */
 #include <config.h>
 
- * JWT checks as the service does them, and each operation applied to the hub state. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>

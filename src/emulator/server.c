@@ -1,7 +1,7 @@
 /* server.c: libmicrohttpd (external epoll) plus upgraded WebSockets in one epoll loop: REST
+ * requests go to rest.c, GET /client/hubs/{hub} with Upgrade becomes a hub connection. */
 #include <config.h>
 
- * requests go to rest.c, GET /client/hubs/{hub} with Upgrade becomes a hub connection. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

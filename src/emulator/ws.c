@@ -1,7 +1,7 @@
 /* ws.c: the emulator's WebSocket transport: wslay event contexts on non-blocking upgraded
+ * sockets, bounded send queues, and graceful or forced closes. */
 #include <config.h>
 
- * sockets, bounded send queues, and graceful or forced closes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
  * Each input is copied to a buffer of exactly its size, so the sanitizers see any read past its end.
  * Exit status: 0 when every input ran, 1 when no input was found or a file could not be read (a crash
  * or a broken invariant aborts). */
+#include <config.h>
 #include "fuzz.h"
 
 #include <dirent.h>

@@ -1,5 +1,6 @@
 /* fuzz_connstr.c: libFuzzer target for connection strings (connstr_parse / connstr_free).
  * Input: the connection string as the file connection_string_file would hold it (a NUL ends it). */
+#include <config.h>
 #include "fuzz.h"
 
 #include <string.h>

@@ -7,6 +7,7 @@
  *   rest:   the body
  * A missing line 2 means no Content-Type and no body. Bytes after a NUL in line 1 are cut, as a C
  * string would be. */
+#include <config.h>
 #include "fuzz.h"
 
 #include <string.h>

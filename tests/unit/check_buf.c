@@ -1,5 +1,5 @@
 /* check_buf.c: unit tests for the bounded byte buffer (buf.c). */
-#include "config.h"
+#include <config.h>
 
 #include <check.h>
 #include <stdlib.h>

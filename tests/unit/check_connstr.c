@@ -1,5 +1,5 @@
 /* check_connstr.c: unit tests for connection string parsing (connstr.c). */
-#include "config.h"
+#include <config.h>
 
 #include <check.h>
 #include <stdlib.h>

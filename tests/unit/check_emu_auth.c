@@ -1,5 +1,5 @@
 /* check_emu_auth.c: unit tests of the emulator's token checks (auth.c): REST and client tokens. */
-#include "config.h"
+#include <config.h>
 
 #include <check.h>
 #include <stdio.h>

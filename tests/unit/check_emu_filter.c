@@ -1,5 +1,5 @@
 /* check_emu_filter.c: unit tests of the emulator's OData filter parser and evaluator. */
-#include "config.h"
+#include <config.h>
 
 #include <check.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* check_emu_hub.c: unit tests of the emulator's hub state and client protocol (hub.c, proto.c). */
-#include "config.h"
+#include <config.h>
 
 #include <check.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* check_emu_rest.c: unit tests of the emulator's REST operations (rest.c) with recorded clients. */
-#include "config.h"
+#include <config.h>
 
 #include <check.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* check_gw_api.c: the API's pure helpers: W3C traceparent validation, the canonical upstream target, and
  * the upstream response header lines kept (up_job_header), the early check of the request target. */
 #include <config.h>
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* check_gw_arrival.c: unit tests for the request arrival deadlines (arrival.c) on a real libmicrohttpd daemon. */
 #include <config.h>
+
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>

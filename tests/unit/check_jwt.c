@@ -1,7 +1,7 @@
 /* check_jwt.c: unit tests for base64/base64url and HS256 JWTs (jwt.c) against the shared vectors. */
+#include <config.h>
 #include "digest.h"
 #include "b64.h"
-#include "config.h"
 
 #include <check.h>
 #include <jansson.h>

@@ -1,5 +1,5 @@
 /* check_log.c: unit tests for the logger (log.c): formats, escaping, levels, sinks, journald prefixes. */
-#include "config.h"
+#include <config.h>
 
 #include <check.h>
 #include <jansson.h>

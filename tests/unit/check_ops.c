@@ -1,5 +1,5 @@
 /* check_ops.c: unit tests for the operation table, routing and validation (ops.c, ops_valid.c). */
-#include "config.h"
+#include <config.h>
 
 #include <check.h>
 #include <stdio.h>

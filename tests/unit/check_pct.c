@@ -1,6 +1,6 @@
 /* check_pct.c: unit tests for percent-encoding and UTF-8 validation (pct.c). */
+#include <config.h>
 #include "utf8.h"
-#include "config.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* check_token.c: unit tests for client access tokens and URLs (token.c) against the shared vectors. */
-#include "config.h"
+#include <config.h>
 
 #include <check.h>
 #include <jansson.h>
