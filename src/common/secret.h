@@ -10,6 +10,9 @@
 #define SECRET_PRIVATE   0x2u /* refuse a file that group or others may read or write */
 #define SECRET_NO_CR     0x4u /* refuse a '\r' inside the line too */
 #define SECRET_WARN_OPEN 0x8u /* log a warning for a file that group or others may read or write */
+/* The gateway's credential files (access key, connection string, Entra ID client secret). */
+#define SECRET_CREDENTIAL (SECRET_CREDDIR | SECRET_PRIVATE)
+#define SECRET_FILE_MAX   8192 /* bytes of a credential file */
 
 /* Read a regular file of at most max bytes holding one line of text: trailing CR, LF, blanks and tabs
  * are dropped; an empty line, a NUL or a line break inside is refused. Returns a new NUL-terminated

@@ -13,72 +13,57 @@
 
 #include "access.h"
 #include "digest.h"
-#include "gateway/dcfg.h"
+#include "cfgtab.h"
 #include "jwt.h"
 #include "log.h"
+#include "ops.h"
 
-/* A string or a list/array of strings and integers: calls fn for every element. */
-static const config_setting_t *as_list(const config_setting_t *m)
+static int is_list(const config_setting_t *m)
 {
-	if (config_setting_is_array(m) || config_setting_is_list(m))
-		return m;
-	return NULL;
+	return config_setting_is_array(m) || config_setting_is_list(m);
 }
 
-static int parse_ids(const config_setting_t *m, int users, struct access_rule *r, char *err, size_t errlen)
+/* users or groups: names or numeric ids ("*" among users: anyone). */
+static int parse_ids(const config_setting_t *m, int users, struct access_rule *r, struct cfgtab_err *e)
 {
-	const char *key = users ? "access.rules.users" : "access.rules.groups";
 	int i, n;
 
-	if (as_list(m) == NULL) {
-		dcfg_keyfail(m, err, errlen, key, "must be a list of names or numeric ids");
-		return -1;
-	}
+	if (!is_list(m))
+		return cfgtab_fail(e, m, "must be a list of names or numeric ids");
 	n = config_setting_length(m);
-	if (n > ACCESS_RULE_IDS_MAX) {
-		dcfg_keyfail(m, err, errlen, key, "too many entries");
-		return -1;
-	}
+	if (n > ACCESS_RULE_IDS_MAX)
+		return cfgtab_fail(e, m, "at most %d entries", ACCESS_RULE_IDS_MAX);
 	for (i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+		const config_setting_t *el = config_setting_get_elem(m, (unsigned)i);
+		const char *name;
 		long long id;
 
-		switch (config_setting_type(e)) {
+		switch (config_setting_type(el)) {
 		case CONFIG_TYPE_INT:
 		case CONFIG_TYPE_INT64:
-			id = config_setting_get_int64(e);
-			if (id < 0 || id >= (long long)UINT32_MAX) {
-				dcfg_keyfail(e, err, errlen, key, "a numeric id is out of range");
-				return -1;
-			}
+			id = config_setting_get_int64(el);
+			if (id < 0 || id >= (long long)UINT32_MAX)
+				return cfgtab_fail(e, el, "a numeric id is out of range");
 			break;
-		case CONFIG_TYPE_STRING: {
-			const char *name = config_setting_get_string(e);
-
+		case CONFIG_TYPE_STRING:
+			name = config_setting_get_string(el);
 			if (users && strcmp(name, "*") == 0) {
 				r->any_user = 1;
 				continue;
 			}
 			if (users) {
 				struct passwd *pw = getpwnam(name);
-
-				if (pw == NULL) {
-					dcfg_keyfail(e, err, errlen, key, "unknown user name");
-					return -1;
-				}
+				if (pw == NULL)
+					return cfgtab_fail(e, el, "unknown user name");
 				id = pw->pw_uid;
 			} else {
 				struct group *gr = getgrnam(name);
-
-				if (gr == NULL) {
-					dcfg_keyfail(e, err, errlen, key, "unknown group name");
-					return -1;
-				}
+				if (gr == NULL)
+					return cfgtab_fail(e, el, "unknown group name");
 				id = gr->gr_gid;
 			}
 			break;
-		}
-		default: dcfg_keyfail(e, err, errlen, key, "entries must be names or numeric ids"); return -1;
+		default: return cfgtab_fail(e, el, "entries must be names or numeric ids");
 		}
 		if (users)
 			r->uids[r->nuids++] = (uid_t)id;
@@ -88,193 +73,139 @@ static int parse_ids(const config_setting_t *m, int users, struct access_rule *r
 	return 0;
 }
 
-static int parse_hubs(const config_setting_t *m, struct access_rule *r, char *err, size_t errlen)
+static int parse_users(const config_setting_t *m, void *obj, struct cfgtab_err *e)
 {
+	return parse_ids(m, 1, obj, e);
+}
+
+static int parse_groups(const config_setting_t *m, void *obj, struct cfgtab_err *e)
+{
+	return parse_ids(m, 0, obj, e);
+}
+
+static int parse_hubs(const config_setting_t *m, void *obj, struct cfgtab_err *e)
+{
+	struct access_rule *r = obj;
 	int i, n;
 
-	if (as_list(m) == NULL) {
-		dcfg_keyfail(m, err, errlen, "access.rules.hubs", "must be a list of hub names or \"*\"");
-		return -1;
-	}
+	if (!is_list(m))
+		return cfgtab_fail(e, m, "must be a list of hub names or \"*\"");
 	n = config_setting_length(m);
-	if (n == 0 || n > ACCESS_RULE_IDS_MAX) {
-		dcfg_keyfail(m, err, errlen, "access.rules.hubs", "must have 1 to 64 entries");
-		return -1;
-	}
+	if (n == 0 || n > ACCESS_RULE_IDS_MAX)
+		return cfgtab_fail(e, m, "must have 1 to %d entries", ACCESS_RULE_IDS_MAX);
 	r->any_hub = 0;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
-		const char *h = config_setting_get_string(e);
+		const config_setting_t *el = config_setting_get_elem(m, (unsigned)i);
+		const char *h = config_setting_get_string(el);
 
-		if (h == NULL) {
-			dcfg_keyfail(e, err, errlen, "access.rules.hubs", "entries must be strings");
-			return -1;
-		}
+		if (h == NULL)
+			return cfgtab_fail(e, el, "entries must be strings");
 		if (strcmp(h, "*") == 0) {
 			r->any_hub = 1;
 			continue;
 		}
-		if (!ops_valid_hub(h)) {
-			dcfg_keyfail(e, err, errlen, "access.rules.hubs", "an entry is not a valid hub name");
-			return -1;
-		}
-		r->hubs[r->nhubs] = strdup(h);
-		if (r->hubs[r->nhubs] == NULL) {
-			dcfg_keyfail(e, err, errlen, "access.rules.hubs", "out of memory");
-			return -1;
-		}
+		if (!ops_valid_hub(h))
+			return cfgtab_fail(e, el, "an entry is not a valid hub name");
+		if ((r->hubs[r->nhubs] = strdup(h)) == NULL)
+			return cfgtab_fail(e, el, "out of memory");
 		r->nhubs++;
 	}
 	return 0;
 }
 
-static int parse_ops(const config_setting_t *m, struct access_rule *r, char *err, size_t errlen)
+static void clear_hubs(void *obj)
 {
+	struct access_rule *r = obj;
+
+	while (r->nhubs > 0)
+		free(r->hubs[--r->nhubs]);
+}
+
+static int parse_ops(const config_setting_t *m, void *obj, struct cfgtab_err *e)
+{
+	struct access_rule *r = obj;
 	int i, n;
 
-	if (as_list(m) == NULL) {
-		dcfg_keyfail(m, err, errlen, "access.rules.ops", "must be a list of operation classes");
-		return -1;
-	}
-	n = config_setting_length(m);
-	if (n == 0) {
-		dcfg_keyfail(m, err, errlen, "access.rules.ops", "must not be empty");
-		return -1;
-	}
+	if (!is_list(m))
+		return cfgtab_fail(e, m, "must be a list of operation classes");
+	if ((n = config_setting_length(m)) == 0)
+		return cfgtab_fail(e, m, "must not be empty");
 	r->classes = 0;
 	for (i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
-		const char *v = config_setting_get_string(e);
+		const config_setting_t *el = config_setting_get_elem(m, (unsigned)i);
+		const char *v = config_setting_get_string(el);
 		enum ops_class cls;
 
 		if (v != NULL && strcmp(v, "*") == 0) {
 			r->classes = (1u << OPC__COUNT) - 1;
 			continue;
 		}
-		if (v == NULL || ops_class_parse(v, &cls) < 0) {
-			dcfg_keyfail(e, err, errlen, "access.rules.ops",
-			             "entries must be read, send, group, close, permission, token or \"*\"");
-			return -1;
-		}
+		if (v == NULL || ops_class_parse(v, &cls) < 0)
+			return cfgtab_fail(
+			        e, el,
+			        "entries must be read, send, group, close, permission, token or \"*\"");
 		r->classes |= 1u << cls;
 	}
 	return 0;
 }
 
-static int parse_rule(const config_setting_t *g, struct access_rule *r, char *err, size_t errlen)
+/* The defaults of a rule (every hub, every class) for the keys it leaves out, and who it is for. */
+static int check_rule(void *obj, const config_setting_t *s, struct cfgtab_err *e)
 {
-	int i, have_who = 0;
+	struct access_rule *r = obj;
 
-	memset(r, 0, sizeof(*r));
-	r->any_hub = 1;
-	r->classes = (1u << OPC__COUNT) - 1;
-	r->line = config_setting_source_line(g);
-	if (!config_setting_is_group(g)) {
-		dcfg_keyfail(g, err, errlen, "access.rules", "each rule must be a group { ... }");
-		return -1;
-	}
-	for (i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
-		const char *name = config_setting_name(m);
-		int rc;
-
-		if (name == NULL) {
-			dcfg_keyfail(m, err, errlen, "access.rules", "unknown key");
-			return -1;
-		}
-		if (strcmp(name, "users") == 0) {
-			rc = parse_ids(m, 1, r, err, errlen);
-			have_who = 1;
-		} else if (strcmp(name, "groups") == 0) {
-			rc = parse_ids(m, 0, r, err, errlen);
-			have_who = 1;
-		} else if (strcmp(name, "hubs") == 0) {
-			rc = parse_hubs(m, r, err, errlen);
-		} else if (strcmp(name, "ops") == 0) {
-			rc = parse_ops(m, r, err, errlen);
-		} else {
-			dcfg_keyfail(m, err, errlen, "access.rules", "unknown key");
-			return -1;
-		}
-		if (rc < 0)
-			return -1;
-	}
-	if (!have_who || (r->nuids == 0 && r->ngids == 0 && !r->any_user)) {
-		dcfg_keyfail(g, err, errlen, "access.rules", "a rule needs users or groups");
-		return -1;
-	}
+	r->line = s != NULL ? config_setting_source_line(s) : 0;
+	if (config_setting_get_member(s, "hubs") == NULL)
+		r->any_hub = 1;
+	if (config_setting_get_member(s, "ops") == NULL)
+		r->classes = (1u << OPC__COUNT) - 1;
+	if (r->nuids == 0 && r->ngids == 0 && !r->any_user)
+		return cfgtab_fail(e, s, "a rule needs users or groups");
 	return 0;
 }
 
-int access_cfg_parse(const config_setting_t *s, struct access_cfg *out, char *err, size_t errlen)
+static const struct cfgtab_key rule_keys[] = {
+	CFGTAB_CUSTOM_KEY("users", parse_users, NULL, 0, "array of user names or uids, or \"*\"",
+	                  "[ \"www-data\", 1001 ]", "the Unix-socket peers it is for, by user"),
+	CFGTAB_CUSTOM_KEY("groups", parse_groups, NULL, 0, "array of group names or gids",
+	                  "[ \"monitoring\" ]",
+	                  "the Unix-socket peers it is for, by group (primary or supplementary)"),
+	CFGTAB_CUSTOM_KEY("hubs", parse_hubs, clear_hubs, 0, "array of hub names, or \"*\"", "[ \"chat\" ]",
+	                  "the hubs it allows (default: every hub)"),
+	CFGTAB_CUSTOM_KEY("ops", parse_ops, NULL, 0,
+	                  "array of read, send, group, close, permission, token, or \"*\"",
+	                  "[ \"send\", \"token\" ]", "the operation classes it allows (default: all)"),
+};
+static const struct cfgtab_section rule_section =
+        CFGTAB_SECTION("access.rules[]", struct access_rule, rule_keys, check_rule, "one access rule");
+
+static const char *const tcp_names[] = { "allow", "deny", NULL };
+static const int tcp_values[] = { 1, 0 };
+
+static int check_access(void *obj, const config_setting_t *s, struct cfgtab_err *e)
 {
-	int i, n;
+	struct access_cfg *c = obj;
 
-	memset(out, 0, sizeof(*out));
-	out->tcp_allow = 1;
-	if (s == NULL)
-		return 0;
-	if (!config_setting_is_group(s)) {
-		dcfg_keyfail(s, err, errlen, "access", "must be a group { ... }");
-		goto bad;
-	}
-	for (i = 0; i < config_setting_length(s); i++) {
-		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
-		const char *name = config_setting_name(m);
-
-		if (name != NULL && strcmp(name, "tcp") == 0) {
-			const char *v = config_setting_get_string(m);
-
-			if (v != NULL && strcmp(v, "allow") == 0)
-				out->tcp_allow = 1;
-			else if (v != NULL && strcmp(v, "deny") == 0)
-				out->tcp_allow = 0;
-			else {
-				dcfg_keyfail(m, err, errlen, "access.tcp", "must be \"allow\" or \"deny\"");
-				goto bad;
-			}
-		} else if (name != NULL && strcmp(name, "rules") == 0) {
-			if (!config_setting_is_list(m)) {
-				dcfg_keyfail(m, err, errlen, "access.rules",
-				             "must be a list ( { ... }, ... )");
-				goto bad;
-			}
-			n = config_setting_length(m);
-			if (n > ACCESS_RULES_MAX) {
-				dcfg_keyfail(m, err, errlen, "access.rules", "too many rules");
-				goto bad;
-			}
-			out->have_rules = 1;
-			for (out->nrules = 0; out->nrules < (size_t)n; out->nrules++) {
-				if (parse_rule(config_setting_get_elem(m, (unsigned)out->nrules),
-				               &out->rules[out->nrules], err, errlen) < 0) {
-					out->nrules++; /* so that fini frees what this rule holds */
-					goto bad;
-				}
-			}
-		} else {
-			dcfg_keyfail(m, err, errlen, "access", "unknown key");
-			goto bad;
-		}
-	}
+	(void)e;
+	c->have_rules = s != NULL && config_setting_get_member(s, "rules") != NULL;
 	return 0;
-bad:
-	access_cfg_fini(out);
-	return -1;
 }
 
-void access_cfg_fini(struct access_cfg *c)
-{
-	size_t i, j;
+static const struct cfgtab_key access_keys[] = {
+	CFGTAB_ENUM_KEY(struct access_cfg, tcp_allow, "tcp", 1, tcp_names, tcp_values, CFGTAB_SHOWN,
+	                "\"deny\": refuse TCP peers, which carry no credentials"),
+	CFGTAB_LIST_KEY(struct access_cfg, rules, nrules, "rules", ACCESS_RULES_MAX, &rule_section, 0, NULL,
+	                "with rules: root and the peers a rule allows"),
+};
 
-	if (c == NULL)
-		return;
-	for (i = 0; i < c->nrules; i++)
-		for (j = 0; j < c->rules[i].nhubs; j++)
-			free(c->rules[i].hubs[j]);
-	memset(c, 0, sizeof(*c));
-	c->tcp_allow = 1;
-}
+const struct cfgtab_section access_cfg_section = CFGTAB_SECTION(
+        "access", struct access_cfg, access_keys, check_access,
+        "Who may use the gateway. Without `rules`: root and the members of the socket's group may do\n"
+        "everything, nobody else anything (403 AccessDenied, logged with the peer's uid, gid, pid and\n"
+        "executable). With rules: root and the peers a rule allows. Classes: read send group close\n"
+        "permission token, or \"*\" (/metrics and GET /outbox need read on every hub; /healthz and /readyz\n"
+        "are open). Every request that changes something gets an audit line (peer, operation, hub, target,\n"
+        "body size and SHA-256; never the body).");
 
 void access_peer_tcp(struct access_peer *p)
 {

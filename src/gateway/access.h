@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <libconfig.h>
+#include "cfgtab.h"
 
 #include "buf.h"
 #include "ops.h"
@@ -50,10 +50,8 @@ struct access_cfg {
 	int tcp_allow;
 };
 
-/* Parse the `access` setting (NULL: defaults) into *out (initialised here). Returns 0, or -1 with a
- * message naming the key and line (never a value) in err; *out is then empty. */
-int access_cfg_parse(const config_setting_t *s, struct access_cfg *out, char *err, size_t errlen);
-void access_cfg_fini(struct access_cfg *c); /* frees the contents; accepts NULL */
+/* The `access` section (cfgtab.h). */
+extern const struct cfgtab_section access_cfg_section;
 
 /* The peer of one connection. */
 struct access_peer {

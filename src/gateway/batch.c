@@ -16,27 +16,17 @@
 #include "pct.h"
 #include "wpslimits.h"
 #include "gateway/batch.h"
-#include "gateway/dcfg.h"
+#include "cfgtab.h"
 
-void batch_cfg_defaults(struct batch_cfg *out)
-{
-	out->max_requests = BATCH_DEFAULT_MAX_REQUESTS;
-	out->max_bytes = BATCH_DEFAULT_MAX_BYTES;
-}
+static const struct cfgtab_key batch_keys[] = {
+	CFGTAB_INT_KEY(struct batch_cfg, max_requests, "max_requests", BATCH_DEFAULT_MAX_REQUESTS, 1,
+	               BATCH_MAX_REQUESTS_LIMIT, 0, "sub-requests in one batch"),
+	CFGTAB_INT_KEY(struct batch_cfg, max_bytes, "max_bytes", BATCH_DEFAULT_MAX_BYTES, 1024,
+	               256L * 1024 * 1024, CFGTAB_RESTART, "the whole batch body"),
+};
 
-int batch_cfg_parse(const config_setting_t *s, struct batch_cfg *out, char *err, size_t errlen)
-{
-	static const char *const known[] = { "max_requests", "max_bytes", NULL };
-
-	batch_cfg_defaults(out);
-	if (s == NULL)
-		return 0;
-	if (dcfg_check_members(s, known, err, errlen) < 0 ||
-	    dcfg_long(s, "max_requests", 1, BATCH_MAX_REQUESTS_LIMIT, &out->max_requests, err, errlen) < 0 ||
-	    dcfg_long(s, "max_bytes", 1024, 256L * 1024 * 1024, &out->max_bytes, err, errlen) < 0)
-		return -1;
-	return 0;
-}
+const struct cfgtab_section batch_cfg_section = CFGTAB_SECTION(
+        "batch", struct batch_cfg, batch_keys, NULL, "POST /$batch (Microsoft Graph JSON batching shape).");
 
 /* ---- helpers ---- */
 

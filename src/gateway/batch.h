@@ -27,7 +27,7 @@
 #define WPS_GW_BATCH_H
 
 #include <stddef.h>
-#include <libconfig.h>
+#include "cfgtab.h"
 
 #include "buf.h"
 #include "ops.h"
@@ -43,9 +43,8 @@ struct batch_cfg {
 	long max_requests;
 	long max_bytes; /* of the whole $batch body */
 };
-void batch_cfg_defaults(struct batch_cfg *out);
-/* Defaults, then the members of s (NULL: defaults). 0, or -1 with an error naming the key and line. */
-int batch_cfg_parse(const config_setting_t *s, struct batch_cfg *out, char *err, size_t errlen);
+/* The `batch` section (cfgtab.h). */
+extern const struct cfgtab_section batch_cfg_section;
 
 enum batch_body_enc { BATCH_BODY_NONE, BATCH_BODY_JSON, BATCH_BODY_TEXT, BATCH_BODY_BASE64 };
 enum batch_state { BATCH_PENDING, BATCH_RUNNING, BATCH_DONE };

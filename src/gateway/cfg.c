@@ -1,630 +1,321 @@
-/* cfg.c: parse and validate the gateway's libconfig file into struct cfg; errors name key and line. */
+/* cfg.c: the gateway's configuration file: the top-level table (user, listen, upstream, limits, log, and
+ * a group per module's section), its rules between keys, and loading a file into struct cfg. */
 #include <config.h>
 #include "cfg.h"
 
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <libconfig.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "wpslimits.h"
-#include "ops.h"
 #include "listen.h"
+#include "ops.h"
 #include "url.h"
+#include "wpslimits.h"
 
-/* Keys each group may hold: anything else is an error, so that a typo is never silent. Modules that
- * add keys later (retry, outbox, metrics, acl, entra) extend these lists. */
-static const char *const top_keys[] = { "listen", "upstream", "limits", "log", "user", NULL };
-static const char *const listen_keys[] = { "unix", "tcp", "allow_non_loopback", NULL };
-static const char *const unix_keys[] = { "path", "mode", "group", NULL };
-static const char *const upstream_keys[] = {
-	"endpoint", "access_key_file", "connection_string_file", "api_version",        "timeout_ms",
-	"ca_file",  "max_connections", "max_response_bytes",     "attempt_timeout_ms", NULL
-};
-static const char *const limits_keys[] = { "max_body_bytes",    "max_connections",
-	                                   "max_inflight",      "idle_timeout_s",
-	                                   "request_timeout_s", "max_header_bytes",
-	                                   "shutdown_grace_ms", NULL };
-static const char *const log_keys[] = { "level", "format", NULL };
+#define S struct cfg
 
-/* Sections other modules own, kept parsed in struct cfg. */
-static int load_retry(const config_setting_t *s, struct cfg *c, char *err, size_t n)
+/* ---- rules of single keys ---- */
+
+/* A name or a numeric id, resolved now so that -t names a missing one. */
+static int check_group(void *field, void *obj, const config_setting_t *m, struct cfgtab_err *e)
 {
-	return retry_cfg_parse(s, &c->retry, err, n);
-}
-static int load_outbox(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{
-	return outbox_cfg_parse(s, &c->outbox, err, n);
-}
-static int load_batch(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{
-	return batch_cfg_parse(s, &c->batch, err, n);
-}
-static int load_metrics(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{
-	return metrics_cfg_parse(s, &c->metrics, err, n);
-}
-static int load_access(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{
-	return access_cfg_parse(s, &c->access, err, n);
-}
-static int load_ratelimit(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{
-	return ratelimit_cfg_parse(s, &c->ratelimit, err, n);
-}
-static int load_guard(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{
-	return guard_cfg_parse(s, &c->guard, err, n);
-}
-static int load_entra(const config_setting_t *s, struct cfg *c, char *err, size_t n)
-{
-	return entra_cfg_parse(s, &c->entra, err, n);
-}
-
-/* Sections other modules own (see cfg.h). Add one line per module: { "outbox", check, load }. */
-static const struct cfg_section sections[] = { { "retry", NULL, load_retry },
-	                                       { "outbox", NULL, load_outbox },
-	                                       { "batch", NULL, load_batch },
-	                                       { "metrics", NULL, load_metrics },
-	                                       { "access", NULL, load_access },
-	                                       { "ratelimit", NULL, load_ratelimit },
-	                                       { "guard", NULL, load_guard },
-	                                       { "upstream.entra", NULL, load_entra },
-	                                       { NULL, NULL, NULL } };
-
-struct ctx {
-	const char *file;
-	char *err;
-	size_t errlen;
-};
-
-__attribute__((format(printf, 4, 5))) static int fail(struct ctx *x, const config_setting_t *s,
-                                                      const char *key, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (s != NULL && config_setting_source_line(s) > 0)
-		snprintf(x->err, x->errlen, "%s:%u: %s: %s", x->file, config_setting_source_line(s), key,
-		         msg);
-	else
-		snprintf(x->err, x->errlen, "%s: %s: %s", x->file, key, msg);
-	return -1;
-}
-
-static void keypath(char *out, size_t n, const char *prefix, const char *name)
-{
-	if (prefix == NULL || *prefix == '\0')
-		snprintf(out, n, "%s", name);
-	else
-		snprintf(out, n, "%s.%s", prefix, name);
-}
-
-/* 1 when prefix.name (or name at the top) is a registered section. */
-static int is_section(const char *prefix, const char *name)
-{
-	const struct cfg_section *sec;
-	size_t pl = prefix ? strlen(prefix) : 0;
-
-	for (sec = sections; sec->name != NULL; sec++) {
-		if (pl == 0 && strcmp(sec->name, name) == 0)
-			return 1;
-		if (pl > 0 && strncmp(sec->name, prefix, pl) == 0 && sec->name[pl] == '.' &&
-		    strcmp(sec->name + pl + 1, name) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static const config_setting_t *lookup_section(const config_t *lc, const char *name)
-{
-	const config_setting_t *s = config_root_setting(lc);
-	char part[64];
-	const char *p = name;
-
-	while (s != NULL && *p != '\0') {
-		size_t n = strcspn(p, ".");
-		if (n >= sizeof part)
-			return NULL;
-		memcpy(part, p, n);
-		part[n] = '\0';
-		s = config_setting_get_member(s, part);
-		p += n + (p[n] == '.');
-	}
-	return s;
-}
-
-const config_setting_t *cfg_section(const struct cfg *c, const char *name)
-{
-	return c->tree_ != NULL ? lookup_section(c->tree_, name) : NULL;
-}
-
-static int check_sections(struct ctx *x, const config_t *lc, struct cfg *c)
-{
-	const struct cfg_section *sec;
-
-	for (sec = sections; sec->name != NULL; sec++) {
-		const config_setting_t *s = lookup_section(lc, sec->name);
-		char msg[400];
-		int rc =
-		        sec->load != NULL ? sec->load(s, c, msg, sizeof msg) : sec->check(s, msg, sizeof msg);
-		if (rc < 0) {
-			snprintf(x->err, x->errlen, "%s: %s", x->file, msg);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int check_keys(struct ctx *x, const config_setting_t *grp, const char *prefix,
-                      const char *const *allowed)
-{
-	int i, n = config_setting_length(grp);
-
-	for (i = 0; i < n; i++) {
-		const config_setting_t *s = config_setting_get_elem(grp, (unsigned)i);
-		const char *name = config_setting_name(s);
-		const char *const *a;
-		char kp[128];
-
-		if (name == NULL)
-			continue;
-		for (a = allowed; *a != NULL; a++)
-			if (strcmp(*a, name) == 0)
-				break;
-		if (*a == NULL && !is_section(prefix, name)) {
-			keypath(kp, sizeof kp, prefix, name);
-			return fail(x, s, kp, "unknown key");
-		}
-	}
-	return 0;
-}
-
-static int get_group(struct ctx *x, const config_setting_t *parent, const char *prefix, const char *name,
-                     const config_setting_t **out)
-{
-	const config_setting_t *s = config_setting_get_member(parent, name);
-	char kp[128];
-
-	*out = NULL;
-	if (s == NULL)
-		return 0;
-	keypath(kp, sizeof kp, prefix, name);
-	if (!config_setting_is_group(s))
-		return fail(x, s, kp, "must be a group { ... }");
-	*out = s;
-	return 0;
-}
-
-static int get_str(struct ctx *x, const config_setting_t *grp, const char *prefix, const char *name,
-                   char **out)
-{
-	const config_setting_t *s;
-	const char *v;
-	char kp[128];
-
-	if (grp == NULL || (s = config_setting_get_member(grp, name)) == NULL)
-		return 0;
-	keypath(kp, sizeof kp, prefix, name);
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(x, s, kp, "must be a string");
-	v = config_setting_get_string(s);
-	if (v == NULL || *v == '\0')
-		return fail(x, s, kp, "must not be empty");
-	free(*out);
-	if ((*out = strdup(v)) == NULL)
-		return fail(x, s, kp, "out of memory");
-	return 0;
-}
-
-static int get_int(struct ctx *x, const config_setting_t *grp, const char *prefix, const char *name, long min,
-                   long max, long *out)
-{
-	const config_setting_t *s;
-	long long v;
-	char kp[128];
-
-	if (grp == NULL || (s = config_setting_get_member(grp, name)) == NULL)
-		return 0;
-	keypath(kp, sizeof kp, prefix, name);
-	if (config_setting_type(s) == CONFIG_TYPE_INT)
-		v = config_setting_get_int(s);
-	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
-		v = config_setting_get_int64(s);
-	else
-		return fail(x, s, kp, "must be an integer");
-	if (v < min || v > max)
-		return fail(x, s, kp, "out of range (%ld..%ld)", min, max);
-	*out = (long)v;
-	return 0;
-}
-
-static int get_bool(struct ctx *x, const config_setting_t *grp, const char *prefix, const char *name,
-                    int *out)
-{
-	const config_setting_t *s;
-	char kp[128];
-
-	if (grp == NULL || (s = config_setting_get_member(grp, name)) == NULL)
-		return 0;
-	keypath(kp, sizeof kp, prefix, name);
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return fail(x, s, kp, "must be true or false");
-	*out = config_setting_get_bool(s);
-	return 0;
-}
-
-static const config_setting_t *member(const config_setting_t *grp, const char *name)
-{
-	return grp == NULL ? NULL : config_setting_get_member(grp, name);
-}
-
-static int parse_mode(const char *s, mode_t *out)
-{
+	struct cfg *c = obj;
+	const char *v = *(char **)field;
+	const struct group *g;
 	char *end;
-	unsigned long v;
-
-	if (s[0] != '0' || strlen(s) < 2 || strlen(s) > 5)
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 8);
-	if (errno != 0 || *end != '\0' || v > 0777)
-		return -1;
-	*out = (mode_t)v;
-	return 0;
-}
-
-static int parse_group(const char *s, gid_t *out)
-{
-	char *end;
-	unsigned long v;
-	struct group *g;
+	unsigned long id;
 
 	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (*s >= '0' && *s <= '9' && *end == '\0' && errno == 0 && v < 0xffffffffUL) {
-		*out = (gid_t)v;
-		return 0;
+	id = strtoul(v, &end, 10);
+	if (*v >= '0' && *v <= '9' && *end == '\0' && errno == 0 && id < 0xffffffffUL) {
+		c->unix_gid = (gid_t)id;
+	} else if ((g = getgrnam(v)) != NULL) {
+		c->unix_gid = g->gr_gid;
+	} else {
+		return cfgtab_fail(e, m, "no such group");
 	}
-	g = getgrnam(s);
-	if (g == NULL)
-		return -1;
-	*out = g->gr_gid;
+	c->unix_group_set = 1;
 	return 0;
 }
 
-static int load_listen(struct ctx *x, const config_setting_t *root, struct cfg *c)
+static int check_user(void *field, void *obj, const config_setting_t *m, struct cfgtab_err *e)
 {
-	const config_setting_t *l, *u, *t;
-	char *mode = NULL, *group = NULL;
-	int rc = -1;
-
-	if (get_group(x, root, "", "listen", &l) < 0)
-		return -1;
-	if (l == NULL)
-		return fail(x, NULL, "listen",
-		            "missing: at least one listener (listen.unix or listen.tcp) is needed");
-	if (check_keys(x, l, "listen", listen_keys) < 0)
-		return -1;
-	if (get_group(x, l, "listen", "unix", &u) < 0)
-		return -1;
-	if (u != NULL) {
-		if (check_keys(x, u, "listen.unix", unix_keys) < 0)
-			goto out;
-		if (get_str(x, u, "listen.unix", "path", &c->unix_path) < 0 ||
-		    get_str(x, u, "listen.unix", "mode", &mode) < 0 ||
-		    get_str(x, u, "listen.unix", "group", &group) < 0)
-			goto out;
-		if (c->unix_path == NULL) {
-			fail(x, u, "listen.unix.path", "missing");
-			goto out;
-		}
-		if (c->unix_path[0] != '/' || strlen(c->unix_path) >= 108) {
-			fail(x, member(u, "path"), "listen.unix.path",
-			     "must be an absolute path shorter than 108 bytes");
-			goto out;
-		}
-		if (mode != NULL && parse_mode(mode, &c->unix_mode) < 0) {
-			fail(x, member(u, "mode"), "listen.unix.mode",
-			     "must be an octal string such as \"0660\"");
-			goto out;
-		}
-		if (group != NULL) {
-			if (parse_group(group, &c->unix_gid) < 0) {
-				fail(x, member(u, "group"), "listen.unix.group", "no such group");
-				goto out;
-			}
-			c->unix_group_set = 1;
-		}
-	}
-	if (get_bool(x, l, "listen", "allow_non_loopback", &c->allow_non_loopback) < 0)
-		goto out;
-	t = config_setting_get_member(l, "tcp");
-	if (t != NULL) {
-		struct sockaddr_storage ss;
-		socklen_t sslen;
-		char why[128];
-		int i, n, loopback;
-		if (!config_setting_is_array(t) && !config_setting_is_list(t)) {
-			fail(x, t, "listen.tcp", "must be an array of strings [ \"127.0.0.1:7080\" ]");
-			goto out;
-		}
-		n = config_setting_length(t);
-		if (n > CFG_TCP_MAX) {
-			fail(x, t, "listen.tcp", "at most %d addresses", CFG_TCP_MAX);
-			goto out;
-		}
-		c->tcp = calloc((size_t)n + 1, sizeof *c->tcp);
-		if (c->tcp == NULL) {
-			fail(x, t, "listen.tcp", "out of memory");
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			const config_setting_t *e = config_setting_get_elem(t, (unsigned)i);
-			const char *v = config_setting_get_string(e);
-			if (v == NULL || *v == '\0' || strlen(v) > 300) {
-				fail(x, e, "listen.tcp", "entry %d must be a non-empty string \"HOST:PORT\"",
-				     i + 1);
-				goto out;
-			}
-			if (listen_parse_tcp(v, c->allow_non_loopback, &ss, &sslen, &loopback, why,
-			                     sizeof why) < 0) {
-				fail(x, e, "listen.tcp", "entry %d: %s", i + 1, why);
-				goto out;
-			}
-			if ((c->tcp[c->ntcp++] = strdup(v)) == NULL) {
-				fail(x, t, "listen.tcp", "out of memory");
-				goto out;
-			}
-		}
-	}
-	if (c->unix_path == NULL && c->ntcp == 0) {
-		fail(x, l, "listen", "at least one listener (listen.unix or listen.tcp) is needed");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(mode);
-	free(group);
-	return rc;
-}
-
-static int load_upstream(struct ctx *x, const config_setting_t *root, struct cfg *c)
-{
-	const config_setting_t *u;
-	char msg[160];
-
-	if (get_group(x, root, "", "upstream", &u) < 0)
-		return -1;
-	if (u == NULL)
-		return fail(x, NULL, "upstream", "missing");
-	if (check_keys(x, u, "upstream", upstream_keys) < 0)
-		return -1;
-	if (get_str(x, u, "upstream", "endpoint", &c->endpoint) < 0 ||
-	    get_str(x, u, "upstream", "access_key_file", &c->access_key_file) < 0 ||
-	    get_str(x, u, "upstream", "connection_string_file", &c->connection_string_file) < 0 ||
-	    get_str(x, u, "upstream", "api_version", &c->api_version) < 0 ||
-	    get_str(x, u, "upstream", "ca_file", &c->ca_file) < 0 ||
-	    get_int(x, u, "upstream", "timeout_ms", 100, 600000, &c->timeout_ms) < 0 ||
-	    get_int(x, u, "upstream", "max_connections", 1, 1024, &c->up_max_connections) < 0 ||
-	    get_int(x, u, "upstream", "max_response_bytes", 1024, 64L * 1024 * 1024, &c->max_response_bytes) <
-	            0 ||
-	    get_int(x, u, "upstream", "attempt_timeout_ms", 100, 600000, &c->attempt_timeout_ms) < 0)
-		return -1;
-	if (member(u, "entra") != NULL) {
-		if (c->access_key_file != NULL || c->connection_string_file != NULL)
-			return fail(x, member(u, "entra"), "upstream.entra",
-			            "cannot be combined with upstream.access_key_file or "
-			            "upstream.connection_string_file");
-		if (c->endpoint == NULL)
-			return fail(x, u, "upstream.endpoint", "missing (needed with upstream.entra)");
-	} else if ((c->access_key_file == NULL) == (c->connection_string_file == NULL))
-		return fail(x, u, "upstream.access_key_file",
-		            "exactly one of upstream.access_key_file and upstream.connection_string_file is "
-		            "needed");
-	if (c->access_key_file != NULL && c->endpoint == NULL)
-		return fail(x, u, "upstream.endpoint", "missing (needed with upstream.access_key_file)");
-	if (c->endpoint != NULL) {
-		size_t n;
-		if (!url_endpoint_ok(c->endpoint, msg, sizeof msg))
-			return fail(x, member(u, "endpoint"), "upstream.endpoint", "%s", msg);
-		n = strlen(c->endpoint);
-		if (n > 0 && c->endpoint[n - 1] == '/')
-			c->endpoint[n - 1] = '\0';
-	}
-	if (c->api_version == NULL) {
-		if ((c->api_version = strdup(WPS_DEFAULT_API_VERSION)) == NULL)
-			return fail(x, u, "upstream.api_version", "out of memory");
-	} else if (!ops_api_version_known(c->api_version)) {
-		return fail(
-		        x, member(u, "api_version"), "upstream.api_version",
-		        "unknown version (known: 2021-10-01 2022-11-01 2023-07-01 2024-01-01 2024-12-01)");
-	}
-	return 0;
-}
-
-static int load_limits(struct ctx *x, const config_setting_t *root, struct cfg *c)
-{
-	const config_setting_t *l;
-
-	if (get_group(x, root, "", "limits", &l) < 0)
-		return -1;
-	if (l == NULL)
-		return 0;
-	if (check_keys(x, l, "limits", limits_keys) < 0)
-		return -1;
-	if (get_int(x, l, "limits", "max_body_bytes", 1, 16L * 1024 * 1024, &c->max_body_bytes) < 0 ||
-	    get_int(x, l, "limits", "max_connections", 1, 65536, &c->max_connections) < 0 ||
-	    get_int(x, l, "limits", "max_inflight", 1, 1000000, &c->max_inflight) < 0 ||
-	    get_int(x, l, "limits", "idle_timeout_s", 1, 3600, &c->idle_timeout_s) < 0 ||
-	    get_int(x, l, "limits", "request_timeout_s", 0, 3600, &c->request_timeout_s) < 0 ||
-	    get_int(x, l, "limits", "max_header_bytes", 1024, 1024L * 1024, &c->max_header_bytes) < 0 ||
-	    get_int(x, l, "limits", "shutdown_grace_ms", 0, 600000, &c->shutdown_grace_ms) < 0)
-		return -1;
-	return 0;
-}
-
-static int load_log(struct ctx *x, const config_setting_t *root, struct cfg *c)
-{
-	const config_setting_t *l;
-	char *level = NULL, *format = NULL;
-	int rc = -1;
-
-	if (get_group(x, root, "", "log", &l) < 0)
-		return -1;
-	if (l == NULL)
-		return 0;
-	if (check_keys(x, l, "log", log_keys) < 0)
-		return -1;
-	if (get_str(x, l, "log", "level", &level) < 0 || get_str(x, l, "log", "format", &format) < 0)
-		goto out;
-	if (level != NULL && log_level_parse(level, &c->log_level) < 0) {
-		fail(x, member(l, "level"), "log.level", "must be one of err, warn, info, debug");
-		goto out;
-	}
-	if (format != NULL) {
-		if (strcmp(format, "logfmt") == 0)
-			c->log_format = WLOG_FMT_LOGFMT;
-		else if (strcmp(format, "json") == 0)
-			c->log_format = WLOG_FMT_JSON;
-		else {
-			fail(x, member(l, "format"), "log.format", "must be \"logfmt\" or \"json\"");
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	free(level);
-	free(format);
-	return rc;
-}
-
-/* `user = "name";` (or a numeric uid): resolved now, so that -t names a missing user. */
-static int load_user(struct ctx *x, const config_setting_t *root, struct cfg *c)
-{
-	const config_setting_t *s = config_setting_get_member(root, "user");
+	struct cfg *c = obj;
+	const char *v = *(char **)field;
 	const struct passwd *pw;
 
-	if (get_str(x, root, "", "user", &c->user) < 0 || c->user == NULL)
-		return 0;
-	if (strlen(c->user) >= CFG_USER_MAX)
-		return fail(x, s, "user", "longer than %d bytes", CFG_USER_MAX - 1);
 	errno = 0;
-	pw = getpwnam(c->user);
-	if (pw == NULL && c->user[0] >= '0' && c->user[0] <= '9') {
+	pw = getpwnam(v);
+	if (pw == NULL && v[0] >= '0' && v[0] <= '9') {
 		char *end;
-		unsigned long v = strtoul(c->user, &end, 10);
-		if (*end == '\0' && v < 0xffffffffUL)
-			pw = getpwuid((uid_t)v);
+		unsigned long id = strtoul(v, &end, 10);
+		if (*end == '\0' && id < 0xffffffffUL)
+			pw = getpwuid((uid_t)id);
 	}
 	if (pw == NULL)
-		return fail(x, s, "user", "no such user");
+		return cfgtab_fail(e, m, "no such user");
 	c->user_uid = pw->pw_uid;
 	c->user_gid = pw->pw_gid;
 	return 0;
 }
 
-static void set_defaults(struct cfg *c)
+/* One trailing slash is dropped, so that the URLs made from the endpoint have one. */
+static int check_endpoint(void *field, void *obj, const config_setting_t *m, struct cfgtab_err *e)
 {
-	c->unix_mode = CFG_DEFAULT_UNIX_MODE;
-	c->timeout_ms = WPS_DEFAULT_TIMEOUT_MS;
-	c->up_max_connections = WPS_DEFAULT_UPSTREAM_CONNS;
-	c->max_response_bytes = CFG_DEFAULT_MAX_RESPONSE;
-	c->max_body_bytes = WPS_DEFAULT_BODY_MAX;
-	c->max_connections = WPS_DEFAULT_MAX_CONNECTIONS;
-	c->max_inflight = WPS_DEFAULT_MAX_INFLIGHT;
-	c->idle_timeout_s = CFG_DEFAULT_IDLE_TIMEOUT_S;
-	c->request_timeout_s = CFG_DEFAULT_REQUEST_TIMEOUT_S;
-	c->max_header_bytes = CFG_DEFAULT_HEADER_BYTES;
-	c->shutdown_grace_ms = CFG_DEFAULT_SHUTDOWN_GRACE_MS;
-	c->attempt_timeout_ms = CFG_DEFAULT_ATTEMPT_TIMEOUT_MS;
-	c->log_level = WLOG_INFO;
-	c->log_format = WLOG_FMT_LOGFMT;
+	char *v = *(char **)field, why[160];
+	size_t n;
+
+	(void)obj;
+	if (!url_endpoint_ok(v, why, sizeof why))
+		return cfgtab_fail(e, m, "%s", why);
+	n = strlen(v);
+	if (n > 0 && v[n - 1] == '/')
+		v[n - 1] = '\0';
+	return 0;
 }
+
+static int check_api_version(void *field, void *obj, const config_setting_t *m, struct cfgtab_err *e)
+{
+	(void)obj;
+	if (!ops_api_version_known(*(char **)field))
+		return cfgtab_fail(
+		        e, m,
+		        "unknown version (known: 2021-10-01 2022-11-01 2023-07-01 2024-01-01 2024-12-01)");
+	return 0;
+}
+
+/* ---- rules between keys ---- */
+
+static int check_listen(void *obj, const config_setting_t *s, struct cfgtab_err *e)
+{
+	const struct cfg *c = obj;
+	const config_setting_t *t = s != NULL ? config_setting_get_member(s, "tcp") : NULL;
+	size_t i;
+
+	if (s == NULL)
+		return cfgtab_fail(e, NULL,
+		                   "missing: at least one listener (listen.unix or listen.tcp) is needed");
+	/* the addresses now that allow_non_loopback is known, whatever the order in the file */
+	for (i = 0; i < c->ntcp; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sslen;
+		char why[128];
+		int loopback;
+
+		if (listen_parse_tcp(c->tcp[i], c->allow_non_loopback, &ss, &sslen, &loopback, why,
+		                     sizeof why) < 0) {
+			snprintf(e->key, sizeof e->key, "listen.tcp");
+			return cfgtab_fail_entry(e, t, i, "%s", why);
+		}
+	}
+	if (c->unix_path == NULL && c->ntcp == 0)
+		return cfgtab_fail(e, s, "at least one listener (listen.unix or listen.tcp) is needed");
+	return 0;
+}
+
+static int check_upstream(void *obj, const config_setting_t *s, struct cfgtab_err *e)
+{
+	const struct cfg *c = obj;
+
+	if (c->entra.kind != ENTRA_NONE) {
+		if (c->access_key_file != NULL || c->connection_string_file != NULL)
+			return cfgtab_fail_member(e, s, "entra",
+			                          "cannot be combined with upstream.access_key_file or "
+			                          "upstream.connection_string_file");
+		if (c->endpoint == NULL)
+			return cfgtab_fail_member(e, s, "endpoint", "missing (needed with upstream.entra)");
+		return 0;
+	}
+	if ((c->access_key_file == NULL) == (c->connection_string_file == NULL))
+		return cfgtab_fail_member(
+		        e, s, "access_key_file",
+		        "exactly one of upstream.access_key_file and upstream.connection_string_file "
+		        "is needed");
+	if (c->access_key_file != NULL && c->endpoint == NULL)
+		return cfgtab_fail_member(e, s, "endpoint", "missing (needed with upstream.access_key_file)");
+	return 0;
+}
+
+/* ---- the tables ---- */
+
+static const struct cfgtab_key unix_keys[] = {
+	CFGTAB_STRING_KEY(S, unix_path, "path", NULL, 107,
+	                  CFGTAB_REQUIRED | CFGTAB_ABSPATH | CFGTAB_RESTART | CFGTAB_SHOWN, NULL,
+	                  "\"/run/wpsgate/wpsgate.sock\"", "the socket file the applications post to"),
+	CFGTAB_OCTAL_KEY(S, unix_mode, "mode", 0660, 0, 0777, CFGTAB_RESTART, "its mode, as an octal string"),
+	CFGTAB_STRING_KEY(S, unix_group, "group", NULL, 64, CFGTAB_RESTART | CFGTAB_SHOWN, check_group,
+	                  "\"wpsgate\"", "its group (name or number): the members of it may use the gateway"),
+};
+static const struct cfgtab_section unix_section = CFGTAB_SECTION(
+        "listen.unix", S, unix_keys, NULL,
+        "The Unix socket the applications post to. The file is created with this mode and group; a stale\n"
+        "socket left by a crash is replaced, a live one (another wpsgated) is never taken over.");
+
+static const struct cfgtab_key listen_keys[] = {
+	CFGTAB_GROUP_KEY("unix", 0, &unix_section, CFGTAB_SHOWN, "the Unix socket"),
+	CFGTAB_STRINGS_KEY(S, tcp, ntcp, "tcp", CFG_TCP_MAX, 300, CFGTAB_RESTART | CFGTAB_SHOWN, NULL,
+	                   "[ \"127.0.0.1:7080\" ]",
+	                   "TCP addresses: \"127.0.0.1:PORT\", \"[::1]:PORT\" or \"localhost:PORT\""),
+	CFGTAB_BOOL_KEY(S, allow_non_loopback, "allow_non_loopback", 0, CFGTAB_RESTART,
+	                "accept a TCP address that is not loopback (logged as a warning)"),
+};
+static const struct cfgtab_section listen_section = CFGTAB_SECTION(
+        "listen", S, listen_keys, check_listen,
+        "Where the applications reach the gateway: at least one of unix and tcp. TCP is loopback only\n"
+        "unless allow_non_loopback = true (anyone who can reach it can send through it). Under systemd\n"
+        "socket activation (wpsgated.socket) the passed sockets replace both. Restart to change.");
+
+static const struct cfgtab_key upstream_keys[] = {
+	CFGTAB_STRING_KEY(S, endpoint, "endpoint", NULL, 2048, CFGTAB_SHOWN, check_endpoint,
+	                  "\"https://NAME.webpubsub.azure.com\"",
+	                  "the Web PubSub resource: https://, or http:// on a loopback host"),
+	CFGTAB_STRING_KEY(S, access_key_file, "access_key_file", NULL, 4096, CFGTAB_SHOWN, NULL,
+	                  "\"access-key\"",
+	                  "the access key alone on one line, mode 0600 or 0400; a name without '/' is in "
+	                  "$CREDENTIALS_DIRECTORY"),
+	CFGTAB_STRING_KEY(S, connection_string_file, "connection_string_file", NULL, 4096, 0, NULL,
+	                  "\"connection-string\"",
+	                  "or instead of endpoint + access_key_file: a file with the connection string"),
+	CFGTAB_STRING_KEY(S, api_version, "api_version", WPS_DEFAULT_API_VERSION, 32, 0, check_api_version,
+	                  NULL, "sent when the application's api-version is missing or unknown"),
+	CFGTAB_INT_KEY(S, timeout_ms, "timeout_ms", WPS_DEFAULT_TIMEOUT_MS, 100, 600000, 0,
+	               "deadline of one request, retries included; past it: 504"),
+	CFGTAB_STRING_KEY(S, ca_file, "ca_file", NULL, 4096, 0, NULL,
+	                  "\"/etc/ssl/certs/ca-certificates.crt\"",
+	                  "CA certificates (PEM) to verify the service (default: the system's store)"),
+	CFGTAB_INT_KEY(S, up_max_connections, "max_connections", WPS_DEFAULT_UPSTREAM_CONNS, 1, 1024, 0,
+	               "connections to the service (HTTP/2 multiplexes over them)"),
+	CFGTAB_INT_KEY(S, max_response_bytes, "max_response_bytes", CFG_DEFAULT_MAX_RESPONSE, 1024,
+	               64L * 1024 * 1024, 0, "a larger response body from the service is answered 502"),
+	CFGTAB_INT_KEY(S, attempt_timeout_ms, "attempt_timeout_ms", CFG_DEFAULT_ATTEMPT_TIMEOUT_MS, 100,
+	               600000, 0, "one attempt; a hung attempt is retried within timeout_ms"),
+	CFGTAB_GROUP_KEY("entra", offsetof(S, entra), &entra_cfg_section, 0, "Microsoft Entra ID"),
+};
+static const struct cfgtab_section upstream_section = CFGTAB_SECTION(
+        "upstream", S, upstream_keys, check_upstream,
+        "The Web PubSub resource and how the gateway signs for it: endpoint + access_key_file, a\n"
+        "connection_string_file, or endpoint + entra.");
+
+static const struct cfgtab_key limits_keys[] = {
+	CFGTAB_INT_KEY(S, max_body_bytes, "max_body_bytes", WPS_DEFAULT_BODY_MAX, 1, 16L * 1024 * 1024, 0,
+	               "request bodies (413 beyond)"),
+	CFGTAB_INT_KEY(S, max_connections, "max_connections", WPS_DEFAULT_MAX_CONNECTIONS, 1, 65536,
+	               CFGTAB_RESTART, "application connections per listener"),
+	CFGTAB_INT_KEY(S, max_inflight, "max_inflight", WPS_DEFAULT_MAX_INFLIGHT, 1, 1000000, 0,
+	               "requests waiting on the service at once (503 ServerBusy beyond)"),
+	CFGTAB_INT_KEY(S, idle_timeout_s, "idle_timeout_s", CFG_DEFAULT_IDLE_TIMEOUT_S, 1, 3600,
+	               CFGTAB_RESTART, "an idle application connection is closed after this"),
+	CFGTAB_INT_KEY(S, request_timeout_s, "request_timeout_s", CFG_DEFAULT_REQUEST_TIMEOUT_S, 0, 3600, 0,
+	               "a whole request must arrive within this, or its connection is shut (0: off)"),
+	CFGTAB_INT_KEY(S, max_header_bytes, "max_header_bytes", CFG_DEFAULT_HEADER_BYTES, 1024, 1024L * 1024,
+	               CFGTAB_RESTART, "request line and headers (431 beyond)"),
+	CFGTAB_INT_KEY(S, shutdown_grace_ms, "shutdown_grace_ms", CFG_DEFAULT_SHUTDOWN_GRACE_MS, 0, 600000, 0,
+	               "on SIGTERM requests in flight get this long before a 503 ShuttingDown"),
+};
+static const struct cfgtab_section limits_section =
+        CFGTAB_SECTION("limits", S, limits_keys, NULL, "Bounds on what applications may send and hold.");
+
+static const char *const level_names[] = { "err", "warn", "info", "debug", NULL };
+static const int level_values[] = { WLOG_ERR, WLOG_WARN, WLOG_INFO, WLOG_DEBUG };
+static const char *const format_names[] = { "logfmt", "json", NULL };
+static const int format_values[] = { WLOG_FMT_LOGFMT, WLOG_FMT_JSON };
+
+static const struct cfgtab_key log_keys[] = {
+	CFGTAB_ENUM_KEY(S, log_level, "level", WLOG_INFO, level_names, level_values, 0,
+	                "info: one line per request; debug: HTTP exchanges, redacted"),
+	CFGTAB_ENUM_KEY(S, log_format, "format", WLOG_FMT_LOGFMT, format_names, format_values, 0,
+	                "always to stderr (the journal under systemd)"),
+};
+static const struct cfgtab_section log_section = CFGTAB_SECTION("log", S, log_keys, NULL, "Logging.");
+
+static const struct cfgtab_key root_keys[] = {
+	CFGTAB_STRING_KEY(S, user, "user", NULL, CFG_USER_MAX - 1, CFGTAB_RESTART, check_user, "\"wpsgate\"",
+	                  "started as root, switch to this user (name or uid) once the sockets are open "
+	                  "(unset under systemd)"),
+	CFGTAB_GROUP_KEY("listen", 0, &listen_section, CFGTAB_SHOWN, "the application side"),
+	CFGTAB_GROUP_KEY("upstream", 0, &upstream_section, CFGTAB_REQUIRED, "the service"),
+	CFGTAB_GROUP_KEY("retry", offsetof(S, retry), &retry_cfg_section, CFGTAB_SHOWN, "retries"),
+	CFGTAB_GROUP_KEY("outbox", offsetof(S, outbox), &outbox_cfg_section, 0, "the durable outbox"),
+	CFGTAB_GROUP_KEY("batch", offsetof(S, batch), &batch_cfg_section, CFGTAB_SHOWN, "$batch"),
+	CFGTAB_GROUP_KEY("metrics", offsetof(S, metrics), &metrics_cfg_section, CFGTAB_SHOWN, "monitoring"),
+	CFGTAB_GROUP_KEY("access", offsetof(S, access), &access_cfg_section, CFGTAB_SHOWN, "access rules"),
+	CFGTAB_GROUP_KEY("guard", offsetof(S, guard), &guard_cfg_section, CFGTAB_SHOWN,
+	                 "the TCP browser guard"),
+	CFGTAB_GROUP_KEY("ratelimit", offsetof(S, ratelimit), &ratelimit_cfg_section, CFGTAB_SHOWN,
+	                 "rate limits"),
+	CFGTAB_GROUP_KEY("limits", 0, &limits_section, CFGTAB_SHOWN, "limits"),
+	CFGTAB_GROUP_KEY("log", 0, &log_section, CFGTAB_SHOWN, "logging"),
+};
+
+const struct cfgtab_section cfg_root_section = CFGTAB_SECTION(
+        "", S, root_keys, NULL,
+        "wpsgate.conf: configuration of wpsgated, the local gateway to the Azure Web PubSub REST API.\n"
+        "libconfig syntax: `key = value;`, groups in { }, arrays in [ ], lists in ( ). Every key, its\n"
+        "default and its range: wpsgate.conf(5). Check a file with `wpsgated -c FILE -t`. Unknown keys\n"
+        "are errors, so a typo is never silent. SIGHUP (systemctl reload wpsgated) re-reads the file and\n"
+        "the credentials; a file that does not validate is refused and the running one stays. Keys marked\n"
+        "\"restart\" in wpsgate.conf(5) take effect only after a restart.");
+
+#undef S
+
+/* ---- loading ---- */
 
 int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 {
-	struct ctx x = { path, err, errlen };
+	struct cfgtab_err e;
 	struct cfg *c = NULL;
-	config_t *lc;
-	const config_setting_t *root;
+	config_t lc;
 	FILE *f;
 	int rc = -1;
 
 	*out = NULL;
-	if ((lc = malloc(sizeof *lc)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
-	config_init(lc);
-	f = fopen(path, "r");
-	if (f == NULL) {
+	config_init(&lc);
+	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
-	if (config_read(lc, f) != CONFIG_TRUE) {
-		snprintf(err, errlen, "%s:%d: syntax error: %s", path, config_error_line(lc),
-		         config_error_text(lc) ? config_error_text(lc) : "?");
+	if (config_read(&lc, f) != CONFIG_TRUE) {
+		snprintf(err, errlen, "%s:%d: syntax error: %s", path, config_error_line(&lc),
+		         config_error_text(&lc) ? config_error_text(&lc) : "?");
 		fclose(f);
 		goto out;
 	}
 	fclose(f);
-	if ((c = calloc(1, sizeof *c)) == NULL || (c->file = strdup(path)) == NULL) {
+	if ((c = calloc(1, sizeof *c)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	set_defaults(c);
-	root = config_root_setting(lc);
-	if (check_keys(&x, root, "", top_keys) < 0 || load_listen(&x, root, c) < 0 ||
-	    load_upstream(&x, root, c) < 0 || load_limits(&x, root, c) < 0 || load_log(&x, root, c) < 0 ||
-	    load_user(&x, root, c) < 0 || check_sections(&x, lc, c) < 0)
+	if (cfgtab_read(&cfg_root_section, config_root_setting(&lc), c, &e) < 0) {
+		cfgtab_err_format(&e, path, err, errlen);
 		goto out;
-	c->tree_ = lc;
-	lc = NULL;
+	}
+	if ((c->file = strdup(path)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
 	*out = c;
 	c = NULL;
 	rc = 0;
 out:
 	cfg_free(c);
-	if (lc != NULL) {
-		config_destroy(lc);
-		free(lc);
-	}
+	config_destroy(&lc);
 	return rc;
 }
 
 void cfg_free(struct cfg *c)
 {
-	size_t i;
-
 	if (c == NULL)
 		return;
+	cfgtab_clear(&cfg_root_section, c);
 	free(c->file);
-	free(c->unix_path);
-	for (i = 0; i < c->ntcp; i++)
-		free(c->tcp[i]);
-	free(c->tcp);
-	free(c->endpoint);
-	free(c->access_key_file);
-	entra_cfg_fini(&c->entra);
-	free(c->connection_string_file);
-	free(c->api_version);
-	free(c->ca_file);
-	free(c->user);
-	outbox_cfg_clear(&c->outbox);
-	access_cfg_fini(&c->access);
-	guard_cfg_fini(&c->guard);
-	if (c->tree_ != NULL) {
-		config_destroy(c->tree_);
-		free(c->tree_);
-	}
 	free(c);
+}
+
+size_t cfg_restart_keys(const struct cfg *a, const struct cfg *b, void (*fn)(const char *key, void *arg),
+                        void *arg)
+{
+	return cfgtab_diff(&cfg_root_section, a, b, CFGTAB_RESTART, fn, arg);
 }

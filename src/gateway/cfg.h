@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
-#include <libconfig.h>
+#include "cfgtab.h"
 #include "log.h"
 #include "entra.h"
 #include "access.h"
@@ -27,20 +27,21 @@
 #define CFG_TCP_MAX                    16 /* entries in listen.tcp */
 
 struct cfg {
-	char *file; /* the file it came from */
+	char *file; /* the file it came from (not a key) */
 
 	/* listen */
 	char *unix_path; /* NULL: no unix socket */
-	mode_t unix_mode;
-	int unix_group_set; /* 1 when listen.unix.group was given */
+	long unix_mode;
+	char *unix_group;   /* as written; NULL: the group of the process */
+	int unix_group_set; /* unix_group resolved into unix_gid */
 	gid_t unix_gid;
-	char **tcp; /* ntcp addresses as written ("127.0.0.1:7080", "[::1]:7080") */
+	char *tcp[CFG_TCP_MAX]; /* ntcp addresses as written ("127.0.0.1:7080", "[::1]:7080") */
 	size_t ntcp;
 	int allow_non_loopback;
 
 	/* upstream */
 	char *endpoint;        /* NULL when it comes from the connection string */
-	char *access_key_file; /* exactly one of these two is set */
+	char *access_key_file; /* exactly one of these two, or upstream.entra */
 	char *connection_string_file;
 	char *api_version;
 	long timeout_ms;
@@ -48,6 +49,7 @@ struct cfg {
 	long up_max_connections;
 	long max_response_bytes;
 	long attempt_timeout_ms; /* one attempt; the request as a whole has timeout_ms */
+	struct entra_cfg entra;  /* upstream.entra (kind ENTRA_NONE: an access key) */
 
 	/* limits */
 	long max_body_bytes;
@@ -67,7 +69,7 @@ struct cfg {
 	uid_t user_uid;
 	gid_t user_gid;
 
-	/* Sections of the modules (see `sections` in cfg.c), parsed and validated with the file. */
+	/* the sections of the modules, each declared by its module's table */
 	struct retry_cfg retry;
 	struct outbox_cfg outbox; /* outbox.path NULL: no outbox */
 	struct batch_cfg batch;
@@ -75,33 +77,19 @@ struct cfg {
 	struct access_cfg access;
 	struct ratelimit_cfg ratelimit;
 	struct guard_cfg guard;
-
-	/* The parsed file, kept for the sections other modules own (cfg_section). */
-	struct entra_cfg entra; /* upstream.entra (kind ENTRA_NONE: an access key) */
-	config_t *tree_;
 };
 
-/* Sections owned by other modules (retry, outbox, metrics, acl, upstream.entra, ...) are registered
- * in cfg.c's `sections` table with a check function that validates a section (it is called with
- * NULL when the section is absent), so that `-t` and SIGHUP refuse a bad one. The module then reads
- * its section with cfg_section at start and at reload. A name is a top-level group ("outbox") or
- * one level down ("upstream.entra"). */
-typedef int (*cfg_check_fn)(const config_setting_t *s, char *err, size_t errlen);
-/* A section that is kept parsed in struct cfg: load fills its member (s NULL: the defaults) and
- * returns 0, or -1 with "key: what (line N)" in err. */
-struct cfg;
-typedef int (*cfg_load_fn)(const config_setting_t *s, struct cfg *c, char *err, size_t errlen);
-struct cfg_section {
-	const char *name;
-	cfg_check_fn check; /* may be NULL when load is given */
-	cfg_load_fn load;   /* may be NULL: the module reads its section itself with cfg_section */
-};
-/* The section (borrowed, valid as long as c), or NULL when the file does not have it. */
-const config_setting_t *cfg_section(const struct cfg *c, const char *name);
+/* The whole file as one table (cfgtab.h): its keys, and a group key per section of the modules. To
+ * add a setting, add a member above and a row to the table of its section (cfg.c, or the module's). */
+extern const struct cfgtab_section cfg_root_section;
 
-/* Parse and validate path. Returns 0 and a new struct in *out (release with cfg_free), or -1 with a
- * message naming the file, the key and its line in err (never a value). */
+/* Parse and validate path. Returns 0 and a new struct in *out (release with cfg_free), or -1 with
+ * "FILE:LINE: KEY: WHAT" in err (never a value). */
 int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen);
 void cfg_free(struct cfg *c); /* accepts NULL */
+/* Call fn for every key flagged CFGTAB_RESTART that differs between a and b (a reload that changes it
+ * takes effect only after a restart). Returns the number of calls. */
+size_t cfg_restart_keys(const struct cfg *a, const struct cfg *b, void (*fn)(const char *key, void *arg),
+                        void *arg);
 
 #endif

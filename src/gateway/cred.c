@@ -17,10 +17,9 @@
 #include "wpslimits.h"
 #include "url.h"
 
-char *cred_read_file(const char *name, size_t *len, char *err, size_t errlen)
+static char *read_credential(const char *name, size_t *len, char *err, size_t errlen)
 {
-	return secret_read(name, CRED_FILE_MAX, SECRET_CREDDIR | SECRET_PRIVATE, "credential", len, err,
-	                   errlen);
+	return secret_read(name, SECRET_FILE_MAX, SECRET_CREDENTIAL, "credential", len, err, errlen);
 }
 
 int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen)
@@ -44,7 +43,7 @@ int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen
 			goto bad;
 		}
 	} else if (cfg->access_key_file != NULL) {
-		if ((c->key = cred_read_file(cfg->access_key_file, &c->keylen, msg, sizeof msg)) == NULL) {
+		if ((c->key = read_credential(cfg->access_key_file, &c->keylen, msg, sizeof msg)) == NULL) {
 			snprintf(err, errlen, "upstream.access_key_file: %s", msg);
 			goto bad;
 		}
@@ -53,7 +52,7 @@ int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen
 			goto bad;
 		}
 	} else {
-		if ((raw = cred_read_file(cfg->connection_string_file, &len, msg, sizeof msg)) == NULL) {
+		if ((raw = read_credential(cfg->connection_string_file, &len, msg, sizeof msg)) == NULL) {
 			snprintf(err, errlen, "upstream.connection_string_file: %s", msg);
 			goto bad;
 		}

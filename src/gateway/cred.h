@@ -7,8 +7,6 @@
 
 struct cfg;
 
-#define CRED_FILE_MAX 8192 /* bytes in a key or connection string file */
-
 struct cred {
 	char *key; /* the access key (wiped by cred_free) */
 	size_t keylen;
@@ -21,10 +19,6 @@ struct cred {
 int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen);
 void cred_free(struct cred *c); /* accepts NULL; cleanses the key */
 
-/* Read a credential file by the rules above (secret_read with SECRET_CREDDIR | SECRET_PRIVATE, at most
- * CRED_FILE_MAX bytes, errors "credential file PATH: ..."): a new string (secret_free) and its length in
- * *len, or NULL with err filled. For cred_load, the Entra ID client secret and tests. */
-char *cred_read_file(const char *name, size_t *len, char *err, size_t errlen);
 /* The Authorization header value for one upstream attempt to the exact URL url (scheme, host, path
  * and query): "Bearer <HS256 JWT>" with aud = url and exp = now + WPS_JWT_LIFETIME_S. New string
  * (wipe with secret_free), NULL on failure. With Entra ID the bearer token comes from entra.h instead. */

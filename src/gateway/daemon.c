@@ -94,25 +94,10 @@ static void apply_log(const struct daemon *d, const struct cfg *c)
 	log_set_format(c->log_format);
 }
 
-static int str_eq(const char *a, const char *b)
+static void restart_needed(const char *key, void *arg)
 {
-	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-static int listeners_differ(const struct cfg *a, const struct cfg *b)
-{
-	size_t i;
-
-	if (!str_eq(a->unix_path, b->unix_path) || a->unix_mode != b->unix_mode ||
-	    a->unix_group_set != b->unix_group_set || (a->unix_group_set && a->unix_gid != b->unix_gid) ||
-	    a->ntcp != b->ntcp || a->allow_non_loopback != b->allow_non_loopback ||
-	    a->max_connections != b->max_connections || a->idle_timeout_s != b->idle_timeout_s ||
-	    a->max_header_bytes != b->max_header_bytes)
-		return 1;
-	for (i = 0; i < a->ntcp; i++)
-		if (strcmp(a->tcp[i], b->tcp[i]) != 0)
-			return 1;
-	return 0;
+	(void)arg;
+	log_kv(WLOG_WARN, "reload: this key changed but takes effect only after a restart", "key", key, NULL);
 }
 
 static void reload(struct daemon *d)
@@ -138,14 +123,7 @@ static void reload(struct daemon *d)
 		sdn_notify("READY=1");
 		return;
 	}
-	if (listeners_differ(d->cfg, cfg))
-		log_warn("reload: listen.* and limits.max_connections/idle_timeout_s/max_header_bytes "
-		         "take effect only after a restart");
-	if (!str_eq(d->cfg->outbox.path, cfg->outbox.path) || !str_eq(d->cfg->user, cfg->user) ||
-	    strcmp(d->cfg->metrics.listen, cfg->metrics.listen) != 0 ||
-	    d->cfg->metrics.on_api != cfg->metrics.on_api)
-		log_warn("reload: outbox.path, outbox limits, user and metrics.* take effect only after a "
-		         "restart");
+	cfg_restart_keys(d->cfg, cfg, restart_needed, NULL);
 	up_configure(d->up, cfg, cred);
 	api_configure(d->api, cfg, cred);
 	if (d->mapi != NULL)

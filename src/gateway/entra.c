@@ -522,7 +522,7 @@ struct entra *entra_new(const struct entra_cfg *cfg, const struct entra_ops *ops
 	}
 	if (entra_preflight(cfg, err, errlen) < 0)
 		return NULL;
-	if ((e = calloc(1, sizeof *e)) == NULL || entra_cfg_copy(&e->cfg, cfg) < 0)
+	if ((e = calloc(1, sizeof *e)) == NULL || cfgtab_copy(&entra_cfg_section, &e->cfg, cfg) < 0)
 		goto oom;
 	e->ops = *ops;
 	if (cfg->kind == ENTRA_MANAGED_IDENTITY && !cfg->imds_set) {
@@ -560,7 +560,7 @@ void entra_free(struct entra *e)
 	drop_token(e);
 	secret_free(e->identity_header);
 	free(e->identity_endpoint);
-	entra_cfg_fini(&e->cfg);
+	cfgtab_clear(&entra_cfg_section, &e->cfg);
 	free(e);
 }
 
@@ -572,11 +572,11 @@ int entra_configure(struct entra *e, const struct entra_cfg *cfg, char *err, siz
 		return -1;
 	if (entra_cfg_equal(&e->cfg, cfg))
 		return 0;
-	if (entra_cfg_copy(&copy, cfg) < 0) {
+	if (cfgtab_copy(&entra_cfg_section, &copy, cfg) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	entra_cfg_fini(&e->cfg);
+	cfgtab_clear(&entra_cfg_section, &e->cfg);
 	e->cfg = copy;
 	if (e->fetching && e->handle != NULL)
 		e->ops.cancel(e->ops.ctx, e->handle);

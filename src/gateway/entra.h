@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include <libconfig.h>
+#include "cfgtab.h"
 
 #define ENTRA_RESOURCE          "https://webpubsub.azure.com"
 #define ENTRA_SCOPE             ENTRA_RESOURCE "/.default"
@@ -44,14 +44,11 @@ struct entra_cfg {
 	long timeout_ms; /* one token request */
 };
 
-/* Parse the setting s (the upstream.entra group; NULL: kind ENTRA_NONE) into *out, which it
- * initialises. Workload identity takes tenant_id, client_id, federated_token_file and authority_host
- * from AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST when
- * the section does not set them (as the Azure SDKs do). Keys another kind uses are refused. Returns 0,
- * or -1 with "upstream.entra.KEY: what (line N)" in err (never a value); *out is then empty.
- * Files are not opened here: entra_preflight does that. */
-int entra_cfg_parse(const config_setting_t *s, struct entra_cfg *out, char *err, size_t errlen);
-void entra_cfg_fini(struct entra_cfg *c); /* frees the contents; accepts NULL */
+/* The upstream.entra section (cfgtab.h); absent: kind ENTRA_NONE. Workload identity takes tenant_id,
+ * client_id, federated_token_file and authority_host from AZURE_TENANT_ID, AZURE_CLIENT_ID,
+ * AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST when the section does not set them (as the Azure
+ * SDKs do). Keys another kind uses are refused. Files are not opened here: entra_preflight does that. */
+extern const struct cfgtab_section entra_cfg_section;
 /* 1 when a and b ask for the same credential (SIGHUP: keep the cached token). */
 int entra_cfg_equal(const struct entra_cfg *a, const struct entra_cfg *b);
 /* Read (then wipe) the secret or federated token file once, so that -t, start-up and SIGHUP refuse

@@ -5,12 +5,9 @@
 #include <stddef.h>
 #include "entra.h"
 
-/* The secret a fetch sends: the client secret (cred_read_file's rules) or the federated token
+/* The secret a fetch sends: the client secret (the gateway's credential-file rules, SECRET_CREDENTIAL) or the federated token
  * (regular file, at most ENTRA_ASSERTION_MAX bytes, one line; its mode is the platform's). NULL for
  * managed identity. A new string (wipe with secret_free), or NULL with err naming key and file. */
 char *entra_read_secret(const struct entra_cfg *c, size_t *len, char *err, size_t errlen);
-
-/* Deep copy of src into dst (initialised). 0 or -1 (out of memory; dst then empty). */
-int entra_cfg_copy(struct entra_cfg *dst, const struct entra_cfg *src);
 
 #endif

@@ -9,7 +9,7 @@
 #include <strings.h>
 
 #include "guard.h"
-#include "gateway/dcfg.h"
+#include "cfgtab.h"
 #include "url.h"
 
 #define GUARD_HOST_MAX 262 /* 255 for a DNS name plus ":65535" and brackets */
@@ -39,75 +39,30 @@ static int origin_well_formed(const char *o)
 	return 1;
 }
 
-int guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, size_t errlen)
+static int check_origins(void *field, void *obj, const config_setting_t *m, struct cfgtab_err *e)
 {
-	const config_setting_t *list;
-	int i, n;
-
-	memset(out, 0, sizeof(*out));
-	if (s == NULL)
-		return 0;
-	if (!config_setting_is_group(s)) {
-		dcfg_keyfail(s, err, errlen, "guard", "must be a group { ... }");
-		goto bad;
-	}
-	for (i = 0; i < config_setting_length(s); i++) {
-		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
-		const char *name = config_setting_name(m);
-
-		if (name == NULL || strcmp(name, "allowed_origins") != 0) {
-			dcfg_keyfail(m, err, errlen, "guard", "unknown key");
-			goto bad;
-		}
-	}
-	list = config_setting_get_member(s, "allowed_origins");
-	if (list == NULL)
-		return 0;
-	if (!config_setting_is_array(list) && !config_setting_is_list(list)) {
-		dcfg_keyfail(list, err, errlen, "guard.allowed_origins", "must be an array of strings");
-		goto bad;
-	}
-	n = config_setting_length(list);
-	if (n > GUARD_ORIGINS_MAX) {
-		dcfg_keyfail(list, err, errlen, "guard.allowed_origins", "too many entries");
-		goto bad;
-	}
-	for (i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
-		const char *v = config_setting_get_string(e);
-
-		if (v == NULL) {
-			dcfg_keyfail(e, err, errlen, "guard.allowed_origins", "entries must be strings");
-			goto bad;
-		}
-		if (strcmp(v, "null") == 0 || !origin_well_formed(v)) {
-			dcfg_keyfail(e, err, errlen, "guard.allowed_origins",
-			             "an entry is not an origin of the form scheme://host[:port]");
-			goto bad;
-		}
-		out->origins[out->norigins] = strdup(v);
-		if (out->origins[out->norigins] == NULL) {
-			dcfg_keyfail(e, err, errlen, "guard.allowed_origins", "out of memory");
-			goto bad;
-		}
-		out->norigins++;
-	}
-	return 0;
-bad:
-	guard_cfg_fini(out);
-	return -1;
-}
-
-void guard_cfg_fini(struct guard_cfg *c)
-{
+	const struct guard_cfg *c = obj;
 	size_t i;
 
-	if (c == NULL)
-		return;
+	(void)field;
 	for (i = 0; i < c->norigins; i++)
-		free(c->origins[i]);
-	memset(c, 0, sizeof(*c));
+		if (strcmp(c->origins[i], "null") == 0 || !origin_well_formed(c->origins[i]))
+			return cfgtab_fail_entry(e, m, i, "not an origin of the form scheme://host[:port]");
+	return 0;
 }
+
+static const struct cfgtab_key guard_keys[] = {
+	CFGTAB_STRINGS_KEY(
+	        struct guard_cfg, origins, norigins, "allowed_origins", GUARD_ORIGINS_MAX,
+	        GUARD_ORIGIN_MAX - 1, CFGTAB_SHOWN, check_origins, "[ ]",
+	        "origins let through, e.g. [ \"http://localhost:3000\" ] as the browser sends them"),
+};
+
+const struct cfgtab_section guard_cfg_section = CFGTAB_SECTION(
+        "guard", struct guard_cfg, guard_keys, NULL,
+        "TCP requests with a malformed Host (400 InvalidHost), a Host that is not a loopback name of the\n"
+        "listener (421 MisdirectedRequest), an Origin header (403 CrossOriginForbidden) or\n"
+        "Sec-Fetch-Site: cross-site (403 CrossSiteForbidden) are refused, unless the origin is listed here.");
 
 static int fail(struct guard_err *e, int status, const char *code, const char *message)
 {

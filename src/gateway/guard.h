@@ -3,7 +3,7 @@
 #define WPS_GW_GUARD_H
 
 #include <stddef.h>
-#include <libconfig.h>
+#include "cfgtab.h"
 
 #define GUARD_ORIGINS_MAX 32  /* entries in guard.allowed_origins */
 #define GUARD_ORIGIN_MAX  256 /* bytes in one allowed origin */
@@ -16,10 +16,8 @@ struct guard_cfg {
 	size_t norigins;
 };
 
-/* Parse the `guard` setting s (NULL: defaults, no origin allowed) into *out (which it initialises).
- * Returns 0, or -1 with a message naming the key and line (never a value) in err; *out is then empty. */
-int guard_cfg_parse(const config_setting_t *s, struct guard_cfg *out, char *err, size_t errlen);
-void guard_cfg_fini(struct guard_cfg *c); /* frees the contents; accepts NULL */
+/* The `guard` section (cfgtab.h): no origin allowed by default. */
+extern const struct cfgtab_section guard_cfg_section;
 
 /* The outcome of a refused request: an HTTP status and a JSON error code/message (static strings,
  * no user input). */

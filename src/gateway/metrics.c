@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "metrics.h"
-#include "gateway/dcfg.h"
+#include "cfgtab.h"
 #include "procstat.h"
 
 /* Local HTTP statuses with a series of their own; any other code is counted as "other". */
@@ -71,7 +71,7 @@ static int parse_listen(const char *v, struct metrics_cfg *out)
 	unsigned long port;
 	unsigned char addr[16];
 
-	if (strlen(v) >= sizeof(out->listen))
+	if (strlen(v) >= sizeof(out->host))
 		return -1;
 	if (v[0] == '[') {
 		const char *rb = strchr(v, ']');
@@ -104,49 +104,31 @@ static int parse_listen(const char *v, struct metrics_cfg *out)
 		out->loopback = addr[0] == 127;
 	else
 		out->loopback = IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)(const void *)addr);
-	strcpy(out->listen, v);
 	out->listen_set = 1;
 	return 0;
 }
 
-int metrics_cfg_parse(const config_setting_t *s, struct metrics_cfg *out, char *err, size_t errlen)
+static int check_listen(void *field, void *obj, const config_setting_t *m, struct cfgtab_err *e)
 {
-	int i;
+	struct metrics_cfg *c = obj;
 
-	memset(out, 0, sizeof(*out));
-	out->on_api = 1;
-	if (s == NULL)
-		return 0;
-	if (!config_setting_is_group(s)) {
-		dcfg_keyfail(s, err, errlen, "metrics", "must be a group { ... }");
-		return -1;
-	}
-	for (i = 0; i < config_setting_length(s); i++) {
-		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
-		const char *name = config_setting_name(m);
-
-		if (name != NULL && strcmp(name, "listen") == 0) {
-			const char *v = config_setting_get_string(m);
-
-			if (v == NULL || parse_listen(v, out) < 0) {
-				memset(out, 0, sizeof(*out));
-				dcfg_keyfail(m, err, errlen, "metrics.listen",
-				             "must be \"IPv4:port\" or \"[IPv6]:port\"");
-				return -1;
-			}
-		} else if (name != NULL && strcmp(name, "on_api") == 0) {
-			if (config_setting_type(m) != CONFIG_TYPE_BOOL) {
-				dcfg_keyfail(m, err, errlen, "metrics.on_api", "must be true or false");
-				return -1;
-			}
-			out->on_api = config_setting_get_bool(m);
-		} else {
-			dcfg_keyfail(m, err, errlen, "metrics", "unknown key");
-			return -1;
-		}
-	}
+	if (parse_listen(*(char **)field, c) < 0)
+		return cfgtab_fail(e, m, "must be \"IPv4:port\" or \"[IPv6]:port\"");
 	return 0;
 }
+
+static const struct cfgtab_key metrics_keys[] = {
+	CFGTAB_BOOL_KEY(struct metrics_cfg, on_api, "on_api", 1, CFGTAB_RESTART,
+	                "serve them on the API listeners too"),
+	CFGTAB_STRING_KEY(struct metrics_cfg, listen, "listen", NULL, METRICS_LISTEN_MAX - 1, CFGTAB_RESTART,
+	                  check_listen, "\"127.0.0.1:9464\"",
+	                  "a TCP listener serving only those three (an IP literal and a port)"),
+};
+
+const struct cfgtab_section metrics_cfg_section = CFGTAB_SECTION(
+        "metrics", struct metrics_cfg, metrics_keys, NULL,
+        "GET /metrics (Prometheus text format), /healthz and /readyz. `listen` is for Prometheus when the\n"
+        "applications use the Unix socket. Restart to change.");
 
 /* ---- recording ---- */
 

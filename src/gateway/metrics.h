@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <libconfig.h>
+#include "cfgtab.h"
 
 #include "buf.h"
 #include "ops.h"
@@ -25,17 +25,16 @@
  */
 struct metrics_cfg {
 	int on_api;
-	int listen_set;                  /* 1 when metrics.listen was given */
-	char listen[METRICS_LISTEN_MAX]; /* as written */
-	char host[METRICS_LISTEN_MAX];   /* the address without brackets: "127.0.0.1", "::1" */
-	int family;                      /* AF_INET or AF_INET6 */
+	int listen_set;                /* 1 when metrics.listen was given */
+	char *listen;                  /* as written; NULL: none */
+	char host[METRICS_LISTEN_MAX]; /* the address without brackets: "127.0.0.1", "::1" */
+	int family;                    /* AF_INET or AF_INET6 */
 	unsigned port;
 	int loopback; /* 1 when host is a loopback address (else: log a warning) */
 };
 
-/* Parse the `metrics` setting (NULL: defaults). Returns 0, or -1 with a message naming the key and
- * line (never a value) in err. Nothing to free. */
-int metrics_cfg_parse(const config_setting_t *s, struct metrics_cfg *out, char *err, size_t errlen);
+/* The `metrics` section (cfgtab.h); host, family, port, loopback and listen_set follow from listen. */
+extern const struct cfgtab_section metrics_cfg_section;
 
 /* The "operation" label: an enum ops_id, or one of these for requests that are not operations. */
 enum {

@@ -19,69 +19,45 @@
 #include "ops.h"
 #include "pct.h"
 #include "wpslimits.h"
-#include "gateway/dcfg.h"
+#include "cfgtab.h"
 #include "gateway/outbox.h"
 #include "gateway/outbox_impl.h"
 
 /* ---- configuration ---- */
 
-void outbox_cfg_defaults(struct outbox_cfg *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->max_rows = 100000;
-	out->max_bytes = 256L * 1024 * 1024;
-	out->max_age_s = 86400;
-	out->max_attempts = 50;
-	out->commit_interval_ms = 0;
-	out->max_batch_rows = 10000;
-	out->max_inflight = 64;
-	out->keep_delivered_s = 300;
-}
+#define O struct outbox_cfg
+static const struct cfgtab_key outbox_keys[] = {
+	CFGTAB_STRING_KEY(O, path, "path", NULL, OB_PATH_MAX, CFGTAB_ABSPATH | CFGTAB_RESTART | CFGTAB_SHOWN,
+	                  NULL, "\"/var/lib/wpsgate/outbox.db\"",
+	                  "the SQLite file; without it there is no outbox"),
+	CFGTAB_INT_KEY(O, max_rows, "max_rows", 100000, 1, 100000000L, CFGTAB_RESTART,
+	               "queued + sending + failed rows; past it: 503 OutboxFull"),
+	CFGTAB_INT_KEY(O, max_bytes, "max_bytes", 256L * 1024 * 1024, 4096, 1L << 40, CFGTAB_RESTART,
+	               "their bytes"),
+	CFGTAB_INT_KEY(O, max_age_s, "max_age_s", 86400, 1, 365L * 86400, CFGTAB_RESTART,
+	               "older rows become dead letters"),
+	CFGTAB_INT_KEY(O, max_attempts, "max_attempts", 50, 1, 1000000, CFGTAB_RESTART,
+	               "upstream attempts over a row's life, then a dead letter"),
+	CFGTAB_INT_KEY(O, commit_interval_ms, "commit_interval_ms", 0, 0, 1000, CFGTAB_RESTART,
+	               "extra wait to group more requests into one commit"),
+	CFGTAB_INT_KEY(O, max_batch_rows, "max_batch_rows", 10000, 1, 1000000, CFGTAB_RESTART,
+	               "rows in one transaction"),
+	CFGTAB_INT_KEY(O, max_inflight, "max_inflight", 64, 1, OB_INFLIGHT_LIMIT, CFGTAB_RESTART,
+	               "rows being delivered at once, per-target order kept"),
+	CFGTAB_INT_KEY(O, keep_delivered_s, "keep_delivered_s", 300, 0, 7L * 86400, CFGTAB_RESTART,
+	               "delivered rows stay visible in GET /outbox/{id}"),
+};
+#undef O
 
-int outbox_cfg_parse(const config_setting_t *s, struct outbox_cfg *out, char *err, size_t errlen)
-{
-	static const char *const known[] = { "path",
-		                             "max_rows",
-		                             "max_bytes",
-		                             "max_age_s",
-		                             "max_attempts",
-		                             "commit_interval_ms",
-		                             "max_batch_rows",
-		                             "max_inflight",
-		                             "keep_delivered_s",
-		                             NULL };
-
-	outbox_cfg_defaults(out);
-	if (s == NULL)
-		return 0;
-	if (dcfg_check_members(s, known, err, errlen) < 0 ||
-	    dcfg_string(s, "path", OB_PATH_MAX, &out->path, err, errlen) < 0 ||
-	    dcfg_long(s, "max_rows", 1, 100000000L, &out->max_rows, err, errlen) < 0 ||
-	    dcfg_long(s, "max_bytes", 4096, 1L << 40, &out->max_bytes, err, errlen) < 0 ||
-	    dcfg_long(s, "max_age_s", 1, 365L * 86400, &out->max_age_s, err, errlen) < 0 ||
-	    dcfg_long(s, "max_attempts", 1, 1000000, &out->max_attempts, err, errlen) < 0 ||
-	    dcfg_long(s, "commit_interval_ms", 0, 1000, &out->commit_interval_ms, err, errlen) < 0 ||
-	    dcfg_long(s, "max_batch_rows", 1, 1000000, &out->max_batch_rows, err, errlen) < 0 ||
-	    dcfg_long(s, "max_inflight", 1, OB_INFLIGHT_LIMIT, &out->max_inflight, err, errlen) < 0 ||
-	    dcfg_long(s, "keep_delivered_s", 0, 7L * 86400, &out->keep_delivered_s, err, errlen) < 0)
-		goto bad;
-	if (out->path != NULL && out->path[0] != '/') {
-		dcfg_fail(config_setting_get_member(s, "path"), err, errlen, "must be an absolute path");
-		goto bad;
-	}
-	return 0;
-bad:
-	outbox_cfg_clear(out);
-	return -1;
-}
-
-void outbox_cfg_clear(struct outbox_cfg *c)
-{
-	if (c == NULL)
-		return;
-	free(c->path);
-	c->path = NULL;
-}
+const struct cfgtab_section outbox_cfg_section = CFGTAB_SECTION(
+        "outbox", struct outbox_cfg, outbox_keys, NULL,
+        "Durable asynchronous delivery: a request that changes something and carries `Prefer: "
+        "respond-async`\n"
+        "is stored (SQLite, WAL, fsync) and answered 202 with Location: /outbox/{id}. Without `path` there "
+        "is\n"
+        "no outbox and the preference is ignored. At-least-once: a message in flight at a crash may arrive\n"
+        "twice. Dead letters: GET /outbox?state=failed, POST /outbox/{id}/retry. (Under systemd:\n"
+        "StateDirectory.) Restart to change any of these.");
 
 int64_t ob_mono_ms(void)
 {

@@ -41,7 +41,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <libconfig.h>
+#include "cfgtab.h"
 
 #include "buf.h"
 
@@ -64,11 +64,8 @@ struct outbox_cfg {
 	long keep_delivered_s;
 };
 
-void outbox_cfg_defaults(struct outbox_cfg *out); /* path NULL */
-/* Defaults, then the members of s (the `outbox` group; NULL: defaults, no path). 0, or -1 with an error
- * naming the key and its line. out->path is a new string: release with outbox_cfg_clear. */
-int outbox_cfg_parse(const config_setting_t *s, struct outbox_cfg *out, char *err, size_t errlen);
-void outbox_cfg_clear(struct outbox_cfg *c);
+/* The `outbox` section (cfgtab.h): path NULL, no outbox, by default. */
+extern const struct cfgtab_section outbox_cfg_section;
 
 enum outbox_rc {
 	OUTBOX_OK = 0,

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ratelimit.h"
-#include "gateway/dcfg.h"
+#include "cfgtab.h"
 
 #define NIL        (-1)
 #define RL_EPSILON 1e-9
@@ -30,31 +30,35 @@ struct ratelimit {
 	int32_t lru_head, lru_tail;
 };
 
-void ratelimit_cfg_default(struct ratelimit_cfg *out)
+/* A rate given without a burst gets a bucket of two seconds' worth (at least one request). */
+static int check_ratelimit(void *obj, const config_setting_t *s, struct cfgtab_err *e)
 {
-	out->rate = RATELIMIT_DEFAULT_RATE;
-	out->burst = RATELIMIT_DEFAULT_BURST;
-	out->max_peers = RATELIMIT_DEFAULT_PEERS;
-	out->max_inflight = RATELIMIT_DEFAULT_INFLIGHT;
+	struct ratelimit_cfg *c = obj;
+
+	(void)e;
+	if (s != NULL && config_setting_get_member(s, "burst") == NULL &&
+	    config_setting_get_member(s, "rate") != NULL)
+		c->burst = c->rate * 2 >= 1 ? c->rate * 2 : 1;
+	return 0;
 }
 
-/* A number (int or float) setting. */
-static int get_number(const config_setting_t *m, double *out)
-{
-	switch (config_setting_type(m)) {
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64: *out = (double)config_setting_get_int64(m); return 0;
-	case CONFIG_TYPE_FLOAT:
-		*out = config_setting_get_float(m);
-		return *out == *out && *out > -1e18 && *out < 1e18 ? 0 : -1; /* not NaN or huge */
-	default: return -1;
-	}
-}
+#define RL struct ratelimit_cfg
+static const struct cfgtab_key ratelimit_keys[] = {
+	CFGTAB_DOUBLE_KEY(RL, rate, "rate", RATELIMIT_DEFAULT_RATE, 0, 1e9, 0,
+	                  "requests per second; 0: no rate limit"),
+	CFGTAB_DOUBLE_KEY(RL, burst, "burst", RATELIMIT_DEFAULT_BURST, 1, 1e9, 0,
+	                  "bucket size (with a rate given but no burst: two seconds' worth)"),
+	CFGTAB_INT_KEY(RL, max_peers, "max_peers", RATELIMIT_DEFAULT_PEERS, 1, RATELIMIT_PEERS_MAX,
+	               CFGTAB_RESTART, "peers tracked at once"),
+	CFGTAB_INT_KEY(RL, max_inflight, "max_inflight_per_peer", RATELIMIT_DEFAULT_INFLIGHT, 0, 10000000, 0,
+	               "requests in flight per peer; 0: no limit"),
+};
+#undef RL
 
-static int is_integer(double v)
-{
-	return v == (double)(long long)v;
-}
+const struct cfgtab_section ratelimit_cfg_section = CFGTAB_SECTION(
+        "ratelimit", struct ratelimit_cfg, ratelimit_keys, check_ratelimit,
+        "Per peer (a Unix-socket uid; all TCP peers share one): a token bucket (429 TooManyRequests with\n"
+        "Retry-After) and a limit of requests in flight (429). /healthz and /readyz are never limited.");
 
 /* Whole seconds, rounded up, of a positive amount (without libm). */
 static double ceil_pos(double v)
@@ -62,66 +66,6 @@ static double ceil_pos(double v)
 	double t = (double)(long long)v;
 
 	return t < v ? t + 1 : t;
-}
-
-int ratelimit_cfg_parse(const config_setting_t *s, struct ratelimit_cfg *out, char *err, size_t errlen)
-{
-	int i, burst_set = 0;
-	double v;
-
-	ratelimit_cfg_default(out);
-	if (s == NULL)
-		return 0;
-	if (!config_setting_is_group(s)) {
-		dcfg_keyfail(s, err, errlen, "ratelimit", "must be a group { ... }");
-		return -1;
-	}
-	for (i = 0; i < config_setting_length(s); i++) {
-		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
-		const char *name = config_setting_name(m);
-
-		if (name == NULL) {
-			dcfg_keyfail(m, err, errlen, "ratelimit", "unknown key");
-			return -1;
-		}
-		if (strcmp(name, "rate") == 0) {
-			if (get_number(m, &v) < 0 || v < 0 || v > 1e9) {
-				dcfg_keyfail(m, err, errlen, "ratelimit.rate",
-				             "must be a number from 0 to 1e9");
-				return -1;
-			}
-			out->rate = v;
-		} else if (strcmp(name, "burst") == 0) {
-			if (get_number(m, &v) < 0 || v < 1 || v > 1e9) {
-				dcfg_keyfail(m, err, errlen, "ratelimit.burst",
-				             "must be a number from 1 to 1e9");
-				return -1;
-			}
-			out->burst = v;
-			burst_set = 1;
-		} else if (strcmp(name, "max_peers") == 0) {
-			if (get_number(m, &v) < 0 || v < 1 || v > RATELIMIT_PEERS_MAX || !is_integer(v)) {
-				dcfg_keyfail(m, err, errlen, "ratelimit.max_peers",
-				             "must be an integer from 1 to 65536");
-				return -1;
-			}
-			out->max_peers = (size_t)v;
-		} else if (strcmp(name, "max_inflight_per_peer") == 0) {
-			if (get_number(m, &v) < 0 || v < 0 || v > 1e7 || !is_integer(v)) {
-				dcfg_keyfail(m, err, errlen, "ratelimit.max_inflight_per_peer",
-				             "must be an integer from 0 to 10000000");
-				return -1;
-			}
-			out->max_inflight = (unsigned)v;
-		} else {
-			dcfg_keyfail(m, err, errlen, "ratelimit", "unknown key");
-			return -1;
-		}
-	}
-	/* A rate given without a burst gets a bucket of two seconds' worth (at least one request). */
-	if (!burst_set && out->rate > 0)
-		out->burst = out->rate * 2 >= 1 ? out->rate * 2 : 1;
-	return 0;
 }
 
 static size_t hash_key(uint64_t k, size_t nbuckets)

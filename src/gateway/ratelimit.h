@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <libconfig.h>
+#include "cfgtab.h"
 
 #include "wpslimits.h"
 
@@ -21,16 +21,14 @@
 /* `ratelimit = { rate = 200.0; burst = 400; max_peers = 1024; max_inflight_per_peer = 256; };`
  * rate = 0 turns the rate limit off, max_inflight_per_peer = 0 the in-flight limit. */
 struct ratelimit_cfg {
-	double rate;           /* tokens added per second */
-	double burst;          /* bucket capacity (>= 1 when rate > 0) */
-	size_t max_peers;      /* table size; fixed when the table is created */
-	unsigned max_inflight; /* per peer */
+	double rate;       /* tokens added per second */
+	double burst;      /* bucket capacity (>= 1 when rate > 0) */
+	long max_peers;    /* table size; fixed when the table is created */
+	long max_inflight; /* per peer; 0: no limit */
 };
 
-/* Parse the `ratelimit` setting (NULL: defaults). Returns 0, or -1 with a message naming the key and
- * line (never a value) in err. */
-int ratelimit_cfg_parse(const config_setting_t *s, struct ratelimit_cfg *out, char *err, size_t errlen);
-void ratelimit_cfg_default(struct ratelimit_cfg *out);
+/* The `ratelimit` section (cfgtab.h). */
+extern const struct cfgtab_section ratelimit_cfg_section;
 
 /* A peer key: the uid of a Unix-socket peer, or RATELIMIT_KEY_TCP for every TCP peer together. */
 #define RATELIMIT_KEY_TCP ((uint64_t)1 << 32)

@@ -8,7 +8,7 @@
 #include <sys/random.h>
 #include <curl/curl.h>
 
-#include "gateway/dcfg.h"
+#include "cfgtab.h"
 #include "gateway/retry.h"
 
 struct budget_slot {
@@ -38,101 +38,74 @@ struct retry_policy {
 
 static const int retry_default_statuses[] = { 408, 429, 500, 502, 503, 504 };
 
-void retry_cfg_defaults(struct retry_cfg *out)
+static int check_statuses(void *field, void *obj, const config_setting_t *m, struct cfgtab_err *e)
 {
-	memset(out, 0, sizeof(*out));
-	out->max_attempts = 4;
-	out->base_delay_ms = 200;
-	out->max_delay_ms = 10000;
-	out->retry_after_max_ms = 30000;
-	memcpy(out->statuses, retry_default_statuses, sizeof(retry_default_statuses));
-	out->nstatuses = sizeof(retry_default_statuses) / sizeof(retry_default_statuses[0]);
-	out->on_connect_error = 1;
-	out->on_timeout = 1;
-	out->on_reset = 1;
-	out->budget_ratio = 0.2;
-	out->budget_window_ms = 10000;
-	out->budget_min_per_s = 10;
-	out->breaker_enabled = 1;
-	out->breaker_failures = 5;
-	out->breaker_cooldown_ms = 5000;
-	out->breaker_probes = 1;
-}
+	const struct retry_cfg *c = obj;
+	size_t i;
 
-static int retry_parse_statuses(const config_setting_t *s, struct retry_cfg *out, char *err, size_t errlen)
-{
-	const config_setting_t *m = config_setting_get_member(s, "statuses");
-	int i, n;
-
-	if (m == NULL)
-		return 0;
-	if (!config_setting_is_aggregate(m) || config_setting_is_group(m))
-		return dcfg_fail(m, err, errlen, "must be a list of HTTP statuses [408, 429, 5xx]");
-	n = config_setting_length(m);
-	if (n > RETRY_STATUSES_MAX)
-		return dcfg_fail(m, err, errlen, "at most %d statuses", RETRY_STATUSES_MAX);
-	out->nstatuses = 0;
-	for (i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
-		int v;
-
-		if (config_setting_type(e) != CONFIG_TYPE_INT)
-			return dcfg_fail(e, err, errlen, "must be an HTTP status");
-		v = config_setting_get_int(e);
-		if (v != 408 && v != 429 && (v < 500 || v > 599))
-			return dcfg_fail(e, err, errlen, "only 408, 429 and 500..599 may be retried");
-		out->statuses[out->nstatuses++] = v;
-	}
+	(void)field;
+	for (i = 0; i < c->nstatuses; i++)
+		if (c->statuses[i] != 408 && c->statuses[i] != 429 && c->statuses[i] < 500)
+			return cfgtab_fail_entry(e, m, i, "only 408, 429 and 500..599 may be retried");
 	return 0;
 }
 
-int retry_cfg_parse(const config_setting_t *s, struct retry_cfg *out, char *err, size_t errlen)
+static int check_retry(void *obj, const config_setting_t *s, struct cfgtab_err *e)
 {
-	static const char *const known[] = { "max_attempts",
-		                             "base_delay_ms",
-		                             "max_delay_ms",
-		                             "retry_after_max_ms",
-		                             "statuses",
-		                             "on_connect_error",
-		                             "on_timeout",
-		                             "on_reset",
-		                             "budget_ratio",
-		                             "budget_window_ms",
-		                             "budget_min_per_s",
-		                             "breaker",
-		                             NULL };
-	static const char *const bknown[] = { "enabled", "failures", "cooldown_ms", "probes", NULL };
-	const config_setting_t *b;
+	const struct retry_cfg *c = obj;
 
-	retry_cfg_defaults(out);
-	if (s == NULL)
-		return 0;
-	if (dcfg_check_members(s, known, err, errlen) < 0 ||
-	    dcfg_long(s, "max_attempts", 1, RETRY_MAX_ATTEMPTS_LIMIT, &out->max_attempts, err, errlen) < 0 ||
-	    dcfg_long(s, "base_delay_ms", 1, 60000, &out->base_delay_ms, err, errlen) < 0 ||
-	    dcfg_long(s, "max_delay_ms", 1, 600000, &out->max_delay_ms, err, errlen) < 0 ||
-	    dcfg_long(s, "retry_after_max_ms", 0, 3600000, &out->retry_after_max_ms, err, errlen) < 0 ||
-	    retry_parse_statuses(s, out, err, errlen) < 0 ||
-	    dcfg_bool(s, "on_connect_error", &out->on_connect_error, err, errlen) < 0 ||
-	    dcfg_bool(s, "on_timeout", &out->on_timeout, err, errlen) < 0 ||
-	    dcfg_bool(s, "on_reset", &out->on_reset, err, errlen) < 0 ||
-	    dcfg_double(s, "budget_ratio", 0.0, 10.0, &out->budget_ratio, err, errlen) < 0 ||
-	    dcfg_long(s, "budget_window_ms", 1000, 3600000, &out->budget_window_ms, err, errlen) < 0 ||
-	    dcfg_long(s, "budget_min_per_s", 0, 100000, &out->budget_min_per_s, err, errlen) < 0)
-		return -1;
-	if (out->max_delay_ms < out->base_delay_ms)
-		return dcfg_fail(config_setting_get_member(s, "max_delay_ms"), err, errlen,
-		                 "must not be below base_delay_ms");
-	b = config_setting_get_member(s, "breaker");
-	if (b != NULL &&
-	    (dcfg_check_members(b, bknown, err, errlen) < 0 ||
-	     dcfg_bool(b, "enabled", &out->breaker_enabled, err, errlen) < 0 ||
-	     dcfg_long(b, "failures", 1, 1000000, &out->breaker_failures, err, errlen) < 0 ||
-	     dcfg_long(b, "cooldown_ms", 1, 3600000, &out->breaker_cooldown_ms, err, errlen) < 0 ||
-	     dcfg_long(b, "probes", 1, 1000, &out->breaker_probes, err, errlen) < 0))
-		return -1;
+	if (c->max_delay_ms < c->base_delay_ms)
+		return cfgtab_fail_member(e, s, "max_delay_ms", "must not be below base_delay_ms");
 	return 0;
 }
+
+#define R struct retry_cfg
+static const struct cfgtab_key breaker_keys[] = {
+	CFGTAB_BOOL_KEY(R, breaker_enabled, "enabled", 1, 0,
+	                "answer 503 CircuitOpen at once while the service fails"),
+	CFGTAB_INT_KEY(R, breaker_failures, "failures", 5, 1, 1000000, 0,
+	               "consecutive failed attempts that open it"),
+	CFGTAB_INT_KEY(R, breaker_cooldown_ms, "cooldown_ms", 5000, 1, 3600000, 0,
+	               "how long it stays open before it lets probes through"),
+	CFGTAB_INT_KEY(R, breaker_probes, "probes", 1, 1, 1000, 0,
+	               "requests let through to test the service"),
+};
+static const struct cfgtab_section breaker_section = CFGTAB_SECTION(
+        "retry.breaker", R, breaker_keys, NULL,
+        "After `failures` consecutive failed attempts the gateway answers 503 CircuitOpen with\n"
+        "Retry-After at once for cooldown_ms, then lets `probes` requests through; the state\n"
+        "is in /readyz and the metrics.");
+
+static const struct cfgtab_key retry_keys[] = {
+	CFGTAB_INT_KEY(R, max_attempts, "max_attempts", 4, 1, RETRY_MAX_ATTEMPTS_LIMIT, 0,
+	               "attempts per request, the first included"),
+	CFGTAB_INT_KEY(R, base_delay_ms, "base_delay_ms", 200, 1, 60000, 0,
+	               "full-jitter backoff: uniform(0, min(max_delay_ms, base * 2^(n-1)))"),
+	CFGTAB_INT_KEY(R, max_delay_ms, "max_delay_ms", 10000, 1, 600000, 0, "not below base_delay_ms"),
+	CFGTAB_INT_KEY(R, retry_after_max_ms, "retry_after_max_ms", 30000, 0, 3600000, 0,
+	               "Retry-After, retry-after-ms and x-ms-retry-after-ms are cut to this"),
+	CFGTAB_INTS_KEY(R, statuses, nstatuses, "statuses", retry_default_statuses,
+	                sizeof retry_default_statuses / sizeof retry_default_statuses[0], RETRY_STATUSES_MAX,
+	                100, 599, 0, check_statuses, "statuses retried: only 408, 429 and 500..599"),
+	CFGTAB_BOOL_KEY(R, on_connect_error, "on_connect_error", 1, 0,
+	                "retry a refused connection, DNS or TLS failure: nothing was sent"),
+	CFGTAB_BOOL_KEY(R, on_timeout, "on_timeout", 1, 0, "retry when upstream.attempt_timeout_ms passed"),
+	CFGTAB_BOOL_KEY(R, on_reset, "on_reset", 1, 0,
+	                "retry when the connection broke after the request went out (may duplicate)"),
+	CFGTAB_DOUBLE_KEY(R, budget_ratio, "budget_ratio", 0.2, 0.0, 10.0, 0,
+	                  "retries at most this share of the requests over the window ..."),
+	CFGTAB_INT_KEY(R, budget_window_ms, "budget_window_ms", 10000, 1000, 3600000, 0,
+	               "... of this length ..."),
+	CFGTAB_INT_KEY(R, budget_min_per_s, "budget_min_per_s", 10, 0, 100000, 0,
+	               "... plus this many per second of the window"),
+	CFGTAB_GROUP_KEY("breaker", 0, &breaker_section, CFGTAB_SHOWN, "the circuit breaker"),
+};
+#undef R
+
+const struct cfgtab_section retry_cfg_section = CFGTAB_SECTION(
+        "retry", struct retry_cfg, retry_keys, check_retry,
+        "Retries of failed upstream attempts, each signed afresh; any other answer (2xx, other\n"
+        "4xx/5xx) is final.");
 
 enum retry_net retry_net_from_curl(int curlcode)
 {

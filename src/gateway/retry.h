@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include <libconfig.h>
+#include "cfgtab.h"
 
 #define RETRY_STATUSES_MAX       16
 #define RETRY_MAX_ATTEMPTS_LIMIT 20
@@ -58,11 +58,8 @@ struct retry_cfg {
 	long breaker_probes;
 };
 
-/* Fill out with the defaults above. */
-void retry_cfg_defaults(struct retry_cfg *out);
-/* Defaults, then the members of s (the `retry` group; NULL: defaults only). Returns 0, or -1 with an
- * error naming the key and its line (never a value). */
-int retry_cfg_parse(const config_setting_t *s, struct retry_cfg *out, char *err, size_t errlen);
+/* The `retry` section: read, default and describe a struct retry_cfg with cfgtab.h. */
+extern const struct cfgtab_section retry_cfg_section;
 
 /* What an attempt ended with. upstream.c maps CURLcode with retry_net_from_curl(). */
 enum retry_net {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # conf-doc.sh: wpsgate.conf(5) is true to wpsgated: every documented key, set to its documented
 # example, passes `wpsgated -t`; an unknown key in every documented group is refused with its line;
-# every key the parsers know is documented; etc/wpsgate.conf and etc/wpsgate-dev.conf pass -t.
+# etc/wpsgate.conf and etc/wpsgate-dev.conf pass -t. (That the page documents exactly the keys of the
+# configuration table, with their defaults and ranges, is tests/cli/conf-schema.test.js.)
 #
 # The man page marks each key as (see the comment at the top of docs/wpsgate.conf.5)
 #   .TP
@@ -12,7 +13,6 @@ srcdir=${WPSGATE_SRCDIR:-.}
 builddir=${WPSGATE_BUILDDIR:-.}
 gated=${WPSGATED:-$builddir/wpsgated}
 page=$srcdir/docs/wpsgate.conf.5
-gw=$srcdir/src/gateway
 
 [ -x "$gated" ] || [ -n "${WPSGATE_VG_REAL:-}" ] || { echo "FAIL: $gated is not built"; exit 1; }
 [ -r "$page" ] || { echo "FAIL: $page not found"; exit 1; }
@@ -178,62 +178,7 @@ while IFS="$(printf '\t')" read -r grp assigns; do
 done < "$tmp/groups"
 echo "conf-doc: an unknown key is refused (with its line) in $ngroups groups"
 
-# ---- 3. every key the parsers know is documented ----
-# Key lists: the NULL-terminated name arrays of cfg.c, retry.c, outbox.c, batch.c and entra_cfg.c,
-# and the strcmp(name, "...") chains of metrics.c, ratelimit.c, guard.c and access.c.
-arrays() {   # $1 file, $2 array name -> the names, one a line
-	awk -v want="$2" '
-	$0 ~ "static const char \\*const " want "\\[\\]" { on = 1 }
-	on {
-		s = $0
-		while (match(s, /"[a-z_]+"/)) { print substr(s, RSTART + 1, RLENGTH - 2); s = substr(s, RSTART + RLENGTH) }
-		if ($0 ~ /NULL/) exit
-	}' "$1"
-}
-strcmps() {  # $1 file -> the names compared with strcmp(name, "...")
-	grep -o 'strcmp(name, "[a-z_]*")' "$1" | sed 's/.*"\([a-z_]*\)")/\1/' | sort -u
-}
-documented() {   # $1 full key: documented itself, or as the group of documented keys
-	cut -f1 "$tmp/keys.ok" | awk -v k="$1" '$0 == k || index($0, k ".") == 1 || index($0, k "[].") == 1 { f = 1 }
-		END { exit !f }'
-}
-ncode=0
-code_keys() {   # $1 prefixes (space separated, "" for the top), then the names on stdin
-	while read -r name; do
-		[ -n "$name" ] || continue
-		found=0
-		for p in $1; do
-			if [ "$p" = "-" ]; then k=$name; else k=$p.$name; fi
-			if documented "$k"; then found=1; break; fi
-		done
-		ncode=$((ncode + 1))
-		[ $found -eq 1 ] || say_fail "$name (in $(echo $1 | sed 's/^-$/the top level/')): accepted by wpsgated, not documented in wpsgate.conf(5)"
-	done
-}
-want_list() {   # $1 description, $2 file: the names must not be empty (a parser was renamed?)
-	[ -s "$2" ] || say_fail "no key names found in $1 (the test's extraction needs an update)"
-}
-for spec in "cfg.c top_keys -" "cfg.c listen_keys listen" "cfg.c unix_keys listen.unix" \
-            "cfg.c upstream_keys upstream" "cfg.c limits_keys limits" "cfg.c log_keys log" \
-            "retry.c known retry" "retry.c bknown retry.breaker" "outbox.c known outbox" \
-            "batch.c known batch" "entra_cfg.c known_keys upstream.entra"; do
-	set -- $spec
-	arrays "$gw/$1" "$2" > "$tmp/names"
-	want_list "$1 $2[]" "$tmp/names"
-	code_keys "$3" < "$tmp/names"
-done
-for spec in "metrics.c metrics" "ratelimit.c ratelimit" "guard.c guard" "access.c access access.rules[]"; do
-	set -- $spec
-	f=$1; shift
-	strcmps "$gw/$f" > "$tmp/names"
-	want_list "$f" "$tmp/names"
-	code_keys "$*" < "$tmp/names"
-done
-# The modules' sections themselves must be known to cfg.c's table and documented as groups.
-sed -n 's/^[[:space:]]*{ "\([a-z.]*\)",.*load_.*/\1/p' "$gw/cfg.c" > "$tmp/names"
-want_list "cfg.c sections[]" "$tmp/names"
-code_keys "-" < "$tmp/names"
-echo "conf-doc: $ncode key names of the parsers checked against the page"
+# ---- 3. every key wpsgated knows is documented: tests/cli/conf-schema.test.js, from --config-schema ----
 
 # ---- 4. the shipped example configurations pass -t ----
 grp=$(id -gn)

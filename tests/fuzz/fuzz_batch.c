@@ -2,6 +2,7 @@
  * the dependsOn scheduler with results (upstream answers are made up from the request), and the
  * response and error JSON.
  * Input: the $batch request body. */
+#include <config.h>
 #include "fuzz.h"
 
 #include <string.h>
@@ -54,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int *ok = NULL;
 	size_t i, *idx = NULL, rounds = 0;
 
-	batch_cfg_defaults(&cfg);
+	cfgtab_defaults(&batch_cfg_section, &cfg);
 	cfg.max_bytes = FUZZ_MAX_BYTES;
 	if (batch_parse((const char *)data, size, &cfg, &b, &be) < 0) {
 		struct buf out;

@@ -8,6 +8,7 @@
  *   retry-after-ms: 1500
  * Each line goes through up_job_header, the function behind upstream.c's libcurl header callback
  * (the status itself is read here from the status line, as libcurl does for CURLINFO_RESPONSE_CODE). */
+#include <config.h>
 #include "fuzz.h"
 
 #include <string.h>
@@ -91,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_kept(job->resp_retry_after_ms);
 	check_kept(job->resp_x_ms_retry_after_ms);
 
-	retry_cfg_defaults(&cfg);
+	cfgtab_defaults(&retry_cfg_section, &cfg);
 	memset(&o, 0, sizeof o);
 	o.net = RETRY_NET_NONE;
 	o.status = status ? status : 503;

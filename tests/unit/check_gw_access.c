@@ -2,6 +2,8 @@
 #include <config.h>
 
 #include <check.h>
+
+#include "check_cfg.h"
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	access_cfg_fini(&ac);
+	cfgtab_clear(&access_cfg_section, &ac);
 	config_destroy(&cf);
 }
 
@@ -32,7 +34,9 @@ static void parse_ok(const char *text)
 	char err[256] = "";
 
 	ck_assert_int_eq(config_read_string(&cf, text), CONFIG_TRUE);
-	ck_assert_msg(access_cfg_parse(config_lookup(&cf, "access"), &ac, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(check_cfg_setting(&access_cfg_section, config_lookup(&cf, "access"), &ac, err,
+	                                sizeof(err)) == 0,
+	              "%s", err);
 }
 
 static struct access_peer peer(uid_t uid, gid_t gid, gid_t g1, gid_t g2)
@@ -74,7 +78,7 @@ START_TEST(test_default_rules)
 	struct access_peer p = peer(default_rows[_i].uid, default_rows[_i].gid, default_rows[_i].g1, NOG);
 	int cls;
 
-	ck_assert_int_eq(access_cfg_parse(NULL, &ac, NULL, 0), 0);
+	ck_assert_int_eq(check_cfg_setting(&access_cfg_section, NULL, &ac, NULL, 0), 0);
 	ck_assert_int_eq(ac.have_rules, 0);
 	for (cls = 0; cls < OPC__COUNT; cls++) {
 		ck_assert_msg(access_allow(&ac, &p, (enum ops_class)cls, "chat", 2000) ==
@@ -93,13 +97,13 @@ START_TEST(test_tcp_policy)
 
 	access_peer_tcp(&t);
 	ck_assert_int_eq(t.is_unix, 0);
-	ck_assert_int_eq(access_cfg_parse(NULL, &ac, NULL, 0), 0);
+	ck_assert_int_eq(check_cfg_setting(&access_cfg_section, NULL, &ac, NULL, 0), 0);
 	ck_assert_int_eq(access_allow(&ac, &t, OPC_SEND, "chat", 0), 1);
-	access_cfg_fini(&ac);
+	cfgtab_clear(&access_cfg_section, &ac);
 	parse_ok("access = { tcp = \"deny\"; };");
 	ck_assert_int_eq(access_allow(&ac, &t, OPC_SEND, "chat", 0), 0);
 	ck_assert_int_eq(access_allow(&ac, &t, OPC_READ, NULL, 0), 0);
-	access_cfg_fini(&ac);
+	cfgtab_clear(&access_cfg_section, &ac);
 	config_destroy(&cf);
 	config_init(&cf);
 	parse_ok("access = { tcp = \"allow\"; rules = (); };");
@@ -209,45 +213,47 @@ static const struct {
 	const char *text;
 	const char *err;
 } bad_cfg[] = {
-	{ "access = 1;", "access: must be a group { ... } (line 1)" },
-	{ "access = { who = 1; };", "access: unknown key (line 1)" },
-	{ "access = { tcp = true; };", "access.tcp: must be \"allow\" or \"deny\" (line 1)" },
-	{ "access = { tcp = \"maybe\"; };", "access.tcp: must be \"allow\" or \"deny\" (line 1)" },
-	{ "access = { rules = [ 1 ]; };", "access.rules: must be a list ( { ... }, ... ) (line 1)" },
-	{ "access = { rules = ( 1 ); };", "access.rules: each rule must be a group { ... } (line 1)" },
+	{ "access = 1;", "t.conf:1: access: must be a group { ... }" },
+	{ "access = { who = 1; };", "t.conf:1: access.who: unknown key" },
+	{ "access = { tcp = true; };", "t.conf:1: access.tcp: must be one of \"allow\", \"deny\"" },
+	{ "access = { tcp = \"maybe\"; };", "t.conf:1: access.tcp: must be one of \"allow\", \"deny\"" },
+	{ "access = { rules = [ 1 ]; };", "t.conf:1: access.rules: must be a list ( { ... }, ... )" },
+	{ "access = { rules = ( 1 ); };", "t.conf:1: access.rules[1]: must be a group { ... }" },
 	{ "access = {\n rules = (\n { hubs = [ \"a\" ]; } ); };",
-	  "access.rules: a rule needs users or groups (line 3)" },
+	  "t.conf:3: access.rules[1]: a rule needs users or groups" },
 	{ "access = { rules = ( { users = [ ]; } ); };",
-	  "access.rules: a rule needs users or groups (line 1)" },
+	  "t.conf:1: access.rules[1]: a rule needs users or groups" },
 	{ "access = { rules = ( { users = \"root\"; } ); };",
-	  "access.rules.users: must be a list of names or numeric ids (line 1)" },
+	  "t.conf:1: access.rules[1].users: must be a list of names or numeric ids" },
 	{ "access = { rules = ( { users = [ \"no-such-user-xyz\" ]; } ); };",
-	  "access.rules.users: unknown user name (line 1)" },
+	  "t.conf:1: access.rules[1].users: unknown user name" },
 	{ "access = { rules = ( { groups = [ \"no-such-group-xyz\" ]; } ); };",
-	  "access.rules.groups: unknown group name (line 1)" },
+	  "t.conf:1: access.rules[1].groups: unknown group name" },
 	{ "access = { rules = ( { users = [ -1 ]; } ); };",
-	  "access.rules.users: a numeric id is out of range (line 1)" },
+	  "t.conf:1: access.rules[1].users: a numeric id is out of range" },
 	{ "access = { rules = ( { groups = [ 4294967295L ]; } ); };",
-	  "access.rules.groups: a numeric id is out of range (line 1)" },
+	  "t.conf:1: access.rules[1].groups: a numeric id is out of range" },
 	{ "access = { rules = ( { users = [ 1.5 ]; } ); };",
-	  "access.rules.users: entries must be names or numeric ids (line 1)" },
+	  "t.conf:1: access.rules[1].users: entries must be names or numeric ids" },
 	{ "access = { rules = ( { users = [ 1 ]; hubs = [ ]; } ); };",
-	  "access.rules.hubs: must have 1 to 64 entries (line 1)" },
+	  "t.conf:1: access.rules[1].hubs: must have 1 to 64 entries" },
 	{ "access = { rules = ( { users = [ 1 ]; hubs = [ \"a b\" ]; } ); };",
-	  "access.rules.hubs: an entry is not a valid hub name (line 1)" },
+	  "t.conf:1: access.rules[1].hubs: an entry is not a valid hub name" },
 	{ "access = { rules = ( { users = [ 1 ]; hubs = [ 5 ]; } ); };",
-	  "access.rules.hubs: entries must be strings (line 1)" },
+	  "t.conf:1: access.rules[1].hubs: entries must be strings" },
 	{ "access = { rules = ( { users = [ 1 ]; ops = [ \"write\" ]; } ); };",
-	  "access.rules.ops: entries must be read, send, group, close, permission, token or \"*\" (line 1)" },
+	  "t.conf:1: access.rules[1].ops: entries must be read, send, group, close, permission, token or "
+	  "\"*\"" },
 	{ "access = { rules = ( { users = [ 1 ]; ops = [ ]; } ); };",
-	  "access.rules.ops: must not be empty (line 1)" },
+	  "t.conf:1: access.rules[1].ops: must not be empty" },
 	{ "access = { rules = ( { users = [ 1 ]; ops = \"send\"; } ); };",
-	  "access.rules.ops: must be a list of operation classes (line 1)" },
-	{ "access = { rules = ( { users = [ 1 ]; color = 1; } ); };", "access.rules: unknown key (line 1)" },
+	  "t.conf:1: access.rules[1].ops: must be a list of operation classes" },
+	{ "access = { rules = ( { users = [ 1 ]; color = 1; } ); };",
+	  "t.conf:1: access.rules[1].color: unknown key" },
 	/* the second rule is bad: the first one's memory is freed (checked under ASan) */
 	{ "access = { rules = ( { users = [ 1 ]; hubs = [ \"a\", \"b\" ]; },\n"
 	  "                     { users = [ 1 ]; hubs = [ \"c\", \"d d\" ]; } ); };",
-	  "access.rules.hubs: an entry is not a valid hub name (line 2)" },
+	  "t.conf:2: access.rules[2].hubs: an entry is not a valid hub name" },
 };
 
 START_TEST(test_cfg_bad)
@@ -255,7 +261,9 @@ START_TEST(test_cfg_bad)
 	char err[256] = "";
 
 	ck_assert_int_eq(config_read_string(&cf, bad_cfg[_i].text), CONFIG_TRUE);
-	ck_assert_int_eq(access_cfg_parse(config_lookup(&cf, "access"), &ac, err, sizeof(err)), -1);
+	ck_assert_int_eq(
+	        check_cfg_setting(&access_cfg_section, config_lookup(&cf, "access"), &ac, err, sizeof(err)),
+	        -1);
 	ck_assert_msg(strcmp(err, bad_cfg[_i].err) == 0, "row %d: got \"%s\"", _i, err);
 	ck_assert_uint_eq(ac.nrules, 0);
 	ck_assert_int_eq(ac.have_rules, 0);
@@ -276,8 +284,10 @@ START_TEST(test_cfg_too_many_rules)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s{ users = [ %d ]; }", i ? "," : "", i);
 	snprintf(text + n, sizeof(text) - n, "); };");
 	ck_assert_int_eq(config_read_string(&cf, text), CONFIG_TRUE);
-	ck_assert_int_eq(access_cfg_parse(config_lookup(&cf, "access"), &ac, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "access.rules: too many rules (line 1)");
+	ck_assert_int_eq(
+	        check_cfg_setting(&access_cfg_section, config_lookup(&cf, "access"), &ac, err, sizeof(err)),
+	        -1);
+	ck_assert_str_eq(err, "t.conf:1: access.rules: at most 64 entries");
 }
 END_TEST
 

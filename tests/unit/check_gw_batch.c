@@ -2,6 +2,8 @@
 #include <config.h>
 
 #include <check.h>
+
+#include "check_cfg.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +22,7 @@ static struct buf out;
 
 static void setup(void)
 {
-	batch_cfg_defaults(&cfg);
+	cfgtab_defaults(&batch_cfg_section, &cfg);
 	b = NULL;
 	buf_init(&out, 0);
 }
@@ -545,7 +547,7 @@ static int parse_cfg(const char *text, struct batch_cfg *c, char *err, size_t er
 
 	config_init(&cf);
 	ck_assert_int_eq(config_read_string(&cf, text), CONFIG_TRUE);
-	rc = batch_cfg_parse(config_lookup(&cf, "batch"), c, err, errlen);
+	rc = check_cfg_setting(&batch_cfg_section, config_lookup(&cf, "batch"), c, err, errlen);
 	config_destroy(&cf);
 	return rc;
 }
@@ -555,7 +557,7 @@ START_TEST(test_cfg)
 	struct batch_cfg c;
 	char err[256];
 
-	ck_assert_int_eq(batch_cfg_parse(NULL, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(check_cfg_setting(&batch_cfg_section, NULL, &c, err, sizeof(err)), 0);
 	ck_assert_int_eq(c.max_requests, 100);
 	ck_assert_int_eq(c.max_bytes, 4L * 1024 * 1024);
 	ck_assert_int_eq(
@@ -563,9 +565,9 @@ START_TEST(test_cfg)
 	ck_assert_int_eq(c.max_requests, 20);
 	ck_assert_int_eq(c.max_bytes, 65536);
 	ck_assert_int_eq(parse_cfg("batch = {\n max_requests = 1001; };", &c, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "batch.max_requests (line 2): must be an integer in 1..1000");
+	ck_assert_str_eq(err, "t.conf:2: batch.max_requests: must be an integer in 1..1000");
 	ck_assert_int_eq(parse_cfg("batch = { max = 1; };", &c, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "batch.max (line 1): unknown key");
+	ck_assert_str_eq(err, "t.conf:1: batch.max: unknown key");
 }
 END_TEST
 

@@ -218,7 +218,7 @@ START_TEST(credentials_choice)
 {
 	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\";\n"
 	                       "  access_key_file = \"/k\"; connection_string_file = \"/c\"; };\n",
-	             "exactly one", 2, NULL);
+	             "exactly one", 3, NULL); /* the line of access_key_file */
 	expect_error(LISTEN_OK "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; };\n",
 	             "exactly one", 2, NULL);
 	expect_error(LISTEN_OK "upstream = { access_key_file = \"/k\"; };\n", "upstream.endpoint", 2, NULL);
@@ -323,6 +323,42 @@ START_TEST(module_sections)
 }
 END_TEST
 
+static char restart_keys[8][CFGTAB_KEY_MAX];
+static size_t nrestart;
+
+static void on_restart(const char *key, void *arg)
+{
+	(void)arg;
+	if (nrestart < 8)
+		snprintf(restart_keys[nrestart], sizeof restart_keys[0], "%s", key);
+	nrestart++;
+}
+
+/* What a reload reports as needing a restart comes from the table's CFGTAB_RESTART flags. */
+START_TEST(restart_keys_of_a_reload)
+{
+	struct cfg *a = NULL, *b = NULL;
+
+	ck_assert_int_eq(load(LISTEN_OK UPSTREAM_OK "limits = { max_inflight = 5; max_connections = 9; };\n"
+	                                            "outbox = { path = \"/var/lib/x/o.db\"; };\n",
+	                      &a),
+	                 0);
+	ck_assert_int_eq(load("listen = { tcp = [ \"127.0.0.1:7081\" ]; };\n" UPSTREAM_OK
+	                      "limits = { max_inflight = 6; max_connections = 9; };\n"
+	                      "outbox = { path = \"/var/lib/x/o.db\"; max_rows = 7; };\nretry = { "
+	                      "max_attempts = 2; };\n",
+	                      &b),
+	                 0);
+	nrestart = 0;
+	ck_assert_uint_eq(cfg_restart_keys(a, b, on_restart, NULL), 2);
+	ck_assert_str_eq(restart_keys[0], "listen.tcp");
+	ck_assert_str_eq(restart_keys[1], "outbox.max_rows");
+	ck_assert_uint_eq(cfg_restart_keys(a, a, on_restart, NULL), 0);
+	cfg_free(a);
+	cfg_free(b);
+}
+END_TEST
+
 START_TEST(module_section_errors)
 {
 	expect_error(LISTEN_OK UPSTREAM_OK "retry = { max_attempts = 99; };\n", "retry.max_attempts", 0,
@@ -365,6 +401,7 @@ static Suite *suite(void)
 	tcase_add_test(t, syntax_and_missing_file);
 	tcase_add_test(t, module_sections);
 	tcase_add_test(t, module_section_errors);
+	tcase_add_test(t, restart_keys_of_a_reload);
 	suite_add_tcase(s, t);
 	return s;
 }

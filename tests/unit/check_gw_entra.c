@@ -3,6 +3,8 @@
 #include <config.h>
 
 #include <check.h>
+
+#include "check_cfg.h"
 #include <fcntl.h>
 #include <libconfig.h>
 #include <stdio.h>
@@ -209,7 +211,7 @@ static int parse(const char *body, struct entra_cfg *out)
 	snprintf(text, sizeof text, "upstream = {\n  entra = {\n%s\n  };\n};\n", body);
 	ck_assert_msg(config_read_string(&lc, text) == CONFIG_TRUE, "libconfig: %s", config_error_text(&lc));
 	s = config_lookup(&lc, "upstream.entra");
-	return entra_cfg_parse(s, out, err, sizeof err);
+	return check_cfg_setting(&entra_cfg_section, s, out, err, sizeof err);
 }
 
 static void setup(void)
@@ -287,10 +289,10 @@ START_TEST(cfg_absent_is_none)
 {
 	struct entra_cfg c;
 
-	ck_assert_int_eq(entra_cfg_parse(NULL, &c, err, sizeof err), 0);
+	ck_assert_int_eq(check_cfg_setting(&entra_cfg_section, NULL, &c, err, sizeof err), 0);
 	ck_assert_int_eq(c.kind, ENTRA_NONE);
 	ck_assert_int_eq(c.timeout_ms, ENTRA_DEFAULT_TIMEOUT_MS);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -309,7 +311,7 @@ START_TEST(cfg_client_secret_defaults)
 	ck_assert_str_eq(c.authority_host, "https://login.microsoftonline.com");
 	ck_assert_ptr_null(c.imds_endpoint);
 	ck_assert_int_eq(c.timeout_ms, 10000);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 	/* a trailing slash goes; timeout_ms is taken */
 	ck_assert_int_eq(
 	        parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
@@ -319,7 +321,7 @@ START_TEST(cfg_client_secret_defaults)
 	        0);
 	ck_assert_str_eq(c.authority_host, "https://login.microsoftonline.us");
 	ck_assert_int_eq(c.timeout_ms, 2500);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -331,30 +333,32 @@ START_TEST(cfg_errors_name_key_and_line)
 	                       "\";",
 	                       &c),
 	                 -1);
-	ck_assert_str_eq(err, "upstream.entra.client_secret_file: missing (line 2)");
+	ck_assert_str_eq(err, "t.conf:2: upstream.entra.client_secret_file: missing");
 	ck_assert_int_eq(c.kind, ENTRA_NONE);
 	ck_assert_int_eq(parse("tenant_id = \"" TENANT "\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.kind: missing (client_secret, managed_identity or "
-	                      "workload_identity) (line 2)");
+	ck_assert_str_eq(err, "t.conf:2: upstream.entra.kind: missing: one of \"client_secret\", "
+	                      "\"managed_identity\", \"workload_identity\"");
 	ck_assert_int_eq(parse("kind = \"password\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.kind: unknown (client_secret, managed_identity or "
-	                      "workload_identity) (line 3)");
+	ck_assert_str_eq(err, "t.conf:3: upstream.entra.kind: must be one of \"client_secret\", "
+	                      "\"managed_identity\", \"workload_identity\"");
 	ck_assert_int_eq(parse("kind = \"managed_identity\";\n\nclient_secret = \"x\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.client_secret: unknown key (line 5)");
+	ck_assert_str_eq(err, "t.conf:5: upstream.entra.client_secret: unknown key");
 	ck_assert_int_eq(parse("kind = \"managed_identity\";\ntenant_id = \"" TENANT "\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.tenant_id: not used with kind \"managed_identity\" (line 4)");
+	ck_assert_str_eq(err, "t.conf:4: upstream.entra.tenant_id: not used with kind \"managed_identity\"");
 	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT
 	                       "\";"
 	                       " client_secret_file = \"s\";\nimds_endpoint = \"http://127.0.0.1:1/\";",
 	                       &c),
 	                 -1);
-	ck_assert_str_eq(err, "upstream.entra.imds_endpoint: not used with kind \"client_secret\" (line 4)");
+	ck_assert_str_eq(err, "t.conf:4: upstream.entra.imds_endpoint: not used with kind \"client_secret\"");
 	ck_assert_int_eq(parse("kind = 1;", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.kind: must be a string (line 3)");
+	ck_assert_str_eq(err, "t.conf:3: upstream.entra.kind: must be one of \"client_secret\", "
+	                      "\"managed_identity\", \"workload_identity\"");
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; timeout_ms = 5;", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.timeout_ms: out of range (100..120000) (line 3)");
+	ck_assert_str_eq(err, "t.conf:3: upstream.entra.timeout_ms: must be an integer in 100..120000");
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; client_id = \"\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.client_id: must not be empty (line 3)");
+	ck_assert_str_eq(
+	        err, "t.conf:3: upstream.entra.client_id: must be a non-empty string of at most 4096 bytes");
 }
 END_TEST
 
@@ -368,17 +372,17 @@ START_TEST(cfg_errors_never_show_values)
 	                       " client_secret_file = \"s\";",
 	                       &c),
 	                 -1);
-	ck_assert_str_eq(err, "upstream.entra.tenant_id: must be a GUID or a domain name (line 3)");
+	ck_assert_str_eq(err, "t.conf:3: upstream.entra.tenant_id: must be a GUID or a domain name");
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; client_id = \"" SECRET " x\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.client_id: must be a GUID (line 3)");
+	ck_assert_str_eq(err, "t.conf:3: upstream.entra.client_id: must be a GUID");
 	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT
 	                       "\";"
 	                       " client_secret_file = \"s\"; authority_host = \"http://" SECRET ".example\";",
 	                       &c),
 	                 -1);
 	ck_assert_ptr_null(strstr(err, SECRET));
-	ck_assert_str_eq(err, "upstream.entra.authority_host: http:// is accepted only for a loopback host "
-	                      "(127.0.0.1, [::1], localhost); use https:// (line 3)");
+	ck_assert_str_eq(err, "t.conf:3: upstream.entra.authority_host: http:// is accepted only for a "
+	                      "loopback host (127.0.0.1, [::1], localhost); use https://");
 }
 END_TEST
 
@@ -392,27 +396,25 @@ START_TEST(cfg_imds_endpoint_rules)
 	ck_assert_int_eq(c.imds_set, 0);
 	ck_assert_ptr_null(c.client_id);
 	ck_assert_ptr_null(c.authority_host);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; client_id = \"" CLIENT "\";"
 	                       " imds_endpoint = \"http://127.0.0.1:8123/metadata/identity/oauth2/token\";",
 	                       &c),
 	                 0);
 	ck_assert_int_eq(c.imds_set, 1);
 	ck_assert_str_eq(c.client_id, CLIENT);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = \"http://10.0.0.4/token\";", &c),
 	                 -1);
-	ck_assert_str_eq(
-	        err,
-	        "upstream.entra.imds_endpoint: http:// is accepted only for 169.254.169.254 or a loopback "
-	        "host; use https:// (line 3)");
+	ck_assert_str_eq(err, "t.conf:3: upstream.entra.imds_endpoint: http:// is accepted only for "
+	                      "169.254.169.254 or a loopback host; use https://");
 	ck_assert_int_eq(
 	        parse("kind = \"managed_identity\"; imds_endpoint = \"http://127.0.0.1/t?api-version=1\";",
 	              &c),
 	        -1);
-	ck_assert_str_eq(err, "upstream.entra.imds_endpoint: must not have a query or fragment (line 3)");
+	ck_assert_str_eq(err, "t.conf:3: upstream.entra.imds_endpoint: must not have a query or fragment");
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = \"https://user@h/t\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.imds_endpoint: must name a host (and no user info) (line 3)");
+	ck_assert_str_eq(err, "t.conf:3: upstream.entra.imds_endpoint: must name a host (and no user info)");
 }
 END_TEST
 
@@ -421,12 +423,12 @@ START_TEST(cfg_workload_identity_environment)
 	struct entra_cfg c;
 
 	ck_assert_int_eq(parse("kind = \"workload_identity\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.tenant_id: missing (and AZURE_TENANT_ID is not set) (line 2)");
+	ck_assert_str_eq(err, "t.conf:2: upstream.entra.tenant_id: missing (and AZURE_TENANT_ID is not set)");
 	setenv("AZURE_TENANT_ID", TENANT, 1);
 	setenv("AZURE_CLIENT_ID", CLIENT, 1);
 	ck_assert_int_eq(parse("kind = \"workload_identity\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.federated_token_file: missing (and AZURE_FEDERATED_TOKEN_FILE "
-	                      "is not set) (line 2)");
+	ck_assert_str_eq(err, "t.conf:2: upstream.entra.federated_token_file: missing (and "
+	                      "AZURE_FEDERATED_TOKEN_FILE is not set)");
 	setenv("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token", 1);
 	setenv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.de/", 1);
 	ck_assert_int_eq(parse("kind = \"workload_identity\";", &c), 0);
@@ -434,7 +436,7 @@ START_TEST(cfg_workload_identity_environment)
 	ck_assert_str_eq(c.client_id, CLIENT);
 	ck_assert_str_eq(c.federated_token_file, "/var/run/secrets/azure/tokens/azure-identity-token");
 	ck_assert_str_eq(c.authority_host, "https://login.microsoftonline.de");
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 	/* the section wins over the environment */
 	ck_assert_int_eq(
 	        parse("kind = \"workload_identity\"; tenant_id = \"other-tenant\"; client_id = \"c2\";"
@@ -445,16 +447,16 @@ START_TEST(cfg_workload_identity_environment)
 	ck_assert_str_eq(c.client_id, "c2");
 	ck_assert_str_eq(c.federated_token_file, "/t");
 	ck_assert_str_eq(c.authority_host, "https://login.chinacloudapi.cn");
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 	/* a bad value from the environment is named as such */
 	setenv("AZURE_TENANT_ID", "bad tenant", 1);
 	ck_assert_int_eq(parse("kind = \"workload_identity\";", &c), -1);
 	ck_assert_str_eq(
-	        err, "upstream.entra.tenant_id: AZURE_TENANT_ID must be a GUID or a domain name (line 2)");
+	        err, "t.conf:2: upstream.entra.tenant_id: AZURE_TENANT_ID must be a GUID or a domain name");
 	/* environment is only read for workload identity */
 	setenv("AZURE_TENANT_ID", TENANT, 1);
 	ck_assert_int_eq(parse("kind = \"client_secret\"; client_secret_file = \"s\";", &c), -1);
-	ck_assert_str_eq(err, "upstream.entra.tenant_id: missing (line 2)");
+	ck_assert_str_eq(err, "t.conf:2: upstream.entra.tenant_id: missing");
 }
 END_TEST
 
@@ -481,8 +483,8 @@ START_TEST(cfg_equal_and_preflight)
 	ck_assert_ptr_null(entra_new(&a, &ops, err, sizeof err));
 	write_file("secret", SECRET "\n", 0600);
 	ck_assert_int_eq(entra_preflight(&a, err, sizeof err), 0);
-	entra_cfg_fini(&a);
-	entra_cfg_fini(&b);
+	cfgtab_clear(&entra_cfg_section, &a);
+	cfgtab_clear(&entra_cfg_section, &b);
 	/* a bare name is looked up in $CREDENTIALS_DIRECTORY */
 	ck_assert_int_eq(parse("kind = \"client_secret\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT
 	                       "\";"
@@ -496,7 +498,7 @@ START_TEST(cfg_equal_and_preflight)
 	        "$CREDENTIALS_DIRECTORY, which is not set");
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
 	ck_assert_int_eq(entra_preflight(&a, err, sizeof err), 0);
-	entra_cfg_fini(&a);
+	cfgtab_clear(&entra_cfg_section, &a);
 	/* the federated token file has no mode rule (Kubernetes projects it 0644), but must exist */
 	snprintf(body, sizeof body,
 	         "kind = \"workload_identity\"; tenant_id = \"" TENANT "\"; client_id = \"" CLIENT "\";"
@@ -508,7 +510,7 @@ START_TEST(cfg_equal_and_preflight)
 	ck_assert_ptr_nonnull(strstr(err, "No such file or directory"));
 	write_file("nope", "eyJhbGciOi.x.y\n", 0644);
 	ck_assert_int_eq(entra_preflight(&a, err, sizeof err), 0);
-	entra_cfg_fini(&a);
+	cfgtab_clear(&entra_cfg_section, &a);
 }
 END_TEST
 
@@ -533,7 +535,7 @@ START_TEST(request_client_secret)
 	ck_assert_int_eq(reqs[0].timeout_ms, 10000);
 	entra_free(e);
 	ck_assert_int_eq(reqs[0].cancelled, 1); /* freed while in flight */
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -579,7 +581,7 @@ START_TEST(request_workload_identity_rereads_assertion)
 		ck_assert_ptr_nonnull(strstr(st.reason, "No such file or directory"));
 	}
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -615,7 +617,7 @@ START_TEST(request_managed_identity_imds)
 		secret_free(b);
 	}
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 	/* user-assigned */
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; client_id = \"" CLIENT "\";", &c), 0);
 	ck_assert_ptr_nonnull(e = entra_new(&c, &ops, err, sizeof err));
@@ -624,7 +626,7 @@ START_TEST(request_managed_identity_imds)
 	                 "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01"
 	                 "&resource=https%3A%2F%2Fwebpubsub.azure.com&client_id=" CLIENT);
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -654,7 +656,7 @@ START_TEST(request_managed_identity_app_service)
 	/* 3600 s: refresh 5 min ahead */
 	ck_assert_uint_eq(armed_at, 1000000 + 3300 * 1000);
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 	/* an explicit imds_endpoint wins over the environment */
 	ck_assert_int_eq(parse("kind = \"managed_identity\"; imds_endpoint = \"http://127.0.0.1:7/t\";", &c),
 	                 0);
@@ -664,7 +666,7 @@ START_TEST(request_managed_identity_app_service)
 	        reqs[1].url,
 	        "http://127.0.0.1:7/t?api-version=2018-02-01&resource=https%3A%2F%2Fwebpubsub.azure.com");
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -782,7 +784,7 @@ START_TEST(first_fetch_queues_waiters)
 	ck_assert_ptr_nonnull(strstr(
 	        logbuf, "msg=\"Entra ID token acquired\" kind=client_secret generation=1 expires_in_s=3600"));
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -828,7 +830,7 @@ START_TEST(refresh_ahead_short_lifetime)
 	ck_assert_int_eq(w.called, 1);
 	ck_assert_int_eq(w.ok, 1);
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -876,7 +878,7 @@ START_TEST(invalidate_once_per_generation)
 	        logbuf,
 	        "msg=\"the upstream rejected the Entra ID token (401): fetching a new one\" generation=1"));
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -946,7 +948,7 @@ START_TEST(backoff_doubles_to_60s_and_resets)
 	                             "reason=\"token service answered HTTP 503\" retry_in_ms=1000 "
 	                             "token=\"cached one still valid\""));
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -962,7 +964,7 @@ START_TEST(request_start_failure_is_a_failed_fetch)
 	ck_assert_int_eq(w.called, 0);
 	ck_assert_uint_eq(armed_at, clock_ms + 1000);
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -986,7 +988,7 @@ START_TEST(queue_is_bounded)
 		ck_assert_int_eq(ws[i].called, 1);
 	ck_assert_int_eq(ws[ENTRA_WAITERS_MAX].called, 0);
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -1017,7 +1019,7 @@ START_TEST(cancel_waiters)
 	ck_assert_int_eq(cb_w[1].called, 1);
 	ck_assert_int_eq(cb_w[2].called, 0); /* cancelled from inside the other's callback */
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -1040,7 +1042,7 @@ START_TEST(bad_answers_fail_waiters_without_secrets)
 	ck_assert_ptr_nonnull(strstr(
 	        logbuf, "reason=\"token service answered HTTP 400 (error invalid_client, AADSTS7000215)\""));
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -1063,7 +1065,7 @@ START_TEST(expired_token_is_not_used)
 	ck_assert_int_eq(entra_acquire(e, on_ready, &w, &w.w, err, sizeof err),
 	                 ENTRA_WAIT); /* backoff over: fetch */
 	entra_free(e);
-	entra_cfg_fini(&c);
+	cfgtab_clear(&entra_cfg_section, &c);
 }
 END_TEST
 
@@ -1100,8 +1102,8 @@ START_TEST(configure_keeps_or_replaces)
 	ck_assert_int_eq(entra_configure(e, &c2, err, sizeof err), -1);
 	ck_assert_uint_eq(nreqs, 3);
 	entra_free(e);
-	entra_cfg_fini(&c);
-	entra_cfg_fini(&c2);
+	cfgtab_clear(&entra_cfg_section, &c);
+	cfgtab_clear(&entra_cfg_section, &c2);
 }
 END_TEST
 

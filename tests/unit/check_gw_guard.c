@@ -2,6 +2,8 @@
 #include <config.h>
 
 #include <check.h>
+
+#include "check_cfg.h"
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +17,13 @@ static void setup(void)
 {
 	char err[256];
 
-	ck_assert_int_eq(guard_cfg_parse(NULL, &gc, err, sizeof(err)), 0);
+	ck_assert_int_eq(check_cfg_setting(&guard_cfg_section, NULL, &gc, err, sizeof(err)), 0);
 	ck_assert_uint_eq(gc.norigins, 0);
 }
 
 static void teardown(void)
 {
-	guard_cfg_fini(&gc);
+	cfgtab_clear(&guard_cfg_section, &gc);
 }
 
 /* Host header value, listener port, expected status (0: allowed). */
@@ -168,7 +170,8 @@ START_TEST(test_origin_table)
 	ck_assert_int_eq(config_read_string(&cf, "guard = { allowed_origins = [ \"http://localhost:3000\", "
 	                                         "\"https://app.example\" ]; };"),
 	                 CONFIG_TRUE);
-	ck_assert_int_eq(guard_cfg_parse(config_lookup(&cf, "guard"), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	        check_cfg_setting(&guard_cfg_section, config_lookup(&cf, "guard"), &c, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.norigins, 2);
 	rc = guard_check(&c, "127.0.0.1:7080", origin_rows[_i].origin, origin_rows[_i].site, 7080, &e);
 	if (origin_rows[_i].status == 0) {
@@ -184,7 +187,7 @@ START_TEST(test_origin_table)
 		                 -1);
 		ck_assert_int_eq(e.status, 403);
 	}
-	guard_cfg_fini(&c);
+	cfgtab_clear(&guard_cfg_section, &c);
 	config_destroy(&cf);
 }
 END_TEST
@@ -204,31 +207,31 @@ static const struct {
 	const char *text;
 	const char *err;
 } bad_cfg[] = {
-	{ "guard = 1;", "guard: must be a group { ... } (line 1)" },
-	{ "guard = { origins = [ \"http://a\" ]; };", "guard: unknown key (line 1)" },
+	{ "guard = 1;", "t.conf:1: guard: must be a group { ... }" },
+	{ "guard = { origins = [ \"http://a\" ]; };", "t.conf:1: guard.origins: unknown key" },
 	{ "guard = { allowed_origins = \"http://a\"; };",
-	  "guard.allowed_origins: must be an array of strings (line 1)" },
-	{ "guard = {\n allowed_origins = [ 1 ]; };",
-	  "guard.allowed_origins: entries must be strings (line 2)" },
-	{ "guard = { allowed_origins = [ \"*\" ]; };", "guard.allowed_origins: an entry is not an origin" },
+	  "t.conf:1: guard.allowed_origins: must be an array of strings" },
+	{ "guard = {\n allowed_origins = [ 1 ]; };", "t.conf:2: guard.allowed_origins[1]: must be a string" },
+	{ "guard = { allowed_origins = [ \"*\" ]; };",
+	  "t.conf:1: guard.allowed_origins[1]: not an origin of the form scheme://host[:port]" },
 	{ "guard = { allowed_origins = [ \"null\" ]; };",
-	  "guard.allowed_origins: an entry is not an origin" },
+	  "t.conf:1: guard.allowed_origins[1]: not an origin of the form scheme://host[:port]" },
 	{ "guard = { allowed_origins = [ \"http://a/\" ]; };",
-	  "guard.allowed_origins: an entry is not an origin" },
+	  "t.conf:1: guard.allowed_origins[1]: not an origin of the form scheme://host[:port]" },
 	{ "guard = { allowed_origins = [ \"http://a/path\" ]; };",
-	  "guard.allowed_origins: an entry is not an origin" },
+	  "t.conf:1: guard.allowed_origins[1]: not an origin of the form scheme://host[:port]" },
 	{ "guard = { allowed_origins = [ \"localhost:3000\" ]; };",
-	  "guard.allowed_origins: an entry is not an origin" },
+	  "t.conf:1: guard.allowed_origins[1]: not an origin of the form scheme://host[:port]" },
 	{ "guard = { allowed_origins = [ \"http://\" ]; };",
-	  "guard.allowed_origins: an entry is not an origin" },
+	  "t.conf:1: guard.allowed_origins[1]: not an origin of the form scheme://host[:port]" },
 	{ "guard = { allowed_origins = [ \"http://u@a\" ]; };",
-	  "guard.allowed_origins: an entry is not an origin" },
+	  "t.conf:1: guard.allowed_origins[1]: not an origin of the form scheme://host[:port]" },
 	{ "guard = { allowed_origins = [ \"http://*.a\" ]; };",
-	  "guard.allowed_origins: an entry is not an origin" },
+	  "t.conf:1: guard.allowed_origins[1]: not an origin of the form scheme://host[:port]" },
 	{ "guard = { allowed_origins = [ \"http://a b\" ]; };",
-	  "guard.allowed_origins: an entry is not an origin" },
+	  "t.conf:1: guard.allowed_origins[1]: not an origin of the form scheme://host[:port]" },
 	{ "guard = { allowed_origins = [ \"ht tp://a\" ]; };",
-	  "guard.allowed_origins: an entry is not an origin" },
+	  "t.conf:1: guard.allowed_origins[1]: not an origin of the form scheme://host[:port]" },
 };
 
 START_TEST(test_cfg_bad)
@@ -239,7 +242,8 @@ START_TEST(test_cfg_bad)
 
 	config_init(&cf);
 	ck_assert_int_eq(config_read_string(&cf, bad_cfg[_i].text), CONFIG_TRUE);
-	ck_assert_int_eq(guard_cfg_parse(config_lookup(&cf, "guard"), &c, err, sizeof(err)), -1);
+	ck_assert_int_eq(
+	        check_cfg_setting(&guard_cfg_section, config_lookup(&cf, "guard"), &c, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, bad_cfg[_i].err) == err, "row %d: got \"%s\"", _i, err);
 	ck_assert_uint_eq(c.norigins, 0);
 	config_destroy(&cf);
@@ -263,8 +267,9 @@ START_TEST(test_cfg_too_many)
 	snprintf(t.d + t.n, sizeof(t.d) - t.n, "]; };");
 	config_init(&cf);
 	ck_assert_int_eq(config_read_string(&cf, t.d), CONFIG_TRUE);
-	ck_assert_int_eq(guard_cfg_parse(config_lookup(&cf, "guard"), &c, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "guard.allowed_origins: too many entries (line 1)");
+	ck_assert_int_eq(
+	        check_cfg_setting(&guard_cfg_section, config_lookup(&cf, "guard"), &c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "t.conf:1: guard.allowed_origins: at most 32 entries");
 	config_destroy(&cf);
 }
 END_TEST
@@ -279,16 +284,18 @@ START_TEST(test_cfg_good)
 	ck_assert_int_eq(config_read_string(&cf, "guard = { allowed_origins = [ \"http://localhost:3000\", "
 	                                         "\"https://[::1]:8443\", \"app://x\" ]; };"),
 	                 CONFIG_TRUE);
-	ck_assert_int_eq(guard_cfg_parse(config_lookup(&cf, "guard"), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	        check_cfg_setting(&guard_cfg_section, config_lookup(&cf, "guard"), &c, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.norigins, 3);
 	ck_assert_str_eq(c.origins[1], "https://[::1]:8443");
-	guard_cfg_fini(&c);
-	guard_cfg_fini(&c); /* twice is harmless */
-	guard_cfg_fini(NULL);
+	cfgtab_clear(&guard_cfg_section, &c);
+	cfgtab_clear(&guard_cfg_section, &c); /* twice is harmless */
+	cfgtab_clear(&guard_cfg_section, NULL);
 	config_destroy(&cf);
 	config_init(&cf);
 	ck_assert_int_eq(config_read_string(&cf, "guard = { };"), CONFIG_TRUE);
-	ck_assert_int_eq(guard_cfg_parse(config_lookup(&cf, "guard"), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	        check_cfg_setting(&guard_cfg_section, config_lookup(&cf, "guard"), &c, err, sizeof(err)), 0);
 	ck_assert_uint_eq(c.norigins, 0);
 	config_destroy(&cf);
 }

@@ -198,13 +198,12 @@ START_TEST(open_all_from_config)
 {
 	struct cfg c;
 	struct listen_set set;
-	char *tcp[] = { (char *)(uintptr_t) "127.0.0.1:0", NULL };
 	char where[200];
 
 	memset(&c, 0, sizeof c);
 	c.unix_path = sock;
 	c.unix_mode = 0660;
-	c.tcp = tcp;
+	c.tcp[0] = (char *)(uintptr_t) "127.0.0.1:0";
 	c.ntcp = 1;
 	ck_assert_msg(listen_open_all(&c, &set, err, sizeof err) == 0, "%s", err);
 	ck_assert_uint_eq(set.n, 2);

@@ -2,6 +2,8 @@
 #include <config.h>
 
 #include <check.h>
+
+#include "check_cfg.h"
 #include <fcntl.h>
 #include <libconfig.h>
 #include <stdio.h>
@@ -467,7 +469,7 @@ START_TEST(test_cfg_good)
 	config_t cf;
 	char err[256];
 
-	ck_assert_int_eq(metrics_cfg_parse(NULL, &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(check_cfg_setting(&metrics_cfg_section, NULL, &m, err, sizeof(err)), 0);
 	ck_assert_int_eq(m.on_api, 1);
 	ck_assert_int_eq(m.listen_set, 0);
 
@@ -475,7 +477,9 @@ START_TEST(test_cfg_good)
 	ck_assert_int_eq(
 	        config_read_string(&cf, "metrics = { listen = \"127.0.0.1:9464\"; on_api = false; };"),
 	        CONFIG_TRUE);
-	ck_assert_int_eq(metrics_cfg_parse(config_lookup(&cf, "metrics"), &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	        check_cfg_setting(&metrics_cfg_section, config_lookup(&cf, "metrics"), &m, err, sizeof(err)),
+	        0);
 	ck_assert_int_eq(m.on_api, 0);
 	ck_assert_int_eq(m.listen_set, 1);
 	ck_assert_str_eq(m.listen, "127.0.0.1:9464");
@@ -483,21 +487,28 @@ START_TEST(test_cfg_good)
 	ck_assert_uint_eq(m.port, 9464);
 	ck_assert_int_eq(m.loopback, 1);
 	config_destroy(&cf);
+	cfgtab_clear(&metrics_cfg_section, &m);
 
 	config_init(&cf);
 	ck_assert_int_eq(config_read_string(&cf, "metrics = { listen = \"[::1]:19464\"; };"), CONFIG_TRUE);
-	ck_assert_int_eq(metrics_cfg_parse(config_lookup(&cf, "metrics"), &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	        check_cfg_setting(&metrics_cfg_section, config_lookup(&cf, "metrics"), &m, err, sizeof(err)),
+	        0);
 	ck_assert_str_eq(m.host, "::1");
 	ck_assert_uint_eq(m.port, 19464);
 	ck_assert_int_eq(m.loopback, 1);
 	ck_assert_int_eq(m.on_api, 1);
 	config_destroy(&cf);
+	cfgtab_clear(&metrics_cfg_section, &m);
 
 	config_init(&cf);
 	ck_assert_int_eq(config_read_string(&cf, "metrics = { listen = \"0.0.0.0:9464\"; };"), CONFIG_TRUE);
-	ck_assert_int_eq(metrics_cfg_parse(config_lookup(&cf, "metrics"), &m, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	        check_cfg_setting(&metrics_cfg_section, config_lookup(&cf, "metrics"), &m, err, sizeof(err)),
+	        0);
 	ck_assert_int_eq(m.loopback, 0);
 	config_destroy(&cf);
+	cfgtab_clear(&metrics_cfg_section, &m);
 }
 END_TEST
 
@@ -505,44 +516,43 @@ static const struct {
 	const char *text;
 	const char *err;
 } bad_cfg[] = {
-	{ "metrics = 1;", "metrics: must be a group { ... } (line 1)" },
-	{ "metrics = { port = 1; };", "metrics: unknown key (line 1)" },
-	{ "metrics = {\n on_api = 1; };", "metrics.on_api: must be true or false (line 2)" },
-	{ "metrics = { listen = 9464; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	{ "metrics = 1;", "t.conf:1: metrics: must be a group { ... }" },
+	{ "metrics = { port = 1; };", "t.conf:1: metrics.port: unknown key" },
+	{ "metrics = {\n on_api = 1; };", "t.conf:2: metrics.on_api: must be true or false" },
+	{ "metrics = { listen = 9464; };", "t.conf:1: metrics.listen: must be a string" },
 	{ "metrics = { listen = \"localhost:9464\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"127.0.0.1\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"127.0.0.1:\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"127.0.0.1:0\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"127.0.0.1:65536\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"127.0.0.1:9x\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"::1:9464\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"[::1]\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"[::1:9464\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"[127.0.0.1]:9464\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"1.2.3.4.5:9464\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"127.0.0.1:-1\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"127.0.0.1:+80\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"127.0.0.1:9464 \"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = \"127.0.0.1:99999999999999999999999\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\"" },
 	{ "metrics = { listen = "
 	  "\"1111111111111111111111111111111111111111111111111111111111111111111111:1\"; };",
-	  "metrics.listen: must be \"IPv4:port\" or \"[IPv6]:port\" (line 1)" },
+	  "t.conf:1: metrics.listen: must be a non-empty string of at most 63 bytes" },
 };
 
 START_TEST(test_cfg_bad)
@@ -553,7 +563,9 @@ START_TEST(test_cfg_bad)
 
 	config_init(&cf);
 	ck_assert_int_eq(config_read_string(&cf, bad_cfg[_i].text), CONFIG_TRUE);
-	ck_assert_int_eq(metrics_cfg_parse(config_lookup(&cf, "metrics"), &m, err, sizeof(err)), -1);
+	ck_assert_int_eq(
+	        check_cfg_setting(&metrics_cfg_section, config_lookup(&cf, "metrics"), &m, err, sizeof(err)),
+	        -1);
 	ck_assert_msg(strcmp(err, bad_cfg[_i].err) == 0, "row %d: got \"%s\"", _i, err);
 	config_destroy(&cf);
 }

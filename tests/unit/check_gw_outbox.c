@@ -2,6 +2,8 @@
 #include <config.h>
 
 #include <check.h>
+
+#include "check_cfg.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -167,7 +169,7 @@ static void setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/check_outbox.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(dbpath, sizeof(dbpath), "%s/outbox.db", dir);
-	outbox_cfg_defaults(&cfg);
+	cfgtab_defaults(&outbox_cfg_section, &cfg);
 	cfg.path = strdup(dbpath);
 	ob = NULL;
 	fake_clock = 0;
@@ -185,7 +187,7 @@ static void teardown(void)
 	pump_for(0);
 	for (i = 0; i < ndelivered && i < MAX_DELIVERED; i++)
 		outbox_msg_free(delivered[i]);
-	outbox_cfg_clear(&cfg);
+	cfgtab_clear(&outbox_cfg_section, &cfg);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
@@ -1016,7 +1018,7 @@ static int parse_text(const char *text, struct outbox_cfg *out, char *err, size_
 
 	config_init(&c);
 	ck_assert_int_eq(config_read_string(&c, text), CONFIG_TRUE);
-	rc = outbox_cfg_parse(config_lookup(&c, "outbox"), out, err, errlen);
+	rc = check_cfg_setting(&outbox_cfg_section, config_lookup(&c, "outbox"), out, err, errlen);
 	config_destroy(&c);
 	return rc;
 }
@@ -1027,23 +1029,23 @@ START_TEST(test_cfg_parse)
 		const char *text, *err;
 	} bad[] = {
 		{ "outbox = { path = \"rel/outbox.db\"; };",
-		  "outbox.path (line 1): must be an absolute path" },
-		{ "outbox = { path = 5; };", "outbox.path (line 1): must be a string" },
+		  "t.conf:1: outbox.path: must be an absolute path" },
+		{ "outbox = { path = 5; };", "t.conf:1: outbox.path: must be a string" },
 		{ "outbox = { path = \"\"; };",
-		  "outbox.path (line 1): must be a non-empty string of at most 4096 bytes" },
+		  "t.conf:1: outbox.path: must be a non-empty string of at most 4096 bytes" },
 		{ "outbox = {\n max_rows = 0; };",
-		  "outbox.max_rows (line 2): must be an integer in 1..100000000" },
+		  "t.conf:2: outbox.max_rows: must be an integer in 1..100000000" },
 		{ "outbox = { max_inflight = 5000; };",
-		  "outbox.max_inflight (line 1): must be an integer in 1..4096" },
+		  "t.conf:1: outbox.max_inflight: must be an integer in 1..4096" },
 		{ "outbox = { commit_interval_ms = -1; };",
-		  "outbox.commit_interval_ms (line 1): must be an integer in 0..1000" },
-		{ "outbox = { pth = \"/x\"; };", "outbox.pth (line 1): unknown key" },
+		  "t.conf:1: outbox.commit_interval_ms: must be an integer in 0..1000" },
+		{ "outbox = { pth = \"/x\"; };", "t.conf:1: outbox.pth: unknown key" },
 	};
 	struct outbox_cfg c;
 	char err[256];
 	size_t i;
 
-	ck_assert_int_eq(outbox_cfg_parse(NULL, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(check_cfg_setting(&outbox_cfg_section, NULL, &c, err, sizeof(err)), 0);
 	ck_assert_ptr_null(c.path);
 	ck_assert_int_eq(c.max_rows, 100000);
 	ck_assert_int_eq(c.max_bytes, 256L * 1024 * 1024);
@@ -1069,7 +1071,7 @@ START_TEST(test_cfg_parse)
 	ck_assert_int_eq(c.max_batch_rows, 7);
 	ck_assert_int_eq(c.max_inflight, 9);
 	ck_assert_int_eq(c.keep_delivered_s, 0);
-	outbox_cfg_clear(&c);
+	cfgtab_clear(&outbox_cfg_section, &c);
 	ck_assert_ptr_null(c.path);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';

@@ -2,6 +2,8 @@
 #include <config.h>
 
 #include <check.h>
+
+#include "check_cfg.h"
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,7 +242,7 @@ START_TEST(test_cfg_defaults_and_good)
 	config_t cf;
 	char err[256];
 
-	ck_assert_int_eq(ratelimit_cfg_parse(NULL, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(check_cfg_setting(&ratelimit_cfg_section, NULL, &c, err, sizeof(err)), 0);
 	ck_assert(c.rate == RATELIMIT_DEFAULT_RATE);
 	ck_assert(c.burst == RATELIMIT_DEFAULT_BURST);
 	ck_assert_uint_eq(c.max_peers, RATELIMIT_DEFAULT_PEERS);
@@ -250,7 +252,9 @@ START_TEST(test_cfg_defaults_and_good)
 	ck_assert_int_eq(config_read_string(&cf, "ratelimit = { rate = 200.5; burst = 400; max_peers = 16; "
 	                                         "max_inflight_per_peer = 0; };"),
 	                 CONFIG_TRUE);
-	ck_assert_int_eq(ratelimit_cfg_parse(config_lookup(&cf, "ratelimit"), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(check_cfg_setting(&ratelimit_cfg_section, config_lookup(&cf, "ratelimit"), &c, err,
+	                                   sizeof(err)),
+	                 0);
 	ck_assert(c.rate == 200.5);
 	ck_assert(c.burst == 400.0);
 	ck_assert_uint_eq(c.max_peers, 16);
@@ -260,13 +264,17 @@ START_TEST(test_cfg_defaults_and_good)
 	/* A rate without a burst: two seconds' worth. Rate 0: off. */
 	config_init(&cf);
 	ck_assert_int_eq(config_read_string(&cf, "ratelimit = { rate = 50; };"), CONFIG_TRUE);
-	ck_assert_int_eq(ratelimit_cfg_parse(config_lookup(&cf, "ratelimit"), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(check_cfg_setting(&ratelimit_cfg_section, config_lookup(&cf, "ratelimit"), &c, err,
+	                                   sizeof(err)),
+	                 0);
 	ck_assert(c.rate == 50.0);
 	ck_assert(c.burst == 100.0);
 	config_destroy(&cf);
 	config_init(&cf);
 	ck_assert_int_eq(config_read_string(&cf, "ratelimit = { rate = 0.1; };"), CONFIG_TRUE);
-	ck_assert_int_eq(ratelimit_cfg_parse(config_lookup(&cf, "ratelimit"), &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(check_cfg_setting(&ratelimit_cfg_section, config_lookup(&cf, "ratelimit"), &c, err,
+	                                   sizeof(err)),
+	                 0);
 	ck_assert(c.burst == 1.0);
 	config_destroy(&cf);
 }
@@ -276,23 +284,24 @@ static const struct {
 	const char *text;
 	const char *err;
 } bad_cfg[] = {
-	{ "ratelimit = 5;", "ratelimit: must be a group { ... } (line 1)" },
-	{ "ratelimit = { speed = 5; };", "ratelimit: unknown key (line 1)" },
-	{ "ratelimit = {\n\n rate = -1; };", "ratelimit.rate: must be a number from 0 to 1e9 (line 3)" },
-	{ "ratelimit = { rate = \"fast\"; };", "ratelimit.rate: must be a number from 0 to 1e9 (line 1)" },
-	{ "ratelimit = { rate = 1e10; };", "ratelimit.rate: must be a number from 0 to 1e9 (line 1)" },
-	{ "ratelimit = { burst = 0; };", "ratelimit.burst: must be a number from 1 to 1e9 (line 1)" },
-	{ "ratelimit = { burst = 0.5; };", "ratelimit.burst: must be a number from 1 to 1e9 (line 1)" },
+	{ "ratelimit = 5;", "t.conf:1: ratelimit: must be a group { ... }" },
+	{ "ratelimit = { speed = 5; };", "t.conf:1: ratelimit.speed: unknown key" },
+	{ "ratelimit = {\n\n rate = -1; };", "t.conf:3: ratelimit.rate: must be a number in 0..1000000000" },
+	{ "ratelimit = { rate = \"fast\"; };",
+	  "t.conf:1: ratelimit.rate: must be a number in 0..1000000000" },
+	{ "ratelimit = { rate = 1e10; };", "t.conf:1: ratelimit.rate: must be a number in 0..1000000000" },
+	{ "ratelimit = { burst = 0; };", "t.conf:1: ratelimit.burst: must be a number in 1..1000000000" },
+	{ "ratelimit = { burst = 0.5; };", "t.conf:1: ratelimit.burst: must be a number in 1..1000000000" },
 	{ "ratelimit = { max_peers = 0; };",
-	  "ratelimit.max_peers: must be an integer from 1 to 65536 (line 1)" },
+	  "t.conf:1: ratelimit.max_peers: must be an integer in 1..65536" },
 	{ "ratelimit = { max_peers = 65537; };",
-	  "ratelimit.max_peers: must be an integer from 1 to 65536 (line 1)" },
+	  "t.conf:1: ratelimit.max_peers: must be an integer in 1..65536" },
 	{ "ratelimit = { max_peers = 1.5; };",
-	  "ratelimit.max_peers: must be an integer from 1 to 65536 (line 1)" },
+	  "t.conf:1: ratelimit.max_peers: must be an integer in 1..65536" },
 	{ "ratelimit = { max_inflight_per_peer = -1; };",
-	  "ratelimit.max_inflight_per_peer: must be an integer from 0 to 10000000 (line 1)" },
+	  "t.conf:1: ratelimit.max_inflight_per_peer: must be an integer in 0..10000000" },
 	{ "ratelimit = { max_inflight_per_peer = true; };",
-	  "ratelimit.max_inflight_per_peer: must be an integer from 0 to 10000000 (line 1)" },
+	  "t.conf:1: ratelimit.max_inflight_per_peer: must be an integer in 0..10000000" },
 };
 
 START_TEST(test_cfg_bad)
@@ -303,7 +312,9 @@ START_TEST(test_cfg_bad)
 
 	config_init(&cf);
 	ck_assert_int_eq(config_read_string(&cf, bad_cfg[_i].text), CONFIG_TRUE);
-	ck_assert_int_eq(ratelimit_cfg_parse(config_lookup(&cf, "ratelimit"), &c, err, sizeof(err)), -1);
+	ck_assert_int_eq(check_cfg_setting(&ratelimit_cfg_section, config_lookup(&cf, "ratelimit"), &c, err,
+	                                   sizeof(err)),
+	                 -1);
 	ck_assert_msg(strcmp(err, bad_cfg[_i].err) == 0, "row %d: got \"%s\"", _i, err);
 	config_destroy(&cf);
 }

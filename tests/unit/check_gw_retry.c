@@ -2,6 +2,8 @@
 #include <config.h>
 
 #include <check.h>
+
+#include "check_cfg.h"
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
@@ -33,7 +35,7 @@ static void on_change(enum retry_breaker_state from, enum retry_breaker_state to
 
 static void setup(void)
 {
-	retry_cfg_defaults(&cfg);
+	cfgtab_defaults(&retry_cfg_section, &cfg);
 	rng_value = 0;
 	nchanges = 0;
 	pol = retry_new(&cfg, fake_rng, NULL, on_change, NULL);
@@ -563,7 +565,7 @@ static int parse_text(const char *text, struct retry_cfg *out, char *err, size_t
 
 	config_init(&c);
 	ck_assert_int_eq(config_read_string(&c, text), CONFIG_TRUE);
-	rc = retry_cfg_parse(config_lookup(&c, "retry"), out, err, errlen);
+	rc = check_cfg_setting(&retry_cfg_section, config_lookup(&c, "retry"), out, err, errlen);
 	config_destroy(&c);
 	return rc;
 }
@@ -573,7 +575,7 @@ START_TEST(test_cfg_parse_good)
 	struct retry_cfg c;
 	char err[256] = "";
 
-	ck_assert_int_eq(retry_cfg_parse(NULL, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(check_cfg_setting(&retry_cfg_section, NULL, &c, err, sizeof(err)), 0);
 	ck_assert_int_eq(c.max_attempts, 4);
 	ck_assert_int_eq(
 	        parse_text("retry = { max_attempts = 6; base_delay_ms = 50; max_delay_ms = 2000;\n"
@@ -610,26 +612,26 @@ START_TEST(test_cfg_parse_errors)
 		const char *text, *err;
 	} cases[] = {
 		{ "retry = { max_attempts = 0; };",
-		  "retry.max_attempts (line 1): must be an integer in 1..20" },
+		  "t.conf:1: retry.max_attempts: must be an integer in 1..20" },
 		{ "retry = { max_attempts = \"4\"; };",
-		  "retry.max_attempts (line 1): must be an integer in 1..20" },
-		{ "retry = {\n bogus = 1; };", "retry.bogus (line 2): unknown key" },
+		  "t.conf:1: retry.max_attempts: must be an integer in 1..20" },
+		{ "retry = {\n bogus = 1; };", "t.conf:2: retry.bogus: unknown key" },
 		{ "retry = { statuses = [404]; };",
-		  "retry.statuses[0] (line 1): only 408, 429 and 500..599 may be retried" },
+		  "t.conf:1: retry.statuses[1]: only 408, 429 and 500..599 may be retried" },
 		{ "retry = { statuses = [200]; };",
-		  "retry.statuses[0] (line 1): only 408, 429 and 500..599 may be retried" },
+		  "t.conf:1: retry.statuses[1]: only 408, 429 and 500..599 may be retried" },
 		{ "retry = { statuses = 503; };",
-		  "retry.statuses (line 1): must be a list of HTTP statuses [408, 429, 5xx]" },
-		{ "retry = { on_timeout = 1; };", "retry.on_timeout (line 1): must be true or false" },
+		  "t.conf:1: retry.statuses: must be an array of integers [ ... ]" },
+		{ "retry = { on_timeout = 1; };", "t.conf:1: retry.on_timeout: must be true or false" },
 		{ "retry = { budget_ratio = -0.5; };",
-		  "retry.budget_ratio (line 1): must be a number in 0..10" },
+		  "t.conf:1: retry.budget_ratio: must be a number in 0..10" },
 		{ "retry = { base_delay_ms = 500; max_delay_ms = 100; };",
-		  "retry.max_delay_ms (line 1): must not be below base_delay_ms" },
+		  "t.conf:1: retry.max_delay_ms: must not be below base_delay_ms" },
 		{ "retry = {\n\n breaker = { failures = 0; }; };",
-		  "retry.breaker.failures (line 3): must be an integer in 1..1000000" },
+		  "t.conf:3: retry.breaker.failures: must be an integer in 1..1000000" },
 		{ "retry = { breaker = { colldown_ms = 5; }; };",
-		  "retry.breaker.colldown_ms (line 1): unknown key" },
-		{ "retry = 5;", "retry (line 1): must be a group { ... }" },
+		  "t.conf:1: retry.breaker.colldown_ms: unknown key" },
+		{ "retry = 5;", "t.conf:1: retry: must be a group { ... }" },
 	};
 	struct retry_cfg c;
 	char err[256];
