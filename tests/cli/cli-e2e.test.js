@@ -13,14 +13,10 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 
-const SRCDIR = process.env.WPSGATE_SRCDIR || path.resolve(__dirname, '../..');
-const BUILDDIR = process.env.WPSGATE_BUILDDIR || SRCDIR;
-const WPSGATED = process.env.WPSGATED || path.join(BUILDDIR, 'wpsgated');
-const WPSGATE = process.env.WPSGATE || path.join(BUILDDIR, 'wpsgate');
-const EMULATOR = process.env.WPSGATE_EMULATOR || path.join(BUILDDIR, 'wpsgate-emulator');
+const { WPSGATED, WPSGATE, EMULATOR, requireModule } = require('../lib/paths.js');
 let WebSocket;
 try {
-  WebSocket = require(path.join(process.env.WPSGATE_NODE_MODULES || path.join(SRCDIR, 'tests/node_modules'), 'ws'));
+  WebSocket = requireModule('ws');
 } catch {
   // the npm test packages are not in the tarball (scripts/deps.sh installs them)
   console.log('tests/node_modules/ws not installed: skipped');

@@ -11,7 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 
-const WPSGATE = process.env.WPSGATE || path.resolve(__dirname, '../../wpsgate');
+const { WPSGATE } = require('../lib/paths.js');
 const RUN_TIMEOUT_MS = 20000;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wpsgate-cli-'));

@@ -26,9 +26,7 @@ const { freePort, canConnect } = require('../lib/net.js');
 const os = require('node:os');
 const { spawn } = require('node:child_process');
 
-const BUILDDIR = process.env.WPSGATE_BUILDDIR || path.resolve(__dirname, '../..');
-const WPSGATED = process.env.WPSGATED || path.join(BUILDDIR, 'wpsgated');
-const WPSGATE = process.env.WPSGATE || path.join(BUILDDIR, 'wpsgate');
+const { WPSGATED, WPSGATE } = require('../lib/paths.js');
 const POLL_TRIES = 100;
 const POLL_MS = 50;
 const STOP_WAIT_MS = 15000;

@@ -7,7 +7,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const kit = require('./lib/gwkit'); // before harness (WPSGATE_VALGRIND)
+const kit = require('./lib/gwkit');
 const { startGateway, launch, makeKey, freePort } = require('./lib/harness');
 
 const NOBODY = 65534;

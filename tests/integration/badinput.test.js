@@ -5,7 +5,7 @@
 // and afterwards the gateway is healthy with flat memory. The case table is lib/badinput-cases.js.
 'use strict';
 
-// WPSGATE_VALGRIND=1 (see lib/gwkit.js) runs the gateway under valgrind: then the table goes once over
+// WPSGATE_VALGRIND=1 (see tests/lib/paths.js) runs the gateway under valgrind: then the table goes once over
 // TCP only and the RSS rounds are skipped (valgrind's leak check at exit takes their place).
 const { VALGRIND } = require('./lib/gwkit');
 const { test, before, after } = require('node:test');

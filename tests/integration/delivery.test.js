@@ -6,7 +6,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const kit = require('./lib/gwkit'); // before harness: it may wrap WPSGATED (WPSGATE_VALGRIND)
+const kit = require('./lib/gwkit');
 const { startGateway, launch, makeKey, freePort, writeSecretFile } = require('./lib/harness');
 
 const SEND = '/api/hubs/chat/:send';

@@ -2,7 +2,6 @@
 // (lib/fake-token.js), the real emulator in its Entra ID test mode with local auth disabled, and the
 // real gateway with an upstream.entra section: each flow, refresh before expiry, refresh after a 401,
 // a failing token service (clear errors, /readyz), and no secret or token in any log or answer.
-// Skips (77) while `wpsgated -t` does not know the upstream.entra section yet.
 'use strict';
 
 const { test, after } = require('node:test');
@@ -13,12 +12,9 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { makeTmpDir, freePort, writeSecretFile, runGatewaySync, httpRequest, sleep } = require('./lib/harness');
+const { makeTmpDir, freePort, writeSecretFile, httpRequest, sleep } = require('./lib/harness');
 const { startFakeToken, SCOPE, ASSERTION_TYPE } = require('./lib/fake-token');
-
-const BUILDDIR = process.env.WPSGATE_BUILDDIR || path.resolve(__dirname, '../..');
-const WPSGATED = process.env.WPSGATED || path.join(BUILDDIR, 'wpsgated');
-const EMULATOR = process.env.WPSGATE_EMULATOR || path.join(BUILDDIR, 'wpsgate-emulator');
+const { WPSGATED, EMULATOR } = require('../lib/paths.js');
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
 const CLIENT_ID = '0b1e2c3d-4e5f-6071-8293-a4b5c6d7e8f9';
@@ -38,31 +34,8 @@ function killAll() { for (const p of procs) { try { p.kill('SIGKILL'); } catch {
 process.on('exit', killAll);
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => { killAll(); process.exit(128 + os.constants.signals[sig]); });
 
-// ---- skip while the gateway does not know upstream.entra ----
-{
-  const secretFile = path.join(dir, 'probe-secret');
-  writeSecretFile(secretFile, 'x\n');
-  const cfg = path.join(dir, 'probe.conf');
-  fs.writeFileSync(cfg, configText({ sock: path.join(dir, 'probe.sock'), tcpPort: 1, endpoint: 'http://127.0.0.1:1',
-    entra: `kind = "client_secret"; tenant_id = "${TENANT}"; client_id = "${CLIENT_ID}"; client_secret_file = "${secretFile}";` }));
-  const r = runGatewaySync(['-c', cfg, '-t']);
-  if (r.status !== 0) {
-    if (/upstream\.entra: unknown key|upstream\.entra[^\n]*unknown|exactly one of upstream\.access_key_file/.test(r.stderr)) {
-      console.log(`# SKIP: wpsgated does not know upstream.entra yet (-t: ${r.stderr.trim().split('\n').pop()})`);
-      fs.rmSync(dir, { recursive: true, force: true });
-      process.exit(77);
-    }
-    throw new Error(`wpsgated -t refused the Entra ID probe config: ${r.stderr}`);
-  }
-}
-// Retries off (one attempt per request) when the gateway has the retry section.
+// Retries off: one attempt per request.
 const RETRY_OFF = 'retry = { max_attempts = 1; breaker = { enabled = false; }; };';
-const retryKnown = (() => {
-  const cfg = path.join(dir, 'probe-retry.conf');
-  fs.writeFileSync(cfg, configText({ sock: path.join(dir, 'probe.sock'), tcpPort: 1, endpoint: 'http://127.0.0.1:1',
-    entra: 'kind = "managed_identity";', extra: RETRY_OFF }));
-  return runGatewaySync(['-c', cfg, '-t']).status === 0;
-})();
 
 function configText(o) {
   return [
@@ -156,7 +129,7 @@ async function gateway(t, entra, { env = {}, level } = {}) {
   const sock = path.join(gdir, 'gw.sock');
   const tcpPort = await freePort();
   const cfg = path.join(gdir, 'wpsgate.conf');
-  fs.writeFileSync(cfg, configText({ sock, tcpPort, endpoint: e.endpoint, entra, level, extra: retryKnown ? RETRY_OFF : '' }));
+  fs.writeFileSync(cfg, configText({ sock, tcpPort, endpoint: e.endpoint, entra, level, extra: RETRY_OFF }));
   const proc = spawn(WPSGATED, ['-c', cfg], { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, env) });
   procs.add(proc);
   let out = '';

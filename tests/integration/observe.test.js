@@ -7,7 +7,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { spawnSync } = require('node:child_process');
-const kit = require('./lib/gwkit'); // before harness (WPSGATE_VALGRIND)
+const kit = require('./lib/gwkit');
 const { startGateway, launch, makeKey, freePort, httpRequest } = require('./lib/harness');
 
 const SEND = '/api/hubs/chat/:send';

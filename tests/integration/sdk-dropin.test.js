@@ -15,14 +15,13 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
-const { startGateway, makeKey, SRCDIR } = require('./lib/harness');
+const { startGateway, makeKey } = require('./lib/harness');
 const { startUpstream } = require('./lib/fake-upstream');
 const { verifyJwt, signedWith } = require('./lib/jwtcheck');
 
-const NM = process.env.WPSGATE_NODE_MODULES || path.join(SRCDIR, 'tests', 'node_modules');
-const { WebPubSubServiceClient } = require(path.join(NM, '@azure/web-pubsub'));
-const { createDefaultHttpClient } = require(path.join(NM, '@azure/core-rest-pipeline'));
+const { requireModule } = require('../lib/paths.js');
+const { WebPubSubServiceClient } = requireModule('@azure/web-pubsub');
+const { createDefaultHttpClient } = requireModule('@azure/core-rest-pipeline');
 
 const PLACEHOLDER = 'placeholder-key-the-app-holds-not-the-real-one';
 const HUB = 'chat';

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "check_main.h"
 
 static struct buf b;
 
@@ -138,11 +139,5 @@ static Suite *buf_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(buf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(buf_suite());
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "connstr.h"
+#include "check_main.h"
 
 #define SECRET "S3cr3tKeyABCDEFGHIJKLMNOPQRSTUVWXYZ0123456=="
 
@@ -127,11 +128,5 @@ static Suite *connstr_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(connstr_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(connstr_suite());
 }

@@ -10,6 +10,7 @@
 #include "emulator/auth.h"
 #include "emulator/emu.h"
 #include "jwt.h"
+#include "check_main.h"
 
 #define KEY "emulator-test-key-0123456789"
 
@@ -282,10 +283,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "emulator/filter.h"
+#include "check_main.h"
 
 static char s_a[] = "a", s_bc[] = "b c";
 static char *g_none[] = { NULL };
@@ -164,10 +165,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

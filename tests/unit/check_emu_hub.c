@@ -10,6 +10,7 @@
 #include "emulator/filter.h"
 #include "emulator/hub.h"
 #include "emulator/proto.h"
+#include "check_main.h"
 
 static struct hub_state *st;
 static struct hub *h;
@@ -362,10 +363,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

@@ -11,6 +11,7 @@
 #include "emulator/emu.h"
 #include "emulator/rest.h"
 #include "jwt.h"
+#include "check_main.h"
 
 #define KEY "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 #define V   "api-version=2024-12-01"
@@ -383,10 +384,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

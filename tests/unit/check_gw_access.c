@@ -13,6 +13,7 @@
 
 #include "gateway/access.h"
 #include "log.h"
+#include "check_main.h"
 
 static config_t cf;
 static struct access_cfg ac;
@@ -442,11 +443,5 @@ static Suite *access_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(access_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(access_suite());
 }

@@ -16,6 +16,7 @@
 #include "gateway/listen.h"
 #include "gateway/loop.h"
 #include "gateway/arrival.h"
+#include "check_main.h"
 
 static struct loop *l;
 static struct arrival *s;
@@ -200,11 +201,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(suite());
 }

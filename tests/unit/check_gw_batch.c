@@ -15,6 +15,7 @@
 #include "jwt.h"
 #include "ops.h"
 #include "gateway/batch.h"
+#include "check_main.h"
 
 static struct batch_cfg cfg;
 static struct batch *b;
@@ -593,11 +594,5 @@ static Suite *batch_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(batch_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(batch_suite());
 }

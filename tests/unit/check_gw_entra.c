@@ -17,6 +17,7 @@
 #include "gateway/cred.h"
 #include "gateway/entra.h"
 #include "secret.h"
+#include "check_main.h"
 
 #define SECRET     "Sup3r~Secr3t.value_with+plus"
 #define SECRET_ENC "Sup3r~Secr3t.value_with%2Bplus"
@@ -228,8 +229,15 @@ static void setup(void)
 	unsetenv("AZURE_AUTHORITY_HOST");
 	unsetenv("IDENTITY_ENDPOINT");
 	unsetenv("IDENTITY_HEADER");
-	for (i = 0; i < nreqs; i++)
+	/* the previous test's requests (CK_FORK=no runs every test in this process) */
+	for (i = 0; i < nreqs; i++) {
+		free(reqs[i].method);
+		free(reqs[i].url);
+		free(reqs[i].body);
+		for (size_t h = 0; h < reqs[i].nheaders; h++)
+			free(reqs[i].headers[h]);
 		memset(&reqs[i], 0, sizeof reqs[i]);
+	}
 	nreqs = 0;
 	clock_ms = 1000000;
 	wall_s = 1700000000;
@@ -1149,11 +1157,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(suite());
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gateway/guard.h"
+#include "check_main.h"
 
 static struct guard_cfg gc;
 
@@ -320,11 +321,5 @@ static Suite *guard_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(guard_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(guard_suite());
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "gateway/loop.h"
+#include "check_main.h"
 
 static struct loop *l;
 static char order[64];
@@ -228,12 +229,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *r = srunner_create(suite());
-	int failed;
-
-	srunner_set_fork_status(r, CK_FORK);
-	srunner_run_all(r, CK_NORMAL);
-	failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed == 0 ? 0 : 1;
+	return check_run(suite());
 }

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "gateway/metrics.h"
 #include "gateway/procstat.h"
+#include "check_main.h"
 
 static struct buf b;
 
@@ -595,11 +596,5 @@ static Suite *metrics_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(metrics_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(metrics_suite());
 }

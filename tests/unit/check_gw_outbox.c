@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "ops.h"
 #include "gateway/outbox.h"
+#include "check_main.h"
 
 /* ---- a tiny stand-in for the event loop: posted callbacks run on the test thread in pump() ---- */
 
@@ -1166,11 +1167,5 @@ static Suite *outbox_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(outbox_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(outbox_suite());
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gateway/ratelimit.h"
+#include "check_main.h"
 
 static struct ratelimit *rl;
 
@@ -344,11 +345,5 @@ static Suite *ratelimit_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(ratelimit_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(ratelimit_suite());
 }

@@ -10,6 +10,7 @@
 #include <libconfig.h>
 
 #include "gateway/retry.h"
+#include "check_main.h"
 
 static struct retry_cfg cfg;
 static struct retry_policy *pol;
@@ -675,11 +676,5 @@ static Suite *retry_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(retry_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(retry_suite());
 }

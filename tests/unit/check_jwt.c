@@ -13,6 +13,7 @@
 #include <openssl/hmac.h>
 
 #include "jwt.h"
+#include "check_main.h"
 
 #define KEY    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 #define KEYLEN (sizeof(KEY) - 1)
@@ -38,7 +39,7 @@ static void setup(void)
 
 	vectors = NULL;
 	if (src == NULL)
-		return;
+		src = CHECK_SRCDIR; /* run by hand: the source tree this was built from */
 	/* the project's copy (distributed), checked against the shared original when that is beside it */
 	snprintf(path, sizeof(path), "%s/tests/unit/vectors/jwt-signing.json", src);
 	vectors = json_load_file(path, 0, NULL);
@@ -94,9 +95,8 @@ START_TEST(test_file_vectors)
 	const char *key;
 	size_t i;
 
-	ck_assert_msg(vectors != NULL,
-	              "tests/unit/vectors/jwt-signing.json missing, unreadable, or "
-	              "different from shared/vectors/jwt-signing.json (is WPSGATE_SRCDIR set?)");
+	ck_assert_msg(vectors != NULL, "tests/unit/vectors/jwt-signing.json missing, unreadable, or "
+	                               "different from shared/vectors/jwt-signing.json");
 	key = json_string_value(json_object_get(vectors, "access_key"));
 	ck_assert_str_eq(key, KEY);
 	arr = json_object_get(vectors, "vectors");
@@ -474,11 +474,5 @@ static Suite *jwt_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(jwt_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(jwt_suite());
 }

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "check_main.h"
 
 static struct buf captured;
 static int nlines;
@@ -234,10 +235,32 @@ START_TEST(test_stderr_journal_prefix)
 }
 END_TEST
 
+/* fatal() logs its line and exits 1; in a child of the test's own, so that the suite runs with CK_FORK=no. */
 START_TEST(test_fatal_exits)
 {
-	log_set_sink(NULL, NULL);
-	fatal("cannot start: %s", "reason");
+	int p[2];
+	pid_t pid;
+	char out[512] = "";
+	ssize_t n, got = 0;
+	int st = 0;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], STDERR_FILENO);
+		close(p[0]);
+		log_init("check_log", WLOG_INFO, WLOG_FMT_LOGFMT);
+		log_set_sink(NULL, NULL);
+		fatal("cannot start: %s", "reason");
+	}
+	close(p[1]);
+	while (got < (ssize_t)sizeof out - 1 && (n = read(p[0], out + got, sizeof out - 1 - (size_t)got)) > 0)
+		got += n;
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	ck_assert_msg(strstr(out, "cannot start: reason") != NULL, "%s", out);
 }
 END_TEST
 
@@ -385,7 +408,7 @@ static Suite *log_suite(void)
 	tcase_add_test(tc, test_long_value_cut);
 	tcase_add_test(tc, test_stderr_plain);
 	tcase_add_test(tc, test_stderr_journal_prefix);
-	tcase_add_exit_test(tc, test_fatal_exits, 1);
+	tcase_add_test(tc, test_fatal_exits);
 	tcase_add_test(tc, test_threads_whole_lines);
 	tcase_add_test(tc, test_batch);
 	tcase_add_test(tc, test_batch_exit_check);
@@ -395,11 +418,5 @@ static Suite *log_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(log_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(log_suite());
 }

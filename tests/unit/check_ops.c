@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "check_main.h"
 
 static struct ops_req req;
 static struct ops_err err;
@@ -900,11 +901,5 @@ static Suite *ops_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(ops_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(ops_suite());
 }

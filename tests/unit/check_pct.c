@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pct.h"
+#include "check_main.h"
 
 static struct buf b;
 
@@ -180,11 +181,5 @@ static Suite *pct_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(pct_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(pct_suite());
 }

@@ -9,6 +9,7 @@
 #include "jwt.h"
 #include "ops.h"
 #include "token.h"
+#include "check_main.h"
 
 #define KEY    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 #define KEYLEN (sizeof(KEY) - 1)
@@ -229,11 +230,5 @@ static Suite *token_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(token_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(token_suite());
 }

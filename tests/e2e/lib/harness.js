@@ -7,16 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { freePort, canConnect } = require('../../lib/net.js');
-
-const SRCDIR = process.env.WPSGATE_SRCDIR || path.resolve(__dirname, '..', '..', '..');
-const BUILDDIR = process.env.WPSGATE_BUILDDIR || process.cwd();
-const EMULATOR = process.env.WPSGATE_EMULATOR || path.join(BUILDDIR, 'wpsgate-emulator');
-const GATEWAY = process.env.WPSGATED || path.join(BUILDDIR, 'wpsgated');
-const NODE_MODULES = process.env.WPSGATE_NODE_MODULES || path.join(SRCDIR, 'tests', 'node_modules');
-
-function req(name) {
-  return require(path.join(NODE_MODULES, name));
-}
+const { SRCDIR, BUILDDIR, EMULATOR, WPSGATED: GATEWAY, requireModule: req } = require('../../lib/paths.js');
 
 const children = new Set();
 function killAll() {

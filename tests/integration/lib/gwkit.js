@@ -3,16 +3,9 @@
 'use strict';
 
 const http = require('node:http');
-const path = require('node:path');
-
-// WPSGATE_VALGRIND=1: every wpsgated these tests start runs under valgrind (lib/vgwrap.sh), which
-// makes it exit 99 on a memory error or a definite leak. Must happen before harness.js is loaded.
-const VALGRIND = !!process.env.WPSGATE_VALGRIND;
-const VGWRAP = path.join(__dirname, 'vgwrap.sh');
-if (VALGRIND && process.env.WPSGATED !== VGWRAP) {
-  process.env.WPSGATE_VG_REAL = process.env.WPSGATE_VG_REAL || process.env.WPSGATED || path.resolve(__dirname, '../../../wpsgated');
-  process.env.WPSGATED = VGWRAP;
-}
+// WPSGATE_VALGRIND=1: every wpsgated the tests start runs under valgrind (lib/vgwrap.sh, through
+// tests/lib/paths.js), which makes it exit 99 on a memory error or a definite leak.
+const { VALGRIND } = require('../../lib/paths.js');
 const { checkServerJwt } = require('./fake-upstream');
 const { matchOp } = require('./optable');
 

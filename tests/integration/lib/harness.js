@@ -11,9 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const { freePort, canConnect: tryConnect } = require('../../lib/net.js');
-
-const WPSGATED = process.env.WPSGATED || path.resolve(__dirname, '../../../wpsgated');
-const SRCDIR = process.env.WPSGATE_SRCDIR || path.resolve(__dirname, '../../..');
+const { WPSGATED, SRCDIR } = require('../../lib/paths.js');
 
 const START_TRIES = 200;        // x START_POLL_MS: how long the gateway may take to accept
 const START_POLL_MS = 50;
