@@ -14,9 +14,11 @@
 /* base64url("{\"alg\":\"HS256\",\"typ\":\"JWT\"}") */
 static const char jwt_hs256_header[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
 
-char *jwt_sign(const char *payload, size_t payload_len, const void *key, size_t keylen)
+/* h64[0..hlen) (the encoded header) "." base64url(payload) "." base64url(HMAC). */
+static char *sign_encoded(const char *h64, size_t hlen, const char *payload, size_t payload_len, const void *key,
+                          size_t keylen)
 {
-	size_t hlen = sizeof(jwt_hs256_header) - 1, plen, total, o;
+	size_t plen, total, o;
 	unsigned char mac[DIGEST_SHA256_LEN];
 	char *out;
 
@@ -27,7 +29,7 @@ char *jwt_sign(const char *payload, size_t payload_len, const void *key, size_t 
 	out = malloc(total + 1);
 	if (out == NULL)
 		return NULL;
-	memcpy(out, jwt_hs256_header, hlen);
+	memcpy(out, h64, hlen);
 	o = hlen;
 	out[o++] = '.';
 	o += b64url_encode_into(out + o, (const unsigned char *)payload, payload_len);
@@ -39,6 +41,23 @@ char *jwt_sign(const char *payload, size_t payload_len, const void *key, size_t 
 	o += b64url_encode_into(out + o, mac, DIGEST_SHA256_LEN);
 	out[o] = '\0';
 	OPENSSL_cleanse(mac, sizeof(mac));
+	return out;
+}
+
+char *jwt_sign(const char *payload, size_t payload_len, const void *key, size_t keylen)
+{
+	return sign_encoded(jwt_hs256_header, sizeof(jwt_hs256_header) - 1, payload, payload_len, key, keylen);
+}
+
+char *jwt_sign_header(const char *header, size_t header_len, const char *payload, size_t payload_len,
+                      const void *key, size_t keylen)
+{
+	char *h64, *out;
+
+	if (header_len > WPS_JWT_MAX || (h64 = b64url_encode(header, header_len)) == NULL)
+		return NULL;
+	out = sign_encoded(h64, strlen(h64), payload, payload_len, key, keylen);
+	free(h64);
 	return out;
 }
 

@@ -9,6 +9,9 @@
  * The payload is used byte for byte. The key is the access key's UTF-8 bytes as given.
  * Returns a new string or NULL. */
 char *jwt_sign(const char *payload, size_t payload_len, const void *key, size_t keylen);
+/* The same with another header (a JSON object that must say "alg":"HS256"), used byte for byte. */
+char *jwt_sign_header(const char *header, size_t header_len, const char *payload, size_t payload_len,
+                      const void *key, size_t keylen);
 
 /* A server REST token: payload {"aud":"<aud>","exp":<exp>} with aud JSON-escaped. New string. */
 char *jwt_server_token(const char *aud, long long exp, const void *key, size_t keylen);

@@ -8,12 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "apiver.h"
 #include "ops.h"
 #include "pct.h"
 
 #define OPS_SEGS_MAX 8 /* segments in the longest pattern is 7 */
 
-#define Q_SEND  (OPQ_EXCLUDED | OPQ_FILTER | OPQ_TTL)
+#define Q_SEND  (OPQ_EXCLUDED | OPQ_FILTER | OPQ_DOLLAR_FILTER | OPQ_TTL)
 #define Q_CLOSE (OPQ_EXCLUDED | OPQ_REASON)
 
 static const struct ops_def ops_defs[OP__COUNT] = {
@@ -67,7 +68,7 @@ static const struct ops_def ops_defs[OP__COUNT] = {
 	{ OP_CLOSE_USER_CONNECTIONS, "CloseUserConnections", "close_user_connections", "POST",
 	  "/api/hubs/{hub}/users/{userId}/:closeConnections", Q_CLOSE, OPB_NONE, 204, OPC_CLOSE, 1 },
 	{ OP_SEND_TO_USER, "SendToUser", "send_to_user", "POST", "/api/hubs/{hub}/users/{userId}/:send",
-	  OPQ_FILTER | OPQ_TTL, OPB_MESSAGE, 202, OPC_SEND, 1 },
+	  OPQ_FILTER | OPQ_DOLLAR_FILTER | OPQ_TTL, OPB_MESSAGE, 202, OPC_SEND, 1 },
 	{ OP_REMOVE_USER_FROM_ALL_GROUPS, "RemoveUserFromAllGroups", "remove_user_from_all_groups", "DELETE",
 	  "/api/hubs/{hub}/users/{userId}/groups", 0, OPB_NONE, 204, OPC_GROUP, 1 },
 	{ OP_ADD_USER_TO_GROUP, "AddUserToGroup", "add_user_to_group", "PUT",
@@ -79,9 +80,6 @@ static const struct ops_def ops_defs[OP__COUNT] = {
 static const char *const class_names[OPC__COUNT] = {
 	"read", "send", "group", "close", "permission", "token"
 };
-
-static const char *const api_versions[] = { "2021-10-01", "2022-11-01", "2023-07-01", "2024-01-01",
-	                                    "2024-12-01" };
 
 const struct ops_def *ops_table(void)
 {
@@ -131,14 +129,7 @@ int ops_class_parse(const char *s, enum ops_class *out)
 
 int ops_api_version_known(const char *v)
 {
-	size_t i;
-
-	if (v == NULL)
-		return 0;
-	for (i = 0; i < sizeof(api_versions) / sizeof(api_versions[0]); i++)
-		if (strcmp(v, api_versions[i]) == 0)
-			return 1;
-	return 0;
+	return apiver_find(v) != NULL;
 }
 
 void ops_req_init(struct ops_req *r)

@@ -47,20 +47,21 @@ enum ops_body {
 
 /* Query parameters, as bits of ops_def.query. */
 enum ops_qparam {
-	OPQ_API_VERSION = 1u << 0,  /* api-version */
-	OPQ_EXCLUDED = 1u << 1,     /* excluded (repeated) */
-	OPQ_FILTER = 1u << 2,       /* filter */
-	OPQ_TTL = 1u << 3,          /* messageTtlSeconds 0..300 */
-	OPQ_REASON = 1u << 4,       /* reason */
-	OPQ_USER_ID = 1u << 5,      /* userId */
-	OPQ_ROLE = 1u << 6,         /* role (repeated) */
-	OPQ_MINUTES = 1u << 7,      /* minutesToExpire >= 1 */
-	OPQ_GROUP = 1u << 8,        /* group (repeated) */
-	OPQ_CLIENT_TYPE = 1u << 9,  /* clientType Default|MQTT (case-insensitive) */
-	OPQ_TARGET_NAME = 1u << 10, /* targetName */
-	OPQ_MAXPAGESIZE = 1u << 11, /* maxpagesize 1..200 */
-	OPQ_TOP = 1u << 12,         /* top >= 1 */
-	OPQ_CONTINUATION = 1u << 13 /* continuationToken */
+	OPQ_API_VERSION = 1u << 0,   /* api-version */
+	OPQ_EXCLUDED = 1u << 1,      /* excluded (repeated) */
+	OPQ_FILTER = 1u << 2,        /* filter */
+	OPQ_TTL = 1u << 3,           /* messageTtlSeconds 0..300 */
+	OPQ_REASON = 1u << 4,        /* reason */
+	OPQ_USER_ID = 1u << 5,       /* userId */
+	OPQ_ROLE = 1u << 6,          /* role (repeated) */
+	OPQ_MINUTES = 1u << 7,       /* minutesToExpire >= 1 */
+	OPQ_GROUP = 1u << 8,         /* group (repeated) */
+	OPQ_CLIENT_TYPE = 1u << 9,   /* clientType Default|MQTT (case-insensitive) */
+	OPQ_TARGET_NAME = 1u << 10,  /* targetName */
+	OPQ_MAXPAGESIZE = 1u << 11,  /* maxpagesize 1..200 */
+	OPQ_TOP = 1u << 12,          /* top >= 1 */
+	OPQ_CONTINUATION = 1u << 13, /* continuationToken */
+	OPQ_DOLLAR_FILTER = 1u << 14 /* $filter: the name of filter in 2022-10-01-preview (apiver.h) */
 };
 
 struct ops_def {
@@ -142,8 +143,11 @@ int ops_parse_request(const char *method, const char *raw_url, struct ops_req *r
 /* Value of the first query parameter named key (exact match), borrowed, or NULL. */
 const char *ops_query_get(const struct ops_req *r, const char *key);
 
-/* Known api-versions: 2021-10-01 2022-11-01 2023-07-01 2024-01-01 2024-12-01. */
+/* 1 when v is an api-version the service has published (the table of apiver.h, previews
+ * included). */
 int ops_api_version_known(const char *v);
+/* The OPQ_* bit of a query parameter name, or 0 for a name the table does not know. */
+unsigned ops_query_bit(const char *key);
 
 /* Validation rules, exposed for the emulator and the client protocol. 1 when valid. */
 int ops_valid_hub(const char *s);
@@ -156,7 +160,7 @@ int ops_valid_permission(const char *s); /* sendToGroup | joinLeaveGroup */
 int ops_build_path(const struct ops_req *r, struct buf *out);
 /* Append the canonical query: "api-version=<api_version>" first, then every other parameter in the
  * order given, keys and values encoded with pct_encode, joined by '&'. The request's own
- * api-version parameter is skipped (the caller decides which version to send). */
+ * api-version parameter is skipped (the caller passes it, or the default when there is none). */
 int ops_build_query(const struct ops_req *r, const char *api_version, struct buf *out);
 
 /* Fill e and return -1: a convenience for handlers. */

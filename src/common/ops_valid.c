@@ -258,7 +258,18 @@ static const struct {
 	{ "maxpagesize", OPQ_MAXPAGESIZE, 0 },
 	{ "top", OPQ_TOP, 0 },
 	{ "continuationToken", OPQ_CONTINUATION, 0 },
+	{ "$filter", OPQ_DOLLAR_FILTER, 0 },
 };
+
+unsigned ops_query_bit(const char *key)
+{
+	size_t k;
+
+	for (k = 0; key != NULL && k < sizeof(qparams) / sizeof(qparams[0]); k++)
+		if (strcmp(key, qparams[k].name) == 0)
+			return qparams[k].bit;
+	return 0;
+}
 
 /* Strictly decimal digits, value in [min, max]. */
 static int int_in_range(const char *s, long long min, long long max)
@@ -329,8 +340,9 @@ static int check_value(const struct ops_req *r, unsigned bit, const char *name, 
 			return ops_fail(e, 400, "InvalidParameter", "%s is too long", name);
 		break;
 	case OPQ_FILTER:
+	case OPQ_DOLLAR_FILTER:
 		if (strlen(v) > WPS_FILTER_MAX)
-			return ops_fail(e, 400, "InvalidParameter", "filter is longer than %d bytes",
+			return ops_fail(e, 400, "InvalidParameter", "%s is longer than %d bytes", name,
 			                WPS_FILTER_MAX);
 		break;
 	case OPQ_REASON:

@@ -103,6 +103,50 @@ out:
 	return out;
 }
 
+char *token_service_sign(const char *endpoint, const char *hub, const struct client_token_req *r, time_t now,
+                         const char *kid, const void *key, size_t keylen)
+{
+	struct buf aud;
+	json_t *c = NULL, *h = NULL;
+	char *claims = NULL, *header = NULL, *tok = NULL;
+	size_t elen;
+	long minutes = r->minutes > 0 ? r->minutes : TOKEN_DEFAULT_MINUTES;
+
+	if (endpoint == NULL || hub == NULL || kid == NULL)
+		return NULL;
+	buf_init(&aud, WPS_URL_MAX);
+	elen = strlen(endpoint);
+	while (elen > 0 && endpoint[elen - 1] == '/')
+		elen--;
+	if (client_url(&aud, endpoint, elen, r->type, hub) < 0)
+		goto out;
+	c = json_object();
+	if (c == NULL || json_object_set_new(c, "nbf", json_integer((json_int_t)now)) < 0 ||
+	    json_object_set_new(c, "exp", json_integer((json_int_t)now + (json_int_t)minutes * 60)) < 0 ||
+	    json_object_set_new(c, "iat", json_integer((json_int_t)now)) < 0 ||
+	    json_object_set_new(c, "aud", json_string(aud.data)) < 0)
+		goto out;
+	if (r->user_id != NULL && json_object_set_new(c, "sub", json_string(r->user_id)) < 0)
+		goto out;
+	if (r->nroles > 0 && json_object_set_new(c, "role", string_array(r->roles, r->nroles)) < 0)
+		goto out;
+	if (r->ngroups > 0 &&
+	    json_object_set_new(c, "webpubsub.group", string_array(r->groups, r->ngroups)) < 0)
+		goto out;
+	h = json_pack("{s:s, s:s, s:s, s:s}", "alg", "HS256", "kid", kid, "typ", "JWT", "cty", "JWT");
+	if (h == NULL || (claims = json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL ||
+	    (header = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+		goto out;
+	tok = jwt_sign_header(header, strlen(header), claims, strlen(claims), key, keylen);
+out:
+	json_decref(c);
+	json_decref(h);
+	free(claims);
+	free(header);
+	buf_free(&aud);
+	return tok;
+}
+
 json_t *token_client_response(const char *endpoint, const char *hub, const struct client_token_req *r,
                               time_t now, const void *key, size_t keylen)
 {

@@ -34,6 +34,13 @@ char *token_client_claims(const char *endpoint, const char *hub, const struct cl
 json_t *token_client_response(const char *endpoint, const char *hub, const struct client_token_req *r,
                               time_t now, const void *key, size_t keylen);
 
+/* A client token as the service's GenerateClientToken issues it (tests/vectors/service/
+ * python-legacy.json): header {"alg":"HS256","kid":kid,"typ":"JWT","cty":"JWT"}; claims nbf, exp, iat,
+ * aud in that order (nbf = iat = now, aud as token_client_claims), then sub, role and
+ * webpubsub.group when given. Returns a new string or NULL. */
+char *token_service_sign(const char *endpoint, const char *hub, const struct client_token_req *r, time_t now,
+                         const char *kid, const void *key, size_t keylen);
+
 /* Fill r from a GenerateClientToken request's query (userId, role*, group*, minutesToExpire,
  * clientType). The arrays are allocated (free with token_req_release); strings are borrowed from q. */
 int token_req_from_ops(const struct ops_req *q, struct client_token_req *r, struct ops_err *e);

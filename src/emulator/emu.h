@@ -10,6 +10,7 @@ struct emu {
 	size_t keylen;
 	char hostport[300]; /* "127.0.0.1:PORT" or "[::1]:PORT" */
 	char endpoint[320]; /* "http://" hostport */
+	char kid[40];       /* "kid" of the client tokens it issues: "s-" and a random UUID, per process */
 	struct hub_state *state;
 	size_t max_connections;
 	size_t max_frame;

@@ -1,7 +1,6 @@
 /* filter.c: parse OData filters into a small tree of nodes and evaluate them per connection. */
 #include <config.h>
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,9 +45,10 @@ struct parser {
 	char *tstr;          /* T_STRING: the unquoted literal (owned until consumed) */
 	struct filter *f;
 	int depth;
-	char *err;
-	size_t errlen;
+	struct filter_error *err;
 	int failed;
+	int unknown;        /* an identifier that is not a field was taken as an operand */
+	size_t unknown_pos; /* the first one's position */
 };
 
 static void fail(struct parser *p, const char *what)
@@ -56,8 +56,8 @@ static void fail(struct parser *p, const char *what)
 	if (p->failed)
 		return;
 	p->failed = 1;
-	if (p->err && p->errlen)
-		snprintf(p->err, p->errlen, "Invalid filter: %s at position %zu", what, p->tstart);
+	p->err->pos = p->tstart;
+	p->err->reason = what;
 }
 
 static void next(struct parser *p)
@@ -162,6 +162,13 @@ static int parse_operand(struct parser *p)
 		r = add_node(p, FN_FIELD_CONN, -1, -1, NULL);
 	} else if (is_ident(p, "null")) {
 		r = add_node(p, FN_NULL, -1, -1, NULL);
+	} else if (p->tok == T_IDENT) {
+		/* syntactically a property: refused after the parse (filter_error) */
+		if (!p->unknown) {
+			p->unknown = 1;
+			p->unknown_pos = p->tstart;
+		}
+		r = add_node(p, FN_NULL, -1, -1, NULL);
 	} else {
 		fail(p, "expected userId, connectionId, a string or null");
 		return -1;
@@ -248,6 +255,12 @@ static int parse_primary(struct parser *p)
 			return -1;
 		return add_node(p, fk, a, b, NULL);
 	}
+	if (p->tok == T_IDENT) {
+		/* an operator the emulator does not know: its right operand is where parsing stops */
+		next(p);
+		fail(p, "unknown operator");
+		return -1;
+	}
 	fail(p, "expected eq, ne or in");
 	return -1;
 }
@@ -295,28 +308,28 @@ static int parse_or(struct parser *p)
 	return a;
 }
 
-int filter_parse(const char *s, size_t len, struct filter **out, char *err, size_t errlen)
+int filter_parse(const char *s, size_t len, struct filter **out, struct filter_error *err)
 {
 	struct parser p;
 	struct filter *f = NULL;
+	const char *nul;
 
 	*out = NULL;
-	if (err && errlen)
-		err[0] = '\0';
+	err->pos = 0;
+	err->reason = NULL;
 	if (len > WPS_FILTER_MAX) {
-		if (err && errlen)
-			snprintf(err, errlen, "Invalid filter: longer than %d bytes", WPS_FILTER_MAX);
+		err->pos = WPS_FILTER_MAX;
+		err->reason = "longer than the largest filter";
 		return -1;
 	}
-	if (memchr(s, '\0', len)) {
-		if (err && errlen)
-			snprintf(err, errlen, "Invalid filter: contains a NUL byte");
+	if ((nul = memchr(s, '\0', len)) != NULL) {
+		err->pos = (size_t)(nul - s);
+		err->reason = "a NUL byte";
 		return -1;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
-		if (err && errlen)
-			snprintf(err, errlen, "out of memory");
+		err->reason = "out of memory";
 		return -1;
 	}
 	memset(&p, 0, sizeof(p));
@@ -324,13 +337,16 @@ int filter_parse(const char *s, size_t len, struct filter **out, char *err, size
 	p.len = len;
 	p.f = f;
 	p.err = err;
-	p.errlen = errlen;
 	next(&p);
 	if (p.tok == T_END)
 		fail(&p, "empty expression");
 	f->root = parse_or(&p);
 	if (!p.failed && p.tok != T_END)
 		fail(&p, "unexpected text after the expression");
+	if (!p.failed && p.unknown) {
+		p.tstart = p.unknown_pos;
+		fail(&p, "not a field of a connection (userId, connectionId, groups)");
+	}
 	free(p.tstr);
 	if (p.failed || f->root < 0) {
 		if (!p.failed)

@@ -13,7 +13,7 @@
  *            | ("startswith" | "endswith" | "contains") "(" operand "," operand ")"
  *            | operand ( "eq" | "ne" ) operand
  *            | string "in" "groups"
- *   operand := "userId" | "connectionId" | string | "null"
+ *   operand := "userId" | "connectionId" | string | "null"   (any other identifier: see filter_error)
  *   string  := "'" ( any character but "'" | "''" )* "'"
  */
 struct filter;
@@ -26,9 +26,19 @@ struct filter_subject {
 	size_t ngroups;
 };
 
-/* Parse s[0..len). Returns 0 with *out a new filter (filter_free), or -1 with a reason in err
- * (which quotes at most a few bytes of the input). */
-int filter_parse(const char *s, size_t len, struct filter **out, char *err, size_t errlen);
+/* Where and why a filter was refused. pos is the 0-based byte offset the service would report
+ * ("Syntax error at position N"): the token at which parsing could not go on. The service's parser
+ * accepts any identifier where an operand may stand and any identifier after an operand as an
+ * operator, and fails at the token after that (position 14 in "invalid filter", as recorded); an
+ * identifier that is not a field the emulator knows is refused at its own position once the whole
+ * expression has parsed. reason is a static string naming the emulator's own cause. */
+struct filter_error {
+	size_t pos;
+	const char *reason;
+};
+
+/* Parse s[0..len). Returns 0 with *out a new filter (filter_free), or -1 with err filled. */
+int filter_parse(const char *s, size_t len, struct filter **out, struct filter_error *err);
 /* 1 when the subject matches, else 0. */
 int filter_eval(const struct filter *f, const struct filter_subject *subj);
 void filter_free(struct filter *f); /* accepts NULL */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "emu.h"
 #include "emulimits.h"
@@ -33,7 +34,8 @@ static void usage(FILE *f)
 	        "                        [--max-connections N] [--max-frame-bytes N] [--max-send-queue-bytes "
 	        "N] [-v]\n"
 	        "                        [--entra-issuer-key-file FILE [--disable-local-auth]]\n"
-	        "A local Azure Web PubSub service (REST API 2024-12-01 and WebSocket clients) on loopback.\n"
+	        "A local Azure Web PubSub service (its REST API, every published api-version, and WebSocket "
+	        "clients) on loopback.\n"
 	        "PORT 0 picks a free port. See wpsgate-emulator(1).\n"
 	        "Test mode: --entra-issuer-key-file also accepts REST bearer tokens of a fake Entra ID "
 	        "issuer\n"
@@ -54,6 +56,21 @@ static int parse_size(const char *s, size_t *out)
 }
 
 /* Bind a loopback address "127.0.0.1:PORT" or "[::1]:PORT". Returns the listening socket or -1. */
+/* "s-" and a random (version 4) UUID: the kid of the client tokens, as the service's look. */
+static int make_kid(char *out, size_t len)
+{
+	unsigned char u[16];
+
+	if (RAND_bytes(u, sizeof(u)) != 1)
+		return -1;
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+	snprintf(out, len, "s-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+	         u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+	         u[15]);
+	return 0;
+}
+
 static int bind_listen(const char *spec, char *hostport, size_t hplen)
 {
 	struct sockaddr_storage ss;
@@ -225,6 +242,11 @@ int main(int argc, char **argv)
 	lfd = bind_listen(listen_spec, e.hostport, sizeof(e.hostport));
 	if (lfd < 0)
 		goto out;
+	if (make_kid(e.kid, sizeof(e.kid)) < 0) {
+		log_err("could not draw random bytes for the token key id");
+		close(lfd);
+		goto out;
+	}
 	snprintf(e.endpoint, sizeof(e.endpoint), "http://%s", e.hostport);
 	e.state = hub_state_new(&ws_transport);
 	if (!e.state)

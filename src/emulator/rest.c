@@ -8,50 +8,144 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
 
+#include "apiver.h"
 #include "auth.h"
 #include "emulimits.h"
 #include "filter.h"
 #include "jwt.h"
 #include "log.h"
 #include "ops.h"
+#include "pct.h"
 #include "proto.h"
 #include "rest.h"
 #include "token.h"
 
-#define CT_JSON "application/json"
+#define CT_JSON           "application/json; charset=utf-8"
+#define VERSIONS_LIST_MAX 256 /* bytes of the api-supported-versions value */
+#define CT_PROBLEM        "application/problem+json; charset=utf-8"
 
-static void fail(struct rest_resp *rs, int status, const char *code, const char *xms, const char *fmt, ...)
+/* Every 400 the service was recorded giving carries this code (tests/vectors/service). */
+#define BAD_REQUEST "Error.BadRequest"
+#define BAD_GROUP   "Invalid group name. Valid group name should be in between 1 and 1024 characters long."
+
+static char versions_list[VERSIONS_LIST_MAX];
+
+/* The stable versions of the table, oldest first, ", "-separated, as the service lists them. */
+static void build_supported_versions(void)
+{
+	size_t n, i, o = 0;
+	const struct apiver *t = apiver_table(&n);
+
+	for (i = 0; i < n; i++) {
+		if (t[i].preview)
+			continue;
+		int w = snprintf(versions_list + o, sizeof(versions_list) - o, "%s%s", o ? ", " : "",
+		                 t[i].name);
+		if (w < 0 || (size_t)w >= sizeof(versions_list) - o)
+			break;
+		o += (size_t)w;
+	}
+}
+
+const char *rest_supported_versions(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, build_supported_versions);
+	return versions_list;
+}
+
+int rest_error_json(struct buf *out, const char *code, const char *message, const char *target)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s?, s:n, s:n}", "code", code, "message", message, "target",
+	                      target, "details", "inner");
+	return o != NULL ? buf_put_json(out, o) : -1; /* steals o */
+}
+
+/* The service's error: {"code","message","target","details":null,"inner":null}, x-ms-error-code. */
+static void svc_error(struct rest_resp *rs, int status, const char *code, const char *target, const char *msg)
+{
+	rs->status = status;
+	buf_reset(&rs->body);
+	rest_error_json(&rs->body, code, msg, target);
+	rs->content_type = CT_JSON;
+	snprintf(rs->error_code, sizeof(rs->error_code), "%s", code);
+}
+
+static void fail(struct rest_resp *rs, int status, const char *code, const char *target, const char *fmt, ...)
         __attribute__((format(printf, 5, 6)));
 
-static void fail(struct rest_resp *rs, int status, const char *code, const char *xms, const char *fmt, ...)
+static void fail(struct rest_resp *rs, int status, const char *code, const char *target, const char *fmt, ...)
 {
 	char msg[WPS_ERRMSG_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	rs->status = status;
-	buf_reset(&rs->body);
-	json_t *o = json_pack("{s:s, s:s}", "code", code, "message", msg);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (s)
-		buf_puts(&rs->body, s);
-	free(s);
-	json_decref(o);
-	rs->content_type = CT_JSON;
-	snprintf(rs->error_code, sizeof(rs->error_code), "%s", xms ? xms : code);
+	svc_error(rs, status, code, target, msg);
 }
 
+/* "<Kind> `<id>` is not found." with code, the whole id as the service echoes it. */
+static void not_found(struct rest_resp *rs, const char *code, const char *kind, const char *id)
+{
+	struct buf m;
+	buf_init(&m, 0);
+	if (buf_printf(&m, "%s `%s` is not found.", kind, id) < 0)
+		buf_puts(&m, "Not found.");
+	svc_error(rs, 404, code, kind, m.data != NULL ? m.data : "");
+	buf_free(&m);
+}
+
+/* A validation problem as ASP.NET's model binding words it: {"code","message","target","errors":
+ * {target:[message]},"type","title","status","detail","instance","extensions"}; the service sends
+ * no api-supported-versions with it. ctype: the recordings show problem+json for a filter and
+ * plain JSON for clientType. */
+static void problem(struct rest_resp *rs, const char *ctype, const char *target, const char *msg)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:{s:[s]}, s:n, s:s, s:i, s:n, s:n, s:{}}", "code",
+	                      BAD_REQUEST, "message", msg, "target", target, "errors", target, msg, "type",
+	                      "title", "One or more validation errors occurred.", "status", 400, "detail",
+	                      "instance", "extensions");
+	rs->status = 400;
+	buf_reset(&rs->body);
+	if (o != NULL)
+		buf_put_json(&rs->body, o); /* steals o */
+	rs->content_type = ctype;
+	rs->api_versions = NULL;
+	snprintf(rs->error_code, sizeof(rs->error_code), "%s", BAD_REQUEST);
+}
+
+/* A filter the parser refused, worded as the service words it. target: "filter" for the query
+ * parameter, "Filter" for the member of an add/removeFromGroups body (as recorded). */
+static void bad_filter(struct rest_resp *rs, const char *target, const char *f, size_t len,
+                       const struct filter_error *fe)
+{
+	struct buf m;
+	buf_init(&m, 0);
+	if (buf_printf(
+	            &m,
+	            "Invalid syntax for '%.*s': Syntax error at position %zu in '%.*s'. (Parameter 'filter')",
+	            (int)len, f, fe->pos, (int)len, f) < 0) {
+		buf_reset(&m);
+		buf_puts(&m, "Invalid syntax for the filter. (Parameter 'filter')");
+	}
+	problem(rs, CT_PROBLEM, target, m.data != NULL ? m.data : "");
+	buf_free(&m);
+}
+
+/* The shared table's validation errors: 400s as the service's Error.BadRequest (the message is the
+ * emulator's own), other statuses with the emulator's codes, in the service's body shape. */
 static void fail_ops(struct rest_resp *rs, const struct ops_err *e)
 {
-	rs->status = e->status;
-	buf_reset(&rs->body);
-	ops_err_json(e, &rs->body);
-	rs->content_type = CT_JSON;
-	snprintf(rs->error_code, sizeof(rs->error_code), "%s", e->code);
+	if (e->status == 400)
+		svc_error(rs, 400, BAD_REQUEST, "Request", e->message);
+	else
+		svc_error(rs, e->status, e->code, NULL, e->message);
 }
 
 static void ok(struct rest_resp *rs, int status)
@@ -82,16 +176,19 @@ static size_t collect_excluded(const struct ops_req *r, char **out)
 	return n;
 }
 
-/* Parse the filter query parameter (absent: *f = NULL). 0, or -1 with a 400 in rs. */
+/* Parse the filter query parameter ($filter in 2022-10-01-preview; absent: *f = NULL). 0, or -1
+ * with a 400 in rs. */
 static int query_filter(const struct ops_req *r, struct filter **f, struct rest_resp *rs)
 {
-	char why[160];
+	struct filter_error fe;
 	const char *s = ops_query_get(r, "filter");
 	*f = NULL;
 	if (!s)
+		s = ops_query_get(r, "$filter");
+	if (!s)
 		return 0;
-	if (filter_parse(s, strlen(s), f, why, sizeof(why)) < 0) {
-		fail(rs, 400, "InvalidFilter", NULL, "%s", why);
+	if (filter_parse(s, strlen(s), f, &fe) < 0) {
+		bad_filter(rs, "filter", s, strlen(s), &fe);
 		return -1;
 	}
 	return 0;
@@ -111,13 +208,13 @@ static void do_send(struct hub *h, const struct ops_req *r, const struct rest_re
 	if (proto_dtype_from_content_type(rq->content_type, &dt) < 0) {
 		/* ops_validate_body already answered 415; kept as a guard */
 		filter_free(f);
-		fail(rs, 415, "UnsupportedMediaType", NULL, "Unsupported Content-Type");
+		fail(rs, 415, "UnsupportedMediaType", NULL, "%s", "Unsupported Content-Type");
 		return;
 	}
 	if (proto_msg_from_body(&m, dt, rq->body, rq->len, why, sizeof(why)) < 0) {
 		filter_free(f);
 		proto_msg_release(&m);
-		fail(rs, 400, "InvalidMessage", NULL, "%s", why);
+		fail(rs, 400, BAD_REQUEST, "Request", "%s", why);
 		return;
 	}
 	struct hub_sel sel = { .kind = kind, .id = id, .excluded = excluded, .filter = f };
@@ -150,9 +247,9 @@ static void do_groups(struct hub *h, const struct rest_req *rq, struct rest_resp
 {
 	json_error_t je;
 	struct filter *f = NULL;
+	struct filter_error fe;
 	char *groups[WPS_GROUPS_JSON_MAX];
 	size_t n = 0;
-	char why[160];
 
 	json_t *o = json_loadb(rq->body, rq->len, 0, &je);
 	json_t *ga = json_object_get(o, "groups");
@@ -160,7 +257,7 @@ static void do_groups(struct hub *h, const struct rest_req *rq, struct rest_resp
 	if (!json_is_array(ga) || json_array_size(ga) > WPS_GROUPS_JSON_MAX ||
 	    (fj && !json_is_string(fj) && !json_is_null(fj))) {
 		json_decref(o);
-		fail(rs, 400, "InvalidParameter", NULL,
+		fail(rs, 400, BAD_REQUEST, "Request", "%s",
 		     "The body must be {\"groups\":[...],\"filter\":\"...\"}");
 		return;
 	}
@@ -168,15 +265,14 @@ static void do_groups(struct hub *h, const struct rest_req *rq, struct rest_resp
 		const char *g = json_string_value(json_array_get(ga, i));
 		if (!g || !ops_valid_group(g)) {
 			json_decref(o);
-			fail(rs, 400, "InvalidParameter", NULL, "Invalid group name in groups[%zu]", i);
+			fail(rs, 400, BAD_REQUEST, "Request", "%s", BAD_GROUP);
 			return;
 		}
 		groups[n++] = (char *)(uintptr_t)g;
 	}
-	if (json_is_string(fj) &&
-	    filter_parse(json_string_value(fj), json_string_length(fj), &f, why, sizeof(why)) < 0) {
+	if (json_is_string(fj) && filter_parse(json_string_value(fj), json_string_length(fj), &f, &fe) < 0) {
+		bad_filter(rs, "Filter", json_string_value(fj), json_string_length(fj), &fe);
 		json_decref(o);
-		fail(rs, 400, "InvalidFilter", NULL, "%s", why);
 		return;
 	}
 	if (h) {
@@ -200,7 +296,7 @@ static int parse_ulong(const char *s, unsigned long long *out)
 	return (*end || errno) ? -1 : 0;
 }
 
-static void do_list(struct hub *h, const struct ops_req *r, struct rest_resp *rs)
+static void do_list(const struct emu *e, struct hub *h, const struct ops_req *r, struct rest_resp *rs)
 {
 	unsigned long long page = WPS_PAGESIZE_MAX, top = 0, after = 0;
 	const char *v;
@@ -208,18 +304,18 @@ static void do_list(struct hub *h, const struct ops_req *r, struct rest_resp *rs
 
 	if ((v = ops_query_get(r, "maxpagesize")) &&
 	    (parse_ulong(v, &page) < 0 || page < 1 || page > WPS_PAGESIZE_MAX)) {
-		fail(rs, 400, "InvalidParameter", NULL, "maxpagesize must be 1..%d", WPS_PAGESIZE_MAX);
+		fail(rs, 400, BAD_REQUEST, "maxpagesize", "maxpagesize must be 1..%d", WPS_PAGESIZE_MAX);
 		return;
 	}
 	if ((v = ops_query_get(r, "top"))) {
 		if (parse_ulong(v, &top) < 0 || top < 1) {
-			fail(rs, 400, "InvalidParameter", NULL, "top must be >= 1");
+			fail(rs, 400, BAD_REQUEST, "top", "%s", "top must be >= 1");
 			return;
 		}
 		has_top = 1;
 	}
 	if ((v = ops_query_get(r, "continuationToken")) && parse_ulong(v, &after) < 0) {
-		fail(rs, 400, "InvalidParameter", NULL, "Invalid continuationToken");
+		fail(rs, 400, BAD_REQUEST, "continuationToken", "%s", "Invalid continuationToken");
 		return;
 	}
 	unsigned long long limit = has_top && top < page ? top : page;
@@ -234,21 +330,27 @@ static void do_list(struct hub *h, const struct ops_req *r, struct rest_resp *rs
 			more = 1;
 			break;
 		}
-		json_t *it = json_pack("{s:s}", "connectionId", c->id);
-		if (it && c->user)
-			json_object_set_new(it, "userId", json_string(c->user));
+		json_t *it = json_pack("{s:s, s:s?}", "connectionId", c->id, "userId", c->user);
 		json_array_append_new(arr, it);
 		last = c->serial;
 		n++;
 	}
 	if (more && (!has_top || top > n)) {
+		/* as the service writes it: absolute, top (what is left of it) and maxpagesize when the
+		 * request had them, the token, the request's api-version last */
 		struct buf link;
+		const char *ver = ops_query_get(r, "api-version");
 		buf_init(&link, WPS_URL_MAX);
-		int brc = ops_build_path(r, &link);
-		brc |= buf_printf(&link, "?api-version=%s&maxpagesize=%llu", WPS_DEFAULT_API_VERSION, page);
+		int brc = buf_puts(&link, e->endpoint);
+		brc |= ops_build_path(r, &link);
+		brc |= buf_puts(&link, "?");
 		if (has_top)
-			brc |= buf_printf(&link, "&top=%llu", top - n);
-		brc |= buf_printf(&link, "&continuationToken=%llu", last);
+			brc |= buf_printf(&link, "top=%llu&", top - n);
+		if (ops_query_get(r, "maxpagesize"))
+			brc |= buf_printf(&link, "maxpagesize=%llu&", page);
+		brc |= buf_printf(&link, "continuationToken=%llu&api-version=", last);
+		brc |= pct_encode(&link, ver ? ver : WPS_DEFAULT_API_VERSION,
+		                  strlen(ver ? ver : WPS_DEFAULT_API_VERSION));
 		if (brc == 0 && o)
 			json_object_set_new(o, "nextLink", json_string(link.data));
 		buf_free(&link);
@@ -257,12 +359,12 @@ static void do_list(struct hub *h, const struct ops_req *r, struct rest_resp *rs
 	json_decref(o);
 }
 
-static struct hub_conn *need_conn(struct hub *h, const struct ops_req *r, struct rest_resp *rs, int status,
-                                  const char *xms)
+static struct hub_conn *need_conn(struct hub *h, const struct ops_req *r, struct rest_resp *rs,
+                                  const char *code)
 {
 	struct hub_conn *c = hub_conn_find(h, r->connection);
 	if (!c)
-		fail(rs, status, xms, xms, "Connection '%.64s' does not exist", r->connection);
+		not_found(rs, code, "Connection", r->connection);
 	return c;
 }
 
@@ -273,30 +375,28 @@ static void do_permission(struct hub *h, const struct ops_req *r, struct rest_re
 	struct hub_conn *c;
 
 	if (hub_perm_parse(r->permission, &kind) < 0) {
-		fail(rs, 400, "InvalidParameter", NULL, "Unknown permission");
-		return;
-	}
-	if (target && !ops_valid_group(target)) {
-		fail(rs, 400, "InvalidParameter", NULL, "Invalid targetName");
+		fail(rs, 400, BAD_REQUEST, "Request", "%s", "Unknown permission");
 		return;
 	}
 	switch (r->op->id) {
 	case OP_GRANT_PERMISSION:
-		if (!(c = need_conn(h, r, rs, 404, "Error.Connection.NotExisted")))
+		if (!(c = need_conn(h, r, rs, "Info.Connection.NotExisted")))
 			return;
 		if (hub_perm_grant(c, kind, target) < 0) {
-			fail(rs, 400, "InvalidParameter", NULL, "Too many permissions on this connection");
+			fail(rs, 400, BAD_REQUEST, "Request", "%s",
+			     "Too many permissions on this connection");
 			return;
 		}
 		ok(rs, 200);
 		return;
 	case OP_CHECK_PERMISSION:
-		if (!(c = need_conn(h, r, rs, 404, "Warning.Connection.NotExisted")))
+		if (!(c = need_conn(h, r, rs, "Info.Connection.NotExisted")))
 			return;
 		if (hub_perm_check(c, kind, target))
 			ok(rs, 200);
 		else
-			fail(rs, 404, "Info.Permission.NotGranted", NULL, "The permission is not granted");
+			fail(rs, 404, "Info.Permission.NotGranted", "Permission", "%s",
+			     "The permission is not granted");
 		return;
 	default:
 		if ((c = hub_conn_find(h, r->connection)))
@@ -320,15 +420,18 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 			fail_ops(rs, &oe);
 			return;
 		}
-		json_t *t = token_client_response(e->endpoint, r->hub, &tr, now, e->key, e->keylen);
+		char *t = token_service_sign(e->endpoint, r->hub, &tr, now, e->kid, e->key, e->keylen);
 		token_req_release(&tr);
-		json_t *o = t ? json_pack("{s:O}", "token", json_object_get(t, "token")) : NULL;
+		json_t *o = t ? json_pack("{s:s}", "token", t) : NULL;
 		if (o)
 			ok_json(rs, 200, o);
 		else
-			fail(rs, 500, "InternalServerError", NULL, "Could not sign the token");
+			fail(rs, 500, "InternalServerError", NULL, "%s", "Could not sign the token");
 		json_decref(o);
-		json_decref(t);
+		if (t) {
+			OPENSSL_cleanse(t, strlen(t));
+			free(t);
+		}
 		return;
 	}
 	case OP_SEND_TO_ALL: do_send(h, r, rq, rs, HUB_T_ALL, NULL); return;
@@ -345,8 +448,7 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 		if (hub_conn_find(h, r->connection))
 			ok(rs, 200);
 		else
-			fail(rs, 404, "Warning.Connection.NotExisted", NULL,
-			     "Connection '%.64s' does not exist", r->connection);
+			not_found(rs, "Warning.Connection.NotExisted", "Connection", r->connection);
 		return;
 	case OP_REMOVE_CONNECTION_FROM_ALL_GROUPS:
 		if ((c = hub_conn_find(h, r->connection)))
@@ -357,15 +459,14 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 		if (h && hub_group_exists(h, r->group))
 			ok(rs, 200);
 		else
-			fail(rs, 404, "Warning.Group.NotExisted", NULL, "Group '%.64s' does not exist",
-			     r->group);
+			not_found(rs, "Warning.Group.NotExisted", "Group", r->group);
 		return;
-	case OP_LIST_CONNECTIONS_IN_GROUP: do_list(h, r, rs); return;
+	case OP_LIST_CONNECTIONS_IN_GROUP: do_list(e, h, r, rs); return;
 	case OP_ADD_CONNECTION_TO_GROUP:
-		if (!(c = need_conn(h, r, rs, 404, "Error.Connection.NotExisted")))
+		if (!(c = need_conn(h, r, rs, "Error.Connection.NotExisted")))
 			return;
 		if (hub_conn_join(c, r->group) < 0)
-			fail(rs, 400, "InvalidParameter", NULL, "The connection is in too many groups");
+			fail(rs, 400, BAD_REQUEST, "Request", "%s", "The connection is in too many groups");
 		else
 			ok(rs, 200);
 		return;
@@ -381,8 +482,7 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 		if (h && hub_user_exists(h, r->user))
 			ok(rs, 200);
 		else
-			fail(rs, 404, "Warning.User.NotExisted", NULL, "User '%.64s' does not exist",
-			     r->user);
+			not_found(rs, "Warning.User.NotExisted", "User", r->user);
 		return;
 	case OP_REMOVE_USER_FROM_ALL_GROUPS:
 		if (h)
@@ -391,8 +491,7 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 		return;
 	case OP_ADD_USER_TO_GROUP:
 		if (!h || hub_user_add_group(h, r->user, r->group) < 0)
-			fail(rs, 404, "Error.User.NotExisted", NULL, "User '%.64s' has no connection",
-			     r->user);
+			not_found(rs, "Warning.User.NotExisted", "User", r->user);
 		else
 			ok(rs, 200);
 		return;
@@ -403,7 +502,40 @@ static void dispatch(struct emu *e, struct hub *h, const struct ops_req *r, cons
 		return;
 	case OP__COUNT: break;
 	}
-	fail(rs, 500, "InternalServerError", NULL, "Unhandled operation");
+	fail(rs, 500, "InternalServerError", NULL, "%s", "Unhandled operation");
+}
+
+/* The checks the service makes before an operation runs, worded as recorded
+ * (tests/vectors/service): a permission operation needs a valid group as targetName; clientType
+ * must be Default or MQTT (case-insensitive). 0, or -1 with the answer in rs. */
+static int service_checks(const struct ops_req *r, struct rest_resp *rs)
+{
+	const char *v;
+
+	switch (r->op->id) {
+	case OP_GRANT_PERMISSION:
+	case OP_CHECK_PERMISSION:
+	case OP_REVOKE_PERMISSION:
+		v = ops_query_get(r, "targetName");
+		if (v == NULL || !ops_valid_group(v)) {
+			svc_error(rs, 400, BAD_REQUEST, "Request", BAD_GROUP);
+			return -1;
+		}
+		return 0;
+	case OP_GENERATE_CLIENT_TOKEN:
+		v = ops_query_get(r, "clientType");
+		if (v != NULL && strcasecmp(v, "Default") != 0 && strcasecmp(v, "MQTT") != 0) {
+			struct buf m;
+			buf_init(&m, 0);
+			if (buf_printf(&m, "The value '%s' is not valid.", v) < 0)
+				buf_puts(&m, "The value is not valid.");
+			problem(rs, CT_JSON, "clientType", m.data != NULL ? m.data : "");
+			buf_free(&m);
+			return -1;
+		}
+		return 0;
+	default: return 0;
+	}
 }
 
 void rest_handle(struct emu *e, const struct rest_req *rq, struct rest_resp *rs, time_t now)
@@ -417,16 +549,17 @@ void rest_handle(struct emu *e, const struct rest_req *rq, struct rest_resp *rs,
 	memset(rs, 0, sizeof(*rs));
 	buf_init(&rs->body, 0);
 	rs->op_label = "-";
+	rs->api_versions = rest_supported_versions();
 	ops_req_init(&r);
 
 	if (!rq->raw_uri || strlen(rq->raw_uri) > WPS_URL_MAX) {
-		fail(rs, 414, "UriTooLong", NULL, "The request URL is too long");
+		fail(rs, 414, "UriTooLong", NULL, "%s", "The request URL is too long");
 		goto out;
 	}
 	q = strchr(rq->raw_uri, '?');
 	path = q ? strndup(rq->raw_uri, (size_t)(q - rq->raw_uri)) : strdup(rq->raw_uri);
 	if (!path) {
-		fail(rs, 500, "InternalServerError", NULL, "out of memory");
+		fail(rs, 500, "InternalServerError", NULL, "%s", "out of memory");
 		goto out;
 	}
 	if (ops_route(rq->method, path, &r, &oe) < 0) {
@@ -438,21 +571,33 @@ void rest_handle(struct emu *e, const struct rest_req *rq, struct rest_resp *rs,
 		fail_ops(rs, &oe);
 		goto out;
 	}
-	/* The health probe needs no token; everything else is checked as the service does. */
-	if (r.op->id != OP_GET_SERVICE_STATUS &&
-	    auth_rest(e, rq->authorization, rq->host, rq->raw_uri, now, why, sizeof(why)) < 0) {
+	if (r.op->id == OP_GET_SERVICE_STATUS) {
+		/* the probe needs no token and takes any api-version (a preview one was recorded); the
+		 * service lists no versions on it */
+		rs->api_versions = NULL;
+		if (ops_validate_query(&r, &oe) < 0)
+			fail_ops(rs, &oe);
+		else
+			ok(rs, 200);
+		goto out;
+	}
+	if (auth_rest(e, rq->authorization, rq->host, rq->raw_uri, now, why, sizeof(why)) < 0) {
 		fail(rs, 401, "Unauthorized", NULL, "%s", why);
 		goto out;
 	}
+	/* every version the service published is served, each with the newest rules (apiver.h) */
 	const char *ver = ops_query_get(&r, "api-version");
-	if (r.op->id != OP_GET_SERVICE_STATUS && !ver) {
-		fail(rs, 400, "InvalidParameter", NULL, "The api-version query parameter is required");
+	if (!ver) {
+		fail(rs, 400, BAD_REQUEST, "api-version", "%s",
+		     "The api-version query parameter is required");
 		goto out;
 	}
-	if (ver && !ops_api_version_known(ver)) {
-		fail(rs, 400, "UnsupportedApiVersion", NULL, "Unsupported api-version '%.32s'", ver);
+	if (!ops_api_version_known(ver)) {
+		fail(rs, 400, BAD_REQUEST, "api-version", "Unsupported api-version '%.32s'", ver);
 		goto out;
 	}
+	if (service_checks(&r, rs) < 0)
+		goto out;
 	if (ops_validate_query(&r, &oe) < 0 ||
 	    ops_validate_body(&r, rq->content_type, rq->body, rq->len, e->max_body, &oe) < 0) {
 		fail_ops(rs, &oe);

@@ -89,7 +89,7 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *ctype, const char *xms,
-                             const char *body, size_t len)
+                             const char *versions, const char *body, size_t len)
 {
 	struct MHD_Response *resp =
 	        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
@@ -99,6 +99,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *c
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	if (xms && *xms)
 		MHD_add_response_header(resp, "x-ms-error-code", xms);
+	if (versions)
+		MHD_add_response_header(resp, "api-supported-versions", versions);
 	enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -106,12 +108,11 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *c
 
 static enum MHD_Result reply_error(struct MHD_Connection *c, int status, const char *code, const char *msg)
 {
-	struct ops_err e;
 	struct buf b;
 	buf_init(&b, 0);
-	ops_fail(&e, status, code, "%s", msg);
-	ops_err_json(&e, &b);
-	enum MHD_Result ret = reply(c, status, "application/json", code, b.data ? b.data : "", b.len);
+	rest_error_json(&b, code, msg, NULL);
+	enum MHD_Result ret =
+	        reply(c, status, "application/json; charset=utf-8", code, NULL, b.data ? b.data : "", b.len);
 	buf_free(&b);
 	return ret;
 }
@@ -285,7 +286,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	char path[256];
 	snprintf(path, sizeof(path), "%.*s", (int)(pl < 255 ? pl : 255), r->uri);
 	log_kv(WLOG_INFO, "request", "method", method, "path", path, "op", rs.op_label, "status", st, NULL);
-	enum MHD_Result ret = reply(c, rs.status, rs.content_type, rs.error_code,
+	enum MHD_Result ret = reply(c, rs.status, rs.content_type, rs.error_code, rs.api_versions,
 	                            rs.body.data ? rs.body.data : "", rs.body.len);
 	rest_resp_release(&rs);
 	return ret;

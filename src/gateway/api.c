@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "apiver.h"
 #include "buf.h"
 #include "cfg.h"
 #include "cred.h"
@@ -857,6 +858,31 @@ static void on_deadline(void *arg)
 	api_resume(c);
 }
 
+/* ListConnectionsInGroup: the service writes nextLink as an absolute URL on its own host; one that
+ * starts with the upstream endpoint is cut to its path and query, so that the caller's next page
+ * comes through the gateway as well (and is signed by it). Edits body[0..*len) in place. */
+static void next_link_local(const char *endpoint, char *body, size_t *len)
+{
+	static const char key[] = "\"nextLink\":\"";
+	size_t kl = sizeof(key) - 1, el = endpoint != NULL ? strlen(endpoint) : 0;
+	char *p, *end = body + *len;
+
+	while (el > 0 && endpoint[el - 1] == '/')
+		el--;
+	if (el == 0)
+		return;
+	for (p = body; (size_t)(end - p) > kl + el; p++) {
+		if (memcmp(p, key, kl) != 0)
+			continue;
+		p += kl;
+		if (strncasecmp(p, endpoint, el) == 0 && p[el] == '/') {
+			memmove(p, p + el, (size_t)(end - p) - el);
+			*len -= el;
+		}
+		return;
+	}
+}
+
 static void reply_from_job(struct api_ctx *c, struct up_job *job)
 {
 	struct api *a = c->api;
@@ -872,6 +898,9 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 			break;
 		}
 		body = len > 0 ? buf_steal(&job->resp) : NULL;
+		if (body != NULL && job->status == 200 && c->req.op != NULL &&
+		    c->req.op->id == OP_LIST_CONNECTIONS_IN_GROUP)
+			next_link_local(a->cred->endpoint, body, &len);
 		reply_take(c, (int)job->status, job->resp_content_type, body, len);
 		if (job->resp_error_code != NULL)
 			api_reply_header(c, "x-ms-error-code", job->resp_error_code);
@@ -974,8 +1003,9 @@ int api_upstream_target(const struct api *a, const struct ops_req *r, char **pat
 
 	buf_init(&p, 0);
 	buf_init(&q, 0);
-	if (ops_build_path(r, &p) < 0 ||
-	    ops_build_query(r, v != NULL && ops_api_version_known(v) ? v : a->cfg->api_version, &q) < 0) {
+	/* the caller's version is the service's business: forwarded as given, the default only when
+	 * there is none (apiver_validate has checked it by that version's rules) */
+	if (ops_build_path(r, &p) < 0 || ops_build_query(r, v != NULL ? v : a->cfg->api_version, &q) < 0) {
 		buf_free(&p);
 		buf_free(&q);
 		return -1;
@@ -1095,7 +1125,7 @@ static void dispatch(struct api_ctx *c)
 	MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, add_arg, c);
 	if (c->phase == PH_REPLIED)
 		return;
-	if (ops_validate_query(&c->req, &e) < 0 ||
+	if (ops_validate_query(&c->req, &e) < 0 || apiver_validate(&c->req, a->cfg->api_version, &e) < 0 ||
 	    ops_validate_body(&c->req, api_ctx_header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
 	                      c->body.data ? c->body.data : "", c->body.len, (size_t)a->cfg->max_body_bytes,
 	                      &e) < 0) {

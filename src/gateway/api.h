@@ -111,7 +111,7 @@ const struct cfg *api_cfg(const struct api *a); /* borrowed: the running configu
 void api_ctx_set_data(struct api_ctx *c, void *p, void (*free_fn)(void *));
 void *api_ctx_data(const struct api_ctx *c);
 
-/* Canonical upstream path and query ("api-version" first: the request's when known, else the
+/* Canonical upstream path and query ("api-version" first: the request's as given, else the
  * configured one) of a routed operation r. New strings in *path, *query. 0 or -1 (no memory). */
 int api_upstream_target(const struct api *a, const struct ops_req *r, char **path, char **query);
 /* A client token signed locally for GenerateClientToken r: 0 and the JSON body (a new string) in

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "apiver.h"
 #include "batch.h"
 #include "buf.h"
 #include "cfg.h"
@@ -152,7 +153,8 @@ static void start_sub(struct brun *run, size_t i)
 	long wait_ms = 0;
 	int rc;
 
-	if (batch_req_route(br, (size_t)b->cfg->max_body_bytes, &s->req, &e) < 0) {
+	if (batch_req_route(br, (size_t)b->cfg->max_body_bytes, &s->req, &e) < 0 ||
+	    apiver_validate(&s->req, b->cfg->api_version, &e) < 0) {
 		batch_set_error(run->batch, i, &e);
 		return;
 	}
@@ -309,7 +311,8 @@ static int run_async(struct brun *run)
 
 		buf_init(&targets[i], OUTBOX_TARGET_MAX);
 		buf_init(&paths[i], 0);
-		if (batch_req_route(br, (size_t)run->b->cfg->max_body_bytes, &s->req, &e) < 0) {
+		if (batch_req_route(br, (size_t)run->b->cfg->max_body_bytes, &s->req, &e) < 0 ||
+		    apiver_validate(&s->req, run->b->cfg->api_version, &e) < 0) {
 			api_reply_error(c, 400, "InvalidBatch", "request %.64s: %s", br->id, e.message);
 			goto out;
 		}

@@ -81,9 +81,8 @@ static int check_api_version(void *field, void *obj, const config_setting_t *m, 
 {
 	(void)obj;
 	if (!ops_api_version_known(*(char **)field))
-		return cfgtab_fail(
-		        e, m,
-		        "unknown version (known: 2021-10-01 2022-11-01 2023-07-01 2024-01-01 2024-12-01)");
+		return cfgtab_fail(e, m,
+		                   "not a version the service has published (wpsgated(8), API VERSIONS)");
 	return 0;
 }
 

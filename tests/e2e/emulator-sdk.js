@@ -99,7 +99,10 @@ test('every SDK operation against the emulator', { timeout: 40000 }, async () =>
   assert.strictEqual(await svc.hasPermission(c3.connectionId, 'sendToGroup', { targetName: 'big' }), true);
   await svc.revokePermission(c3.connectionId, 'sendToGroup', { targetName: 'big' });
   assert.strictEqual(await svc.hasPermission(c3.connectionId, 'sendToGroup', { targetName: 'big' }), false);
-  await assert.rejects(svc.grantPermission('missing', 'sendToGroup'), (e) => e.statusCode === 404);
+  await assert.rejects(svc.grantPermission('missing', 'sendToGroup', { targetName: 'big' }),
+    (e) => e.statusCode === 404);
+  // targetName is required, as the service answers (tests/vectors/service/js.json)
+  await assert.rejects(svc.grantPermission(c3.connectionId, 'sendToGroup'), (e) => e.statusCode === 400);
 
   // closes (204)
   let status;
@@ -139,5 +142,5 @@ test('requests the service would refuse are refused', { timeout: 20000 }, async 
     body: 'x',
   });
   assert.strictEqual(r.status, 400);
-  assert.strictEqual((await r.json()).code, 'UnsupportedApiVersion');
+  assert.strictEqual((await r.json()).code, 'Error.BadRequest');
 });

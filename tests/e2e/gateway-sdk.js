@@ -91,7 +91,8 @@ async function scenario(svc, urlFor) {
   note('has other', await svc.hasPermission(c3.connectionId, 'sendToGroup', { targetName: 'g5' }));
   await status('revoke', svc.revokePermission(c3.connectionId, 'sendToGroup', { targetName: 'g4' }));
   note('has after revoke', await svc.hasPermission(c3.connectionId, 'sendToGroup', { targetName: 'g4' }));
-  await status('grant missing', svc.grantPermission('missing', 'joinLeaveGroup'));
+  await status('grant missing', svc.grantPermission('missing', 'joinLeaveGroup', { targetName: 'g4' }));
+  await status('grant no target', svc.grantPermission(c3.connectionId, 'joinLeaveGroup'));
   await status('ttl 301', svc.sendToAll('x', { contentType: 'text/plain', messageTtlSeconds: 301 }));
   await status('closeConnection c2', svc.closeConnection(c2.connectionId, { reason: 'r2' }));
   await h.waitFor(() => c2.disconnected.length === 1, 5000, 'c2 disconnected');
@@ -128,6 +129,7 @@ test('the SDK through the gateway agrees with the SDK straight to the emulator',
   assert.strictEqual(m.get('addUser nobody'), 404);
   assert.strictEqual(m.get('bad filter'), 400);
   assert.strictEqual(m.get('grant missing'), 404);
+  assert.strictEqual(m.get('grant no target'), 400); // targetName is required (tests/vectors/service)
   assert.strictEqual(m.get('ttl 301'), 400);
   assert.deepStrictEqual(m.get('members g2'), [['c1', 'u1'], ['c2', 'u1']]);
   assert.strictEqual(m.get('c2 reason'), 'r2');

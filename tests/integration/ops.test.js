@@ -200,9 +200,13 @@ const CASES = [
   { name: 'api-version missing and no query at all', success: 200,
     req: { via: 'unix', method: 'HEAD', path: '/api/health' },
     expect: { path: '/api/health', query: V } },
-  { name: 'api-version unknown: replaced by the configured default', success: 204,
+  { name: 'api-version never published: forwarded unchanged (the service answers for it)', success: 204,
     req: { via: 'unix', method: 'DELETE', path: `${H}/users/u1/groups?api-version=2099-01-01` },
-    expect: { path: `${H}/users/u1/groups`, query: V } },
+    expect: { path: `${H}/users/u1/groups`, query: 'api-version=2099-01-01' } },
+  { name: 'api-version preview: forwarded unchanged, checked by its own rules ($filter)', success: 202,
+    req: { via: 'tcp', method: 'POST', path: `${H}/:send?%24filter=userId%20eq%20%27a%27&api-version=2022-10-01-preview`,
+      headers: { 'content-type': 'text/plain' }, body: 'p' },
+    expect: { path: `${H}/:send`, query: "api-version=2022-10-01-preview&%24filter=userId%20eq%20%27a%27", body: 'p', contentType: 'text/plain' } },
   { name: 'api-version known non-default, given last: passed through first', success: 202,
     req: { via: 'tcp', method: 'POST', path: `${H}/groups/g1/:send?excluded=a&excluded=b&api-version=2023-07-01`,
       headers: { 'content-type': 'text/plain' }, body: 'old' },
@@ -211,6 +215,42 @@ const CASES = [
 
 for (const c of CASES) {
   test(c.name, async () => { await runCase(c); });
+}
+
+test('ListConnectionsInGroup: a nextLink on the service\'s host comes back relative, so the next page goes through the gateway', async () => {
+  up.reset();
+  const abs = `${up.endpoint}/api/hubs/chat/groups/g1/connections?maxpagesize=2&continuationToken=t1&api-version=2024-12-01`;
+  const other = 'https://elsewhere.example/api/hubs/chat/groups/g1/connections?continuationToken=t2';
+  for (const [link, want] of [[abs, abs.slice(up.endpoint.length)], [other, other]]) {
+    up.once({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ value: [{ connectionId: 'c1', userId: null }], nextLink: link }) });
+    const res = await gw.request({ via: 'unix', method: 'GET', path: `${H}/groups/g1/connections?maxpagesize=2&${V}` });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), JSON.stringify({ value: [{ connectionId: 'c1', userId: null }], nextLink: want }));
+  }
+});
+
+// Refused before anything leaves the host: by the rules of the version the caller named.
+const REFUSED = [
+  { name: 'an operation the version does not have', method: 'GET', path: `${H}/groups/g1/connections?api-version=2024-01-01`,
+    message: /api-version 2024-01-01 has no ListConnectionsInGroup \(the service added it in 2024-12-01\)/ },
+  { name: 'a parameter the version does not take', method: 'POST', path: `${H}/:send?messageTtlSeconds=5&api-version=2022-11-01`,
+    message: /SendToAll of api-version 2022-11-01 takes no query parameter messageTtlSeconds/ },
+  { name: 'a parameter of an older preview in a newer version', method: 'POST', path: `${H}/:send?%24filter=x&api-version=2099-01-01`,
+    message: /api-version 2024-12-01 takes no query parameter \$filter/ },
+  { name: 'not an api-version', method: 'POST', path: `${H}/:send?api-version=latest`, message: /api-version must be a date/ },
+];
+for (const c of REFUSED) {
+  test(`api-version: ${c.name} is 400 InvalidParameter, nothing forwarded`, async () => {
+    up.reset();
+    const res = await gw.request({ via: 'tcp', method: c.method, path: c.path, headers: { 'content-type': 'text/plain' },
+      body: c.method === 'POST' ? 'x' : undefined });
+    assert.equal(res.status, 400);
+    const body = JSON.parse(res.body.toString());
+    assert.equal(body.code, 'InvalidParameter');
+    assert.match(body.message, c.message);
+    assert.equal(up.requests.length, 0, 'nothing reached the upstream');
+  });
 }
 
 test('all 25 operations are covered by the cases above', () => {

@@ -152,8 +152,8 @@ START_TEST(targets_and_formats)
 	ck_assert_str_eq(f3.frames[1], "{\"type\":\"message\",\"from\":\"server\",\"dataType\":\"text\","
 	                               "\"data\":\"x1\",\"sequenceId\":2}");
 	struct filter *flt = NULL;
-	char err[100];
-	ck_assert_int_eq(filter_parse("userId ne 'alice'", 17, &flt, err, sizeof(err)), 0);
+	struct filter_error err;
+	ck_assert_int_eq(filter_parse("userId ne 'alice'", 17, &flt, &err), 0);
 	rest_send(HUB_T_ALL, NULL, HUB_DT_TEXT, "x2", flt, NULL, 0);
 	filter_free(flt);
 	ck_assert_int_eq(f1.nframes, 4);
@@ -162,9 +162,10 @@ START_TEST(targets_and_formats)
 
 	/* invalid bodies are refused before anything is sent */
 	struct hub_msg m;
-	ck_assert_int_eq(proto_msg_from_body(&m, HUB_DT_JSON, "{bad", 4, err, sizeof(err)), -1);
+	char why[100];
+	ck_assert_int_eq(proto_msg_from_body(&m, HUB_DT_JSON, "{bad", 4, why, sizeof(why)), -1);
 	proto_msg_release(&m);
-	ck_assert_int_eq(proto_msg_from_body(&m, HUB_DT_TEXT, "\xc3\x28", 2, err, sizeof(err)), -1);
+	ck_assert_int_eq(proto_msg_from_body(&m, HUB_DT_TEXT, "\xc3\x28", 2, why, sizeof(why)), -1);
 	proto_msg_release(&m);
 }
 END_TEST

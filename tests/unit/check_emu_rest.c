@@ -10,6 +10,7 @@
 #include "check_emu_fake.h"
 #include "emulator/emu.h"
 #include "emulator/rest.h"
+#include "b64.h"
 #include "jwt.h"
 #include "check_main.h"
 
@@ -29,6 +30,7 @@ static void setup(void)
 	e.keylen = strlen(KEY);
 	strcpy(e.hostport, "127.0.0.1:8080");
 	strcpy(e.endpoint, "http://127.0.0.1:8080");
+	strcpy(e.kid, "s-00000000-0000-4000-8000-000000000000");
 	e.max_body = 1024 * 1024;
 	e.state = hub_state_new(&fake_ops);
 	h = hub_get(e.state, "chat", 1);
@@ -92,12 +94,14 @@ START_TEST(auth_rules)
 	ck_assert_int_eq(
 	        call_as("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL, "127.0.0.1:8080", -5, KEY),
 	        401);
-	ck_assert_str_eq(body(), "{\"code\":\"Unauthorized\",\"message\":\"The token is expired\"}");
+	ck_assert_str_eq(body(),
+	                 "{\"code\":\"Unauthorized\",\"message\":\"The token is expired\",\"target\":null,"
+	                 "\"details\":null,\"inner\":null}");
 	ck_assert_int_eq(call_as("HEAD", "/api/hubs/chat/connections/A?" V, NULL, NULL, "127.0.0.1:8080", 300,
 	                         "otherkey"),
 	                 401);
-	ck_assert_str_eq(body(),
-	                 "{\"code\":\"Unauthorized\",\"message\":\"The token signature is invalid\"}");
+	ck_assert_str_eq(body(), "{\"code\":\"Unauthorized\",\"message\":\"The token signature is invalid\","
+	                         "\"target\":null,\"details\":null,\"inner\":null}");
 	/* aud must be the exact URL, query included */
 	char aud[200], authz[400];
 	snprintf(aud, sizeof(aud), "http://127.0.0.1:8080/api/hubs/chat/connections/A");
@@ -120,6 +124,15 @@ START_TEST(auth_rules)
 	rest_resp_release(&rs);
 	rest_handle(&e, &health, &rs, time(NULL));
 	ck_assert_int_eq(rs.status, 200);
+	ck_assert_ptr_null(rs.api_versions);
+	ck_assert_ptr_null(rs.content_type);
+	/* ... with any api-version, a preview one too (recorded in 2021) */
+	struct rest_req preview = {
+		"HEAD", "/api/health?api-version=2021-08-01-preview", NULL, NULL, NULL, "", 0
+	};
+	rest_resp_release(&rs);
+	rest_handle(&e, &preview, &rs, time(NULL));
+	ck_assert_int_eq(rs.status, 200);
 }
 END_TEST
 
@@ -127,6 +140,11 @@ START_TEST(versions_and_routes)
 {
 	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/connections/A?api-version=2099-01-01", NULL, NULL),
 	                 400);
+	ck_assert_str_eq(rs.error_code, "Error.BadRequest");
+	/* every published version is served, previews included */
+	ck_assert_int_eq(
+	        call("HEAD", "/api/hubs/chat/connections/A?api-version=2022-10-01-preview", NULL, NULL), 200);
+	ck_assert_str_eq(rs.api_versions, "2021-10-01, 2022-11-01, 2023-07-01, 2024-01-01, 2024-12-01");
 	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/connections/A", NULL, NULL), 400);
 	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/connections/A?api-version=2021-10-01", NULL, NULL),
 	                 200);
@@ -169,7 +187,27 @@ START_TEST(sends)
 	ck_assert_str_eq(fc.frames[2], "f");
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V "&filter=userId%20eq", "text/plain", "f"),
 	                 400);
-	ck_assert_str_eq(rs.error_code, "InvalidFilter");
+	ck_assert_str_eq(rs.error_code, "Error.BadRequest");
+	ck_assert_str_eq(rs.content_type, "application/problem+json; charset=utf-8");
+	ck_assert_ptr_null(rs.api_versions);
+	/* the recorded answer, byte for byte (tests/vectors/service/js.json) */
+	ck_assert_int_eq(
+	        call("POST", "/api/hubs/chat/:send?" V "&filter=invalid%20filter", "text/plain", "f"), 400);
+	ck_assert_str_eq(
+	        body(),
+	        "{\"code\":\"Error.BadRequest\",\"message\":\"Invalid syntax for 'invalid filter': "
+	        "Syntax error at position 14 in 'invalid filter'. (Parameter 'filter')\",\"target\":"
+	        "\"filter\",\"errors\":{\"filter\":[\"Invalid syntax for 'invalid filter': Syntax error "
+	        "at position 14 in 'invalid filter'. (Parameter 'filter')\"]},\"type\":null,\"title\":"
+	        "\"One or more validation errors occurred.\",\"status\":400,\"detail\":null,"
+	        "\"instance\":null,\"extensions\":{}}");
+	ck_assert_uint_eq(rs.body.len, 416);
+	/* $filter (2022-10-01-preview) filters too */
+	ck_assert_int_eq(
+	        call("POST",
+	             "/api/hubs/chat/:send?api-version=2022-10-01-preview&%24filter=userId%20eq%20%27zz%27",
+	             "text/plain", "none"),
+	        202);
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:send?" V, "application/json", "{nope"), 400);
 	ck_assert_int_eq(fa.nframes + fb.nframes + fc.nframes, 8);
 	/* a hub nobody connected to takes sends */
@@ -193,14 +231,16 @@ START_TEST(existence_and_groups)
 	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/groups/g2?" V, NULL, NULL), 200);
 	ck_assert_int_eq(call("PUT", "/api/hubs/chat/groups/g2/connections/Z?" V, NULL, NULL), 404);
 	ck_assert_str_eq(rs.error_code, "Error.Connection.NotExisted");
-	ck_assert_str_eq(
-	        body(),
-	        "{\"code\":\"Error.Connection.NotExisted\",\"message\":\"Connection 'Z' does not exist\"}");
+	ck_assert_str_eq(body(),
+	                 "{\"code\":\"Error.Connection.NotExisted\",\"message\":\"Connection `Z` is not "
+	                 "found.\",\"target\":\"Connection\",\"details\":null,\"inner\":null}");
+	ck_assert_str_eq(rs.content_type, "application/json; charset=utf-8");
 	ck_assert_int_eq(call("DELETE", "/api/hubs/chat/groups/g2/connections/C?" V, NULL, NULL), 204);
 	ck_assert_int_eq(call("HEAD", "/api/hubs/chat/groups/g2?" V, NULL, NULL), 404);
 
 	ck_assert_int_eq(call("PUT", "/api/hubs/chat/users/alice/groups/g3?" V, NULL, NULL), 200);
 	ck_assert_int_eq(call("PUT", "/api/hubs/chat/users/zed/groups/g3?" V, NULL, NULL), 404);
+	ck_assert_str_eq(rs.error_code, "Warning.User.NotExisted");
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/groups/g3/:send?" V, "text/plain", "to g3"), 202);
 	ck_assert_str_eq(fa.frames[0], "to g3");
 	ck_assert_int_eq(call("DELETE", "/api/hubs/chat/users/alice/groups/g3?" V, NULL, NULL), 204);
@@ -225,7 +265,9 @@ START_TEST(existence_and_groups)
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:addToGroups?" V, "application/json",
 	                      "{\"groups\":[\"x\"],\"filter\":\"userId eq\"}"),
 	                 400);
-	ck_assert_str_eq(rs.error_code, "InvalidFilter");
+	ck_assert_str_eq(rs.error_code, "Error.BadRequest");
+	ck_assert_ptr_nonnull(strstr(body(), "\"target\":\"Filter\",\"errors\":{\"Filter\":"));
+	ck_assert_ptr_nonnull(strstr(body(), "Syntax error at position 9 in 'userId eq'"));
 	ck_assert_int_eq(
 	        call("POST", "/api/hubs/chat/:addToGroups?" V, "application/json", "{\"groups\":\"x\"}"),
 	        400);
@@ -274,9 +316,28 @@ START_TEST(permissions)
 	                      "/api/hubs/chat/permissions/sendToGroup/connections/B?" V "&targetName=g9",
 	                      NULL, NULL),
 	                 404);
+	ck_assert_int_eq(call("PUT",
+	                      "/api/hubs/chat/permissions/joinLeaveGroup/connections/Z?" V "&targetName=g",
+	                      NULL, NULL),
+	                 404);
+	ck_assert_str_eq(rs.error_code, "Info.Connection.NotExisted");
+	ck_assert_int_eq(call("HEAD",
+	                      "/api/hubs/chat/permissions/joinLeaveGroup/connections/Z?" V "&targetName=g",
+	                      NULL, NULL),
+	                 404);
+	ck_assert_str_eq(rs.error_code, "Info.Connection.NotExisted");
+	/* targetName is required (as recorded for RevokePermission; the spec says so for all three) */
 	ck_assert_int_eq(
-	        call("PUT", "/api/hubs/chat/permissions/joinLeaveGroup/connections/Z?" V, NULL, NULL), 404);
-	ck_assert_str_eq(rs.error_code, "Error.Connection.NotExisted");
+	        call("DELETE", "/api/hubs/chat/permissions/joinLeaveGroup/connections/Z?" V, NULL, NULL),
+	        400);
+	ck_assert_str_eq(body(),
+	                 "{\"code\":\"Error.BadRequest\",\"message\":\"Invalid group name. Valid group name "
+	                 "should be in between 1 and 1024 characters long.\",\"target\":\"Request\","
+	                 "\"details\":null,\"inner\":null}");
+	ck_assert_int_eq(call("PUT",
+	                      "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=%20",
+	                      NULL, NULL),
+	                 400);
 	ck_assert_int_eq(call("PUT", "/api/hubs/chat/permissions/bogus/connections/B?" V, NULL, NULL), 400);
 	ck_assert_int_eq(call("DELETE",
 	                      "/api/hubs/chat/permissions/joinLeaveGroup/connections/B?" V "&targetName=g9",
@@ -302,37 +363,41 @@ START_TEST(list_and_token)
 	}
 	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/p/connections?" V "&maxpagesize=2", NULL, NULL),
 	                 200);
+	/* as recorded: userId null for an anonymous connection, an absolute nextLink with top,
+	 * maxpagesize (when asked), the token and the request's api-version last */
 	ck_assert_str_eq(body(),
-	                 "{\"value\":[{\"connectionId\":\"P0\",\"userId\":\"u0\"},{\"connectionId\":\"P1\"}],"
-	                 "\"nextLink\":\"/api/hubs/chat/groups/p/"
-	                 "connections?api-version=2024-12-01&maxpagesize=2&continuationToken=5\"}");
+	                 "{\"value\":[{\"connectionId\":\"P0\",\"userId\":\"u0\"},{\"connectionId\":\"P1\","
+	                 "\"userId\":null}],\"nextLink\":\"http://127.0.0.1:8080/api/hubs/chat/groups/p/"
+	                 "connections?maxpagesize=2&continuationToken=5&api-version=2024-12-01\"}");
 	ck_assert_int_eq(call("GET",
 	                      "/api/hubs/chat/groups/p/"
-	                      "connections?api-version=2024-12-01&maxpagesize=2&continuationToken=5",
+	                      "connections?maxpagesize=2&continuationToken=5&api-version=2024-12-01",
 	                      NULL, NULL),
 	                 200);
-	ck_assert_str_eq(body(), "{\"value\":[{\"connectionId\":\"P2\"},{\"connectionId\":\"P3\"}],"
-	                         "\"nextLink\":\"/api/hubs/chat/groups/p/"
-	                         "connections?api-version=2024-12-01&maxpagesize=2&continuationToken=7\"}");
+	ck_assert_str_eq(body(),
+	                 "{\"value\":[{\"connectionId\":\"P2\",\"userId\":null},{\"connectionId\":\"P3\","
+	                 "\"userId\":null}],\"nextLink\":\"http://127.0.0.1:8080/api/hubs/chat/groups/p/"
+	                 "connections?maxpagesize=2&continuationToken=7&api-version=2024-12-01\"}");
 	ck_assert_int_eq(call("GET",
 	                      "/api/hubs/chat/groups/p/"
-	                      "connections?api-version=2024-12-01&maxpagesize=2&continuationToken=7",
+	                      "connections?maxpagesize=2&continuationToken=7&api-version=2024-12-01",
 	                      NULL, NULL),
 	                 200);
-	ck_assert_str_eq(body(), "{\"value\":[{\"connectionId\":\"P4\"}]}");
+	ck_assert_str_eq(body(), "{\"value\":[{\"connectionId\":\"P4\",\"userId\":null}]}");
 	ck_assert_int_eq(
-	        call("GET", "/api/hubs/chat/groups/p/connections?" V "&top=3&maxpagesize=2", NULL, NULL),
+	        call("GET", "/api/hubs/chat/groups/p/connections?api-version=2023-07-01&top=3&maxpagesize=2",
+	             NULL, NULL),
 	        200);
 	ck_assert_str_eq(body(),
-	                 "{\"value\":[{\"connectionId\":\"P0\",\"userId\":\"u0\"},{\"connectionId\":\"P1\"}],"
-	                 "\"nextLink\":\"/api/hubs/chat/groups/p/"
-	                 "connections?api-version=2024-12-01&maxpagesize=2&top=1&continuationToken=5\"}");
+	                 "{\"value\":[{\"connectionId\":\"P0\",\"userId\":\"u0\"},{\"connectionId\":\"P1\","
+	                 "\"userId\":null}],\"nextLink\":\"http://127.0.0.1:8080/api/hubs/chat/groups/p/"
+	                 "connections?top=1&maxpagesize=2&continuationToken=5&api-version=2023-07-01\"}");
 	ck_assert_int_eq(call("GET",
 	                      "/api/hubs/chat/groups/p/"
-	                      "connections?api-version=2024-12-01&maxpagesize=2&top=1&continuationToken=5",
+	                      "connections?top=1&maxpagesize=2&continuationToken=5&api-version=2024-12-01",
 	                      NULL, NULL),
 	                 200);
-	ck_assert_str_eq(body(), "{\"value\":[{\"connectionId\":\"P2\"}]}");
+	ck_assert_str_eq(body(), "{\"value\":[{\"connectionId\":\"P2\",\"userId\":null}]}");
 	ck_assert_int_eq(call("GET", "/api/hubs/chat/groups/none/connections?" V, NULL, NULL), 200);
 	ck_assert_str_eq(body(), "{\"value\":[]}");
 	ck_assert_int_eq(
@@ -352,17 +417,51 @@ START_TEST(list_and_token)
 	json_t *o = json_loads(body(), 0, &je);
 	ck_assert_ptr_nonnull(o);
 	ck_assert_uint_eq(json_object_size(o), 1);
+	const char *tok = json_string_value(json_object_get(o, "token"));
 	json_t *claims = NULL;
-	ck_assert_int_eq(
-	        jwt_verify(json_string_value(json_object_get(o, "token")), KEY, strlen(KEY), &claims),
-	        JWT_OK);
+	ck_assert_int_eq(jwt_verify(tok, KEY, strlen(KEY), &claims), JWT_OK);
+	/* as the service issues them (tests/vectors/service/python-legacy.json): header alg, kid, typ,
+	 * cty; claims nbf, exp, iat, aud, then sub and role */
+	size_t hl;
+	unsigned char *hdr = b64url_decode(tok, strcspn(tok, "."), &hl);
+	ck_assert_ptr_nonnull(hdr);
+	ck_assert_str_eq((char *)hdr,
+	                 "{\"alg\":\"HS256\",\"kid\":\"s-00000000-0000-4000-8000-000000000000\",\"typ\":"
+	                 "\"JWT\",\"cty\":\"JWT\"}");
+	free(hdr);
+	const char *k;
+	json_t *v;
+	static const char *const order[] = { "nbf", "exp", "iat", "aud", "sub", "role" };
+	size_t i = 0;
+	json_object_foreach(claims, k, v)
+	{
+		ck_assert_uint_lt(i, sizeof(order) / sizeof(order[0]));
+		ck_assert_str_eq(k, order[i++]);
+	}
+	ck_assert_uint_eq(i, 6);
 	ck_assert_str_eq(json_string_value(json_object_get(claims, "aud")),
 	                 "http://127.0.0.1:8080/client/hubs/chat");
 	ck_assert_str_eq(json_string_value(json_object_get(claims, "sub")), "u1");
+	ck_assert_int_eq(json_integer_value(json_object_get(claims, "nbf")),
+	                 json_integer_value(json_object_get(claims, "iat")));
+	ck_assert_int_eq(json_integer_value(json_object_get(claims, "exp")) -
+	                         json_integer_value(json_object_get(claims, "iat")),
+	                 300);
 	json_decref(claims);
 	json_decref(o);
 	ck_assert_int_eq(call("POST", "/api/hubs/chat/:generateToken?" V "&minutesToExpire=0", NULL, NULL),
 	                 400);
+	/* clientType: Default or MQTT; anything else as recorded for socketio */
+	ck_assert_int_eq(call("POST", "/api/hubs/chat/:generateToken?" V "&clientType=mqtt", NULL, NULL),
+	                 200);
+	ck_assert_int_eq(call("POST", "/api/hubs/chat/:generateToken?" V "&clientType=socketio", NULL, NULL),
+	                 400);
+	ck_assert_str_eq(
+	        body(), "{\"code\":\"Error.BadRequest\",\"message\":\"The value 'socketio' is not valid.\","
+	                "\"target\":\"clientType\",\"errors\":{\"clientType\":[\"The value 'socketio' is not "
+	                "valid.\"]},\"type\":null,\"title\":\"One or more validation errors occurred.\","
+	                "\"status\":400,\"detail\":null,\"instance\":null,\"extensions\":{}}");
+	ck_assert_str_eq(rs.content_type, "application/json; charset=utf-8");
 }
 END_TEST
 

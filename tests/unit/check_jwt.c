@@ -449,6 +449,29 @@ START_TEST(test_hmac_key_lengths)
 }
 END_TEST
 
+START_TEST(test_sign_header)
+{
+	static const char hdr[] = "{\"alg\":\"HS256\",\"kid\":\"k1\",\"typ\":\"JWT\"}";
+	char *t = jwt_sign_header(hdr, strlen(hdr), "{\"a\":1}", 7, KEY, KEYLEN);
+	char *plain = jwt_sign("{\"a\":1}", 7, KEY, KEYLEN);
+	size_t n;
+	unsigned char *h;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(jwt_verify(t, KEY, KEYLEN, NULL), JWT_OK);
+	ck_assert_int_eq(jwt_verify(t, "other", 5, NULL), JWT_BAD_SIGNATURE);
+	h = b64url_decode(t, strcspn(t, "."), &n);
+	ck_assert_str_eq((char *)h, hdr);
+	free(h);
+	/* the same payload segment, another header, so another signature */
+	ck_assert_str_ne(t, plain);
+	ck_assert_int_eq(strncmp(strchr(t, '.'), strchr(plain, '.'), 12), 0);
+	ck_assert_str_ne(strrchr(t, '.'), strrchr(plain, '.'));
+	free(t);
+	free(plain);
+}
+END_TEST
+
 static Suite *jwt_suite(void)
 {
 	Suite *s = suite_create("jwt");
@@ -468,6 +491,7 @@ static Suite *jwt_suite(void)
 	tcase_add_test(tc, test_b64url_decode_edges);
 	tcase_add_test(tc, test_b64_standard);
 	tcase_add_test(tc, test_hmac_key_lengths);
+	tcase_add_test(tc, test_sign_header);
 	suite_add_tcase(s, tc);
 	return s;
 }

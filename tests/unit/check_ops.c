@@ -190,9 +190,11 @@ START_TEST(test_query_bits)
 {
 	ck_assert_uint_eq(ops_by_id(OP_GENERATE_CLIENT_TOKEN)->query,
 	                  OPQ_USER_ID | OPQ_ROLE | OPQ_MINUTES | OPQ_GROUP | OPQ_CLIENT_TYPE);
-	ck_assert_uint_eq(ops_by_id(OP_SEND_TO_ALL)->query, OPQ_EXCLUDED | OPQ_FILTER | OPQ_TTL);
-	ck_assert_uint_eq(ops_by_id(OP_SEND_TO_GROUP)->query, OPQ_EXCLUDED | OPQ_FILTER | OPQ_TTL);
-	ck_assert_uint_eq(ops_by_id(OP_SEND_TO_USER)->query, OPQ_FILTER | OPQ_TTL);
+	ck_assert_uint_eq(ops_by_id(OP_SEND_TO_ALL)->query,
+	                  OPQ_EXCLUDED | OPQ_FILTER | OPQ_DOLLAR_FILTER | OPQ_TTL);
+	ck_assert_uint_eq(ops_by_id(OP_SEND_TO_GROUP)->query,
+	                  OPQ_EXCLUDED | OPQ_FILTER | OPQ_DOLLAR_FILTER | OPQ_TTL);
+	ck_assert_uint_eq(ops_by_id(OP_SEND_TO_USER)->query, OPQ_FILTER | OPQ_DOLLAR_FILTER | OPQ_TTL);
 	ck_assert_uint_eq(ops_by_id(OP_SEND_TO_CONNECTION)->query, OPQ_TTL);
 	ck_assert_uint_eq(ops_by_id(OP_CLOSE_ALL_CONNECTIONS)->query, OPQ_EXCLUDED | OPQ_REASON);
 	ck_assert_uint_eq(ops_by_id(OP_CLOSE_GROUP_CONNECTIONS)->query, OPQ_EXCLUDED | OPQ_REASON);
@@ -696,6 +698,8 @@ START_TEST(test_api_versions)
 	ck_assert_int_eq(ops_api_version_known("2023-07-01"), 1);
 	ck_assert_int_eq(ops_api_version_known("2024-01-01"), 1);
 	ck_assert_int_eq(ops_api_version_known("2024-12-01"), 1);
+	ck_assert_int_eq(ops_api_version_known("2021-08-01-preview"), 1);
+	ck_assert_int_eq(ops_api_version_known("2020-10-01"), 1);
 	ck_assert_int_eq(ops_api_version_known("2024-12-02"), 0);
 	ck_assert_int_eq(ops_api_version_known(""), 0);
 	ck_assert_int_eq(ops_api_version_known(NULL), 0);

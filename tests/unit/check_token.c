@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64.h"
 #include "jwt.h"
 #include "ops.h"
 #include "token.h"
@@ -211,6 +212,35 @@ START_TEST(test_req_from_ops_bad)
 }
 END_TEST
 
+/* As the service's GenerateClientToken issues them (tests/vectors/service/python-legacy.json). */
+START_TEST(test_service_sign)
+{
+	static const char *const groups[] = { "g1" };
+	struct client_token_req r = { .user_id = NULL, .groups = groups, .ngroups = 1, .minutes = 60 };
+	char *tok = token_service_sign("https://x.webpubsub.azure.com", "hub", &r, 1668665415, "s-k", KEY,
+	                               KEYLEN);
+	json_t *claims = NULL;
+	size_t n;
+	unsigned char *part;
+	const char *dot;
+
+	ck_assert_ptr_nonnull(tok);
+	ck_assert_int_eq(jwt_verify(tok, KEY, KEYLEN, &claims), JWT_OK);
+	part = b64url_decode(tok, strcspn(tok, "."), &n);
+	ck_assert_str_eq((char *)part, "{\"alg\":\"HS256\",\"kid\":\"s-k\",\"typ\":\"JWT\",\"cty\":\"JWT\"}");
+	free(part);
+	dot = strchr(tok, '.') + 1;
+	part = b64url_decode(dot, strcspn(dot, "."), &n);
+	ck_assert_str_eq((char *)part,
+	                 "{\"nbf\":1668665415,\"exp\":1668669015,\"iat\":1668665415,\"aud\":"
+	                 "\"https://x.webpubsub.azure.com/client/hubs/hub\",\"webpubsub.group\":[\"g1\"]}");
+	free(part);
+	json_decref(claims);
+	free(tok);
+	ck_assert_ptr_null(token_service_sign("https://x", "hub", &r, 1, NULL, KEY, KEYLEN));
+}
+END_TEST
+
 static Suite *token_suite(void)
 {
 	Suite *s = suite_create("token");
@@ -224,6 +254,7 @@ static Suite *token_suite(void)
 	tcase_add_test(tc, test_req_from_ops_vector2);
 	tcase_add_test(tc, test_req_from_ops_options);
 	tcase_add_test(tc, test_req_from_ops_bad);
+	tcase_add_test(tc, test_service_sign);
 	suite_add_tcase(s, tc);
 	return s;
 }

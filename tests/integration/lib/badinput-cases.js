@@ -183,12 +183,16 @@ add('query: ttl 0 and 300', post(`${H}/groups/g/:send?messageTtlSeconds=0`), fwd
 add('query: filter with quotes and spaces', post(`${H}/:send?filter=userId%20eq%20%27a%27`),
   fwd(202, sendUp(`${H}/:send?${V}&filter=userId%20eq%20%27a%27`)));
 add('query of 7000 bytes in one value', post(`${H}/:send?reason=${'r'.repeat(7000)}`), gw(400, 'InvalidParameter'));
-// unknown api-versions are substituted by the configured one, known ones kept
-for (const v of ['2099-01-01', '2024-12-1', '2024-13-01', 'latest', 'abc%20def', '', '%27%3B%20DROP', '2024-12-01x', '2024-12-01%20']) {
-  add(`api-version ${JSON.stringify(v)} substituted`, post(`${H}/:send?api-version=${v}`), fwd(202, sendUp(`${H}/:send?${V}`)));
+// a caller's api-version is forwarded unchanged (a version never published too, checked by the newest
+// rules); one that is not a version at all is refused before anything leaves the host (wpsgated(8))
+add('api-version "2099-01-01" (never published) forwarded unchanged', post(`${H}/:send?api-version=2099-01-01`),
+  fwd(202, sendUp(`${H}/:send?api-version=2099-01-01`)));
+for (const v of ['2024-12-1', '2024-13-01', '2024-12-32', 'latest', 'abc%20def', '', '%27%3B%20DROP', '2024-12-01x', '2024-12-01%20', '2024-12-01-Preview']) {
+  add(`api-version ${JSON.stringify(v)} refused`, post(`${H}/:send?api-version=${v}`), gw(400, 'InvalidParameter'));
 }
-add('api-version without =', post(`${H}/:send?api-version`), fwd(202, sendUp(`${H}/:send?${V}`)));
-for (const v of ['2021-10-01', '2022-11-01', '2023-07-01', '2024-01-01', '2024-12-01']) {
+add('api-version without =', post(`${H}/:send?api-version`), gw(400, 'InvalidParameter'));
+add('no api-version: the configured one', post(`${H}/:send`), fwd(202, sendUp(`${H}/:send?${V}`)));
+for (const v of ['2021-10-01', '2022-11-01', '2023-07-01', '2024-01-01', '2024-12-01', '2021-08-01-preview', '2022-10-01-preview']) {
   add(`api-version ${v} kept`, post(`${H}/:send?api-version=${v}`), fwd(202, sendUp(`${H}/:send?api-version=${v}`)));
 }
 
@@ -444,7 +448,7 @@ add('$batch forwards exactly', batch(JSON.stringify({ requests: [
   { id: '1', method: 'POST', url: `${H}/users/a%2Fb/:send?api-version=2099-01-01`, headers: { 'Content-Type': 'text/plain' }, body: 'hi' },
   { id: '2', method: 'POST', url: `${H}/:addToGroups`, headers: { 'Content-Type': 'application/json' }, body: { groups: ['g'] }, dependsOn: ['1'] },
 ] })), { status: 200, by: 'batch', batch: { 1: 202, 2: 200 }, up: [
-  { method: 'POST', url: `${H}/users/a%2Fb/:send?${V}`, body: 'hi', ct: 'text/plain' },
+  { method: 'POST', url: `${H}/users/a%2Fb/:send?api-version=2099-01-01`, body: 'hi', ct: 'text/plain' },
   { method: 'POST', url: `${H}/:addToGroups?${V}`, body: '{"groups":["g"]}', ct: 'application/json' },
 ] });
 
