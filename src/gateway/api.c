@@ -858,8 +858,8 @@ static void on_deadline(void *arg)
 	api_resume(c);
 }
 
-/* ListConnectionsInGroup: the service writes nextLink as an absolute URL on its own host; one that
- * starts with the upstream endpoint is cut to its path and query, so that the caller's next page
+/* ListConnectionsInGroup: the service writes nextLink as an absolute URL on its own host (a reverse
+ * proxy may rewrite it to its own); one that starts with the endpoint or the proxy is cut to its path and query, so that the caller's next page
  * comes through the gateway as well (and is signed by it). Edits body[0..*len) in place. */
 static void next_link_local(const char *endpoint, char *body, size_t *len)
 {
@@ -899,8 +899,10 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 		}
 		body = len > 0 ? buf_steal(&job->resp) : NULL;
 		if (body != NULL && job->status == 200 && c->req.op != NULL &&
-		    c->req.op->id == OP_LIST_CONNECTIONS_IN_GROUP)
+		    c->req.op->id == OP_LIST_CONNECTIONS_IN_GROUP) {
 			next_link_local(a->cred->endpoint, body, &len);
+			next_link_local(a->cfg->reverse_proxy, body, &len);
+		}
 		reply_take(c, (int)job->status, job->resp_content_type, body, len);
 		if (job->resp_error_code != NULL)
 			api_reply_header(c, "x-ms-error-code", job->resp_error_code);

@@ -171,6 +171,11 @@ static const struct cfgtab_key upstream_keys[] = {
 	CFGTAB_STRING_KEY(S, endpoint, "endpoint", NULL, 2048, CFGTAB_SHOWN, check_endpoint,
 	                  "\"https://NAME.webpubsub.azure.com\"",
 	                  "the Web PubSub resource: https://, or http:// on a loopback host"),
+	CFGTAB_STRING_KEY(
+	        S, reverse_proxy, "reverse_proxy_endpoint", NULL, 2048, CFGTAB_SHOWN, check_endpoint,
+	        "\"https://NAME.azure-api.net\"",
+	        "send requests to this proxy (an API gateway such as Azure API Management) instead; "
+	        "tokens stay made for the endpoint"),
 	CFGTAB_STRING_KEY(S, access_key_file, "access_key_file", NULL, 4096, CFGTAB_SHOWN, NULL,
 	                  "\"access-key\"",
 	                  "the access key alone on one line, mode 0600 or 0400; a name without '/' is in "

@@ -40,7 +40,8 @@ struct cfg {
 	int allow_non_loopback;
 
 	/* upstream */
-	char *endpoint;        /* NULL when it comes from the connection string */
+	char *endpoint;      /* NULL when it comes from the connection string */
+	char *reverse_proxy; /* NULL: requests go to the endpoint; else to this URL, signed for the endpoint */
 	char *access_key_file; /* exactly one of these two, or upstream.entra */
 	char *connection_string_file;
 	char *api_version;

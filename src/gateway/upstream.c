@@ -606,7 +606,7 @@ static struct curl_slist *raw_header(struct curl_slist *l, const char *line, int
 static int attempt_start(struct up *up, struct up_job *job)
 {
 	const struct cfg *cfg = up->cfg;
-	struct buf url;
+	struct buf url, target;
 	char *auth = NULL;
 	CURL *easy = NULL;
 	struct curl_slist *h = NULL;
@@ -615,6 +615,7 @@ static int attempt_start(struct up *up, struct up_job *job)
 	int ok = 1;
 
 	buf_init(&url, 0);
+	buf_init(&target, 0);
 	if (now >= job->deadline_ms) {
 		job->result = UP_TIMEOUT;
 		goto bad;
@@ -622,8 +623,12 @@ static int attempt_start(struct up *up, struct up_job *job)
 	left = (long)(job->deadline_ms - now);
 	if (cfg->attempt_timeout_ms > 0 && left > cfg->attempt_timeout_ms)
 		left = cfg->attempt_timeout_ms;
+	/* The token's aud is the service's URL; through a reverse proxy only the request goes elsewhere. */
 	if (buf_puts(&url, up->cred->endpoint) < 0 || buf_puts(&url, job->path) < 0 ||
-	    buf_puts(&url, "?") < 0 || buf_puts(&url, job->query) < 0) {
+	    buf_puts(&url, "?") < 0 || buf_puts(&url, job->query) < 0 ||
+	    (cfg->reverse_proxy != NULL &&
+	     (buf_puts(&target, cfg->reverse_proxy) < 0 || buf_puts(&target, job->path) < 0 ||
+	      buf_puts(&target, "?") < 0 || buf_puts(&target, job->query) < 0))) {
 		snprintf(job->errmsg, sizeof job->errmsg, "out of memory");
 		goto bad;
 	}
@@ -663,7 +668,7 @@ static int attempt_start(struct up *up, struct up_job *job)
 		goto bad;
 	}
 	/* everything that may differ from the handle's previous attempt (see recycle) */
-	curl_easy_setopt(easy, CURLOPT_URL, url.data);
+	curl_easy_setopt(easy, CURLOPT_URL, cfg->reverse_proxy != NULL ? target.data : url.data);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, job);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, left > 0 ? left : 1L);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, h);
@@ -689,8 +694,8 @@ static int attempt_start(struct up *up, struct up_job *job)
 	}
 	if (log_enabled(WLOG_DEBUG)) {
 		log_kv(WLOG_DEBUG, "upstream request", "id", job->request_id, "method", job->method, "url",
-		       url.data, "authorization", "[redacted]", "content_type",
-		       job->content_type ? job->content_type : "-", NULL);
+		       cfg->reverse_proxy != NULL ? target.data : url.data, "authorization", "[redacted]",
+		       "content_type", job->content_type ? job->content_type : "-", NULL);
 	}
 	job->errmsg[0] = '\0';
 	if (curl_multi_add_handle(up->multi, easy) != CURLM_OK) {
@@ -703,12 +708,14 @@ static int attempt_start(struct up *up, struct up_job *job)
 	job->headers_ = h;
 	up->inflight++;
 	buf_free(&url);
+	buf_free(&target);
 	return 0;
 bad:
 	if (job->result != UP_TIMEOUT && job->result != UP_NO_CREDENTIAL)
 		job->result = UP_FAILED;
 	curl_slist_free_all(h);
 	buf_free(&url);
+	buf_free(&target);
 	return -1;
 }
 

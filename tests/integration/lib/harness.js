@@ -74,6 +74,7 @@ function configText(o) {
     `  ${cred}`,
     `  api_version = "${o.apiVersion || '2024-12-01'}";`,
     `  timeout_ms = ${o.timeoutMs || 30000};`,
+    ...(o.upstreamExtra ? [`  ${o.upstreamExtra}`] : []),
     '};',
     limitsText(o),
     `log = { level = "${o.level || 'info'}"; format = "logfmt"; };`,
@@ -213,6 +214,7 @@ async function startGateway(t, opts) {
   const cfgOpts = {
     sock, tcpPort, endpoint: opts.endpoint, keyFile, connFile, apiVersion: opts.apiVersion,
     timeoutMs: opts.timeoutMs, maxBody: opts.maxBody, limits: opts.limits, level: opts.level, extra: opts.extra,
+    upstreamExtra: opts.upstreamExtra,
   };
   // These tests are about one attempt per request. Once the gateway knows a `retry` section (issue 4),
   // turn retries and the breaker off so that programmed upstream failures are answered as they are.
