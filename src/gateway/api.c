@@ -912,6 +912,8 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 			api_reply_header(c, "retry-after-ms", job->resp_retry_after_ms);
 		if (job->resp_x_ms_retry_after_ms != NULL)
 			api_reply_header(c, "x-ms-retry-after-ms", job->resp_x_ms_retry_after_ms);
+		if (job->resp_api_versions != NULL)
+			api_reply_header(c, "api-supported-versions", job->resp_api_versions);
 		break;
 	}
 	case UP_TIMEOUT:

@@ -102,6 +102,8 @@ static void set_from_job(struct brun *run, struct bsub *s, struct up_job *job)
 			h[nh++] = (struct batch_kv){ "x-ms-error-code", job->resp_error_code };
 		if (job->resp_retry_after != NULL)
 			h[nh++] = (struct batch_kv){ "Retry-After", job->resp_retry_after };
+		if (job->resp_api_versions != NULL)
+			h[nh++] = (struct batch_kv){ "api-supported-versions", job->resp_api_versions };
 		if (batch_set_result(run->batch, s->i, (int)job->status, job->resp_content_type, h, nh,
 		                     job->resp.data, job->resp.len) < 0)
 			set_error(run, s->i, 500, "InternalError", "out of memory");

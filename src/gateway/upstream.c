@@ -138,8 +138,9 @@ static void forget_headers(struct up_job *job)
 	free(job->resp_retry_after);
 	free(job->resp_retry_after_ms);
 	free(job->resp_x_ms_retry_after_ms);
+	free(job->resp_api_versions);
 	job->resp_content_type = job->resp_error_code = job->resp_retry_after = NULL;
-	job->resp_retry_after_ms = job->resp_x_ms_retry_after_ms = NULL;
+	job->resp_retry_after_ms = job->resp_x_ms_retry_after_ms = job->resp_api_versions = NULL;
 }
 
 void up_job_header(struct up_job *job, const char *ptr, size_t len)
@@ -185,6 +186,8 @@ void up_job_header(struct up_job *job, const char *ptr, size_t len)
 		set_str(&job->resp_retry_after_ms, v, vl);
 	else if (nl == 19 && strncasecmp(ptr, "x-ms-retry-after-ms", nl) == 0)
 		set_str(&job->resp_x_ms_retry_after_ms, v, vl);
+	else if (nl == 22 && strncasecmp(ptr, "api-supported-versions", nl) == 0)
+		set_str(&job->resp_api_versions, v, vl);
 }
 
 static size_t header_cb(char *ptr, size_t size, size_t n, void *userdata)

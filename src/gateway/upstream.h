@@ -58,6 +58,7 @@ struct up_job {
 	struct buf resp;       /* the response body */
 	char *resp_content_type, *resp_error_code;
 	char *resp_retry_after, *resp_retry_after_ms, *resp_x_ms_retry_after_ms;
+	char *resp_api_versions; /* api-supported-versions */
 	char errmsg[UP_ERRMSG_MAX];
 
 	/* A cleanup that up_job_free calls first (the retry driver's per-job state); NULL: none. */
@@ -106,7 +107,7 @@ int up_job_inflight(const struct up_job *job);
 
 /* One line of a response head as libcurl hands it to the header callback (with its CR LF; not
  * NUL-terminated): a status line forgets the headers kept so far; Content-Type, x-ms-error-code,
- * Retry-After, retry-after-ms and x-ms-retry-after-ms (values of at most UP_HEADER_VALUE_MAX bytes, blanks and
+ * Retry-After, retry-after-ms, x-ms-retry-after-ms and api-supported-versions (values of at most UP_HEADER_VALUE_MAX bytes, blanks and
  * CR LF trimmed) are kept in the job's resp_* fields. Public for the fuzz target. */
 void up_job_header(struct up_job *job, const char *line, size_t len);
 

@@ -110,6 +110,8 @@ START_TEST(upstream_header_lines)
 	ck_assert_str_eq(j->resp_retry_after_ms, "1500");
 	hdr(j, "X-Ms-Retry-After-Ms: 250\n");
 	ck_assert_str_eq(j->resp_x_ms_retry_after_ms, "250");
+	hdr(j, "api-supported-versions: 2021-10-01, 2024-12-01\r\n");
+	ck_assert_str_eq(j->resp_api_versions, "2021-10-01, 2024-12-01");
 	hdr(j, "Content-Type: text/plain\r\n"); /* the last one wins */
 	ck_assert_str_eq(j->resp_content_type, "text/plain");
 	hdr(j, "Content-Type : text/html\r\n"); /* "Content-Type " is another name */
@@ -135,6 +137,7 @@ START_TEST(upstream_header_lines)
 	ck_assert_ptr_null(j->resp_retry_after);
 	ck_assert_ptr_null(j->resp_retry_after_ms);
 	ck_assert_ptr_null(j->resp_x_ms_retry_after_ms);
+	ck_assert_ptr_null(j->resp_api_versions);
 	up_job_free(j);
 }
 END_TEST
