@@ -1,5 +1,5 @@
 /* check_apiver.c: unit tests for the table of published api-versions and the per-version rules. */
-#include "config.h"
+#include <config.h>
 
 #include <check.h>
 #include <stdlib.h>
