@@ -250,12 +250,28 @@ static const struct cfgtab_key root_keys[] = {
 	                 "the TCP browser guard"),
 	CFGTAB_GROUP_KEY("ratelimit", offsetof(S, ratelimit), &ratelimit_cfg_section, CFGTAB_SHOWN,
 	                 "rate limits"),
+	CFGTAB_GROUP_KEY("events", offsetof(S, events), &events_cfg_section, 0,
+	                 "the service's calls to the event handler"),
 	CFGTAB_GROUP_KEY("limits", 0, &limits_section, CFGTAB_SHOWN, "limits"),
 	CFGTAB_GROUP_KEY("log", 0, &log_section, CFGTAB_SHOWN, "logging"),
 };
 
+/* The rules between sections. */
+static int check_root(void *obj, const config_setting_t *s, struct cfgtab_err *e)
+{
+	const struct cfg *c = obj;
+
+	if (c->events.nlisten > 0 && c->entra.kind != ENTRA_NONE)
+		return cfgtab_fail_member(
+		        e, s, "events",
+		        "needs the access key to verify ce-signature; with upstream.entra the "
+		        "service sends a managed-identity bearer token instead, which wpsgated does "
+		        "not verify (wpsgated(8), EVENTS)");
+	return 0;
+}
+
 const struct cfgtab_section cfg_root_section = CFGTAB_SECTION(
-        "", S, root_keys, NULL,
+        "", S, root_keys, check_root,
         "wpsgate.conf: configuration of wpsgated, the local gateway to the Azure Web PubSub REST API.\n"
         "libconfig syntax: `key = value;`, groups in { }, arrays in [ ], lists in ( ). Every key, its\n"
         "default and its range: wpsgate.conf(5). Check a file with `wpsgated -c FILE -t`. Unknown keys\n"

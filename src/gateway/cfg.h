@@ -7,6 +7,7 @@
 #include "cfgtab.h"
 #include "log.h"
 #include "entra.h"
+#include "events.h"
 #include "access.h"
 #include "batch.h"
 #include "guard.h"
@@ -75,6 +76,7 @@ struct cfg {
 	struct outbox_cfg outbox; /* outbox.path NULL: no outbox */
 	struct batch_cfg batch;
 	struct metrics_cfg metrics;
+	struct events_cfg events; /* nlisten 0: no events listener */
 	struct access_cfg access;
 	struct ratelimit_cfg ratelimit;
 	struct guard_cfg guard;

@@ -79,6 +79,12 @@ int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen
 		cs.access_key = NULL;
 		cs.endpoint = NULL;
 	}
+	if (cfg->events.nlisten > 0 && cfg->events.secondary_key_file != NULL &&
+	    (c->key2 = read_credential(cfg->events.secondary_key_file, &c->key2len, msg, sizeof msg)) ==
+	            NULL) {
+		snprintf(err, errlen, "events.secondary_key_file: %s", msg);
+		goto bad;
+	}
 	secret_free(raw);
 	*out = c;
 	return 0;
@@ -140,6 +146,7 @@ void cred_free(struct cred *c)
 		return;
 	cache_forget(c);
 	secret_free(c->key);
+	secret_free(c->key2);
 	free(c->endpoint);
 	free(c);
 }

@@ -11,6 +11,8 @@ struct cred {
 	char *key; /* the access key (wiped by cred_free) */
 	size_t keylen;
 	char *endpoint; /* the effective upstream endpoint, scheme://host[:port], no trailing slash */
+	char *key2;     /* events.secondary_key_file: the resource's other key, for ce-signature only */
+	size_t key2len;
 };
 
 /* Read the credential that cfg names. A name without '/' is looked up in $CREDENTIALS_DIRECTORY.

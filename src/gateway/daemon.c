@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "dispatch.h"
+#include "events.h"
 #include "sdnotify.h"
 #include "arrival.h"
 #include "outbox_api.h"
@@ -54,6 +55,7 @@ struct daemon {
 	struct admit *admit;
 	struct monitor *monitor;
 	struct arrival *arrival; /* request arrival deadlines (limits.request_timeout_s) */
+	struct events *events;   /* the events listener's state, or NULL */
 	struct listen_set ls;
 	struct httpd *httpd[LISTEN_MAX];
 	size_t nhttpd;
@@ -128,6 +130,8 @@ static void reload(struct daemon *d)
 	api_configure(d->api, cfg, cred);
 	if (d->mapi != NULL)
 		api_configure(d->mapi, cfg, cred);
+	if (d->events != NULL)
+		events_configure(d->events, cfg, cred);
 	dispatch_configure(d->dispatch, &cfg->retry);
 	arrival_set_timeout(d->arrival, (unsigned long)cfg->request_timeout_s * 1000);
 	if (d->outbox_api != NULL)
@@ -170,6 +174,52 @@ static void on_watchdog(void *arg)
 	loop_timer_start(d->watchdog, d->watchdog_ms);
 }
 
+/* The events listener's sockets, named "events:ADDRESS", after the API's. */
+static int open_events(struct daemon *d, char *err, size_t errlen)
+{
+	const struct events_cfg *ec = &d->cfg->events;
+	size_t i;
+
+	for (i = 0; i < ec->nlisten; i++) {
+		struct listen_sock *s;
+		const char *a = ec->listen[i];
+		int fd;
+
+		if (d->ls.n == LISTEN_MAX) {
+			snprintf(err, errlen, "events.listen: too many listeners");
+			return -1;
+		}
+		if (strncmp(a, "unix:", 5) == 0)
+			fd = listen_unix(a + 5, 0660, 0, 0, err, errlen);
+		else
+			fd = listen_tcp(a, ec->allow_non_loopback, err, errlen);
+		if (fd < 0)
+			return -1;
+		s = &d->ls.v[d->ls.n++];
+		memset(s, 0, sizeof *s);
+		s->fd = fd;
+		s->is_unix = strncmp(a, "unix:", 5) == 0;
+		if (s->is_unix && (s->unlink_path = strdup(a + 5)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		snprintf(s->name, sizeof s->name, "events:%s", a);
+		if (!s->is_unix) {
+			struct sockaddr_storage ss;
+			socklen_t sl;
+			char why[128];
+			int loopback = 1;
+			(void)listen_parse_tcp(a, 1, &ss, &sl, &loopback, why, sizeof why);
+			if (!loopback)
+				log_warn("events.listen %s is not a loopback address: put it behind TLS (the "
+				         "signature "
+				         "proves less than it seems, wpsgated(8), EVENTS)",
+				         a);
+		}
+	}
+	return 0;
+}
+
 static int start_listeners(struct daemon *d, char *err, size_t errlen)
 {
 	struct httpd_opts o;
@@ -206,11 +256,26 @@ static int start_listeners(struct daemon *d, char *err, size_t errlen)
 			         "the metrics",
 			         d->cfg->metrics.listen);
 	}
+	if (d->events != NULL && open_events(d, err, errlen) < 0)
+		return -1;
 	for (i = 0; i < d->ls.n; i++) {
 		char where[160];
 		int metrics_only = strncmp(d->ls.v[i].name, "metrics:", 8) == 0;
+		struct httpd_opts eo;
+		const struct httpd_opts *lo = &o;
+
 		o.handler_cls = o.completed_cls = metrics_only ? (void *)d->mapi : (void *)d->api;
-		if ((d->httpd[d->nhttpd] = httpd_start(d->loop, &d->ls.v[i], &o, err, errlen)) == NULL)
+		if (strncmp(d->ls.v[i].name, "events:", 7) == 0) {
+			memset(&eo, 0, sizeof eo);
+			eo.conn_limit = (unsigned)d->cfg->events.max_connections;
+			eo.idle_timeout_s = (unsigned)d->cfg->idle_timeout_s;
+			eo.mem_limit = o.mem_limit + EVENTS_HEADER_MAX;
+			eo.handler = events_handler;
+			eo.completed = events_completed;
+			eo.handler_cls = eo.completed_cls = d->events;
+			lo = &eo;
+		}
+		if ((d->httpd[d->nhttpd] = httpd_start(d->loop, &d->ls.v[i], lo, err, errlen)) == NULL)
 			return -1;
 		d->nhttpd++;
 		listen_describe(d->ls.v[i].fd, where, sizeof where);
@@ -231,10 +296,12 @@ static void drain(struct daemon *d)
 	api_set_draining(d->api, 1);
 	if (d->mapi != NULL)
 		api_set_draining(d->mapi, 1);
+	if (d->events != NULL)
+		events_set_draining(d->events, 1);
 	monitor_set_draining(d->monitor, 1);
 	if (d->outbox_api != NULL)
 		outbox_api_stop_delivery(d->outbox_api);
-	while ((api_inflight(d->api) > 0 ||
+	while ((api_inflight(d->api) > 0 || events_inflight(d->events) > 0 ||
 	        (d->outbox_api != NULL && outbox_api_inflight(d->outbox_api) > 0)) &&
 	       loop_now_ms() < until)
 		if (loop_once(d->loop, 100) < 0)
@@ -247,9 +314,12 @@ static void drain(struct daemon *d)
 		outbox_api_close(
 		        d->outbox_api); /* commits what is queued; rows in flight go back to the queue */
 	}
-	if (api_inflight(d->api) > 0) {
-		log_warn("shutdown: answering %u request(s) still in flight with 503", api_inflight(d->api));
+	if (api_inflight(d->api) > 0 || events_inflight(d->events) > 0) {
+		log_warn("shutdown: answering %u request(s) and %u event call(s) still in flight with 503",
+		         api_inflight(d->api), events_inflight(d->events));
 		api_abort_all(d->api, 503, "ShuttingDown", "the gateway is shutting down");
+		if (d->events != NULL)
+			events_abort_all(d->events);
 		until = loop_now_ms() + DAEMON_FLUSH_MS;
 		while (loop_now_ms() < until)
 			if (loop_once(d->loop, 50) < 0)
@@ -269,6 +339,7 @@ static void teardown(struct daemon *d)
 		httpd_free(d->httpd[i - 1]);
 	d->nhttpd = 0;
 	arrival_free(d->arrival);
+	events_free(d->events);
 	listen_close_all(&d->ls);
 	loop_timer_free(d->watchdog);
 	outbox_api_free(d->outbox_api);
@@ -365,7 +436,8 @@ int daemon_run(const char *config_path, int verbose)
 	    (d.up = up_new(d.loop, d.cfg, d.cred)) == NULL ||
 	    (d.dispatch = dispatch_new(d.loop, d.up, &d.cfg->retry, on_breaker, &d)) == NULL ||
 	    (d.api = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL ||
-	    (d.cfg->metrics.listen_set && (d.mapi = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL)) {
+	    (d.cfg->metrics.listen_set && (d.mapi = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL) ||
+	    (d.cfg->events.nlisten > 0 && (d.events = events_new(d.loop, d.up, d.cfg, d.cred)) == NULL)) {
 		log_err("start-up failed: out of memory");
 		goto out;
 	}

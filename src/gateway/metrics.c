@@ -51,7 +51,13 @@ static struct {
 	uint64_t reloads_ok, reloads_failed;
 	int last_reload_ok;
 	uint64_t cred_errors;
+	uint64_t events[METRICS_EVENT_KINDS][METRICS_EVENT_VERDICTS];
+	uint64_t ev_hist[NBOUNDS + 1];
+	uint64_t ev_hist_sum_us;
 } M;
+
+static const char *const *ev_kinds, *const *ev_verdicts; /* NULL: no events listener */
+static int ev_nkinds, ev_nverdicts;
 
 static char build_version[METRICS_LABEL_MAX * 2 + 1] = "unknown";
 static char build_api[METRICS_LABEL_MAX * 2 + 1] = "unknown";
@@ -235,6 +241,30 @@ void metrics_refused(enum metrics_refusal why)
 		ADD(M.refused[why], 1);
 }
 
+void metrics_events_enable(const char *const *kinds, int nkinds, const char *const *verdicts, int nverdicts)
+{
+	ev_kinds = kinds;
+	ev_verdicts = verdicts;
+	ev_nkinds = nkinds < METRICS_EVENT_KINDS ? nkinds : METRICS_EVENT_KINDS;
+	ev_nverdicts = nverdicts < METRICS_EVENT_VERDICTS ? nverdicts : METRICS_EVENT_VERDICTS;
+}
+
+void metrics_event(int kind, int verdict)
+{
+	if (kind >= 0 && kind < METRICS_EVENT_KINDS && verdict >= 0 && verdict < METRICS_EVENT_VERDICTS)
+		ADD(M.events[kind][verdict], 1);
+}
+
+void metrics_event_app(uint64_t usec)
+{
+	size_t b = 0;
+
+	while (b < NBOUNDS && usec > bounds_us[b])
+		b++;
+	ADD(M.ev_hist[b], 1);
+	ADD(M.ev_hist_sum_us, usec);
+}
+
 void metrics_set_outbox(uint64_t depth, uint64_t dead_letters)
 {
 	SET(M.outbox_depth, depth);
@@ -338,6 +368,45 @@ static int render_histogram(struct buf *out)
 			return -1;
 	}
 	return 0;
+}
+
+/* wpsgate_events_total (the series seen so far) and the application's latency, once enabled. */
+static int render_events(struct buf *out)
+{
+	static const char hn[] = "wpsgate_events_app_duration_seconds";
+	uint64_t cum = 0, counts[NBOUNDS + 1], sum;
+	int k, v;
+	size_t b;
+
+	if (ev_kinds == NULL)
+		return 0;
+	if (family(out, "wpsgate_events_total", "counter",
+	           "Calls of the service to the events listener, by event and verdict (forwarded, validated, "
+	           "or why refused).") < 0)
+		return -1;
+	for (k = 0; k < ev_nkinds; k++)
+		for (v = 0; v < ev_nverdicts; v++) {
+			uint64_t n = GET(M.events[k][v]);
+			if (n > 0 &&
+			    buf_printf(out, "wpsgate_events_total{event=\"%s\",verdict=\"%s\"} %llu\n",
+			               ev_kinds[k], ev_verdicts[v], (unsigned long long)n) < 0)
+				return -1;
+		}
+	if (family(out, hn, "histogram", "Time the application took to answer a forwarded call.") < 0)
+		return -1;
+	for (b = 0; b <= NBOUNDS; b++)
+		counts[b] = GET(M.ev_hist[b]);
+	for (b = 0; b < NBOUNDS; b++) {
+		cum += counts[b];
+		if (buf_printf(out, "%s_bucket{le=\"%s\"} %llu\n", hn, bounds_le[b],
+		               (unsigned long long)cum) < 0)
+			return -1;
+	}
+	cum += counts[NBOUNDS];
+	sum = GET(M.ev_hist_sum_us);
+	return buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %llu.%06llu\n%s_count %llu\n", hn,
+	                  (unsigned long long)cum, hn, (unsigned long long)(sum / 1000000),
+	                  (unsigned long long)(sum % 1000000), hn, (unsigned long long)cum);
 }
 
 /* A family with one label over a fixed set of values, every value written (zeros included). */
@@ -456,6 +525,8 @@ int metrics_render_at(struct buf *out, int64_t now_unix_ms, int with_process)
 	    render_one(out, "wpsgate_credential_errors_total", "counter",
 	               "Failures to load or obtain upstream credentials.",
 	               (unsigned long long)GET(M.cred_errors)) < 0)
+		return -1;
+	if (render_events(out) < 0)
 		return -1;
 	if (with_process && render_process(out) < 0)
 		return -1;

@@ -75,6 +75,17 @@ void metrics_bytes(enum metrics_side side, uint64_t received, uint64_t sent);
 /* A request refused by the access rules, the TCP guard, the rate or in-flight limits, or overload. */
 void metrics_refused(enum metrics_refusal why);
 
+/* The events listener (events.c): its kinds and verdicts name the series of wpsgate_events_total, which
+ * with wpsgate_events_app_duration_seconds is written only once this is called (labels borrowed:
+ * static arrays of at most METRICS_EVENT_KINDS and METRICS_EVENT_VERDICTS names). */
+#define METRICS_EVENT_KINDS    8
+#define METRICS_EVENT_VERDICTS 16
+void metrics_events_enable(const char *const *kinds, int nkinds, const char *const *verdicts, int nverdicts);
+/* One call of the service, answered: its kind and the verdict (indexes into those arrays). */
+void metrics_event(int kind, int verdict);
+/* The application answered one forwarded call after usec microseconds. */
+void metrics_event_app(uint64_t usec);
+
 /* Gauges set by their owners. */
 void metrics_set_outbox(uint64_t depth, uint64_t dead_letters);
 /* Wall-clock time (ms since the epoch) at which the oldest queued row was accepted; 0: queue empty.

@@ -40,6 +40,8 @@ struct up {
 	struct loop_timer *pump; /* dispatches queued jobs outside the caller's stack */
 	struct entra_curl *ec;   /* Entra ID token requests on this multi handle */
 	struct entra *entra;     /* NULL: access key */
+	up_foreign_fn foreign;   /* other transfers on this multi handle (the events listener's) */
+	void *foreign_arg;
 };
 
 static void check_done(struct up *up);
@@ -289,6 +291,8 @@ static void check_done(struct up *up)
 		rc = m->data.result;
 		if (entra_curl_done(up->ec, m->easy_handle, rc))
 			continue; /* a token request: entra has its answer */
+		if (up->foreign != NULL && up->foreign(up->foreign_arg, m->easy_handle, (int)rc))
+			continue; /* someone else's transfer, finished and removed by its owner */
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&job);
 		if (job == NULL)
 			continue;
@@ -508,6 +512,17 @@ void up_free(struct up *up)
 unsigned up_inflight(const struct up *up)
 {
 	return up->inflight + up->nqueued;
+}
+
+void *up_multi(struct up *up)
+{
+	return up->multi;
+}
+
+void up_set_foreign(struct up *up, up_foreign_fn fn, void *arg)
+{
+	up->foreign = fn;
+	up->foreign_arg = arg;
 }
 
 const char *up_endpoint(const struct up *up)

@@ -89,6 +89,15 @@ unsigned up_inflight(const struct up *up);
 /* Entra ID: 1 and *st filled when the upstream authenticates with upstream.entra, else 0. */
 struct entra_status;
 int up_entra_status(const struct up *up, struct entra_status *st);
+/* Other transfers on the same multi handle and event loop (the events listener's calls to the app),
+ * so that one pool of sockets, one timer and one loop drive every HTTP client of the daemon. The
+ * owner adds its easy handles to up_multi() (a CURLM *) itself; fn is called for every finished
+ * transfer that is not a job's or a token request's, and returns 1 when it was its own (it then
+ * removes and frees it), 0 otherwise. One owner; fn NULL removes it. Remove every such handle before
+ * up_free. */
+typedef int (*up_foreign_fn)(void *arg, void *easy, int curlcode);
+void *up_multi(struct up *up);
+void up_set_foreign(struct up *up, up_foreign_fn fn, void *arg);
 /* The effective endpoint (borrowed). */
 const char *up_endpoint(const struct up *up);
 

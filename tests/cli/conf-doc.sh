@@ -27,6 +27,7 @@ say_fail() { echo "FAIL: $*"; fail=1; }
 
 # Credential files the examples name (mode 0600 from the umask). Dummy values, never printed.
 printf 'conf-doc-test-key-0123456789abcdefghijklmnopqrstuvwxyz\n' > "$tmp/access-key"
+printf 'conf-doc-test-secondary-key-0123456789abcdefghijklmnop\n' > "$tmp/secondary-key"
 printf 'Endpoint=https://example.webpubsub.azure.com;AccessKey=conf-doc-test-key-0123456789;Version=1.0;\n' \
 	> "$tmp/connection-string"
 printf 'conf-doc-test-client-secret\n' > "$tmp/client-secret"
