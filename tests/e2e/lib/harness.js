@@ -172,8 +172,9 @@ function rawClient(url, protocols) {
   });
 }
 
-// Start wpsgated in front of upstream (the emulator); resolves { proc, sock, tcpPort, endpoint, stop(), stderr() }.
-async function startGateway(upstream) {
+// Start wpsgated in front of upstream (the emulator); extra: more configuration lines (a section such as
+// events); resolves { proc, sock, tcpPort, endpoint, stop(), stderr() }.
+async function startGateway(upstream, extra = []) {
   const dir = tmpdir('wpsgw-');
   const sock = path.join(dir, 'gw.sock');
   const tcpPort = await freePort();
@@ -189,6 +190,7 @@ async function startGateway(upstream) {
     '  api_version = "2024-12-01";',
     '  timeout_ms = 10000;',
     '};',
+    ...extra,
     '',
   ].join('\n'));
   const proc = spawn(GATEWAY, ['-c', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
