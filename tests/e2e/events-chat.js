@@ -23,7 +23,7 @@ const clients = [];
 function startApp(appSock, gwSock) {
   // A clean environment: nothing of the test's (or the gateway's) reaches the app.
   const env = { PATH: process.env.PATH, HOME: process.env.HOME || '/' };
-  const proc = spawn(process.execPath, [path.join(__dirname, 'lib', 'chat-app.js'), appSock, gwSock, HUB],
+  const proc = spawn(process.execPath, [path.join(h.SRCDIR, 'scripts', 'chat-app.js'), appSock, gwSock, HUB],
     { stdio: ['ignore', 'pipe', 'pipe'], env });
   h.children.add(proc);
   let buf = '';

@@ -1,8 +1,9 @@
-// chat-app.js: a chat application as a developer would write it with @azure/web-pubsub-express, run by
-// tests/e2e/events-chat.js behind wpsgated. It holds no access key and no connection string: it listens on
-// a Unix socket for the event calls wpsgated has verified and forwards, and it sends through wpsgated's
-// Unix socket with plain HTTP. Usage: node chat-app.js APP_SOCKET GATEWAY_SOCKET HUB
-// It prints one JSON line per thing it saw ({"seen": ...}) so the test can follow it.
+// chat-app.js: a chat application as a developer would write it with @azure/web-pubsub-express, run
+// behind wpsgated by scripts/chat-demo.sh and tests/e2e/events-chat.js. It holds no access key and no
+// connection string: it listens on a Unix socket for the event calls wpsgated has verified and forwards,
+// and it sends through wpsgated's Unix socket with plain HTTP.
+// Usage: node chat-app.js APP_SOCKET GATEWAY_SOCKET HUB
+// It prints one JSON line per thing it saw ({"seen": ...}) so that a test or a demo can follow it.
 'use strict';
 
 const http = require('node:http');
@@ -10,7 +11,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const [appSock, gwSock, hub] = process.argv.slice(2);
-const mod = (name) => require(require.resolve(name, { paths: [path.join(__dirname, '..', '..')] }));
+const mod = (name) => require(require.resolve(name, { paths: [path.join(__dirname, '..', 'tests')] }));
 const express = mod('express');
 const { WebPubSubEventHandler } = mod('@azure/web-pubsub-express');
 
