@@ -17,6 +17,11 @@ struct emu {
 	size_t max_send_queue;
 	size_t max_body;
 	size_t nws; /* WebSocket clients connected now */
+	/* --event-handler specs (borrowed from argv) and the limits of the calls */
+	const char *event_specs[64];
+	size_t nevent_specs;
+	long event_timeout_ms;
+	unsigned event_max_inflight;
 };
 
 #endif

@@ -44,6 +44,7 @@ static void conn_free(struct hub_conn *c)
 	perms_free(c->grants);
 	strv_free(c->groups, c->ngroups);
 	free(c->ackring);
+	free(c->ev_state);
 	free(c->id);
 	free(c->user);
 	free(c);
@@ -150,7 +151,7 @@ static int role_to_perm(const char *role, struct hub_perm **list)
 	return 0;
 }
 
-static void make_id(char *out, size_t outlen)
+void hub_make_id(char *out, size_t outlen)
 {
 	unsigned char raw[16];
 	if (RAND_bytes(raw, sizeof(raw)) != 1) {
@@ -176,7 +177,7 @@ struct hub_conn *hub_conn_add(struct hub *h, const struct hub_conn_spec *spec)
 	const char *id = spec->id;
 
 	if (!id) {
-		make_id(idbuf, sizeof(idbuf));
+		hub_make_id(idbuf, sizeof(idbuf));
 		if (!idbuf[0])
 			return NULL;
 		id = idbuf;
@@ -244,6 +245,9 @@ void hub_conn_remove(struct hub_conn *c)
 	if (!c)
 		return;
 	struct hub *h = c->hub;
+	if (h->state->on_gone)
+		h->state->on_gone(c, c->gone_why ? c->gone_why : "The connection was closed by the client.",
+		                  h->state->on_gone_arg);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -267,6 +271,7 @@ void hub_conn_close(struct hub_conn *c, const char *reason)
 	proto_disconnected(c, reason);
 	if (tops && c->transport)
 		tops->close(c->transport, 1000, reason);
+	c->gone_why = reason ? reason : "";
 	hub_conn_remove(c);
 }
 

@@ -58,6 +58,9 @@ struct hub_conn {
 	uint64_t *ackring; /* recently seen ackIds (EMU_ACKIDS_MAX, oldest dropped) */
 	size_t nacks, ackpos;
 	void *transport;
+	char *ev_state;       /* ce-connectionState the event handler set (owned), NULL: none */
+	uint64_t ev_seq;      /* ce-id of the next event call (connect was 0) */
+	const char *gone_why; /* why it goes, for the disconnected event (hub_conn_close) */
 };
 
 struct hub_user {
@@ -81,6 +84,11 @@ struct hub_state {
 	size_t nconns;
 	uint64_t serial;
 	const struct hub_transport_ops *tops;
+	/* Called as a connection goes (the client left, or the service closed it), before it is freed:
+	 * the disconnected event. NULL: nothing. */
+	void (*on_gone)(struct hub_conn *c, const char *reason, void *arg);
+	void *on_gone_arg;
+	struct evh *events; /* the event handlers (events.h), NULL: none */
 };
 
 /* New empty state. tops is borrowed and must outlive it. NULL on out of memory. */
@@ -102,6 +110,8 @@ struct hub_conn_spec {
 	size_t ngroups;
 	void *transport;
 };
+/* A new random connection id (22 base64url characters) into out. */
+void hub_make_id(char *out, size_t outlen);
 /* Add a connection (joins its token groups and the groups its user was added to). Returns the
  * connection (owned by the hub) or NULL (out of memory, or the id is taken). */
 struct hub_conn *hub_conn_add(struct hub *h, const struct hub_conn_spec *spec);

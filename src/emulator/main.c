@@ -15,11 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "emu.h"
 #include "emulimits.h"
+#include "events.h"
 #include "keyfile.h"
 #include "auth.h"
 #include "log.h"
@@ -34,6 +36,8 @@ static void usage(FILE *f)
 	        "                        [--max-connections N] [--max-frame-bytes N] [--max-send-queue-bytes "
 	        "N] [-v]\n"
 	        "                        [--entra-issuer-key-file FILE [--disable-local-auth]]\n"
+	        "                        [--event-handler 'HUB=URL[;user=PATTERN][;system=EVENTS]' ...]\n"
+	        "                        [--event-timeout-ms N] [--event-max-inflight N]\n"
 	        "A local Azure Web PubSub service (its REST API, every published api-version, and WebSocket "
 	        "clients) on loopback.\n"
 	        "PORT 0 picks a free port. See wpsgate-emulator(1).\n"
@@ -156,6 +160,9 @@ int main(int argc, char **argv)
 		{ "max-send-queue-bytes", required_argument, NULL, 'q' },
 		{ "entra-issuer-key-file", required_argument, NULL, 'E' },
 		{ "disable-local-auth", no_argument, NULL, 'L' },
+		{ "event-handler", required_argument, NULL, 'H' },
+		{ "event-timeout-ms", required_argument, NULL, 'T' },
+		{ "event-max-inflight", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -171,6 +178,8 @@ int main(int argc, char **argv)
 	e.max_connections = EMU_DEFAULT_MAX_CONNECTIONS;
 	e.max_frame = EMU_DEFAULT_MAX_FRAME;
 	e.max_send_queue = EMU_DEFAULT_MAX_SEND_QUEUE;
+	e.event_timeout_ms = EVH_DEFAULT_TIMEOUT_MS;
+	e.event_max_inflight = EVH_DEFAULT_INFLIGHT;
 	while ((opt = getopt_long(argc, argv, "l:k:c:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': listen_spec = optarg; break;
@@ -197,6 +206,38 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'H': {
+			struct evh_handler h;
+			if (evh_parse_spec(optarg, &h, err, sizeof err) < 0) {
+				fprintf(stderr, "wpsgate-emulator: %s\n", err);
+				return 2;
+			}
+			evh_handler_clear(&h);
+			if (e.nevent_specs == sizeof e.event_specs / sizeof e.event_specs[0]) {
+				fprintf(stderr, "wpsgate-emulator: too many --event-handler\n");
+				return 2;
+			}
+			e.event_specs[e.nevent_specs++] = optarg;
+			break;
+		}
+		case 'T': {
+			size_t v;
+			if (parse_size(optarg, &v) < 0 || v < 100 || v > 600000) {
+				fprintf(stderr, "wpsgate-emulator: --event-timeout-ms takes 100..600000\n");
+				return 2;
+			}
+			e.event_timeout_ms = (long)v;
+			break;
+		}
+		case 'I': {
+			size_t v;
+			if (parse_size(optarg, &v) < 0 || v > 100000) {
+				fprintf(stderr, "wpsgate-emulator: --event-max-inflight takes 1..100000\n");
+				return 2;
+			}
+			e.event_max_inflight = (unsigned)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -251,6 +292,8 @@ int main(int argc, char **argv)
 	e.state = hub_state_new(&ws_transport);
 	if (!e.state)
 		goto out;
+	if (e.nevent_specs > 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		goto out;
 	s = srv_new(&e, lfd);
 	if (!s)
 		goto out;
@@ -268,6 +311,8 @@ out:
 	srv_free(s);
 	hub_state_free(e.state);
 	auth_set_entra_issuer(NULL, 0);
+	if (e.nevent_specs > 0)
+		curl_global_cleanup();
 	if (e.key) {
 		OPENSSL_cleanse(e.key, e.keylen);
 		free(e.key);

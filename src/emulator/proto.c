@@ -14,6 +14,7 @@
 #include "ops.h"
 #include "pct.h"
 #include "proto.h"
+#include "events.h"
 
 int proto_choose(const char *header, enum hub_proto *out, const char **name)
 {
@@ -191,9 +192,10 @@ void proto_deliver(struct hub_conn *c, const struct hub_msg *m)
 	json_decref(o);
 }
 
-static void ack(struct hub_conn *c, json_int_t ack_id, const char *error, const char *message)
+void proto_ack(struct hub_conn *c, long long ack_id, const char *error, const char *message)
 {
-	json_t *o = json_pack("{s:s, s:I, s:b}", "type", "ack", "ackId", ack_id, "success", error == NULL);
+	json_t *o = json_pack("{s:s, s:I, s:b}", "type", "ack", "ackId", (json_int_t)ack_id, "success",
+	                      error == NULL);
 	if (!o)
 		return;
 	if (error)
@@ -247,20 +249,20 @@ static void on_group_op(struct hub_conn *c, const char *type, json_t *o, int has
 
 	if (!group || !ops_valid_group(group)) {
 		if (has_ack)
-			ack(c, ack_id, "InvalidMessage", "The group name is missing or invalid.");
+			proto_ack(c, ack_id, "InvalidMessage", "The group name is missing or invalid.");
 		return;
 	}
 	if (!hub_perm_check(c, kind, group)) {
 		if (has_ack)
-			ack(c, ack_id, "Forbidden",
-			    send ? "No permission to send to the group."
-			         : "No permission to join or leave the group.");
+			proto_ack(c, ack_id, "Forbidden",
+			          send ? "No permission to send to the group."
+			               : "No permission to join or leave the group.");
 		return;
 	}
 	if (strcmp(type, "joinGroup") == 0) {
 		if (hub_conn_join(c, group) < 0) {
 			if (has_ack)
-				ack(c, ack_id, "InternalServerError", "Too many groups.");
+				proto_ack(c, ack_id, "InternalServerError", "Too many groups.");
 			return;
 		}
 	} else if (strcmp(type, "leaveGroup") == 0) {
@@ -271,8 +273,8 @@ static void on_group_op(struct hub_conn *c, const char *type, json_t *o, int has
 		                    json_object_get(o, "data")) < 0) {
 			proto_msg_release(&m);
 			if (has_ack)
-				ack(c, ack_id, "InvalidMessage",
-				    "dataType and data do not form a valid message.");
+				proto_ack(c, ack_id, "InvalidMessage",
+				          "dataType and data do not form a valid message.");
 			return;
 		}
 		m.group = group;
@@ -285,15 +287,47 @@ static void on_group_op(struct hub_conn *c, const char *type, json_t *o, int has
 		proto_msg_release(&m);
 	}
 	if (has_ack)
-		ack(c, ack_id, NULL, NULL);
+		proto_ack(c, ack_id, NULL, NULL);
+}
+
+/* {"type":"event","event","dataType","data"}: to the hub's event handler, which answers the client;
+ * without a handler for it the event is acknowledged and dropped. */
+static void on_event(struct hub_conn *c, json_t *o, int has_ack, json_int_t ack_id)
+{
+	const char *name = json_string_value(json_object_get(o, "event"));
+	const char *dt = json_string_value(json_object_get(o, "dataType"));
+	struct hub_msg m;
+
+	if (!name || !*name) {
+		if (has_ack)
+			proto_ack(c, ack_id, "InvalidMessage", "The event name is missing.");
+		return;
+	}
+	if (msg_from_client(&m, dt ? dt : "json", json_object_get(o, "data")) < 0) {
+		proto_msg_release(&m);
+		if (has_ack)
+			proto_ack(c, ack_id, "InvalidMessage",
+			          "dataType and data do not form a valid message.");
+		return;
+	}
+	if (!evh_user_event(c->hub->state->events, c, name, m.dtype, m.raw, m.rawlen, has_ack, ack_id) &&
+	    has_ack)
+		proto_ack(c, ack_id, NULL, NULL);
+	proto_msg_release(&m);
 }
 
 void proto_on_message(struct hub_conn *c, int binary, const char *data, size_t len)
 {
 	json_error_t je;
 
-	if (c->proto == HUB_PROTO_SIMPLE || binary)
-		return; /* no event handler upstream: what a simple client sends goes nowhere */
+	if (c->proto == HUB_PROTO_SIMPLE) {
+		/* every frame is the user event "message"; with no handler it goes nowhere */
+		(void)evh_user_event(c->hub->state->events, c, "message",
+		                     binary ? HUB_DT_BINARY : HUB_DT_TEXT, data, len, 0, 0);
+		return;
+	}
+	if (binary)
+		return;
 	json_t *o = json_loadb(data, len, 0, &je);
 	if (!json_is_object(o)) {
 		log_debug("client %s sent a message that is not a JSON object", c->id);
@@ -317,11 +351,9 @@ void proto_on_message(struct hub_conn *c, int binary, const char *data, size_t l
 	} else if (strcmp(type, "joinGroup") == 0 || strcmp(type, "leaveGroup") == 0 ||
 	           strcmp(type, "sendToGroup") == 0 || strcmp(type, "event") == 0) {
 		if (has_ack && hub_conn_ack_seen(c, (uint64_t)ack_id)) {
-			ack(c, ack_id, "Duplicate", "The ackId has been used before.");
+			proto_ack(c, ack_id, "Duplicate", "The ackId has been used before.");
 		} else if (strcmp(type, "event") == 0) {
-			/* There is no upstream event handler in the emulator: acknowledge and drop. */
-			if (has_ack)
-				ack(c, ack_id, NULL, NULL);
+			on_event(c, o, has_ack, ack_id);
 		} else {
 			on_group_op(c, type, o, has_ack, ack_id);
 		}

@@ -28,6 +28,9 @@ void proto_connected(struct hub_conn *c);
 void proto_deliver(struct hub_conn *c, const struct hub_msg *m);
 void proto_disconnected(struct hub_conn *c, const char *reason);
 
+/* An ack for a client's ackId: success when error is NULL, else {"name": error, "message"}. */
+void proto_ack(struct hub_conn *c, long long ack_id, const char *error, const char *message);
+
 /* Incoming: one complete WebSocket message from the client (binary when it was a binary frame). */
 void proto_on_message(struct hub_conn *c, int binary, const char *data, size_t len);
 

@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "emulimits.h"
+#include "events.h"
 #include "log.h"
 #include "ops.h"
 #include "pct.h"
@@ -38,6 +39,7 @@ struct srv {
 	int epfd, sigfd, lfd;
 	struct MHD_Daemon *d;
 	struct ws_set ws;
+	struct evh *ev; /* event handlers, NULL: none */
 };
 
 /* Per request, created by the URI log callback, freed when the request completes. */
@@ -52,6 +54,16 @@ struct req {
 	char *hub;
 	enum hub_proto proto;
 	struct auth_client client;
+	/* a connect event in flight: the upgrade waits for the handler's answer */
+	struct srv *srv;
+	struct MHD_Connection *conn;
+	int waiting; /* 1: the call is out, 2: answered */
+	char conn_id[40];
+	char accept[40];
+	const char *pname;
+	long cstatus;
+	char *cbody, *cstate, *cerror;
+	size_t clen;
 };
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -73,6 +85,9 @@ static void req_free(struct req *r)
 	buf_free(&r->body);
 	free(r->hub);
 	auth_client_release(&r->client);
+	free(r->cbody);
+	free(r->cstate);
+	free(r->cerror);
 	free(r);
 }
 
@@ -146,6 +161,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 		return;
 	struct hub *h = hub_get(s->e->state, r->hub, 1);
 	struct hub_conn_spec spec = {
+		.id = r->conn_id[0] ? r->conn_id : NULL,
 		.user = r->client.user,
 		.proto = r->proto,
 		.roles = (const char *const *)r->client.roles,
@@ -161,11 +177,218 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 		return;
 	}
 	ws_attach(w, hc);
+	hc->ev_seq = 1; /* 0 was the connect event's */
+	hc->ev_state = r->cstate;
+	r->cstate = NULL;
 	log_info("client %s connected to hub %s (user %s, %s)", hc->id, h->name, hc->user ? hc->user : "-",
 	         hc->proto == HUB_PROTO_SIMPLE ? "simple"
 	         : hc->proto == HUB_PROTO_JSON ? PROTO_JSON_V1
 	                                       : PROTO_JSON_RELIABLE_V1);
 	proto_connected(hc);
+	evh_connected(s->ev, hc);
+}
+
+/* The 101 that completes the upgrade. */
+static enum MHD_Result upgrade_reply(struct srv *s, struct MHD_Connection *c, const char *accept,
+                                     const char *pname)
+{
+	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, s);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
+	if (pname)
+		MHD_add_response_header(resp, "Sec-WebSocket-Protocol", pname);
+	ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result add_pair(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	json_t *o = cls, *a;
+
+	(void)kind;
+	if (!key || !value || strcasecmp(key, "access_token") == 0 || strcasecmp(key, "Authorization") == 0)
+		return MHD_YES;
+	if (!json_is_array(a = json_object_get(o, key))) {
+		a = json_array();
+		json_object_set_new(o, key, a);
+	}
+	json_array_append_new(a, json_string(value));
+	return MHD_YES;
+}
+
+static json_t *strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* The connect event's body: claims, query, headers, subprotocols, client certificates. */
+static char *connect_body(struct MHD_Connection *c, const struct req *r)
+{
+	json_t *o = json_object(), *claims = json_object(), *query = json_object(), *headers = json_object();
+	json_t *protos = json_array();
+	const char *sp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
+	char *s;
+
+	if (r->client.user)
+		json_object_set_new(claims, "sub", strv_json((char *const *)&r->client.user, 1));
+	if (r->client.nroles)
+		json_object_set_new(claims, "role", strv_json(r->client.roles, r->client.nroles));
+	if (r->client.ngroups)
+		json_object_set_new(claims, "webpubsub.group",
+		                    strv_json(r->client.groups, r->client.ngroups));
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_pair, query);
+	MHD_get_connection_values(c, MHD_HEADER_KIND, add_pair, headers);
+	while (sp && *sp) {
+		while (*sp == ' ' || *sp == ',')
+			sp++;
+		size_t n = strcspn(sp, ", ");
+		if (n)
+			json_array_append_new(protos, json_stringn(sp, n));
+		sp += n;
+	}
+	json_object_set_new(o, "claims", claims);
+	json_object_set_new(o, "query", query);
+	json_object_set_new(o, "headers", headers);
+	json_object_set_new(o, "subprotocols", protos);
+	json_object_set_new(o, "clientCertificates", json_array());
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+static void connect_done(void *arg, const struct evh_result *res)
+{
+	struct req *r = arg;
+
+	r->cstatus = res->status;
+	if (res->len && (r->cbody = malloc(res->len + 1)) != NULL) {
+		memcpy(r->cbody, res->body, res->len);
+		r->cbody[res->len] = '\0';
+		r->clen = res->len;
+	}
+	if (res->state_set && res->state && res->state[0])
+		r->cstate = strdup(res->state);
+	if (res->error)
+		r->cerror = strdup(res->error);
+	r->waiting = 2;
+	MHD_resume_connection(r->conn);
+	r->srv->ws.mhd_dirty = 1;
+}
+
+static enum MHD_Result start_connect(struct srv *s, struct MHD_Connection *c, struct req *r,
+                                     const char *accept, const char *pname)
+{
+	char *body = connect_body(c, r);
+	struct evh_req rq = {
+		.kind = EVH_CONNECT,
+		.hub = r->hub,
+		.connection = r->conn_id,
+		.user = r->client.user,
+		.content_type = "application/json; charset=utf-8",
+		.body = body,
+		.len = body ? strlen(body) : 0,
+	};
+
+	hub_make_id(r->conn_id, sizeof r->conn_id);
+	snprintf(r->accept, sizeof r->accept, "%s", accept);
+	r->pname = pname;
+	r->srv = s;
+	r->conn = c;
+	if (!body || !r->conn_id[0] || evh_call(s->ev, &rq, connect_done, r) < 0) {
+		free(body);
+		return reply_error(c, 503, "ServiceUnavailable", "Too many event handler calls in flight");
+	}
+	free(body);
+	r->waiting = 1;
+	MHD_suspend_connection(c);
+	return MHD_YES;
+}
+
+/* Append the strings of a JSON array to *v (bounded). */
+static int strv_append(char ***v, size_t *n, json_t *a, size_t max)
+{
+	for (size_t i = 0; json_is_array(a) && i < json_array_size(a); i++) {
+		const char *x = json_string_value(json_array_get(a, i));
+		char **nv;
+		if (!x || *n >= max)
+			return -1;
+		if (!(nv = realloc(*v, (*n + 1) * sizeof(*nv))) || !(nv[*n] = strdup(x))) {
+			if (nv)
+				*v = nv;
+			return -1;
+		}
+		*v = nv;
+		(*n)++;
+	}
+	return 0;
+}
+
+/* The handler answered the connect event: accept as it says, or refuse with its status. */
+static enum MHD_Result finish_connect(struct srv *s, struct MHD_Connection *c, struct req *r)
+{
+	json_t *j = NULL, *v;
+
+	r->waiting = 0;
+	if (r->cstatus >= 400 && r->cstatus < 500) {
+		log_info("client refused on hub %s by the event handler: %ld", r->hub, r->cstatus);
+		return reply_error(c, (int)r->cstatus,
+		                   r->cstatus == 401   ? "Unauthorized"
+		                   : r->cstatus == 403 ? "Forbidden"
+		                                       : "BadRequest",
+		                   "The event handler refused the connection.");
+	}
+	if (r->cstatus < 200 || r->cstatus >= 300) {
+		log_warn("connect event on hub %s failed: %s", r->hub,
+		         r->cerror    ? r->cerror
+		         : r->cstatus ? "the event handler answered with an error"
+		                      : "no answer");
+		return reply_error(c, 500, "InternalServerError", "The event handler failed.");
+	}
+	if (r->cstatus == 200 && r->clen > 0 && !(j = json_loads(r->cbody, JSON_DECODE_ANY, NULL))) {
+		log_warn("connect event on hub %s: the answer is not JSON", r->hub);
+		return reply_error(c, 500, "InternalServerError", "The event handler's answer is not JSON.");
+	}
+	if (json_is_object(j)) {
+		/* names are matched case-insensitively, as the service's runtime does */
+		const char *k;
+		json_object_foreach(j, k, v)
+		{
+			if (strcasecmp(k, "userId") == 0 && json_is_string(v)) {
+				free(r->client.user);
+				r->client.user = strdup(json_string_value(v));
+			} else if (strcasecmp(k, "groups") == 0) {
+				if (strv_append(&r->client.groups, &r->client.ngroups, v,
+				                EMU_CONN_GROUPS_MAX) < 0)
+					goto bad;
+			} else if (strcasecmp(k, "roles") == 0) {
+				if (strv_append(&r->client.roles, &r->client.nroles, v, EMU_ROLES_MAX) < 0)
+					goto bad;
+			} else if (strcasecmp(k, "subprotocol") == 0 && json_is_string(v) &&
+			           json_string_length(v)) {
+				const char *sp = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+				                                             "Sec-WebSocket-Protocol");
+				if (!sp || !header_has_token(sp, json_string_value(v)) ||
+				    proto_choose(json_string_value(v), &r->proto, &r->pname) < 0)
+					goto bad;
+			}
+		}
+	}
+	json_decref(j);
+	return upgrade_reply(s, c, r->accept, r->pname);
+bad:
+	json_decref(j);
+	log_warn("connect event on hub %s: the answer names too many groups or roles, or a subprotocol the "
+	         "client did not offer",
+	         r->hub);
+	return reply_error(c, 500, "InternalServerError", "The event handler's answer cannot be applied.");
 }
 
 static enum MHD_Result handle_client(struct srv *s, struct MHD_Connection *c, struct req *r, const char *url,
@@ -221,16 +444,9 @@ static enum MHD_Result handle_client(struct srv *s, struct MHD_Connection *c, st
 		                   "None of the offered subprotocols is supported");
 	if (ws_accept_key(key, accept, sizeof(accept)) < 0)
 		return reply_error(c, 400, "BadRequest", "Invalid Sec-WebSocket-Key");
-	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, s);
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
-	MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-	if (pname)
-		MHD_add_response_header(resp, "Sec-WebSocket-Protocol", pname);
-	ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	if (evh_wants(s->ev, r->hub, EVH_CONNECT, NULL))
+		return start_connect(s, c, r, accept, pname);
+	return upgrade_reply(s, c, accept, pname);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -248,6 +464,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return handle_client(s, c, r, url, method);
 		return MHD_YES;
 	}
+	if (r->waiting)
+		return r->waiting == 2 ? finish_connect(s, c, r) : MHD_YES;
 	if (*upload_size) {
 		/* Past the limit the body is read and dropped, so that the client gets its 413 instead of
 		 * a reset; past EMU_DISCARD_MAX the answer goes out at once and the connection closes. */
@@ -341,6 +559,21 @@ struct srv *srv_new(struct emu *e, int lfd)
 	ev.data.ptr = &tag_sig;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev) < 0)
 		goto bad;
+	if (e->nevent_specs > 0) {
+		char why[200];
+		if (!(s->ev = evh_new(e, s->epfd, e->event_timeout_ms, e->event_max_inflight)))
+			goto bad;
+		for (size_t i = 0; i < e->nevent_specs; i++)
+			if (evh_add(s->ev, e->event_specs[i], why, sizeof(why)) < 0) {
+				log_err("%s", why);
+				goto bad;
+			}
+		e->state->events = s->ev;
+		e->state->on_gone = evh_on_gone;
+		e->state->on_gone_arg = s->ev;
+		log_info("%zu event handler(s); calls time out after %ld ms", evh_count(s->ev),
+		         e->event_timeout_ms);
+	}
 	return s;
 bad:
 	srv_free(s);
@@ -357,6 +590,9 @@ int srv_run(struct srv *s)
 		if (MHD_get_timeout(s->d, &mt) == MHD_YES)
 			timeout = mt > 1000 ? 1000 : (int)mt;
 		int wt = ws_flush(&s->ws);
+		int et = evh_timeout(s->ev);
+		if (et >= 0 && (timeout < 0 || et < timeout))
+			timeout = et;
 		if (s->ws.mhd_dirty) {
 			/* MHD closes sockets given back after an upgrade only when it runs */
 			s->ws.mhd_dirty = 0;
@@ -384,8 +620,11 @@ int srv_run(struct srv *s)
 				run_mhd = 1;
 			} else if (ws_is(p)) {
 				ws_on_events(p, evs[i].events);
+			} else if (evh_is(p)) {
+				evh_on_events(p, evs[i].events);
 			}
 		}
+		evh_run(s->ev);
 		if (run_mhd || timeout == 0)
 			MHD_run(s->d);
 	}
@@ -395,7 +634,13 @@ void srv_free(struct srv *s)
 {
 	if (!s)
 		return;
-	ws_shutdown(&s->ws);
+	ws_shutdown(&s->ws); /* the disconnected events it makes are not sent: evh_free ends them */
+	if (s->ev) {
+		s->e->state->on_gone = NULL;
+		s->e->state->events = NULL;
+		evh_free(s->ev); /* a connect still waiting is answered 500 and resumed */
+		s->ev = NULL;
+	}
 	if (s->d) {
 		MHD_run(s->d); /* lets MHD finish the upgraded connections closed above */
 		MHD_stop_daemon(s->d);
