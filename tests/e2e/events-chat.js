@@ -17,6 +17,7 @@ const HUB = 'chat';
 let emu;
 let gw;
 let app;
+let dir;
 const seen = [];
 const clients = [];
 
@@ -44,7 +45,7 @@ test.before(async () => {
   const evPort = await h.freePort();
   const handler = `${HUB}=http://127.0.0.1:${evPort}/eventhandler;user=*;system=connect,connected,disconnected`;
   emu = await h.startEmulator(['--event-handler', handler]);
-  const dir = h.tmpdir('wpschat-');
+  dir = h.tmpdir('wpschat-');
   const appSock = path.join(dir, 'app.sock');
   gw = await h.startGateway(emu, [
     'events = {',
@@ -67,6 +68,7 @@ test.after(async () => {
   if (gw) assert.deepStrictEqual(await gw.stop(), { code: 0, signal: null });
   if (emu) assert.deepStrictEqual(await emu.stop(), { code: 0, signal: null });
   h.killAll();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 async function clientUrl() {

@@ -104,7 +104,12 @@ async function startEmulator(extraArgs = [], key = 'e2e-emulator-key-' + Math.ra
     dir,
     keyFile,
     stderr: () => out.stderr,
-    stop: () => stopProc(out.proc),
+    // stop, then remove the directory with the key file
+    stop: async () => {
+      const st = await stopProc(out.proc);
+      fs.rmSync(dir, { recursive: true, force: true });
+      return st;
+    },
   };
 }
 
@@ -207,7 +212,11 @@ async function startGateway(upstream, extra = []) {
   return {
     proc, sock, tcpPort, endpoint: `http://127.0.0.1:${tcpPort}`, dir,
     stderr: () => stderr,
-    stop: () => stopProc(proc),
+    stop: async () => {
+      const st = await stopProc(proc);
+      fs.rmSync(dir, { recursive: true, force: true });
+      return st;
+    },
   };
 }
 
