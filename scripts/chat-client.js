@@ -19,7 +19,8 @@ const done = () => {
     process.exit(0);
   }
 };
-client.on('connected', (e) => console.log(`connected as user ${e.userId} (connection ${e.connectionId})`));
+let me = null;
+client.on('connected', (e) => { me = e; });
 client.on('server-message', (e) => { console.log(`the app answered: ${e.message.data}`); answers++; done(); });
 client.on('group-message', (e) => {
   console.log(`group ${e.message.group}: ${e.message.data}`);
@@ -28,6 +29,8 @@ client.on('group-message', (e) => {
 });
 (async () => {
   await client.start();
+  for (let i = 0; i < 50 && me === null; i++) await new Promise((r) => setTimeout(r, 20));
+  console.log(me ? `connected as user ${me.userId} (connection ${me.connectionId})` : 'connected');
   await client.sendEvent('hello', 'hi there', 'text', { fireAndForget: false });
   await client.sendEvent('shout', 'good morning', 'text', { fireAndForget: false });
 })().catch((e) => { console.log(`error: ${e.message}`); process.exit(1); });
