@@ -261,3 +261,42 @@ test('metrics count the calls by event and verdict, and the log has a line per c
   assert.ok(!log.includes(key) && !log.includes(key2), 'no key in the log');
   assert.ok(!log.includes(sign('conn-1', key).slice(7)), 'no signature in the log');
 });
+
+test('reload applies a new forward and limits to the next calls; max_inflight answers 503 past it', async () => {
+  const sock2 = path.join(dir, 'app2.sock');
+  const seen2 = [];
+  const app2 = await new Promise((resolve) => {
+    const s = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        seen2.push(req.url);
+        setTimeout(() => { res.writeHead(204); res.end(); }, 600);
+      });
+    });
+    s.listen(sock2, () => resolve(s));
+  });
+  const text = fs.readFileSync(gw.cfgFile, 'utf8')
+    .replace(`forward = "unix:${appSock}"`, `forward = "unix:${sock2}"`)
+    .replace('timeout_ms = 800;', 'timeout_ms = 3000; max_inflight = 1;');
+  assert.notEqual(text, fs.readFileSync(gw.cfgFile, 'utf8'));
+  fs.writeFileSync(gw.cfgFile, text);
+  const reloads = (gw.stderr().match(/msg="?reloaded"?/g) || []).length;
+  gw.proc.kill('SIGHUP');
+  for (let i = 0; i < 100 && (gw.stderr().match(/msg="?reloaded"?/g) || []).length === reloads; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok((gw.stderr().match(/msg="?reloaded"?/g) || []).length > reloads, 'reloaded');
+  const first = call({ conn: 'slow-1' });
+  await new Promise((r) => setTimeout(r, 200));
+  jsonError(await call({ conn: 'busy-2' }), 503, 'ServerBusy');
+  assert.equal((await first).status, 204, 'the call in flight is answered by the new app');
+  assert.deepEqual(seen2, ['/eventhandler'], 'the new forward; the refused call reached no app');
+
+  // drain: SIGTERM while a call is with the app; it is answered, then wpsgated exits 0
+  const inflight = call({ conn: 'drain-1' });
+  await new Promise((r) => setTimeout(r, 200));
+  gw.proc.kill('SIGTERM');
+  assert.equal((await inflight).status, 204, 'the call in flight finished during the drain');
+  assert.deepEqual(await gw.waitExit(10000), { code: 0, signal: null });
+  app2.close();
+});
