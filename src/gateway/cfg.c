@@ -183,8 +183,9 @@ static const struct cfgtab_key upstream_keys[] = {
 	CFGTAB_STRING_KEY(S, connection_string_file, "connection_string_file", NULL, 4096, 0, NULL,
 	                  "\"connection-string\"",
 	                  "or instead of endpoint + access_key_file: a file with the connection string"),
-	CFGTAB_STRING_KEY(S, api_version, "api_version", WPS_DEFAULT_API_VERSION, 32, 0, check_api_version,
-	                  NULL, "sent when the application's api-version is missing or unknown"),
+	CFGTAB_STRING_KEY(
+	        S, api_version, "api_version", WPS_DEFAULT_API_VERSION, 32, 0, check_api_version, NULL,
+	        "sent when the application's request has none; one it gives is forwarded unchanged"),
 	CFGTAB_INT_KEY(S, timeout_ms, "timeout_ms", WPS_DEFAULT_TIMEOUT_MS, 100, 600000, 0,
 	               "deadline of one request, retries included; past it: 504"),
 	CFGTAB_STRING_KEY(S, ca_file, "ca_file", NULL, 4096, 0, NULL,
