@@ -960,8 +960,8 @@ static void reply_circuit_open(struct api_ctx *c, long wait_ms)
 {
 	char ra[24];
 
-	api_reply_error(c, 503, "CircuitOpen", "the upstream failed repeatedly; the circuit breaker is open");
-	snprintf(ra, sizeof ra, "%ld", wait_ms <= 0 ? 1L : (wait_ms + 999) / 1000);
+	api_reply_error(c, 503, DISPATCH_OPEN_CODE, DISPATCH_OPEN_MESSAGE);
+	dispatch_retry_after(wait_ms, ra, sizeof ra);
 	api_reply_header(c, "Retry-After", ra);
 }
 
@@ -998,6 +998,14 @@ static int tracestate_ok(const char *v)
 		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
 			return 0;
 	return 1;
+}
+
+void api_ctx_trace(const struct api_ctx *c, const char **traceparent, const char **tracestate)
+{
+	const char *tp = api_ctx_header(c, "traceparent"), *ts = api_ctx_header(c, "tracestate");
+
+	*traceparent = api_traceparent_valid(tp) ? tp : NULL;
+	*tracestate = *traceparent != NULL && ts != NULL && tracestate_ok(ts) ? ts : NULL;
 }
 
 int api_upstream_target(const struct api *a, const struct ops_req *r, char **path, char **query)
@@ -1055,8 +1063,7 @@ static void forward(struct api_ctx *c)
 {
 	struct api *a = c->api;
 	const struct ops_def *op = c->req.op;
-	const char *ct = api_ctx_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
-	const char *tp = api_ctx_header(c, "traceparent");
+	struct up_job_spec sp;
 	struct up_job *job;
 	long wait_ms = 0;
 	int rc;
@@ -1066,29 +1073,23 @@ static void forward(struct api_ctx *c)
 		api_reply_header(c, "Retry-After", "1");
 		return;
 	}
-	if ((c->job = job = up_job_new()) == NULL)
+	memset(&sp, 0, sizeof sp);
+	if (api_upstream_target(a, &c->req, &sp.path, &sp.query) < 0)
 		goto oom;
-	if (api_upstream_target(a, &c->req, &job->path, &job->query) < 0)
-		goto oom;
-	job->method = op->method;
-	job->metrics_op = (int)op->id;
-	if (api_traceparent_valid(tp)) {
-		const char *ts = api_ctx_header(c, "tracestate");
-		memcpy(job->traceparent, tp, 56);
-		if (ts != NULL && tracestate_ok(ts) && (job->tracestate = strdup(ts)) == NULL)
-			goto oom;
-	}
+	sp.method = op->method;
+	sp.metrics_op = (int)op->id;
+	api_ctx_trace(c, &sp.traceparent, &sp.tracestate);
 	if (op->body != OPB_NONE) {
-		job->body_len = c->body.len;
-		job->body = buf_steal(&c->body);
-		if (ct != NULL && (job->content_type = strdup(ct)) == NULL)
-			goto oom;
+		sp.body_len = c->body.len;
+		sp.body = buf_steal(&c->body);
+		sp.content_type = api_ctx_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
 	}
-	_Static_assert(sizeof job->request_id >= sizeof c->request_id, "request id fits the job's");
-	memcpy(job->request_id, c->request_id, sizeof c->request_id); /* NUL-terminated within */
-	job->deadline_ms = c->t0 + (uint64_t)a->cfg->timeout_ms;
-	job->done = on_upstream_done;
-	job->arg = c;
+	sp.request_id = c->request_id;
+	sp.deadline_ms = c->t0 + (uint64_t)a->cfg->timeout_ms;
+	sp.done = on_upstream_done;
+	sp.arg = c;
+	if ((c->job = job = up_job_make(&sp)) == NULL)
+		goto oom;
 	if (c->deadline == NULL && (c->deadline = loop_timer_new(a->loop, on_deadline, c)) == NULL)
 		goto oom;
 	rc = a->dispatch != NULL ? dispatch_start(a->dispatch, job, on_dispatch_done, c, &wait_ms)

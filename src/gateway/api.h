@@ -119,6 +119,9 @@ int api_upstream_target(const struct api *a, const struct ops_req *r, char **pat
 int api_client_token(const struct api *a, const struct ops_req *r, char **json, struct ops_err *e);
 /* 1 when v is a W3C traceparent of version 00 (lower-case hex, ids not all zero). */
 int api_traceparent_valid(const char *v);
+/* The request's W3C trace context to pass on: its traceparent when valid (else NULL), and its
+ * tracestate when that is there too and printable within UP_TRACESTATE_MAX (else NULL). Borrowed. */
+void api_ctx_trace(const struct api_ctx *c, const char **traceparent, const char **tracestate);
 
 /* ---- replying (once per request) ---- */
 /* Copy body[0..len) as the reply. content_type may be NULL. Returns 0 or -1. */

@@ -150,8 +150,9 @@ static void start_sub(struct brun *run, size_t i)
 	struct bsub *s = &run->subs[i];
 	const struct batch_req *br = &run->batch->req[i];
 	struct ops_err e;
+	struct up_job_spec sp;
 	struct up_job *job;
-	char *tok = NULL;
+	char *tok = NULL, rid[72];
 	long wait_ms = 0;
 	int rc;
 
@@ -176,22 +177,28 @@ static void start_sub(struct brun *run, size_t i)
 			return;
 		}
 	}
-	if ((s->job = job = up_job_new()) == NULL ||
-	    api_upstream_target(b->api, &s->req, &job->path, &job->query) < 0)
+	memset(&sp, 0, sizeof sp);
+	if (api_upstream_target(b->api, &s->req, &sp.path, &sp.query) < 0)
 		goto oom;
-	job->method = s->req.op->method;
-	job->metrics_op = (int)s->req.op->id;
+	sp.method = s->req.op->method;
+	sp.metrics_op = (int)s->req.op->id;
 	if (s->req.op->body != OPB_NONE && br->body != NULL) {
-		if ((job->body = malloc(br->body_len + 1)) == NULL)
+		if ((sp.body = malloc(br->body_len + 1)) == NULL) {
+			free(sp.path);
+			free(sp.query);
 			goto oom;
-		memcpy(job->body, br->body, br->body_len);
-		job->body[br->body_len] = '\0';
-		job->body_len = br->body_len;
-		if (br->content_type != NULL && (job->content_type = strdup(br->content_type)) == NULL)
-			goto oom;
+		}
+		memcpy(sp.body, br->body, br->body_len);
+		sp.body[br->body_len] = '\0';
+		sp.body_len = br->body_len;
+		sp.content_type = br->content_type;
 	}
-	snprintf(job->request_id, sizeof job->request_id, "%.40s-%.24s", api_ctx_request_id(run->c), br->id);
-	job->deadline_ms = run->deadline_ms;
+	snprintf(rid, sizeof rid, "%.40s-%.24s", api_ctx_request_id(run->c), br->id);
+	sp.request_id = rid;
+	api_ctx_trace(run->c, &sp.traceparent, &sp.tracestate); /* the batch's own trace context */
+	sp.deadline_ms = run->deadline_ms;
+	if ((s->job = job = up_job_make(&sp)) == NULL)
+		goto oom;
 	s->run = run;
 	s->i = i;
 	rc = dispatch_start(b->dispatch, job, on_sub_done, s, &wait_ms);
@@ -203,8 +210,8 @@ static void start_sub(struct brun *run, size_t i)
 		char ra[24];
 		struct batch_kv h = { "Retry-After", ra };
 		static const char body[] =
-		        "{\"code\":\"CircuitOpen\",\"message\":\"the circuit breaker is open\"}";
-		snprintf(ra, sizeof ra, "%ld", (wait_ms + 999) / 1000);
+		        "{\"code\":\"" DISPATCH_OPEN_CODE "\",\"message\":\"" DISPATCH_OPEN_MESSAGE "\"}";
+		dispatch_retry_after(wait_ms, ra, sizeof ra);
 		batch_set_result(run->batch, i, 503, "application/json", &h, 1, body, sizeof body - 1);
 	} else {
 		set_from_job(run, s, job);
@@ -361,6 +368,7 @@ static int run_async(struct brun *run)
 			rows[i].body_len = br->body_len;
 		}
 		rows[i].request_id = api_ctx_request_id(c);
+		api_ctx_trace(c, &rows[i].traceparent, &rows[i].tracestate);
 	}
 	rc = outbox_put(ob, rows, n, run->ids, put_done, run);
 	if (rc == OUTBOX_EFULL) {

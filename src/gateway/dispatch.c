@@ -241,3 +241,8 @@ oom:
 	snprintf(job->errmsg, sizeof job->errmsg, "out of memory");
 	return -1;
 }
+
+void dispatch_retry_after(long wait_ms, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%ld", wait_ms <= 0 ? 1L : (wait_ms + 999) / 1000);
+}

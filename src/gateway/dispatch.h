@@ -12,6 +12,11 @@ struct up_job;
 struct dispatch;
 
 #define DISPATCH_OPEN (-2) /* dispatch_start: the breaker refused the first attempt, nothing was sent */
+/* The answer to a request the breaker refused: 503 with this code and message, and Retry-After. */
+#define DISPATCH_OPEN_CODE    "CircuitOpen"
+#define DISPATCH_OPEN_MESSAGE "the upstream failed repeatedly; the circuit breaker is open"
+/* Retry-After for it: wait_ms in whole seconds, rounded up, at least 1. */
+void dispatch_retry_after(long wait_ms, char *out, size_t outlen);
 
 struct dispatch_result {
 	enum retry_verdict verdict; /* RETRY_SUCCESS, RETRY_FINAL or RETRY_GIVE_UP (never RETRY_AGAIN) */

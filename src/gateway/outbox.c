@@ -98,6 +98,8 @@ void outbox_msg_free(struct outbox_msg *m)
 	free(m->path);
 	free(m->content_type);
 	free(m->request_id);
+	free(m->traceparent);
+	free(m->tracestate);
 	free(m->body);
 	free(m->last_error);
 	free(m);
@@ -303,7 +305,7 @@ int outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char 
 		lm = strlen(r->method);
 		lp = strlen(r->path);
 		need = lh + lt + lm + lp + 4 + opt_len(r->content_type) + opt_len(r->request_id) +
-		       r->body_len + 1;
+		       opt_len(r->traceparent) + opt_len(r->tracestate) + r->body_len + 1;
 		if ((p->blocks[i] = malloc(need)) == NULL) {
 			p->n = i;
 			ob_put_req_free(p);
@@ -317,6 +319,9 @@ int outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char 
 		pr->content_type =
 		        r->content_type ? copy_into(&cur, r->content_type, strlen(r->content_type)) : NULL;
 		pr->request_id = r->request_id ? copy_into(&cur, r->request_id, strlen(r->request_id)) : NULL;
+		pr->traceparent =
+		        r->traceparent ? copy_into(&cur, r->traceparent, strlen(r->traceparent)) : NULL;
+		pr->tracestate = r->tracestate ? copy_into(&cur, r->tracestate, strlen(r->tracestate)) : NULL;
 		pr->body = copy_into(&cur, r->body_len > 0 ? r->body : "", r->body_len);
 		pr->body_len = r->body_len;
 		pr->bytes = need;

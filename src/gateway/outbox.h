@@ -87,7 +87,8 @@ struct outbox_row {
 	const char *content_type; /* NULL: none */
 	const void *body;         /* NULL with body_len 0: none */
 	size_t body_len;
-	const char *request_id; /* NULL: none */
+	const char *request_id;               /* NULL: none */
+	const char *traceparent, *tracestate; /* W3C trace context to send with it; NULL: none */
 };
 
 /* A row handed out for delivery, or read back by outbox_get. Owned by the receiver: outbox_msg_free. */
@@ -96,8 +97,9 @@ struct outbox_msg {
 	int64_t seq;
 	int64_t created_ms; /* wall clock, ms since the epoch */
 	char *hub, *target, *method, *path, *content_type,
-	        *request_id; /* content_type, request_id may be NULL */
-	char *body;          /* NUL-terminated copy, body_len bytes */
+	        *request_id;            /* content_type, request_id may be NULL */
+	char *traceparent, *tracestate; /* NULL: none */
+	char *body;                     /* NUL-terminated copy, body_len bytes */
 	size_t body_len;
 	enum outbox_state state;
 	long attempts;

@@ -130,6 +130,7 @@ static void deliver(void *arg, struct outbox_msg *msg)
 {
 	struct outbox_api *sp = arg;
 	struct delivery *d = NULL;
+	struct up_job_spec js;
 	struct up_job *job;
 	const char *q, *method;
 	struct ops_req r;
@@ -148,8 +149,34 @@ static void deliver(void *arg, struct outbox_msg *msg)
 		outbox_msg_free(msg);
 		return;
 	}
-	if ((d = calloc(1, sizeof *d)) == NULL || (d->job = job = up_job_new()) == NULL)
+	memset(&js, 0, sizeof js);
+	q = strchr(msg->path, '?');
+	js.path = q ? strndup(msg->path, (size_t)(q - msg->path)) : strdup(msg->path);
+	js.query = strdup(q ? q + 1 : "");
+	js.method = method;
+	js.body = msg->body;
+	js.body_len = msg->body_len;
+	msg->body = NULL;
+	js.content_type = msg->content_type;
+	js.request_id = msg->request_id ? msg->request_id : msg->id;
+	js.traceparent = msg->traceparent;
+	js.tracestate = msg->tracestate;
+	js.deadline_ms = loop_now_ms() + (uint64_t)sp->cfg->timeout_ms;
+	ops_req_init(&r);
+	js.metrics_op = js.path != NULL && ops_route(method, js.path, &r, &e) == 0 ? (int)r.op->id
+	                                                                           : METRICS_OP_OUTBOX;
+	ops_req_free(&r);
+	if ((d = calloc(1, sizeof *d)) == NULL) {
+		free(js.path);
+		free(js.query);
+		free(js.body);
 		goto later;
+	}
+	if ((d->job = job = up_job_make(&js)) == NULL) {
+		free(d);
+		d = NULL;
+		goto later;
+	}
 	d->sp = sp;
 	memcpy(d->id, msg->id, sizeof d->id);
 	d->next = sp->live;
@@ -157,22 +184,6 @@ static void deliver(void *arg, struct outbox_msg *msg)
 		sp->live->prev = d;
 	sp->live = d;
 	sp->nlive++;
-	q = strchr(msg->path, '?');
-	job->path = q ? strndup(msg->path, (size_t)(q - msg->path)) : strdup(msg->path);
-	job->query = strdup(q ? q + 1 : "");
-	if (job->path == NULL || job->query == NULL)
-		goto later_free;
-	job->method = method;
-	job->body = msg->body;
-	job->body_len = msg->body_len;
-	msg->body = NULL;
-	if (msg->content_type != NULL && (job->content_type = strdup(msg->content_type)) == NULL)
-		goto later_free;
-	snprintf(job->request_id, sizeof job->request_id, "%s", msg->request_id ? msg->request_id : msg->id);
-	job->deadline_ms = loop_now_ms() + (uint64_t)sp->cfg->timeout_ms;
-	ops_req_init(&r);
-	job->metrics_op = ops_route(method, job->path, &r, &e) == 0 ? (int)r.op->id : METRICS_OP_OUTBOX;
-	ops_req_free(&r);
 	outbox_msg_free(msg);
 	msg = NULL;
 	rc = dispatch_start(sp->dispatch, job, on_delivered, d, &wait_ms);
@@ -183,11 +194,6 @@ static void deliver(void *arg, struct outbox_msg *msg)
 		mark(sp, d->id, OUTBOX_RES_RETRY, 0, 0, OUTBOX_API_RETRY_LATER_MS, job->errmsg);
 		delivery_free(d);
 	}
-	return;
-later_free:
-	mark(sp, d->id, OUTBOX_RES_RETRY, 0, 0, OUTBOX_API_RETRY_LATER_MS, "out of memory");
-	delivery_free(d);
-	outbox_msg_free(msg);
 	return;
 later:
 	if (d != NULL)
@@ -283,6 +289,7 @@ static int async_accept(struct api_ctx *c, void *arg)
 		row.body_len = blen;
 	}
 	row.request_id = api_ctx_request_id(c);
+	api_ctx_trace(c, &row.traceparent, &row.tracestate);
 	p->sp = sp;
 	p->c = c;
 	rc = outbox_put(sp->ob, &row, 1, ids, put_done, p);

@@ -8,7 +8,7 @@
 
 #include "gateway/outbox.h"
 
-#define OB_SCHEMA_VERSION  1
+#define OB_SCHEMA_VERSION  2 /* 2: traceparent and tracestate columns */
 #define OB_PURGE_EVERY_MS  1000
 #define OB_PURGE_CHUNK     5000
 #define OB_STATS_EVERY_MS  1000
@@ -18,7 +18,7 @@
 
 struct pending_row { /* one row of a put; strings point into the same allocation */
 	char id[OUTBOX_ID_LEN + 1];
-	char *hub, *target, *method, *path, *content_type, *request_id, *body;
+	char *hub, *target, *method, *path, *content_type, *request_id, *traceparent, *tracestate, *body;
 	size_t body_len;
 	size_t bytes; /* what it counts against max_bytes */
 };
@@ -152,6 +152,6 @@ void *ob_thread(void *arg);
 
 #define OB_COLS                                                                                              \
 	"seq, id, created_ms, hub, target, method, path, content_type, request_id, state, attempts, "        \
-	"status, last_error, next_attempt_ms, done_ms, bytes"
+	"status, last_error, next_attempt_ms, done_ms, bytes, traceparent, tracestate"
 
 #endif

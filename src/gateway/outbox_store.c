@@ -124,7 +124,7 @@ static const char ob_schema[] =
         " state INTEGER NOT NULL," /* 0 queued, 1 sending, 2 delivered, 3 failed */
         " attempts INTEGER NOT NULL DEFAULT 0, status INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
         " next_attempt_ms INTEGER NOT NULL DEFAULT 0, done_ms INTEGER NOT NULL DEFAULT 0,"
-        " bytes INTEGER NOT NULL);"
+        " bytes INTEGER NOT NULL, traceparent TEXT, tracestate TEXT);"
         "CREATE INDEX IF NOT EXISTS outbox_target ON outbox(target, seq) WHERE state < 2;"
         "CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, seq);"
         "CREATE INDEX IF NOT EXISTS outbox_done ON outbox(done_ms) WHERE state = 2;";
@@ -176,7 +176,7 @@ char *ob_col_strdup(sqlite3_stmt *st, int i)
 	return s != NULL ? strdup((const char *)s) : NULL;
 }
 
-/* A row from a SELECT of OB_COLS (and body at column 16 when with_body). */
+/* A row from a SELECT of OB_COLS (and body at column 18 when with_body). */
 struct outbox_msg *ob_msg_from_stmt(sqlite3_stmt *st, int with_body)
 {
 	struct outbox_msg *m = calloc(1, sizeof(*m));
@@ -200,11 +200,13 @@ struct outbox_msg *ob_msg_from_stmt(sqlite3_stmt *st, int with_body)
 	m->last_error = ob_col_strdup(st, 12);
 	m->next_attempt_ms = sqlite3_column_int64(st, 13);
 	m->done_ms = sqlite3_column_int64(st, 14);
+	m->traceparent = ob_col_strdup(st, 16);
+	m->tracestate = ob_col_strdup(st, 17);
 	if (m->hub == NULL || m->target == NULL || m->method == NULL || m->path == NULL)
 		goto bad;
 	if (with_body) {
-		const void *b = sqlite3_column_blob(st, 16);
-		int n = sqlite3_column_bytes(st, 16);
+		const void *b = sqlite3_column_blob(st, 18);
+		int n = sqlite3_column_bytes(st, 18);
 
 		if ((m->body = malloc((size_t)n + 1)) == NULL)
 			goto bad;
@@ -345,9 +347,24 @@ int ob_db_open(struct outbox *ob, char *err, size_t errlen)
 	    sqlite3_step(st) == SQLITE_ROW)
 		ver = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (ver == 0)
-		ob_exec(ob->db, "PRAGMA user_version=1");
-	else if (ver != OB_SCHEMA_VERSION) {
+	/* A new file has the whole schema. A file of version 1 (or of the versions before user_version
+	 * was set) gets the trace context columns in place, its rows kept. */
+	if (ver == 0 || ver == 1) {
+		int has = sqlite3_prepare_v2(ob->db, "SELECT traceparent, tracestate FROM outbox LIMIT 0", -1,
+		                             &st, NULL) == SQLITE_OK;
+		sqlite3_finalize(st);
+		st = NULL;
+		if (!has && ob_exec(ob->db, "BEGIN;"
+		                            "ALTER TABLE outbox ADD COLUMN traceparent TEXT;"
+		                            "ALTER TABLE outbox ADD COLUMN tracestate TEXT;"
+		                            "COMMIT;") < 0) {
+			ob_exec(ob->db, "ROLLBACK");
+			snprintf(err, errlen, "outbox: %s: cannot upgrade the schema from version %d: %s",
+			         path, ver, sqlite3_errmsg(ob->db));
+			return -1;
+		}
+		ob_exec(ob->db, "PRAGMA user_version=2");
+	} else if (ver != OB_SCHEMA_VERSION) {
 		snprintf(err, errlen, "outbox: %s: unknown schema version %d", path, ver);
 		return -1;
 	}
@@ -358,7 +375,8 @@ int ob_db_open(struct outbox *ob, char *err, size_t errlen)
 	}
 	if (ob_prepare(ob->db,
 	               "INSERT INTO outbox(id, created_ms, hub, target, method, path, content_type, body,"
-	               " request_id, state, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10)",
+	               " request_id, state, bytes, traceparent, tracestate)"
+	               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?10, ?11, ?12)",
 	               &ob->s_insert, err, errlen) < 0 ||
 	    ob_prepare(ob->db,
 	               "UPDATE outbox SET state = 2, body = NULL, status = ?2, attempts = attempts + ?3,"

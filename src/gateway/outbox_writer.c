@@ -161,6 +161,10 @@ static int cycle_put(struct outbox *ob, struct cycle *c, struct put_req *p, int6
 		if (r->request_id != NULL)
 			sqlite3_bind_text(st, 9, r->request_id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 10, (sqlite3_int64)r->bytes);
+		if (r->traceparent != NULL)
+			sqlite3_bind_text(st, 11, r->traceparent, -1, SQLITE_STATIC);
+		if (r->tracestate != NULL)
+			sqlite3_bind_text(st, 12, r->tracestate, -1, SQLITE_STATIC);
 		if (ob_step_done(st) < 0)
 			return -1;
 		if ((t = ob_target_get(ob, r->target, 1)) == NULL)

@@ -539,6 +539,42 @@ struct up_job *up_job_new(void)
 	return job;
 }
 
+struct up_job *up_job_make(const struct up_job_spec *sp)
+{
+	struct up_job *job = up_job_new();
+
+	if (job == NULL || sp->path == NULL || sp->query == NULL)
+		goto bad;
+	job->method = sp->method;
+	job->path = sp->path;
+	job->query = sp->query;
+	job->body = sp->body;
+	job->body_len = sp->body != NULL ? sp->body_len : 0;
+	if (sp->content_type != NULL && (job->content_type = strdup(sp->content_type)) == NULL)
+		goto fail;
+	snprintf(job->request_id, sizeof job->request_id, "%s", sp->request_id != NULL ? sp->request_id : "");
+	if (sp->traceparent != NULL && strlen(sp->traceparent) < sizeof job->traceparent) {
+		memcpy(job->traceparent, sp->traceparent, strlen(sp->traceparent) + 1);
+		if (sp->tracestate != NULL && (job->tracestate = strdup(sp->tracestate)) == NULL)
+			goto fail;
+	}
+	job->metrics_op = sp->metrics_op;
+	job->deadline_ms = sp->deadline_ms;
+	job->done = sp->done;
+	job->arg = sp->arg;
+	return job;
+bad:
+	free(sp->path);
+	free(sp->query);
+	free(sp->body);
+	if (job != NULL)
+		up_job_free(job);
+	return NULL;
+fail:
+	up_job_free(job); /* holds path, query and body by now */
+	return NULL;
+}
+
 static void clear_result(struct up_job *job)
 {
 	forget_headers(job);

@@ -101,7 +101,27 @@ void up_set_foreign(struct up *up, up_foreign_fn fn, void *arg);
 /* The effective endpoint (borrowed). */
 const char *up_endpoint(const struct up *up);
 
-struct up_job *up_job_new(void);      /* zeroed, resp bounded later by up_submit */
+struct up_job *up_job_new(void); /* zeroed, resp bounded later by up_submit */
+
+/* What a request to the service is made of. The API, the $batch sub-requests and the outbox
+ * deliveries all build their jobs with up_job_make, so that each carries the same things (trace
+ * context included). */
+struct up_job_spec {
+	const char *method; /* static: "GET" "HEAD" "POST" "PUT" "DELETE" */
+	char *path, *query; /* canonical; taken by the job (freed by up_job_make on failure too) */
+	char *body;         /* taken; NULL: none */
+	size_t body_len;
+	const char *content_type; /* copied; NULL: none sent */
+	const char *request_id;   /* copied, cut to fit */
+	const char *traceparent;  /* copied; NULL: none. Validated by the caller (api_ctx_trace) */
+	const char *tracestate;   /* copied with a traceparent; NULL: none */
+	int metrics_op;
+	uint64_t deadline_ms;
+	up_done_fn done;
+	void *arg;
+};
+/* A job from spec, or NULL when out of memory (what it would have taken is freed). */
+struct up_job *up_job_make(const struct up_job_spec *spec);
 void up_job_free(struct up_job *job); /* accepts NULL; cancels it when in flight */
 
 /* Start one attempt: builds the URL endpoint+path+"?"+query, signs a fresh Authorization for it,

@@ -371,3 +371,37 @@ test('SIGTERM drains requests in flight, exits 0, and leaves the outbox consiste
   await gw2.stop();
 });
 
+
+test('the W3C trace context reaches the service from every path: sync, $batch, $batch async and the outbox', async (t) => {
+  const { up, gw } = await setup(t, { outbox: true, retry: 'max_attempts = 1;' });
+  const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const trace = { traceparent: tp, tracestate: 'congo=t61rcWkgMzE' };
+  const carried = (body) => {
+    const r = up.requests.find((x) => x.body.toString() === body);
+    assert.ok(r, `${body} reached the service`);
+    assert.equal(r.headers.traceparent, tp, `${body}: traceparent`);
+    assert.equal(r.headers.tracestate, 'congo=t61rcWkgMzE', `${body}: tracestate`);
+  };
+  assert.equal((await send(gw, 'sync-1', trace)).status, 202);
+  carried('sync-1');
+  const batch = (id) => JSON.stringify({ requests: [
+    { id: 'a', method: 'POST', url: '/api/hubs/chat/:send', headers: { 'Content-Type': 'text/plain' }, body: `${id}-a` },
+    { id: 'b', method: 'POST', url: '/api/hubs/chat/groups/g/:send', headers: { 'Content-Type': 'text/plain' }, body: `${id}-b` },
+  ] });
+  const b1 = await gw.request({ via: 'unix', method: 'POST', path: '/$batch', headers: { 'content-type': 'application/json', ...trace }, body: batch('batch') });
+  assert.equal(b1.status, 200, b1.body.toString());
+  carried('batch-a');
+  carried('batch-b');
+  const b2 = await gw.request({ via: 'unix', method: 'POST', path: '/$batch', headers: { 'content-type': 'application/json', prefer: 'respond-async', ...trace }, body: batch('abatch') });
+  assert.equal(b2.status, 202, b2.body.toString());
+  assert.equal((await send(gw, 'async-1', { prefer: 'respond-async', ...trace })).status, 202);
+  await kit.waitFor(() => ['abatch-a', 'abatch-b', 'async-1'].every((b) => up.requests.some((x) => x.body.toString() === b)), 10000 * VG);
+  carried('abatch-a');
+  carried('abatch-b');
+  carried('async-1');
+  // without one, none is invented
+  assert.equal((await send(gw, 'async-2', { prefer: 'respond-async' })).status, 202);
+  await kit.waitFor(() => up.requests.some((x) => x.body.toString() === 'async-2'), 10000 * VG);
+  assert.equal(up.requests.find((x) => x.body.toString() === 'async-2').headers.traceparent, undefined);
+  await gw.stop();
+});

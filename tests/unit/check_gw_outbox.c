@@ -573,6 +573,59 @@ START_TEST(test_sending_requeued_on_open)
 }
 END_TEST
 
+/* A file of schema version 1 (before the trace context columns) opens with its rows, is upgraded in
+ * place, and takes rows with a trace context afterwards. */
+START_TEST(test_schema_v1_upgraded)
+{
+	static const char v1[] =
+	        "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL,"
+	        " hub TEXT NOT NULL, target TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+	        " content_type TEXT, body BLOB, request_id TEXT, state INTEGER NOT NULL,"
+	        " attempts INTEGER NOT NULL DEFAULT 0, status INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+	        " next_attempt_ms INTEGER NOT NULL DEFAULT 0, done_ms INTEGER NOT NULL DEFAULT 0,"
+	        " bytes INTEGER NOT NULL);"
+	        "INSERT INTO outbox(id, created_ms, hub, target, method, path, content_type, body, request_id, state,"
+	        " bytes) VALUES ('00000000000a0000', 1, 'chat', 'chat', 'POST',"
+	        " '/api/hubs/chat/:send?api-version=2024-12-01', 'text/plain', 'old', 'r-old', 0, 3);"
+	        "PRAGMA user_version=1;";
+	struct outbox_row r = row("chat", "new");
+	char id[1][OUTBOX_ID_LEN + 1];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	struct outbox_msg *m;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ob = open_ob(0);
+	ck_assert_int_eq(outbox_get(ob, "00000000000a0000", &m), OUTBOX_OK);
+	ck_assert_str_eq(m->request_id, "r-old");
+	ck_assert_ptr_null(m->traceparent);
+	outbox_msg_free(m);
+	r.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	r.tracestate = "congo=t61rcWkgMzE";
+	ck_assert_int_eq(outbox_put(ob, &r, 1, id, on_put, NULL), OUTBOX_OK);
+	ck_assert(pump_until(&acks, 1, 5000));
+	ck_assert_int_eq(outbox_get(ob, id[0], &m), OUTBOX_OK);
+	ck_assert_str_eq(m->traceparent, r.traceparent);
+	ck_assert_str_eq(m->tracestate, r.tracestate);
+	outbox_msg_free(m);
+	outbox_close(ob);
+	ob = NULL;
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	/* and the delivery of both hands out the trace context of each */
+	ob = open_ob(1);
+	ck_assert(pump_until(&ndelivered, 2, 5000));
+	ck_assert_ptr_null(delivered[0]->traceparent);
+	ck_assert_str_eq(delivered[1]->traceparent, r.traceparent);
+}
+END_TEST
+
 START_TEST(test_order_per_target)
 {
 	struct outbox_row rows[5];
@@ -1143,6 +1196,7 @@ static Suite *outbox_suite(void)
 	tcase_add_test(tc, test_bad_rows);
 	tcase_add_test(tc, test_kill9_keeps_acked_rows);
 	tcase_add_test(tc, test_sending_requeued_on_open);
+	tcase_add_test(tc, test_schema_v1_upgraded);
 	tcase_add_test(tc, test_ids_ordered);
 	tcase_add_test(tc, test_defer_wake);
 	tcase_add_test(tc, test_sending_not_written);
