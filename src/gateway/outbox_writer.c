@@ -414,15 +414,161 @@ void ob_mark_list_free(struct mark_req *m)
 }
 
 /* Run one transaction. Returns 0, or -1 when it failed (puts reported failed, the rest queued again). */
+/* Run the cycle's work inside the open transaction: marks, puts, retries, the hand-out and the purge.
+ * 0, or -1 when a statement failed. *did_anything is set when something changed. */
+static int cycle_work(struct outbox *ob, struct cycle *c, int64_t now, int *did_anything)
+{
+	struct mark_req *m;
+	struct put_req *p;
+	struct retry_req *r;
+
+	for (m = c->marks; m != NULL; m = m->next)
+		if (cycle_mark(ob, c, m, now) < 0)
+			return -1;
+	for (p = c->puts; p != NULL; p = p->next)
+		if (cycle_put(ob, c, p, now) < 0)
+			return -1;
+	for (r = c->retries; r != NULL; r = r->next)
+		if (cycle_retry(ob, c, r) < 0)
+			return -1;
+	if (!c->stopping && ob->deliver != NULL &&
+	    (c->scan || (ob->next_due_wall != 0 && ob->next_due_wall <= now))) {
+		if (cycle_handout(ob, c, now) < 0)
+			return -1;
+		if (c->msgs != NULL)
+			*did_anything = 1;
+	}
+	if (!c->stopping && ob->cfg.keep_delivered_s > 0 && ob_mono_ms() >= ob->next_purge_mono) {
+		sqlite3_bind_int64(ob->s_purge, 1, now - ob->cfg.keep_delivered_s * 1000);
+		if (ob_step_done(ob->s_purge) < 0)
+			return -1;
+		if (sqlite3_changes(ob->db) > 0)
+			*did_anything = 1;
+		ob->next_purge_mono =
+		        ob_mono_ms() + (sqlite3_changes(ob->db) >= OB_PURGE_CHUNK ? 0 : OB_PURGE_EVERY_MS);
+	}
+	return 0;
+}
+
+/* The transaction failed and was rolled back: the database is as before, so put the in-memory view
+ * back (the deliveries in flight as saved, the queue figures re-read), fail the puts, and return the
+ * marks and retries to the front of their queues for the next cycle. */
+static void cycle_undo(struct outbox *ob, struct cycle *c, const struct inflight *saved_infl,
+                       size_t saved_ninfl)
+{
+	struct put_req *p;
+
+	if (saved_infl != NULL) {
+		pthread_mutex_lock(&ob->mu);
+		memcpy(ob->infl, saved_infl, saved_ninfl * sizeof(*saved_infl));
+		ob->ninfl = saved_ninfl;
+		pthread_mutex_unlock(&ob->mu);
+	}
+	free(c->new_infl);
+	c->new_infl = NULL;
+	c->n_new_infl = 0;
+	while (c->msgs != NULL) {
+		struct msg_item *it = c->msgs;
+
+		c->msgs = it->next;
+		outbox_msg_free(it->msg);
+		free(it);
+	}
+	for (p = c->puts; p != NULL; p = p->next)
+		p->status = OUTBOX_ERROR;
+	pthread_mutex_lock(&ob->mu);
+	if (c->marks != NULL) {
+		struct mark_req **tail;
+
+		for (tail = &c->marks; *tail != NULL; tail = &(*tail)->next)
+			;
+		*tail = ob->marks;
+		if (ob->marks == NULL)
+			ob->marks_tail = tail;
+		ob->marks = c->marks;
+		c->marks = NULL;
+	}
+	if (c->retries != NULL) {
+		struct retry_req **rt;
+
+		for (rt = &c->retries; *rt != NULL; rt = &(*rt)->next)
+			;
+		*rt = ob->retries;
+		if (ob->retries == NULL)
+			ob->retries_tail = rt;
+		ob->retries = c->retries;
+		c->retries = NULL;
+	}
+	pthread_mutex_unlock(&ob->mu);
+	free(c->empties);
+	c->empties = NULL;
+	c->nempties = 0;
+	if (ob_load_targets(ob) < 0 || ob_recount(ob) < 0)
+		log_err("outbox: cannot re-read the queue: %s", sqlite3_errmsg(ob->db));
+	pthread_mutex_lock(&ob->mu);
+	ob->inflight_n = ob->ninfl;
+	pthread_mutex_unlock(&ob->mu);
+}
+
+/* The transaction committed: take the new deliveries in flight, drop the targets that emptied, mark
+ * the puts done and add the cycle's changes to the shared figures and statistics. */
+static void cycle_apply(struct outbox *ob, struct cycle *c, int did_anything, int full)
+{
+	struct put_req *p;
+	uint64_t accepted = 0;
+	size_t i;
+
+	if (c->n_new_infl > 0) {
+		struct inflight *n = realloc(ob->infl, (ob->ninfl + c->n_new_infl) * sizeof(*n));
+
+		if (n == NULL) {
+			/* cannot happen in practice: the array only grows to max_inflight entries */
+			log_err("outbox: out of memory tracking deliveries");
+		} else {
+			pthread_mutex_lock(&ob->mu);
+			ob->infl = n;
+			memcpy(ob->infl + ob->ninfl, c->new_infl, c->n_new_infl * sizeof(*n));
+			ob->ninfl += c->n_new_infl;
+			pthread_mutex_unlock(&ob->mu);
+		}
+	}
+	free(c->new_infl);
+	c->new_infl = NULL;
+	for (i = 0; i < c->nempties; i++) {
+		c->empties[i]->maybe_empty = 0;
+		ob_target_maybe_drop(ob, c->empties[i]);
+	}
+	free(c->empties);
+	c->empties = NULL;
+	c->nempties = 0;
+	for (p = c->puts; p != NULL; p = p->next) {
+		p->status = OUTBOX_OK;
+		accepted += p->n;
+	}
+	pthread_mutex_lock(&ob->mu);
+	ob->rows_counted = (uint64_t)((int64_t)ob->rows_counted + c->d_rows);
+	ob->bytes_counted = (uint64_t)((int64_t)ob->bytes_counted + c->d_bytes);
+	ob->depth = (uint64_t)((int64_t)ob->depth + c->d_depth);
+	ob->failed = (uint64_t)((int64_t)ob->failed + c->d_failed);
+	ob->inflight_n = (uint64_t)((int64_t)ob->inflight_n + c->d_inflight);
+	if (did_anything) {
+		ob->st.commits++;
+		if (full)
+			ob->st.fsync_commits++;
+	}
+	ob->st.rows_accepted += accepted;
+	ob->st.rows_delivered += c->delivered;
+	ob->st.rows_dead += c->dead;
+	pthread_mutex_unlock(&ob->mu);
+}
+
+/* One writer cycle: everything queued in one transaction (fsync when it holds new rows or retries),
+ * then one batch of completions posted to the loop. 0, or -1 when the transaction failed. */
 static int ob_cycle(struct outbox *ob, struct cycle *c)
 {
 	int64_t now = ob->clock_ms();
 	int full = c->puts != NULL || c->retries != NULL;
 	struct ob_batch *b = calloc(1, sizeof(*b));
-	struct mark_req *m;
-	struct put_req *p;
-	struct retry_req *r;
-	uint64_t accepted = 0;
 	int ok = b != NULL, did_anything = c->puts || c->marks || c->retries;
 	size_t saved_ninfl = ob->ninfl;
 	struct inflight *saved_infl = NULL;
@@ -435,142 +581,20 @@ static int ob_cycle(struct outbox *ob, struct cycle *c)
 		else
 			memcpy(saved_infl, ob->infl, ob->ninfl * sizeof(*saved_infl));
 	}
-	if (ok && ob_set_sync(ob, full) < 0)
+	if (ok && (ob_set_sync(ob, full) < 0 || ob_step_done(ob->s_begin) < 0 ||
+	           cycle_work(ob, c, now, &did_anything) < 0))
 		ok = 0;
-	if (ok && ob_step_done(ob->s_begin) < 0)
-		ok = 0;
-	for (m = c->marks; ok && m != NULL; m = m->next)
-		if (cycle_mark(ob, c, m, now) < 0)
-			ok = 0;
-	for (p = c->puts; ok && p != NULL; p = p->next)
-		if (cycle_put(ob, c, p, now) < 0)
-			ok = 0;
-	for (r = c->retries; ok && r != NULL; r = r->next)
-		if (cycle_retry(ob, c, r) < 0)
-			ok = 0;
-	if (ok && !c->stopping && ob->deliver != NULL &&
-	    (c->scan || (ob->next_due_wall != 0 && ob->next_due_wall <= now))) {
-		if (cycle_handout(ob, c, now) < 0)
-			ok = 0;
-		else if (c->msgs != NULL)
-			did_anything = 1;
-	}
-	if (ok && !c->stopping && ob->cfg.keep_delivered_s > 0 && ob_mono_ms() >= ob->next_purge_mono) {
-		sqlite3_bind_int64(ob->s_purge, 1, now - ob->cfg.keep_delivered_s * 1000);
-		if (ob_step_done(ob->s_purge) < 0)
-			ok = 0;
-		else if (sqlite3_changes(ob->db) > 0)
-			did_anything = 1;
-		ob->next_purge_mono =
-		        ob_mono_ms() + (sqlite3_changes(ob->db) >= OB_PURGE_CHUNK ? 0 : OB_PURGE_EVERY_MS);
-	}
 	if (ok && ob_step_done(ob->s_commit) < 0) {
 		log_err("outbox: commit failed: %s", sqlite3_errmsg(ob->db));
 		ok = 0;
 	}
 	if (!ok) {
-		struct mark_req **tail;
-
 		if (sqlite3_get_autocommit(ob->db) == 0)
 			ob_step_done(ob->s_rollback);
 		log_err("outbox: transaction failed: %s", sqlite3_errmsg(ob->db));
-		/* The database is as before: restore the in-memory view of it. */
-		if (saved_infl != NULL) {
-			pthread_mutex_lock(&ob->mu);
-			memcpy(ob->infl, saved_infl, saved_ninfl * sizeof(*saved_infl));
-			ob->ninfl = saved_ninfl;
-			pthread_mutex_unlock(&ob->mu);
-		}
-		free(c->new_infl);
-		c->new_infl = NULL;
-		c->n_new_infl = 0;
-		while (c->msgs != NULL) {
-			struct msg_item *it = c->msgs;
-
-			c->msgs = it->next;
-			outbox_msg_free(it->msg);
-			free(it);
-		}
-		for (p = c->puts; p != NULL; p = p->next)
-			p->status = OUTBOX_ERROR;
-		/* marks and retries go back to the front of the queues */
-		pthread_mutex_lock(&ob->mu);
-		if (c->marks != NULL) {
-			for (tail = &c->marks; *tail != NULL; tail = &(*tail)->next)
-				;
-			*tail = ob->marks;
-			if (ob->marks == NULL)
-				ob->marks_tail = tail;
-			ob->marks = c->marks;
-			c->marks = NULL;
-		}
-		if (c->retries != NULL) {
-			struct retry_req **rt;
-
-			for (rt = &c->retries; *rt != NULL; rt = &(*rt)->next)
-				;
-			*rt = ob->retries;
-			if (ob->retries == NULL)
-				ob->retries_tail = rt;
-			ob->retries = c->retries;
-			c->retries = NULL;
-		}
-		pthread_mutex_unlock(&ob->mu);
-		free(c->empties);
-		c->empties = NULL;
-		c->nempties = 0;
-		if (ob_load_targets(ob) < 0 || ob_recount(ob) < 0)
-			log_err("outbox: cannot re-read the queue: %s", sqlite3_errmsg(ob->db));
-		pthread_mutex_lock(&ob->mu);
-		ob->inflight_n = ob->ninfl;
-		pthread_mutex_unlock(&ob->mu);
+		cycle_undo(ob, c, saved_infl, saved_ninfl);
 	} else {
-		if (c->n_new_infl > 0) {
-			struct inflight *n = realloc(ob->infl, (ob->ninfl + c->n_new_infl) * sizeof(*n));
-
-			if (n == NULL) {
-				/* cannot happen in practice: the array only grows to max_inflight entries */
-				log_err("outbox: out of memory tracking deliveries");
-			} else {
-				pthread_mutex_lock(&ob->mu);
-				ob->infl = n;
-				memcpy(ob->infl + ob->ninfl, c->new_infl, c->n_new_infl * sizeof(*n));
-				ob->ninfl += c->n_new_infl;
-				pthread_mutex_unlock(&ob->mu);
-			}
-		}
-		free(c->new_infl);
-		c->new_infl = NULL;
-		{
-			size_t i;
-
-			for (i = 0; i < c->nempties; i++) {
-				c->empties[i]->maybe_empty = 0;
-				ob_target_maybe_drop(ob, c->empties[i]);
-			}
-			free(c->empties);
-			c->empties = NULL;
-			c->nempties = 0;
-		}
-		for (p = c->puts; p != NULL; p = p->next) {
-			p->status = OUTBOX_OK;
-			accepted += p->n;
-		}
-		pthread_mutex_lock(&ob->mu);
-		ob->rows_counted = (uint64_t)((int64_t)ob->rows_counted + c->d_rows);
-		ob->bytes_counted = (uint64_t)((int64_t)ob->bytes_counted + c->d_bytes);
-		ob->depth = (uint64_t)((int64_t)ob->depth + c->d_depth);
-		ob->failed = (uint64_t)((int64_t)ob->failed + c->d_failed);
-		ob->inflight_n = (uint64_t)((int64_t)ob->inflight_n + c->d_inflight);
-		if (did_anything) {
-			ob->st.commits++;
-			if (full)
-				ob->st.fsync_commits++;
-		}
-		ob->st.rows_accepted += accepted;
-		ob->st.rows_delivered += c->delivered;
-		ob->st.rows_dead += c->dead;
-		pthread_mutex_unlock(&ob->mu);
+		cycle_apply(ob, c, did_anything, full);
 	}
 	free(saved_infl);
 	ob_mark_list_free(c->marks);

@@ -578,17 +578,20 @@ END_TEST
 START_TEST(test_schema_v1_upgraded)
 {
 	static const char v1[] =
-	        "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL,"
+	        "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, created_ms INTEGER "
+	        "NOT NULL,"
 	        " hub TEXT NOT NULL, target TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
 	        " content_type TEXT, body BLOB, request_id TEXT, state INTEGER NOT NULL,"
 	        " attempts INTEGER NOT NULL DEFAULT 0, status INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
 	        " next_attempt_ms INTEGER NOT NULL DEFAULT 0, done_ms INTEGER NOT NULL DEFAULT 0,"
 	        " bytes INTEGER NOT NULL);"
-	        "INSERT INTO outbox(id, created_ms, hub, target, method, path, content_type, body, request_id, state,"
-	        " bytes) VALUES ('00000000000a0000', 1, 'chat', 'chat', 'POST',"
+	        "INSERT INTO outbox(id, created_ms, hub, target, method, path, content_type, body, "
+	        "request_id, state,"
+	        " bytes) VALUES ('00000000000a0000', CAST(strftime('%s','now') AS INTEGER) * 1000, 'chat', "
+	        "'chat', 'POST',"
 	        " '/api/hubs/chat/:send?api-version=2024-12-01', 'text/plain', 'old', 'r-old', 0, 3);"
 	        "PRAGMA user_version=1;";
-	struct outbox_row r = row("chat", "new");
+	struct outbox_row r = row("chat/group/g", "new"); /* another target: both are handed out at once */
 	char id[1][OUTBOX_ID_LEN + 1];
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -620,9 +623,13 @@ START_TEST(test_schema_v1_upgraded)
 	sqlite3_close(db);
 	/* and the delivery of both hands out the trace context of each */
 	ob = open_ob(1);
-	ck_assert(pump_until(&ndelivered, 2, 5000));
+	pump_until(&ndelivered, 2, 3000);
+	ck_assert_msg(ndelivered == 2, "delivered %ld: %s", ndelivered,
+	              ndelivered > 0 ? delivered[0]->id : "-");
+	ck_assert_str_eq(delivered[0]->id, "00000000000a0000");
 	ck_assert_ptr_null(delivered[0]->traceparent);
 	ck_assert_str_eq(delivered[1]->traceparent, r.traceparent);
+	ck_assert_str_eq(delivered[1]->tracestate, r.tracestate);
 }
 END_TEST
 
