@@ -1,4 +1,6 @@
-/* wpslimits.h: every compiled-in bound of wpsgate, named in one place. */
+/* wpslimits.h: the bounds the service itself sets, the defaults of the local API and the hard limits of the
+ * request parser, shared by the three programs. A module's own bounds are named in its header (upstream.h,
+ * events.h, emulimits.h, ...), and every bound that can be configured is a setting (wpsgate.conf(5)). */
 #ifndef WPS_LIMITS_H
 #define WPS_LIMITS_H
 

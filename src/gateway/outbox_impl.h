@@ -1,4 +1,5 @@
-/* outbox_impl.h: what outbox.c (the API) and outbox_store.c (the writer thread) share; private to them. */
+/* outbox_impl.h: what outbox.c (the API, on the loop thread), outbox_store.c (the SQLite file: schema,
+ * statements, the figures) and outbox_writer.c (the writer thread) share; private to them. */
 #ifndef WPS_GW_OUTBOX_IMPL_H
 #define WPS_GW_OUTBOX_IMPL_H
 
