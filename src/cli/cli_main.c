@@ -85,7 +85,7 @@ static const char main_usage[] =
         "  --timeout S       give up after S seconds (default 120)\n"
         "  -v, --verbose     print each request and the status of its answer on stderr\n"
         "  -h, --help        help; `wpsgate COMMAND --help` for one command\n"
-        "  --version         print the version\n"
+        "  -V, --version     print the version\n"
         "\n"
         "Exit status: 0 success (for exists/check: it exists); 1 the gateway or the service answered an\n"
         "error (for exists/check: it does not exist); 2 usage error; 3 the gateway could not be reached.\n"
@@ -174,7 +174,7 @@ static int parse_opts(int argc, char **argv, struct cli_opts *o)
 	int ch, rc = 0;
 
 	opterr = 1;
-	while ((ch = getopt_long(argc, argv, "hv", long_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hvV", long_opts, NULL)) != -1) {
 		enum cli_opt which;
 
 		switch (ch) {

@@ -34,7 +34,7 @@ static void usage(FILE *f)
 	        "usage: wpsgate-emulator --listen 127.0.0.1:PORT (--access-key-file FILE | "
 	        "--connection-string-file FILE)\n"
 	        "                        [--max-connections N] [--max-frame-bytes N] [--max-send-queue-bytes "
-	        "N] [-v]\n"
+	        "N] [-v] [-h] [-V]\n"
 	        "                        [--entra-issuer-key-file FILE [--disable-local-auth]]\n"
 	        "                        [--event-handler 'HUB=URL[;user=PATTERN][;system=EVENTS]' ...]\n"
 	        "                        [--event-timeout-ms N] [--event-max-inflight N]\n"
@@ -165,6 +165,7 @@ int main(int argc, char **argv)
 		{ "event-max-inflight", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct emu e;
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
 	e.max_send_queue = EMU_DEFAULT_MAX_SEND_QUEUE;
 	e.event_timeout_ms = EVH_DEFAULT_TIMEOUT_MS;
 	e.event_max_inflight = EVH_DEFAULT_INFLIGHT;
-	while ((opt = getopt_long(argc, argv, "l:k:c:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "l:k:c:vhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': listen_spec = optarg; break;
 		case 'k': keyfile = optarg; break;
@@ -239,6 +240,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("wpsgate-emulator %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
