@@ -149,7 +149,14 @@ static void raise_nofile(size_t want)
 	}
 }
 
-int main(int argc, char **argv)
+/* The command line, into e and a. Returns -1 to go on, else the exit status (0 after --help or
+ * --version, 2 for a usage error). */
+struct args {
+	const char *listen_spec, *keyfile, *csfile, *entrafile;
+	int verbose, no_local_auth;
+};
+
+static int parse_args(int argc, char **argv, struct emu *e, struct args *a)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -168,41 +175,31 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct emu e;
-	const char *listen_spec = NULL, *keyfile = NULL, *csfile = NULL, *entrafile = NULL;
 	char err[256];
-	int opt, verbose = 0, rc = 1, lfd, no_local_auth = 0;
-	struct srv *s = NULL;
-	sigset_t set;
+	int opt;
 
-	memset(&e, 0, sizeof(e));
-	e.max_connections = EMU_DEFAULT_MAX_CONNECTIONS;
-	e.max_frame = EMU_DEFAULT_MAX_FRAME;
-	e.max_send_queue = EMU_DEFAULT_MAX_SEND_QUEUE;
-	e.event_timeout_ms = EVH_DEFAULT_TIMEOUT_MS;
-	e.event_max_inflight = EVH_DEFAULT_INFLIGHT;
 	while ((opt = getopt_long(argc, argv, "l:k:c:vhV", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'l': listen_spec = optarg; break;
-		case 'k': keyfile = optarg; break;
-		case 'c': csfile = optarg; break;
-		case 'E': entrafile = optarg; break;
-		case 'L': no_local_auth = 1; break;
-		case 'v': verbose = 1; break;
+		case 'l': a->listen_spec = optarg; break;
+		case 'k': a->keyfile = optarg; break;
+		case 'c': a->csfile = optarg; break;
+		case 'E': a->entrafile = optarg; break;
+		case 'L': a->no_local_auth = 1; break;
+		case 'v': a->verbose = 1; break;
 		case 'm':
-			if (parse_size(optarg, &e.max_connections) < 0 || e.max_connections > 100000) {
+			if (parse_size(optarg, &e->max_connections) < 0 || e->max_connections > 100000) {
 				fprintf(stderr, "wpsgate-emulator: invalid --max-connections\n");
 				return 2;
 			}
 			break;
 		case 'f':
-			if (parse_size(optarg, &e.max_frame) < 0) {
+			if (parse_size(optarg, &e->max_frame) < 0) {
 				fprintf(stderr, "wpsgate-emulator: invalid --max-frame-bytes\n");
 				return 2;
 			}
 			break;
 		case 'q':
-			if (parse_size(optarg, &e.max_send_queue) < 0) {
+			if (parse_size(optarg, &e->max_send_queue) < 0) {
 				fprintf(stderr, "wpsgate-emulator: invalid --max-send-queue-bytes\n");
 				return 2;
 			}
@@ -214,11 +211,11 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			evh_handler_clear(&h);
-			if (e.nevent_specs == sizeof e.event_specs / sizeof e.event_specs[0]) {
+			if (e->nevent_specs == sizeof e->event_specs / sizeof e->event_specs[0]) {
 				fprintf(stderr, "wpsgate-emulator: too many --event-handler\n");
 				return 2;
 			}
-			e.event_specs[e.nevent_specs++] = optarg;
+			e->event_specs[e->nevent_specs++] = optarg;
 			break;
 		}
 		case 'T': {
@@ -227,7 +224,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "wpsgate-emulator: --event-timeout-ms takes 100..600000\n");
 				return 2;
 			}
-			e.event_timeout_ms = (long)v;
+			e->event_timeout_ms = (long)v;
 			break;
 		}
 		case 'I': {
@@ -236,7 +233,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "wpsgate-emulator: --event-max-inflight takes 1..100000\n");
 				return 2;
 			}
-			e.event_max_inflight = (unsigned)v;
+			e->event_max_inflight = (unsigned)v;
 			break;
 		}
 		case 'h': usage(stdout); return 0;
@@ -244,10 +241,40 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !listen_spec || (!keyfile == !csfile) || (no_local_auth && !entrafile)) {
+	if (optind != argc || !a->listen_spec || (!a->keyfile == !a->csfile) ||
+	    (a->no_local_auth && !a->entrafile)) {
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct emu e;
+	struct args a;
+	const char *listen_spec, *keyfile, *csfile, *entrafile;
+	char err[256];
+	int verbose, rc = 1, lfd, no_local_auth;
+	struct srv *s = NULL;
+	sigset_t set;
+
+	memset(&e, 0, sizeof(e));
+	memset(&a, 0, sizeof(a));
+	e.max_connections = EMU_DEFAULT_MAX_CONNECTIONS;
+	e.max_frame = EMU_DEFAULT_MAX_FRAME;
+	e.max_send_queue = EMU_DEFAULT_MAX_SEND_QUEUE;
+	e.event_timeout_ms = EVH_DEFAULT_TIMEOUT_MS;
+	e.event_max_inflight = EVH_DEFAULT_INFLIGHT;
+	if ((rc = parse_args(argc, argv, &e, &a)) >= 0)
+		return rc;
+	rc = 1;
+	listen_spec = a.listen_spec;
+	keyfile = a.keyfile;
+	csfile = a.csfile;
+	entrafile = a.entrafile;
+	verbose = a.verbose;
+	no_local_auth = a.no_local_auth;
 	e.max_body = e.max_frame;
 	log_init("wpsgate-emulator", verbose ? WLOG_DEBUG : WLOG_INFO, WLOG_FMT_LOGFMT);
 	if (keyfile_load(keyfile ? keyfile : csfile, csfile != NULL, &e.key, &e.keylen, err, sizeof(err)) <
