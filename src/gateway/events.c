@@ -530,11 +530,23 @@ static void validate(struct ev_call *c)
 struct sig_acc {
 	struct buf b;
 	int lines;
+	int repeated; /* a header that names the call appears more than once */
+	unsigned seen;
+};
+
+/* The headers that say which call this is: each must appear once at most, or the gateway and the app
+ * could read different ones (the signature is checked against the first). */
+static const char *const single_headers[] = {
+	"ce-specversion", "ce-awpsversion",  "ce-type",   "ce-source",          "ce-eventName",
+	"ce-hub",         "ce-connectionId", "ce-userId", "ce-connectionState", "WebHook-Request-Origin",
+	"Content-Type"
 };
 
 static enum MHD_Result collect_sig(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct sig_acc *a = cls;
+
+	size_t i;
 
 	(void)kind;
 	if (strcasecmp(key, "ce-signature") == 0 && value != NULL) {
@@ -542,6 +554,12 @@ static enum MHD_Result collect_sig(void *cls, enum MHD_ValueKind kind, const cha
 			(void)buf_puts(&a->b, ",");
 		(void)buf_puts(&a->b, value);
 	}
+	for (i = 0; i < sizeof single_headers / sizeof single_headers[0]; i++)
+		if (strcasecmp(key, single_headers[i]) == 0) {
+			if (a->seen & (1u << i))
+				a->repeated = 1;
+			a->seen |= 1u << i;
+		}
 	return MHD_YES;
 }
 
@@ -584,9 +602,15 @@ static void check_post(struct ev_call *c)
 		          "WebHook-Request-Origin does not name the service this gateway serves");
 		return;
 	}
+	memset(&sa, 0, sizeof sa);
 	buf_init(&sa.b, 0);
-	sa.lines = 0;
 	MHD_get_connection_values(c->conn, MHD_HEADER_KIND, collect_sig, &sa);
+	if (sa.repeated) {
+		buf_free(&sa.b);
+		set_error(c, V_MALFORMED, 400, "InvalidRequest",
+		          "a ce-* header (or WebHook-Request-Origin, Content-Type) appears more than once");
+		return;
+	}
 	if (sa.lines == 0) {
 		buf_free(&sa.b);
 		set_error(c, V_UNSIGNED, 401, "Unauthorized", "the call carries no ce-signature");

@@ -207,6 +207,9 @@ test('forged, replayed, unsigned and malformed calls are refused and reach no ap
   jsonError(await call({ headers: { 'ce-type': 'azure.webpubsub.sys.connect' } }), 400, 'InvalidRequest');
   jsonError(await call({ headers: { 'ce-awpsversion': undefined } }), 400, 'InvalidRequest');
   jsonError(await call({ hub: 'bad hub' }), 400, 'InvalidRequest');
+  // a second ce-connectionId (or ce-userId) could be what the app reads: refused
+  jsonError(await call({ headers: { 'ce-connectionId': ['conn-1', 'conn-2'] } }), 400, 'InvalidRequest');
+  jsonError(await call({ headers: { 'ce-userId': ['alice', 'root'] } }), 400, 'InvalidRequest');
   jsonError(await call({ origin: 'evil.example' }), 400, 'InvalidOrigin');
   jsonError(await call({ urlPath: '/elsewhere' }), 404, 'NotFound');
   jsonError(await call({ method: 'GET' }), 405, 'MethodNotAllowed');
