@@ -209,15 +209,26 @@ static enum MHD_Result upgrade_reply(struct srv *s, struct MHD_Connection *c, co
 static enum MHD_Result add_pair(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	json_t *o = cls, *a;
+	char *k = NULL, *v = NULL;
 
-	(void)kind;
 	if (!key || !value || strcasecmp(key, "access_token") == 0 || strcasecmp(key, "Authorization") == 0)
 		return MHD_YES;
+	if (kind == MHD_GET_ARGUMENT_KIND) { /* the query reaches us still percent-encoded */
+		k = pct_decode(key, strlen(key), 1, NULL);
+		v = pct_decode(value, strlen(value), 1, NULL);
+		if (!k || !v)
+			goto out; /* not valid: left out */
+		key = k;
+		value = v;
+	}
 	if (!json_is_array(a = json_object_get(o, key))) {
 		a = json_array();
 		json_object_set_new(o, key, a);
 	}
 	json_array_append_new(a, json_string(value));
+out:
+	free(k);
+	free(v);
 	return MHD_YES;
 }
 

@@ -81,7 +81,7 @@ test('JSON clients: handshake, connect (user, groups, state), connected, a user 
     return { status: 204 };
   });
   const emu = await emulatorFor(h.url, 'chat');
-  const c = await e2e.subscribe(clientUrl(emu, 'chat', { role: ['webpubsub.joinLeaveGroup'] }));
+  const c = await e2e.subscribe(clientUrl(emu, 'chat', { role: ['webpubsub.joinLeaveGroup'] }) + '&room=a%20b');
   clients.push(c);
   assert.equal(c.userId, 'bob', 'the handler named the user');
 
@@ -110,6 +110,7 @@ test('JSON clients: handshake, connect (user, groups, state), connected, a user 
   assert.deepEqual(body.subprotocols, ['json.reliable.webpubsub.azure.v1'], 'what the SDK offers');
   assert.deepEqual(body.claims.role, ['webpubsub.joinLeaveGroup']);
   assert.equal(body.query.access_token, undefined, 'the token is not passed on');
+  assert.deepEqual(body.query.room, ['a b'], 'the query, decoded');
   assert.equal(body.headers.Authorization, undefined);
   assert.deepEqual(body.clientCertificates, []);
 
