@@ -433,6 +433,7 @@ static void call_free(struct ev_call *c)
 	if (c == NULL)
 		return;
 	call_unlink(c);
+	curl_slist_free_all(c->req_hdrs); /* built but never sent (a failed start) */
 	buf_free(&c->body);
 	buf_free(&c->resp);
 	free(c->url);
