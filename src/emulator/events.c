@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "emu.h"
 #include "evsig.h"
+#include "hdrline.h"
 #include "log.h"
 #include "ops.h"
 #include "pct.h"
@@ -373,32 +374,26 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct evh_call *c = arg;
 	size_t len = size * n, kl, vl;
-	const char *colon, *v;
+	const char *k, *v;
+	enum hdrline_kind kind = hdrline_split(p, len, &k, &kl, &v, &vl);
 
-	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+	if (kind == HDRLINE_STATUS) {
 		free(c->rtype);
 		free(c->rstate);
 		c->rtype = c->rstate = NULL;
 		c->rstate_set = 0;
 		return len;
 	}
-	if ((colon = memchr(p, ':', len)) == NULL)
+	if (kind != HDRLINE_FIELD)
 		return len;
-	kl = (size_t)(colon - p);
-	v = colon + 1;
-	vl = len - kl - 1;
-	while (vl > 0 && (*v == ' ' || *v == '\t'))
-		v++, vl--;
-	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-		vl--;
-	if (kl == 12 && strncasecmp(p, "Content-Type", 12) == 0 && vl < 256) {
+	if (kl == 12 && strncasecmp(k, "Content-Type", 12) == 0 && vl < 256) {
 		free(c->rtype);
 		c->rtype = strndup(v, vl);
-	} else if (kl == 18 && strncasecmp(p, "ce-connectionState", 18) == 0 && vl <= EVH_STATE_MAX) {
+	} else if (kl == 18 && strncasecmp(k, "ce-connectionState", 18) == 0 && vl <= EVH_STATE_MAX) {
 		free(c->rstate);
 		c->rstate = strndup(v, vl);
 		c->rstate_set = c->rstate != NULL;
-	} else if (kl == 22 && strncasecmp(p, "WebHook-Allowed-Origin", 22) == 0 && c->validate) {
+	} else if (kl == 22 && strncasecmp(k, "WebHook-Allowed-Origin", 22) == 0 && c->validate) {
 		/* one value equal to * or to our host (case ignored), as the service wants */
 		if ((vl == 1 && v[0] == '*') ||
 		    (vl == strlen(c->ev->origin) && strncasecmp(v, c->ev->origin, vl) == 0))

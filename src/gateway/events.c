@@ -16,6 +16,7 @@
 #include "cfg.h"
 #include "cred.h"
 #include "evsig.h"
+#include "hdrline.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
@@ -751,9 +752,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct ev_call *c = arg;
 	size_t len = size * n, kl, vl;
-	const char *colon, *v;
+	const char *k, *v;
+	enum hdrline_kind kind = hdrline_split(p, len, &k, &kl, &v, &vl);
 
-	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new head (after a 100): forget the last */
+	if (kind == HDRLINE_STATUS) { /* a new head (after a 100): forget the last */
 		while (c->nrhdrs > 0) {
 			c->nrhdrs--;
 			free(c->rhdrs[c->nrhdrs].name);
@@ -763,24 +765,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		c->rtype = NULL;
 		return len;
 	}
-	if ((colon = memchr(p, ':', len)) == NULL)
+	if (kind != HDRLINE_FIELD)
 		return len;
-	kl = (size_t)(colon - p);
-	v = colon + 1;
-	vl = len - kl - 1;
-	while (vl > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		vl--;
-	}
-	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-		vl--;
 	if (vl > EVENTS_HEADER_MAX)
 		return len;
-	if (kl == 12 && strncasecmp(p, "Content-Type", 12) == 0) {
+	if (kl == 12 && strncasecmp(k, "Content-Type", 12) == 0) {
 		free(c->rtype);
 		c->rtype = strndup(v, vl);
-	} else if (hdr_passed(p, kl) && c->nrhdrs < EVENTS_PASSBACK_MAX) {
-		c->rhdrs[c->nrhdrs].name = strndup(p, kl);
+	} else if (hdr_passed(k, kl) && c->nrhdrs < EVENTS_PASSBACK_MAX) {
+		c->rhdrs[c->nrhdrs].name = strndup(k, kl);
 		c->rhdrs[c->nrhdrs].value = strndup(v, vl);
 		if (c->rhdrs[c->nrhdrs].name == NULL || c->rhdrs[c->nrhdrs].value == NULL) {
 			free(c->rhdrs[c->nrhdrs].name);

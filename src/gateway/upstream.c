@@ -14,6 +14,7 @@
 #include "cred.h"
 #include "entra.h"
 #include "entra_curl.h"
+#include "hdrline.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -148,9 +149,10 @@ static void forget_headers(struct up_job *job)
 void up_job_header(struct up_job *job, const char *ptr, size_t len)
 {
 	size_t nl, vl;
-	const char *colon, *v;
+	const char *name, *v;
+	enum hdrline_kind k = hdrline_split(ptr, len, &name, &nl, &v, &vl);
 
-	if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+	if (k == HDRLINE_STATUS) {
 		/* a new header block (1xx, or the final one): forget the previous */
 		forget_headers(job);
 		if (log_enabled(WLOG_DEBUG)) {
@@ -161,18 +163,8 @@ void up_job_header(struct up_job *job, const char *ptr, size_t len)
 		}
 		return;
 	}
-	colon = memchr(ptr, ':', len);
-	if (colon == NULL)
+	if (k != HDRLINE_FIELD)
 		return;
-	nl = (size_t)(colon - ptr);
-	v = colon + 1;
-	vl = len - nl - 1;
-	while (vl > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		vl--;
-	}
-	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-		vl--;
 	if (log_enabled(WLOG_DEBUG))
 		log_msg(WLOG_DEBUG, "upstream response id=%s: %.*s: %.*s", job->request_id, (int)nl, ptr,
 		        (int)(vl > 200 ? 200 : vl), v);
