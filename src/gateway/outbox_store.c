@@ -310,11 +310,12 @@ int ob_load_targets(struct outbox *ob)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int ob_db_open(struct outbox *ob, char *err, size_t errlen)
+/* Creates (private) or opens the file, in WAL mode with the schema of a new file. */
+static int db_open_file(struct outbox *ob, char *err, size_t errlen)
 {
 	const char *path = ob->cfg.path;
 	sqlite3_stmt *st = NULL;
-	int fd, ver = -1;
+	int fd;
 
 	/* Create the file ourselves so that it is private (messages are the applications' data). */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -343,6 +344,16 @@ int ob_db_open(struct outbox *ob, char *err, size_t errlen)
 		         sqlite3_errmsg(ob->db));
 		return -1;
 	}
+	return 0;
+}
+
+/* Brings a file of an older schema version up to OB_SCHEMA_VERSION, in place. */
+static int db_migrate(struct outbox *ob, char *err, size_t errlen)
+{
+	const char *path = ob->cfg.path;
+	sqlite3_stmt *st = NULL;
+	int ver = -1;
+
 	if (sqlite3_prepare_v2(ob->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		ver = sqlite3_column_int(st, 0);
@@ -368,6 +379,14 @@ int ob_db_open(struct outbox *ob, char *err, size_t errlen)
 		snprintf(err, errlen, "outbox: %s: unknown schema version %d", path, ver);
 		return -1;
 	}
+	return 0;
+}
+
+/* Requeues what was in flight at a crash and prepares the writer's statements. */
+static int db_prepare_writer(struct outbox *ob, char *err, size_t errlen)
+{
+	const char *path = ob->cfg.path;
+
 	/* At-least-once: deliveries in flight at a crash are sent again (files of versions that wrote `sending`). */
 	if (ob_exec(ob->db, "UPDATE outbox SET state = 0 WHERE state = 1") < 0) {
 		snprintf(err, errlen, "outbox: %s: cannot requeue: %s", path, sqlite3_errmsg(ob->db));
@@ -415,6 +434,15 @@ int ob_db_open(struct outbox *ob, char *err, size_t errlen)
 	    ob_prepare(ob->db, "COMMIT", &ob->s_commit, err, errlen) < 0 ||
 	    ob_prepare(ob->db, "ROLLBACK", &ob->s_rollback, err, errlen) < 0)
 		return -1;
+	return 0;
+}
+
+/* Reads what the file already holds: the last id, the counts, the targets. */
+static int db_read_state(struct outbox *ob, char *err, size_t errlen)
+{
+	const char *path = ob->cfg.path;
+	sqlite3_stmt *st = NULL;
+
 	/* New ids continue above every id in the file (all are OUTBOX_ID_LEN hex digits: text order = number order). */
 	if (sqlite3_prepare_v2(ob->db, "SELECT max(id) FROM outbox", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
@@ -424,6 +452,12 @@ int ob_db_open(struct outbox *ob, char *err, size_t errlen)
 		snprintf(err, errlen, "outbox: %s: cannot read: %s", path, sqlite3_errmsg(ob->db));
 		return -1;
 	}
+	return 0;
+}
+
+static int db_open_reader(struct outbox *ob, char *err, size_t errlen)
+{
+	const char *path = ob->cfg.path;
 
 	/* The read-only connection for outbox_get / outbox_list_failed. */
 	if (sqlite3_open_v2(path, &ob->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -436,6 +470,15 @@ int ob_db_open(struct outbox *ob, char *err, size_t errlen)
 	            0 ||
 	    ob_prepare(ob->rdb, "SELECT " OB_COLS " FROM outbox WHERE state = 3 ORDER BY seq LIMIT ?1",
 	               &ob->r_failed, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+int ob_db_open(struct outbox *ob, char *err, size_t errlen)
+{
+	if (db_open_file(ob, err, errlen) < 0 || db_migrate(ob, err, errlen) < 0 ||
+	    db_prepare_writer(ob, err, errlen) < 0 || db_read_state(ob, err, errlen) < 0 ||
+	    db_open_reader(ob, err, errlen) < 0)
 		return -1;
 	return 0;
 }
