@@ -290,6 +290,70 @@ static void put_done(void *arg, int status, const char *const *ids, size_t n)
 }
 
 /* Returns 1 when it replied (an error), 0 when the put is under way. */
+/* Checks sub-request i of an asynchronous batch and fills its outbox row (target and path kept in
+ * targets[i] and paths[i]); -1 when refused, the reply written. */
+static int async_row(struct brun *run, size_t i, struct buf *targets, struct buf *paths,
+                     struct outbox_row *row)
+{
+	struct api_ctx *c = run->c;
+	struct bsub *s = &run->subs[i];
+	const struct batch_req *br = &run->batch->req[i];
+	struct ops_err e;
+	char *p = NULL, *q = NULL;
+	size_t k;
+
+	if (batch_req_route(br, (size_t)run->b->cfg->max_body_bytes, &s->req, &e) < 0 ||
+	    apiver_validate(&s->req, run->b->cfg->api_version, &e) < 0) {
+		api_reply_error(c, 400, "InvalidBatch", "request %.64s: %s", br->id, e.message);
+		return -1;
+	}
+	if (!s->req.op->mutating) {
+		api_reply_error(c, 400, "InvalidBatch",
+		                "request %.64s: %s changes nothing and cannot be "
+		                "delivered asynchronously",
+		                br->id, s->req.op->name);
+		return -1;
+	}
+	if (!api_access(c, (int)s->req.op->cls, s->req.hub)) {
+		api_reply_error(c, 403, "AccessDenied",
+		                "request %.64s: this peer may not use this operation "
+		                "on this hub",
+		                br->id);
+		return -1;
+	}
+	if (outbox_target_key(&s->req, &targets[i]) < 0 ||
+	    api_upstream_target(run->b->api, &s->req, &p, &q) < 0 ||
+	    buf_printf(&paths[i], "%s?%s", p, q) < 0) {
+		free(p);
+		free(q);
+		api_reply_error(c, 500, "InternalError", "out of memory");
+		return -1;
+	}
+	free(p);
+	free(q);
+	/* the outbox keeps order per target only: a dependency on another target cannot be kept */
+	for (k = 0; k < br->ndeps; k++)
+		if (strcmp(targets[br->deps[k]].data, targets[i].data) != 0) {
+			api_reply_error(c, 400, "InvalidBatch",
+			                "request %.64s: dependsOn across targets cannot "
+			                "be kept in asynchronous delivery",
+			                br->id);
+			return -1;
+		}
+	row->hub = s->req.hub;
+	row->target = targets[i].data;
+	row->method = s->req.op->method;
+	row->path = paths[i].data;
+	if (s->req.op->body != OPB_NONE) {
+		row->content_type = br->content_type;
+		row->body = br->body;
+		row->body_len = br->body_len;
+	}
+	row->request_id = api_ctx_request_id(c);
+	api_ctx_trace(c, &row->traceparent, &row->tracestate);
+	return 0;
+}
+
 static int run_async(struct brun *run)
 {
 	struct api_ctx *c = run->c;
@@ -297,8 +361,7 @@ static int run_async(struct brun *run)
 	struct outbox *ob = outbox_api_outbox(run->b->outbox_api);
 	struct outbox_row *rows = NULL;
 	struct buf *targets = NULL, *paths = NULL;
-	struct ops_err e;
-	size_t i, k, n = bt->n;
+	size_t i, n = bt->n;
 	int rc = 1;
 
 	if (ob == NULL) {
@@ -314,61 +377,10 @@ static int run_async(struct brun *run)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		struct bsub *s = &run->subs[i];
-		const struct batch_req *br = &bt->req[i];
-		char *p = NULL, *q = NULL;
-
 		buf_init(&targets[i], OUTBOX_TARGET_MAX);
 		buf_init(&paths[i], 0);
-		if (batch_req_route(br, (size_t)run->b->cfg->max_body_bytes, &s->req, &e) < 0 ||
-		    apiver_validate(&s->req, run->b->cfg->api_version, &e) < 0) {
-			api_reply_error(c, 400, "InvalidBatch", "request %.64s: %s", br->id, e.message);
+		if (async_row(run, i, targets, paths, &rows[i]) < 0)
 			goto out;
-		}
-		if (!s->req.op->mutating) {
-			api_reply_error(c, 400, "InvalidBatch",
-			                "request %.64s: %s changes nothing and cannot be "
-			                "delivered asynchronously",
-			                br->id, s->req.op->name);
-			goto out;
-		}
-		if (!api_access(c, (int)s->req.op->cls, s->req.hub)) {
-			api_reply_error(c, 403, "AccessDenied",
-			                "request %.64s: this peer may not use this operation "
-			                "on this hub",
-			                br->id);
-			goto out;
-		}
-		if (outbox_target_key(&s->req, &targets[i]) < 0 ||
-		    api_upstream_target(run->b->api, &s->req, &p, &q) < 0 ||
-		    buf_printf(&paths[i], "%s?%s", p, q) < 0) {
-			free(p);
-			free(q);
-			api_reply_error(c, 500, "InternalError", "out of memory");
-			goto out;
-		}
-		free(p);
-		free(q);
-		/* the outbox keeps order per target only: a dependency on another target cannot be kept */
-		for (k = 0; k < br->ndeps; k++)
-			if (strcmp(targets[br->deps[k]].data, targets[i].data) != 0) {
-				api_reply_error(c, 400, "InvalidBatch",
-				                "request %.64s: dependsOn across targets cannot "
-				                "be kept in asynchronous delivery",
-				                br->id);
-				goto out;
-			}
-		rows[i].hub = s->req.hub;
-		rows[i].target = targets[i].data;
-		rows[i].method = s->req.op->method;
-		rows[i].path = paths[i].data;
-		if (s->req.op->body != OPB_NONE) {
-			rows[i].content_type = br->content_type;
-			rows[i].body = br->body;
-			rows[i].body_len = br->body_len;
-		}
-		rows[i].request_id = api_ctx_request_id(c);
-		api_ctx_trace(c, &rows[i].traceparent, &rows[i].tracestate);
 	}
 	rc = outbox_put(ob, rows, n, run->ids, put_done, run);
 	if (rc == OUTBOX_EFULL) {
