@@ -639,6 +639,83 @@ static void timespec_after(struct timespec *ts, int64_t ms)
 	}
 }
 
+/* Waits, the lock held, until there is work: puts due for a commit, marks, retries, a scan, a
+ * delivery due, a purge due, or the stop. */
+static void thread_wait(struct outbox *ob)
+{
+	int64_t wait;
+
+	for (;;) {
+		int64_t now_mono = ob_mono_ms(), now = ob->clock_ms();
+
+		if (ob->stop)
+			return;
+		if (ob->puts != NULL) {
+			int64_t until = ob->first_put_mono + ob->cfg.commit_interval_ms;
+
+			if (ob->cfg.commit_interval_ms == 0 || now_mono >= until ||
+			    ob->puts_rows >= (size_t)ob->cfg.max_batch_rows)
+				return;
+			wait = until - now_mono;
+		} else if (ob->marks != NULL || ob->retries != NULL || ob->kick) {
+			return;
+		} else {
+			wait = -1;
+			if (ob->deliver != NULL && ob->next_due_wall != 0) {
+				if (ob->next_due_wall <= now)
+					return;
+				wait = ob->next_due_wall - now;
+			}
+			if (ob->cfg.keep_delivered_s > 0) {
+				int64_t p = ob->next_purge_mono - now_mono;
+
+				if (p <= 0)
+					return;
+				if (wait < 0 || p < wait)
+					wait = p;
+			}
+		}
+		if (wait < 0) {
+			pthread_cond_wait(&ob->cv, &ob->mu);
+		} else {
+			struct timespec ts;
+
+			timespec_after(&ts, wait);
+			pthread_cond_timedwait(&ob->cv, &ob->mu, &ts);
+		}
+	}
+}
+
+/* Takes the work into c, the lock held: puts up to max_batch_rows rows (at least one put), every mark
+ * and retry. */
+static void thread_take(struct outbox *ob, struct cycle *c)
+{
+	struct put_req **pp = &ob->puts;
+	size_t rows = 0;
+
+	while (*pp != NULL && (rows == 0 || rows + (*pp)->n <= (size_t)ob->cfg.max_batch_rows)) {
+		rows += (*pp)->n;
+		pp = &(*pp)->next;
+	}
+	c->puts = ob->puts;
+	ob->puts = *pp;
+	*pp = NULL;
+	ob->puts_rows -= rows;
+	if (ob->puts == NULL)
+		ob->puts_tail = &ob->puts;
+	else
+		ob->first_put_mono = ob_mono_ms();
+	c->marks = ob->marks;
+	ob->marks = NULL;
+	ob->marks_tail = &ob->marks;
+	c->retries = ob->retries;
+	ob->retries = NULL;
+	ob->retries_tail = &ob->retries;
+	c->scan = ob->kick;
+	ob->kick = 0;
+	c->stopping = ob->stop;
+}
+
 void *ob_thread(void *arg)
 {
 	struct outbox *ob = arg;
@@ -646,77 +723,11 @@ void *ob_thread(void *arg)
 
 	for (;;) {
 		struct cycle c;
-		int64_t wait;
 
 		memset(&c, 0, sizeof(c));
 		pthread_mutex_lock(&ob->mu);
-		for (;;) {
-			int64_t now_mono = ob_mono_ms(), now = ob->clock_ms();
-
-			if (ob->stop)
-				break;
-			if (ob->puts != NULL) {
-				int64_t until = ob->first_put_mono + ob->cfg.commit_interval_ms;
-
-				if (ob->cfg.commit_interval_ms == 0 || now_mono >= until ||
-				    ob->puts_rows >= (size_t)ob->cfg.max_batch_rows)
-					break;
-				wait = until - now_mono;
-			} else if (ob->marks != NULL || ob->retries != NULL || ob->kick) {
-				break;
-			} else {
-				wait = -1;
-				if (ob->deliver != NULL && ob->next_due_wall != 0) {
-					if (ob->next_due_wall <= now)
-						break;
-					wait = ob->next_due_wall - now;
-				}
-				if (ob->cfg.keep_delivered_s > 0) {
-					int64_t p = ob->next_purge_mono - now_mono;
-
-					if (p <= 0)
-						break;
-					if (wait < 0 || p < wait)
-						wait = p;
-				}
-			}
-			if (wait < 0) {
-				pthread_cond_wait(&ob->cv, &ob->mu);
-			} else {
-				struct timespec ts;
-
-				timespec_after(&ts, wait);
-				pthread_cond_timedwait(&ob->cv, &ob->mu, &ts);
-			}
-		}
-		/* take the work: puts up to max_batch_rows rows (at least one put), every mark and retry */
-		{
-			struct put_req **pp = &ob->puts;
-			size_t rows = 0;
-
-			while (*pp != NULL &&
-			       (rows == 0 || rows + (*pp)->n <= (size_t)ob->cfg.max_batch_rows)) {
-				rows += (*pp)->n;
-				pp = &(*pp)->next;
-			}
-			c.puts = ob->puts;
-			ob->puts = *pp;
-			*pp = NULL;
-			ob->puts_rows -= rows;
-			if (ob->puts == NULL)
-				ob->puts_tail = &ob->puts;
-			else
-				ob->first_put_mono = ob_mono_ms();
-		}
-		c.marks = ob->marks;
-		ob->marks = NULL;
-		ob->marks_tail = &ob->marks;
-		c.retries = ob->retries;
-		ob->retries = NULL;
-		ob->retries_tail = &ob->retries;
-		c.scan = ob->kick;
-		ob->kick = 0;
-		c.stopping = ob->stop;
+		thread_wait(ob);
+		thread_take(ob, &c);
 		pthread_mutex_unlock(&ob->mu);
 
 		if (ob_cycle(ob, &c) < 0) {
