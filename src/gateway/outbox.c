@@ -273,11 +273,76 @@ static char *copy_into(char **cursor, const char *s, size_t len)
 	return d;
 }
 
+/* Checks row r and copies it into one block (*block) that pr points into. */
+static int put_row_copy(const struct outbox_row *r, struct pending_row *pr, char **block)
+{
+	size_t lh, lt, lm, lp, need;
+	char *cur;
+
+	if (r->hub == NULL || r->target == NULL || r->method == NULL || r->path == NULL || *r->hub == '\0' ||
+	    *r->target == '\0' || *r->method == '\0' || *r->path == '\0' ||
+	    (r->body == NULL && r->body_len > 0) || strlen(r->target) > OUTBOX_TARGET_MAX ||
+	    strlen(r->path) > WPS_URL_MAX || r->body_len > (size_t)INT32_MAX)
+		return OUTBOX_EINVAL;
+	lh = strlen(r->hub);
+	lt = strlen(r->target);
+	lm = strlen(r->method);
+	lp = strlen(r->path);
+	need = lh + lt + lm + lp + 4 + opt_len(r->content_type) + opt_len(r->request_id) +
+	       opt_len(r->traceparent) + opt_len(r->tracestate) + r->body_len + 1;
+	if ((*block = malloc(need)) == NULL)
+		return OUTBOX_ERROR;
+	cur = *block;
+	pr->hub = copy_into(&cur, r->hub, lh);
+	pr->target = copy_into(&cur, r->target, lt);
+	pr->method = copy_into(&cur, r->method, lm);
+	pr->path = copy_into(&cur, r->path, lp);
+	pr->content_type = r->content_type ? copy_into(&cur, r->content_type, strlen(r->content_type)) : NULL;
+	pr->request_id = r->request_id ? copy_into(&cur, r->request_id, strlen(r->request_id)) : NULL;
+	pr->traceparent = r->traceparent ? copy_into(&cur, r->traceparent, strlen(r->traceparent)) : NULL;
+	pr->tracestate = r->tracestate ? copy_into(&cur, r->tracestate, strlen(r->tracestate)) : NULL;
+	pr->body = copy_into(&cur, r->body_len > 0 ? r->body : "", r->body_len);
+	pr->body_len = r->body_len;
+	pr->bytes = need;
+	return OUTBOX_OK;
+}
+
+/* Counts the put in, gives its rows their ids and queues it for the writer; the lock held. */
+static int put_queue_locked(struct outbox *ob, struct put_req *p, char (*ids)[OUTBOX_ID_LEN + 1])
+{
+	size_t i, n = p->n;
+
+	if (ob->stop)
+		return OUTBOX_ERROR;
+	if (ob->rows_counted + n > (uint64_t)ob->cfg.max_rows ||
+	    ob->bytes_counted + p->bytes > (uint64_t)ob->cfg.max_bytes) {
+		ob->st.put_refused_full++;
+		return OUTBOX_EFULL;
+	}
+	for (i = 0; i < n; i++)
+		if (ob_new_id(ob, p->rows[i].id) < 0)
+			return OUTBOX_ERROR;
+	if (ids != NULL)
+		for (i = 0; i < n; i++)
+			memcpy(ids[i], p->rows[i].id, OUTBOX_ID_LEN + 1);
+	ob->rows_counted += n;
+	ob->bytes_counted += p->bytes;
+	ob->depth += n;
+	if (ob->puts == NULL)
+		ob->first_put_mono = ob_mono_ms();
+	*ob->puts_tail = p;
+	ob->puts_tail = &p->next;
+	ob->puts_rows += n;
+	ob_wake_locked(ob);
+	return OUTBOX_OK;
+}
+
 int outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char (*ids)[OUTBOX_ID_LEN + 1],
                outbox_put_fn done, void *arg)
 {
 	struct put_req *p;
 	size_t i, bytes = 0;
+	int rc;
 
 	if (ob == NULL || rows == NULL || n == 0 || n > (size_t)ob->cfg.max_batch_rows)
 		return OUTBOX_EINVAL;
@@ -287,45 +352,12 @@ int outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char 
 		return OUTBOX_ERROR;
 	}
 	for (i = 0; i < n; i++) {
-		const struct outbox_row *r = &rows[i];
-		struct pending_row *pr = &p->rows[i];
-		size_t lh, lt, lm, lp, need;
-		char *cur;
-
-		if (r->hub == NULL || r->target == NULL || r->method == NULL || r->path == NULL ||
-		    *r->hub == '\0' || *r->target == '\0' || *r->method == '\0' || *r->path == '\0' ||
-		    (r->body == NULL && r->body_len > 0) || strlen(r->target) > OUTBOX_TARGET_MAX ||
-		    strlen(r->path) > WPS_URL_MAX || r->body_len > (size_t)INT32_MAX) {
+		if ((rc = put_row_copy(&rows[i], &p->rows[i], &p->blocks[i])) != OUTBOX_OK) {
 			p->n = i;
 			ob_put_req_free(p);
-			return OUTBOX_EINVAL;
+			return rc;
 		}
-		lh = strlen(r->hub);
-		lt = strlen(r->target);
-		lm = strlen(r->method);
-		lp = strlen(r->path);
-		need = lh + lt + lm + lp + 4 + opt_len(r->content_type) + opt_len(r->request_id) +
-		       opt_len(r->traceparent) + opt_len(r->tracestate) + r->body_len + 1;
-		if ((p->blocks[i] = malloc(need)) == NULL) {
-			p->n = i;
-			ob_put_req_free(p);
-			return OUTBOX_ERROR;
-		}
-		cur = p->blocks[i];
-		pr->hub = copy_into(&cur, r->hub, lh);
-		pr->target = copy_into(&cur, r->target, lt);
-		pr->method = copy_into(&cur, r->method, lm);
-		pr->path = copy_into(&cur, r->path, lp);
-		pr->content_type =
-		        r->content_type ? copy_into(&cur, r->content_type, strlen(r->content_type)) : NULL;
-		pr->request_id = r->request_id ? copy_into(&cur, r->request_id, strlen(r->request_id)) : NULL;
-		pr->traceparent =
-		        r->traceparent ? copy_into(&cur, r->traceparent, strlen(r->traceparent)) : NULL;
-		pr->tracestate = r->tracestate ? copy_into(&cur, r->tracestate, strlen(r->tracestate)) : NULL;
-		pr->body = copy_into(&cur, r->body_len > 0 ? r->body : "", r->body_len);
-		pr->body_len = r->body_len;
-		pr->bytes = need;
-		bytes += need;
+		bytes += p->rows[i].bytes;
 	}
 	p->n = n;
 	p->bytes = bytes;
@@ -333,38 +365,11 @@ int outbox_put(struct outbox *ob, const struct outbox_row *rows, size_t n, char 
 	p->arg = arg;
 
 	pthread_mutex_lock(&ob->mu);
-	if (ob->stop) {
-		pthread_mutex_unlock(&ob->mu);
-		ob_put_req_free(p);
-		return OUTBOX_ERROR;
-	}
-	if (ob->rows_counted + n > (uint64_t)ob->cfg.max_rows ||
-	    ob->bytes_counted + bytes > (uint64_t)ob->cfg.max_bytes) {
-		ob->st.put_refused_full++;
-		pthread_mutex_unlock(&ob->mu);
-		ob_put_req_free(p);
-		return OUTBOX_EFULL;
-	}
-	for (i = 0; i < n; i++)
-		if (ob_new_id(ob, p->rows[i].id) < 0) {
-			pthread_mutex_unlock(&ob->mu);
-			ob_put_req_free(p);
-			return OUTBOX_ERROR;
-		}
-	if (ids != NULL)
-		for (i = 0; i < n; i++)
-			memcpy(ids[i], p->rows[i].id, OUTBOX_ID_LEN + 1);
-	ob->rows_counted += n;
-	ob->bytes_counted += bytes;
-	ob->depth += n;
-	if (ob->puts == NULL)
-		ob->first_put_mono = ob_mono_ms();
-	*ob->puts_tail = p;
-	ob->puts_tail = &p->next;
-	ob->puts_rows += n;
-	ob_wake_locked(ob);
+	rc = put_queue_locked(ob, p, ids);
 	pthread_mutex_unlock(&ob->mu);
-	return OUTBOX_OK;
+	if (rc != OUTBOX_OK)
+		ob_put_req_free(p);
+	return rc;
 }
 
 int outbox_mark(struct outbox *ob, const char *id, const struct outbox_mark *m)
