@@ -221,13 +221,64 @@ static int cycle_retry(struct outbox *ob, struct cycle *c, struct retry_req *rr)
 }
 
 /* Hand out the head of target t when it is due. Returns 1 when one was handed out, 0 when not, -1 on error. */
+/* Marks m, too old to send, a dead letter (m freed). */
+static int cycle_dead_letter(struct outbox *ob, struct cycle *c, struct outbox_msg *m, int64_t now)
+{
+	sqlite3_bind_int64(ob->s_failed, 1, m->seq);
+	sqlite3_bind_int(ob->s_failed, 2, m->status);
+	sqlite3_bind_int64(ob->s_failed, 3, 0);
+	sqlite3_bind_text(ob->s_failed, 4, "maximum age reached before delivery", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ob->s_failed, 5, now);
+	outbox_msg_free(m);
+	if (ob_step_done(ob->s_failed) < 0)
+		return -1;
+	c->d_depth--;
+	c->d_failed++;
+	c->dead++;
+	return 0;
+}
+
+/* Hands m out for delivery (taken; freed on failure): 1, or -1. */
+static int cycle_hand_out(struct cycle *c, struct target *t, struct outbox_msg *m, size_t bytes)
+{
+	struct msg_item *it;
+	struct inflight *in;
+
+	/* `sending` lives in memory only (ob->infl): in the file the row stays queued, which is also what a
+	 * crash must leave (at-least-once), and the hand-out costs no write. */
+	if ((it = calloc(1, sizeof(*it))) == NULL) {
+		outbox_msg_free(m);
+		return -1;
+	}
+	in = realloc(c->new_infl, (c->n_new_infl + 1) * sizeof(*in));
+	if (in == NULL) {
+		free(it);
+		outbox_msg_free(m);
+		return -1;
+	}
+	c->new_infl = in;
+	in = &c->new_infl[c->n_new_infl++];
+	memcpy(in->id, m->id, sizeof(in->id));
+	in->seq = m->seq;
+	in->created_ms = m->created_ms;
+	in->attempts = m->attempts;
+	in->bytes = bytes;
+	in->t = t;
+	m->state = OUTBOX_SENDING;
+	it->msg = m;
+	*c->msgs_tail = it;
+	c->msgs_tail = &it->next;
+	t->busy = 1;
+	t->head_due_ms = 0;
+	c->d_inflight++;
+	return 1;
+}
+
 static int cycle_handout_one(struct outbox *ob, struct cycle *c, struct target *t, int64_t now)
 {
 	for (;;) {
 		sqlite3_stmt *st = ob->s_head;
 		struct outbox_msg *m;
-		struct msg_item *it;
-		struct inflight *in;
 		int rc;
 		size_t bytes;
 
@@ -258,52 +309,14 @@ static int cycle_handout_one(struct outbox *ob, struct cycle *c, struct target *
 		sqlite3_clear_bindings(st);
 		if (m == NULL)
 			return -1;
-		if (now - m->created_ms >= ob->cfg.max_age_s * 1000) {
-			/* too old to send: a dead letter; try the next row of the target */
-			sqlite3_bind_int64(ob->s_failed, 1, m->seq);
-			sqlite3_bind_int(ob->s_failed, 2, m->status);
-			sqlite3_bind_int64(ob->s_failed, 3, 0);
-			sqlite3_bind_text(ob->s_failed, 4, "maximum age reached before delivery", -1,
-			                  SQLITE_STATIC);
-			sqlite3_bind_int64(ob->s_failed, 5, now);
-			outbox_msg_free(m);
-			if (ob_step_done(ob->s_failed) < 0)
+		if (now - m->created_ms >= ob->cfg.max_age_s * 1000) { /* a dead letter; try the next row */
+			if (cycle_dead_letter(ob, c, m, now) < 0)
 				return -1;
-			c->d_depth--;
-			c->d_failed++;
-			c->dead++;
 			if (--t->pending == 0)
 				return 0;
 			continue;
 		}
-		/* `sending` lives in memory only (ob->infl): in the file the row stays queued, which is also what a
-		 * crash must leave (at-least-once), and the hand-out costs no write. */
-		if ((it = calloc(1, sizeof(*it))) == NULL) {
-			outbox_msg_free(m);
-			return -1;
-		}
-		in = realloc(c->new_infl, (c->n_new_infl + 1) * sizeof(*in));
-		if (in == NULL) {
-			free(it);
-			outbox_msg_free(m);
-			return -1;
-		}
-		c->new_infl = in;
-		in = &c->new_infl[c->n_new_infl++];
-		memcpy(in->id, m->id, sizeof(in->id));
-		in->seq = m->seq;
-		in->created_ms = m->created_ms;
-		in->attempts = m->attempts;
-		in->bytes = bytes;
-		in->t = t;
-		m->state = OUTBOX_SENDING;
-		it->msg = m;
-		*c->msgs_tail = it;
-		c->msgs_tail = &it->next;
-		t->busy = 1;
-		t->head_due_ms = 0;
-		c->d_inflight++;
-		return 1;
+		return cycle_hand_out(c, t, m, bytes);
 	}
 }
 
