@@ -746,14 +746,77 @@ static int is_uri_mark(const void *p)
 
 /* The first call: a new request with its headers. Returns the ctx, which may already hold a reply.
  * mark: what api_uri_check found (NULL: nothing). */
+/* Finds the request's route or, for /api/, its operation; -1 when refused, the reply written. */
+static int ctx_route(struct api_ctx *c, const char *url, const char *method)
+{
+	struct api *a = c->api;
+	struct ops_err e;
+	int path_hit;
+
+	c->route = find_route(a, method, url, &path_hit);
+	if (c->route != NULL && c->route->body_max > 0) {
+		c->body_max = c->route->body_max;
+		buf_init(&c->body, c->body_max);
+	}
+	if (c->route == NULL) {
+		if (path_hit) {
+			api_reply_error(c, 405, "MethodNotAllowed", "%s is not allowed here", method);
+			return -1;
+		}
+		if (a->local_only || (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0)) {
+			api_reply_error(c, 404, "NotFound", "no such endpoint");
+			return -1;
+		}
+		if (strlen(url) > WPS_URL_MAX) {
+			api_reply_error(c, 414, "UriTooLong", "the path is longer than %d bytes",
+			                WPS_URL_MAX);
+			return -1;
+		}
+		if (ops_route(method, url, &c->req, &e) < 0) {
+			reply_ops_error(c, &e);
+			return -1;
+		}
+		c->is_op = 1;
+	}
+	return 0;
+}
+
+/* The admission checks (access list, ...); -1 when refused, the reply written. */
+static int ctx_admit(struct api_ctx *c)
+{
+	struct api *a = c->api;
+	size_t i;
+
+	for (i = 0; i < a->nadmit; i++)
+		if (a->admit[i].fn(c, a->admit[i].arg) < 0) {
+			if (c->phase != PH_REPLIED)
+				api_reply_error(c, 403, "Forbidden", "refused");
+			return -1;
+		}
+	return 0;
+}
+
+/* A declared Content-Length over the body limit is refused before the body is read. */
+static void ctx_check_length(struct api_ctx *c)
+{
+	const char *cl =
+	        MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (cl != NULL) {
+		char *end;
+		unsigned long long n;
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno == 0 && *end == '\0' && n > (unsigned long long)c->body_max)
+			api_reply_error(c, 413, "PayloadTooLarge",
+			                "the request body is larger than %zu bytes", c->body_max);
+	}
+}
+
 static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const char *url,
                                const char *method, const void *mark)
 {
 	struct api_ctx *c = calloc(1, sizeof *c);
-	const char *cl;
-	struct ops_err e;
-	int path_hit;
-	size_t i;
 
 	if (c == NULL)
 		return NULL;
@@ -787,47 +850,9 @@ static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const
 		                WPS_QUERY_PARAMS_MAX);
 		return c;
 	}
-	c->route = find_route(a, method, url, &path_hit);
-	if (c->route != NULL && c->route->body_max > 0) {
-		c->body_max = c->route->body_max;
-		buf_init(&c->body, c->body_max);
-	}
-	if (c->route == NULL) {
-		if (path_hit) {
-			api_reply_error(c, 405, "MethodNotAllowed", "%s is not allowed here", method);
-			return c;
-		}
-		if (a->local_only || (strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0)) {
-			api_reply_error(c, 404, "NotFound", "no such endpoint");
-			return c;
-		}
-		if (strlen(url) > WPS_URL_MAX) {
-			api_reply_error(c, 414, "UriTooLong", "the path is longer than %d bytes",
-			                WPS_URL_MAX);
-			return c;
-		}
-		if (ops_route(method, url, &c->req, &e) < 0) {
-			reply_ops_error(c, &e);
-			return c;
-		}
-		c->is_op = 1;
-	}
-	for (i = 0; i < a->nadmit; i++)
-		if (a->admit[i].fn(c, a->admit[i].arg) < 0) {
-			if (c->phase != PH_REPLIED)
-				api_reply_error(c, 403, "Forbidden", "refused");
-			return c;
-		}
-	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL) {
-		char *end;
-		unsigned long long n;
-		errno = 0;
-		n = strtoull(cl, &end, 10);
-		if (errno == 0 && *end == '\0' && n > (unsigned long long)c->body_max)
-			api_reply_error(c, 413, "PayloadTooLarge",
-			                "the request body is larger than %zu bytes", c->body_max);
-	}
+	if (ctx_route(c, url, method) < 0 || ctx_admit(c) < 0)
+		return c;
+	ctx_check_length(c);
 	return c;
 }
 
