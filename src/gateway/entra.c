@@ -390,6 +390,49 @@ static int form_kv(struct buf *b, const char *k, const char *v, size_t vl)
 }
 
 /* Build and start one token request. 0, or -1 after fetch_failed. */
+/* The client-credentials request's URL and form (client secret or workload identity assertion). */
+static int token_form(const struct entra *e, const char *secret, size_t slen, struct buf *url,
+                      struct buf *body)
+{
+	if (buf_printf(url, "%s/%s/oauth2/v2.0/token", e->cfg.authority_host, e->cfg.tenant_id) < 0 ||
+	    form_kv(body, "grant_type", "client_credentials", 18) < 0 ||
+	    form_kv(body, "client_id", e->cfg.client_id, strlen(e->cfg.client_id)) < 0)
+		return -1;
+	if (e->cfg.kind == ENTRA_CLIENT_SECRET) {
+		if (form_kv(body, "client_secret", secret, slen) < 0)
+			return -1;
+	} else {
+		static const char at[] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+		if (form_kv(body, "client_assertion_type", at, sizeof at - 1) < 0 ||
+		    form_kv(body, "client_assertion", secret, slen) < 0)
+			return -1;
+	}
+	if (form_kv(body, "scope", ENTRA_SCOPE, sizeof ENTRA_SCOPE - 1) < 0)
+		return -1;
+	return 0;
+}
+
+/* The managed identity request's URL (IMDS or App Service) and, for App Service, its identity header. */
+static int mi_request(const struct entra *e, struct buf *url, char **idh, size_t *idhn)
+{
+	const char *base = e->identity_endpoint != NULL ? e->identity_endpoint : e->cfg.imds_endpoint;
+	const char *ver = e->identity_endpoint != NULL ? APPSERVICE_API_VERSION : IMDS_API_VERSION;
+
+	if (buf_printf(url, "%s?api-version=%s&resource=", base, ver) < 0 ||
+	    pct_encode(url, ENTRA_RESOURCE, sizeof ENTRA_RESOURCE - 1) < 0)
+		return -1;
+	if (e->cfg.client_id != NULL && (buf_puts(url, "&client_id=") < 0 ||
+	                                 pct_encode(url, e->cfg.client_id, strlen(e->cfg.client_id)) < 0))
+		return -1;
+	if (e->identity_endpoint != NULL) {
+		*idhn = strlen(e->identity_header) + sizeof "X-IDENTITY-HEADER: ";
+		if ((*idh = malloc(*idhn)) == NULL)
+			return -1;
+		snprintf(*idh, *idhn, "X-IDENTITY-HEADER: %s", e->identity_header);
+	}
+	return 0;
+}
+
 static int fetch_start(struct entra *e)
 {
 	struct entra_http_req req;
@@ -405,44 +448,18 @@ static int fetch_start(struct entra *e)
 	if (e->cfg.kind == ENTRA_CLIENT_SECRET || e->cfg.kind == ENTRA_WORKLOAD_IDENTITY) {
 		if ((secret = entra_read_secret(&e->cfg, &slen, why, sizeof why)) == NULL)
 			goto fail;
-		if (buf_printf(&url, "%s/%s/oauth2/v2.0/token", e->cfg.authority_host, e->cfg.tenant_id) <
-		            0 ||
-		    form_kv(&body, "grant_type", "client_credentials", 18) < 0 ||
-		    form_kv(&body, "client_id", e->cfg.client_id, strlen(e->cfg.client_id)) < 0)
-			goto oom;
-		if (e->cfg.kind == ENTRA_CLIENT_SECRET) {
-			if (form_kv(&body, "client_secret", secret, slen) < 0)
-				goto oom;
-		} else {
-			static const char at[] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-			if (form_kv(&body, "client_assertion_type", at, sizeof at - 1) < 0 ||
-			    form_kv(&body, "client_assertion", secret, slen) < 0)
-				goto oom;
-		}
-		if (form_kv(&body, "scope", ENTRA_SCOPE, sizeof ENTRA_SCOPE - 1) < 0)
+		if (token_form(e, secret, slen, &url, &body) < 0)
 			goto oom;
 		headers[nh++] = "Content-Type: application/x-www-form-urlencoded";
 		req.method = "POST";
 		req.body = body.data;
 		req.len = body.len;
 	} else {
-		const char *base = e->identity_endpoint != NULL ? e->identity_endpoint : e->cfg.imds_endpoint;
-		const char *ver = e->identity_endpoint != NULL ? APPSERVICE_API_VERSION : IMDS_API_VERSION;
-		if (buf_printf(&url, "%s?api-version=%s&resource=", base, ver) < 0 ||
-		    pct_encode(&url, ENTRA_RESOURCE, sizeof ENTRA_RESOURCE - 1) < 0)
-			goto oom;
-		if (e->cfg.client_id != NULL &&
-		    (buf_puts(&url, "&client_id=") < 0 ||
-		     pct_encode(&url, e->cfg.client_id, strlen(e->cfg.client_id)) < 0))
+		if (mi_request(e, &url, &idh, &idhn) < 0)
 			goto oom;
 		headers[nh++] = "Metadata: true";
-		if (e->identity_endpoint != NULL) {
-			idhn = strlen(e->identity_header) + sizeof "X-IDENTITY-HEADER: ";
-			if ((idh = malloc(idhn)) == NULL)
-				goto oom;
-			snprintf(idh, idhn, "X-IDENTITY-HEADER: %s", e->identity_header);
+		if (idh != NULL)
 			headers[nh++] = idh;
-		}
 		req.method = "GET";
 	}
 	headers[nh++] = "Accept: application/json";
