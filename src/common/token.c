@@ -52,6 +52,16 @@ static int client_url(struct buf *b, const char *prefix, size_t prefixlen, enum 
 	return 0;
 }
 
+/* The token's audience: the endpoint (trailing slashes dropped) + "/" + client path + encoded hub. */
+static int client_aud(struct buf *b, const char *endpoint, enum client_type t, const char *hub)
+{
+	size_t elen = strlen(endpoint);
+
+	while (elen > 0 && endpoint[elen - 1] == '/')
+		elen--;
+	return client_url(b, endpoint, elen, t, hub);
+}
+
 static json_t *string_array(const char *const *v, size_t n)
 {
 	json_t *a = json_array();
@@ -68,33 +78,37 @@ static json_t *string_array(const char *const *v, size_t n)
 	return a;
 }
 
+/* The claims that say who the client is: sub, role, webpubsub.group (each only when given). */
+static int set_identity(json_t *c, const struct client_token_req *r)
+{
+	if (r->user_id != NULL && json_object_set_new(c, "sub", json_string(r->user_id)) < 0)
+		return -1;
+	if (r->nroles > 0 && json_object_set_new(c, "role", string_array(r->roles, r->nroles)) < 0)
+		return -1;
+	if (r->ngroups > 0 &&
+	    json_object_set_new(c, "webpubsub.group", string_array(r->groups, r->ngroups)) < 0)
+		return -1;
+	return 0;
+}
+
 char *token_client_claims(const char *endpoint, const char *hub, const struct client_token_req *r, time_t now)
 {
 	struct buf aud;
 	json_t *c = NULL;
 	char *out = NULL;
-	size_t elen;
 	long minutes = r->minutes > 0 ? r->minutes : TOKEN_DEFAULT_MINUTES;
 
 	if (endpoint == NULL || hub == NULL)
 		return NULL;
 	buf_init(&aud, WPS_URL_MAX);
-	elen = strlen(endpoint);
-	while (elen > 0 && endpoint[elen - 1] == '/')
-		elen--;
-	if (client_url(&aud, endpoint, elen, r->type, hub) < 0)
+	if (client_aud(&aud, endpoint, r->type, hub) < 0)
 		goto out;
 	c = json_object();
 	if (c == NULL || json_object_set_new(c, "aud", json_string(aud.data)) < 0 ||
 	    json_object_set_new(c, "iat", json_integer((json_int_t)now)) < 0 ||
 	    json_object_set_new(c, "exp", json_integer((json_int_t)now + (json_int_t)minutes * 60)) < 0)
 		goto out;
-	if (r->user_id != NULL && json_object_set_new(c, "sub", json_string(r->user_id)) < 0)
-		goto out;
-	if (r->nroles > 0 && json_object_set_new(c, "role", string_array(r->roles, r->nroles)) < 0)
-		goto out;
-	if (r->ngroups > 0 &&
-	    json_object_set_new(c, "webpubsub.group", string_array(r->groups, r->ngroups)) < 0)
+	if (set_identity(c, r) < 0)
 		goto out;
 	out = json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER);
 out:
@@ -109,16 +123,12 @@ char *token_service_sign(const char *endpoint, const char *hub, const struct cli
 	struct buf aud;
 	json_t *c = NULL, *h = NULL;
 	char *claims = NULL, *header = NULL, *tok = NULL;
-	size_t elen;
 	long minutes = r->minutes > 0 ? r->minutes : TOKEN_DEFAULT_MINUTES;
 
 	if (endpoint == NULL || hub == NULL || kid == NULL)
 		return NULL;
 	buf_init(&aud, WPS_URL_MAX);
-	elen = strlen(endpoint);
-	while (elen > 0 && endpoint[elen - 1] == '/')
-		elen--;
-	if (client_url(&aud, endpoint, elen, r->type, hub) < 0)
+	if (client_aud(&aud, endpoint, r->type, hub) < 0)
 		goto out;
 	c = json_object();
 	if (c == NULL || json_object_set_new(c, "nbf", json_integer((json_int_t)now)) < 0 ||
@@ -126,12 +136,7 @@ char *token_service_sign(const char *endpoint, const char *hub, const struct cli
 	    json_object_set_new(c, "iat", json_integer((json_int_t)now)) < 0 ||
 	    json_object_set_new(c, "aud", json_string(aud.data)) < 0)
 		goto out;
-	if (r->user_id != NULL && json_object_set_new(c, "sub", json_string(r->user_id)) < 0)
-		goto out;
-	if (r->nroles > 0 && json_object_set_new(c, "role", string_array(r->roles, r->nroles)) < 0)
-		goto out;
-	if (r->ngroups > 0 &&
-	    json_object_set_new(c, "webpubsub.group", string_array(r->groups, r->ngroups)) < 0)
+	if (set_identity(c, r) < 0)
 		goto out;
 	h = json_pack("{s:s, s:s, s:s, s:s}", "alg", "HS256", "kid", kid, "typ", "JWT", "cty", "JWT");
 	if (h == NULL || (claims = json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL ||
