@@ -12,8 +12,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const net = require('node:net');
-const { startGateway, makeKey, redact } = require('./lib/harness');
-const { startUpstream } = require('./lib/fake-upstream');
+const { startGateway, gatewayWithUpstream, redact } = require('./lib/harness');
 const { exchange, statuses, firstFinal } = require('./lib/badinput-raw');
 const { cases, MAX_BODY, MAX_HEADER, STD_UP_HEADERS, V, H } = require('./lib/badinput-cases');
 
@@ -25,6 +24,7 @@ const RSS_GROWTH_MAX_KB = 3072;    // allowed VmRSS growth over those rounds
 let key;
 let up;
 let gw;
+let stop;
 
 // In a sanitizer build ASan keeps freed memory in a quarantine (256 MiB by default), which would read
 // as growth: keep it small for the gateway this test starts (it inherits the environment).
@@ -32,25 +32,15 @@ process.env.ASAN_OPTIONS = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=1', 't
   .filter(Boolean).join(':');
 
 before(async () => {
-  key = makeKey();
-  up = await startUpstream({ key });
-  gw = await startGateway(null, {
-    endpoint: up.endpoint, key, timeoutMs: 5000,
-    maxBody: MAX_BODY, limits: { max_header_bytes: MAX_HEADER, idle_timeout_s: IDLE_S },
-  });
+  ({ key, up, gw, stop } = await gatewayWithUpstream({
+    timeoutMs: 5000, maxBody: MAX_BODY, limits: { max_header_bytes: MAX_HEADER, idle_timeout_s: IDLE_S },
+  }));
   const cfg = fs.readFileSync(gw.cfgFile, 'utf8');
   assert.match(cfg, new RegExp(`^limits = \\{ max_body_bytes = ${MAX_BODY}; max_header_bytes = ${MAX_HEADER}; idle_timeout_s = ${IDLE_S}; \\};$`, 'm'),
     'the gateway config carries the limits this test needs');
 });
 
-after(async () => {
-  try {
-    if (gw) await gw.stop();   // asserts exit 0 (a sanitizer build exits non-zero on a leak)
-  } finally {
-    if (gw) await gw.kill();
-    if (up) await up.close();
-  }
-});
+after(() => stop && stop()); // gw.stop asserts exit 0 (a sanitizer build exits non-zero on a leak)
 
 function vmRssKb(pid) {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -4,7 +4,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startGateway, makeKey, freePort, redact, sleep } = require('./lib/harness');
+const { startGateway, gatewayWithUpstream, freePort, redact, sleep } = require('./lib/harness');
 const { startUpstream } = require('./lib/fake-upstream');
 
 const MAX_BODY = 1024;
@@ -14,21 +14,13 @@ const H = '/api/hubs/chat';
 let key;
 let up;
 let gw;
+let stop;
 
 before(async () => {
-  key = makeKey();
-  up = await startUpstream({ key });
-  gw = await startGateway(null, { endpoint: up.endpoint, key, maxBody: MAX_BODY, timeoutMs: TIMEOUT_MS });
+  ({ key, up, gw, stop } = await gatewayWithUpstream({ maxBody: MAX_BODY, timeoutMs: TIMEOUT_MS }));
 });
 
-after(async () => {
-  try {
-    if (gw) await gw.stop();
-  } finally {
-    if (gw) await gw.kill();
-    if (up) await up.close();
-  }
-});
+after(() => stop && stop());
 
 function jsonError(res, what) {
   assert.match(res.headers['content-type'] || '', /^application\/(problem\+)?json\b/, `${what}: Content-Type`);

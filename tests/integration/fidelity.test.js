@@ -13,8 +13,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const e2e = require('../e2e/lib/harness.js');
-const { startGateway, makeKey, SRCDIR } = require('./lib/harness');
-const { startUpstream } = require('./lib/fake-upstream');
+const { gatewayWithUpstream, SRCDIR } = require('./lib/harness');
 
 const VDIR = path.join(SRCDIR, 'tests', 'vectors', 'service');
 const FILES = fs.readdirSync(VDIR).filter((f) => f.endsWith('.json')).sort();
@@ -270,21 +269,13 @@ for (const { file, doc } of VECTORS) {
 let key;
 let up;
 let gw;
+let stop;
 
 before(async () => {
-  key = makeKey();
-  up = await startUpstream({ key });
-  gw = await startGateway(null, { endpoint: up.endpoint, key });
+  ({ key, up, gw, stop } = await gatewayWithUpstream());
 });
 
-after(async () => {
-  try {
-    if (gw) await gw.stop();
-  } finally {
-    if (gw) await gw.kill();
-    if (up) await up.close();
-  }
-});
+after(() => stop && stop());
 
 // What the fake upstream answers: the recorded answer where the recording gives all of it.
 function recordedAnswer(want) {

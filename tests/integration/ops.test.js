@@ -5,8 +5,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startGateway, makeKey, redact } = require('./lib/harness');
-const { startUpstream } = require('./lib/fake-upstream');
+const { gatewayWithUpstream, redact } = require('./lib/harness');
 const { verifyJwt } = require('./lib/jwtcheck');
 
 const APP_AUTH = 'Bearer app-placeholder';
@@ -16,21 +15,13 @@ const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 let key;
 let up;
 let gw;
+let stop;
 
 before(async () => {
-  key = makeKey();
-  up = await startUpstream({ key });
-  gw = await startGateway(null, { endpoint: up.endpoint, key });
+  ({ key, up, gw, stop } = await gatewayWithUpstream());
 });
 
-after(async () => {
-  try {
-    if (gw) await gw.stop();
-  } finally {
-    if (gw) await gw.kill();
-    if (up) await up.close();
-  }
-});
+after(() => stop && stop());
 
 // A success answer with a marker body (so that the test sees the body come back), or none where
 // HTTP allows none (HEAD, 204).

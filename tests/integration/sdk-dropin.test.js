@@ -15,8 +15,7 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startGateway, makeKey } = require('./lib/harness');
-const { startUpstream } = require('./lib/fake-upstream');
+const { gatewayWithUpstream } = require('./lib/harness');
 const { verifyJwt, signedWith } = require('./lib/jwtcheck');
 
 const { requireModule } = require('../lib/paths.js');
@@ -31,6 +30,7 @@ const H = `/api/hubs/${HUB}`;
 let key;
 let up;
 let gw;
+let stop;
 let client;
 const sdkSent = []; // what the SDK put on the wire to the gateway
 
@@ -47,21 +47,12 @@ function spyClient(rewriteToHttp) {
 }
 
 before(async () => {
-  key = makeKey();
-  up = await startUpstream({ key });
-  gw = await startGateway(null, { endpoint: up.endpoint, key });
+  ({ key, up, gw, stop } = await gatewayWithUpstream());
   client = new WebPubSubServiceClient(`Endpoint=http://127.0.0.1:${gw.tcpPort};AccessKey=${PLACEHOLDER};Version=1.0;`, HUB,
     { allowInsecureConnection: true, httpClient: spyClient(false), retryOptions: { maxRetries: 0 } });
 });
 
-after(async () => {
-  try {
-    if (gw) await gw.stop();
-  } finally {
-    if (gw) await gw.kill();
-    if (up) await up.close();
-  }
-});
+after(() => stop && stop());
 
 // Run fn (an SDK call), then check that exactly the expected requests reached the upstream, each with a
 // JWT signed with the real key (never the placeholder) and aud = the URL received.

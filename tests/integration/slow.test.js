@@ -7,8 +7,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
-const { startGateway, makeKey } = require('./lib/harness');
-const { startUpstream } = require('./lib/fake-upstream');
+const { gatewayWithUpstream } = require('./lib/harness');
 
 const REQ_S = 1;          // limits.request_timeout_s
 const IDLE_S = 60;        // limits.idle_timeout_s: never reached here
@@ -19,24 +18,15 @@ const V = 'api-version=2024-12-01';
 
 let up;
 let gw;
+let stop;
 
 before(async () => {
-  const key = makeKey();
-  up = await startUpstream({ key });
-  gw = await startGateway(null, {
-    endpoint: up.endpoint, key, timeoutMs: 10000,
-    limits: { idle_timeout_s: IDLE_S, request_timeout_s: REQ_S },
-  });
+  ({ up, gw, stop } = await gatewayWithUpstream({
+    timeoutMs: 10000, limits: { idle_timeout_s: IDLE_S, request_timeout_s: REQ_S },
+  }));
 });
 
-after(async () => {
-  try {
-    if (gw) await gw.stop();
-  } finally {
-    if (gw) await gw.kill();
-    if (up) await up.close();
-  }
-});
+after(() => stop && stop());
 
 // Connect, write `head` at once, then `drip` one byte every DRIP_MS (as long as the socket is open);
 // resolve with what came back, whether the server closed, and when.

@@ -322,7 +322,32 @@ let retrySectionKnown = null; // probed once with -t
 
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
+// One gateway in front of one fake upstream (lib/fake-upstream.js) with a fresh key, for the tests of
+// a file: resolves to { key, up, gw, stop }; stop() ends the gateway (SIGTERM, then SIGKILL if it
+// lingers) and closes the upstream. gwOpts go to startGateway with the endpoint and key filled in.
+async function gatewayWithUpstream(gwOpts = {}) {
+  const { startUpstream } = require('./fake-upstream');
+  const key = makeKey();
+  const up = await startUpstream({ key });
+  let gw = null;
+  const stop = async () => {
+    try {
+      if (gw) await gw.stop();
+    } finally {
+      if (gw) await gw.kill();
+      await up.close();
+    }
+  };
+  try {
+    gw = await startGateway(null, { ...gwOpts, endpoint: up.endpoint, key });
+  } catch (e) {
+    await up.close();
+    throw e;
+  }
+  return { key, up, gw, stop };
+}
+
 module.exports = {
   WPSGATED, SRCDIR, makeKey, makeTmpDir, removeTmpDir, freePort, configText, writeSecretFile, redact,
-  runGatewaySync, startGateway, launch, tryConnect, httpRequest, rawRequest, sleep,
+  runGatewaySync, startGateway, gatewayWithUpstream, launch, tryConnect, httpRequest, rawRequest, sleep,
 };
