@@ -244,16 +244,26 @@ int access_peer_from_fd(int fd, struct access_peer *p)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
 	gid_t gl[ACCESS_PEER_GROUPS_MAX];
 	socklen_t glen = sizeof(gl);
 
 	memset(p, 0, sizeof(*p));
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+	if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
 		return -1;
-	if (len != sizeof(uc) || uc.pid == 0) {
+	if (sa.ss_family != AF_UNIX) {
 		errno = EINVAL;
 		return -1;
 	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -1;
+	if (len != sizeof(uc)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* pid 0: the peer is in a PID namespace this one does not see (another container of the pod, the
+	 * host); its uid, gid and groups are still the kernel's, mapped into our user namespace. */
 	p->is_unix = 1;
 	p->uid = uc.uid;
 	p->gid = uc.gid;
@@ -335,7 +345,11 @@ int access_audit_fill(struct access_audit *a, const struct access_peer *p, const
 	unsigned int mdlen = sizeof md, i;
 	static const char hex[] = "0123456789abcdef";
 
-	if (p->is_unix) {
+	if (p->is_unix && p->pid == 0) { /* in another PID namespace: no pid, no executable to name */
+		snprintf(a->uid, sizeof(a->uid), "%lu", (unsigned long)p->uid);
+		strcpy(a->pid, "-");
+		strcpy(a->exe, "-");
+	} else if (p->is_unix) {
 		char path[64];
 		ssize_t n;
 

@@ -65,8 +65,9 @@ struct access_peer {
 
 /* Fill p for a TCP peer. */
 void access_peer_tcp(struct access_peer *p);
-/* Fill p from a connected Unix socket: uid, gid and pid from SO_PEERCRED, the supplementary
- * groups from SO_PEERGROUPS (what the peer process had at connect()), falling back to
+/* Fill p from a connected Unix socket: uid, gid and pid from SO_PEERCRED (pid 0 for a peer in a PID
+ * namespace this process does not see, e.g. another container of a pod), the supplementary groups
+ * from SO_PEERGROUPS (what the peer process had at connect()), falling back to
  * access_peer_groups_from_uid. Returns 0 or -1 (errno set; not a Unix socket peer). */
 int access_peer_from_fd(int fd, struct access_peer *p);
 /* Set p->groups from the user database (getpwuid + getgrouplist; may block on NSS). Returns 0, or
