@@ -4,9 +4,12 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
+# podman, runc and mmdebstrap: tests/contrib/container.sh builds and runs the container image on a
+# debian:bookworm-slim made from Debian's packages (runc: crun refuses hosts with hybrid cgroups).
 pkgs="build-essential autoconf automake pkg-config git ca-certificates curl
       libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev check
-      libsqlite3-dev libwslay-dev systemd valgrind clang prometheus"
+      libsqlite3-dev libwslay-dev systemd valgrind clang prometheus
+      podman runc mmdebstrap"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs nginx-light wrk gnuplot-nox"
 command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"

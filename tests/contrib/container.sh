@@ -6,9 +6,13 @@
 #      host networking to a wpsgate-emulator on loopback as its upstream; then: a message sent with
 #      curl --unix-socket through the shared socket is accepted by the emulator; a member of the socket's
 #      group (gid 10001) may use it, another user cannot connect; /metrics on the port counts the
-#      message; the HEALTHCHECK and `wpsgate status` inside pass; the process runs as uid/gid 10001
-#      without capabilities; the key is in no log line; `podman stop` (SIGTERM) ends it with exit 0 in
-#      less than 5 s; a key file that others may read is refused with a message that says so.
+#      message; so can an "app" container (another uid in group 10001, the socket directory read-only,
+#      no network), as in the Kubernetes example's pod; /metrics on the port counts the three; the
+#      HEALTHCHECK and `wpsgate status` inside pass; the process runs as uid/gid 10001 without
+#      capabilities; the key is in no log line; `podman stop` (SIGTERM) ends it with exit 0 in less
+#      than 5 s; a key file that others may read is refused with a message that says so;
+#   4. the Kubernetes example's two ConfigMaps pass `wpsgated -t` in the image, with the key in
+#      CREDENTIALS_DIRECTORY or with the workload identity webhook's AZURE_* variables and token file.
 # The base rootfs and podman's image store are kept in $WPSGATE_CONTAINER_CACHE (default
 # BUILDDIR/container): a cold run takes about 2 minutes (rootfs about 50 s, the build about 60 s), a
 # warm one about 30 s (the build again from the COPY of the sources). rm -rf it to start afresh.
@@ -67,11 +71,11 @@ if ! pm image exists "$base"; then
 		mmdebstrap --quiet --variant=minbase --mode=root \
 			--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
 			--dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \
-			bookworm "$cache/rootfs.tar.new" \
+			bookworm "$cache/rootfs.new.tar" \
 			"deb http://deb.debian.org/debian bookworm main" \
 			"deb http://deb.debian.org/debian bookworm-updates main" \
 			"deb http://deb.debian.org/debian-security bookworm-security main"
-		mv "$cache/rootfs.tar.new" "$cache/rootfs.tar"
+		mv "$cache/rootfs.new.tar" "$cache/rootfs.tar"
 	fi
 	step "podman import $base"
 	pm import -q "$cache/rootfs.tar" "$base" >/dev/null
@@ -134,11 +138,18 @@ if setpriv --reuid 65534 --regid 65534 --clear-groups curl -fsS -o /dev/null --u
 	fail "a user outside group 10001 reached the socket"
 fi
 
-# /metrics on the port: the two messages counted
+# as the app container of a pod: another container, its own user, in the socket's group, with the
+# socket's directory read-only and no network at all
+pm run --rm --network none $ulimits --read-only --cap-drop ALL --security-opt no-new-privileges \
+	--user 10002:10002 --group-add 10001 -v "$tmp/run:/run/wpsgate:ro" --entrypoint /usr/bin/wpsgate \
+	"$image" send --hub chat 'hello from the app container' >"$tmp/app.out" 2>&1 ||
+	{ cat "$tmp/app.out"; fail "the app container could not send through the shared socket"; }
+
+# /metrics on the port: the three messages counted
 curl -fsS "http://127.0.0.1:$port/metrics" >"$tmp/metrics" || fail "no /metrics on port $port"
 grep -q '^wpsgate_build_info{' "$tmp/metrics" || fail "/metrics: no wpsgate_build_info"
 n=$(grep '^wpsgate_requests_total{' "$tmp/metrics" | grep 'code="202"' | awk '{s += $NF} END {print s + 0}')
-[ "$n" -eq 2 ] || fail "/metrics counts $n requests answered 202, not 2"
+[ "$n" -eq 3 ] || fail "/metrics counts $n requests answered 202, not 3"
 curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" || fail "/readyz is not 200"
 
 # the HEALTHCHECK and the client inside the image
@@ -167,6 +178,8 @@ grep -q 'msg="request" method=POST op=SendToAll hub=chat status=202 upstream_sta
 # the peers are outside the container's PID namespace: known by uid, without pid or executable
 grep -q 'msg="audit" .* peer=unix uid=65534 pid=- exe=- op=send_to_all hub=chat' "$tmp/gw.log" ||
 	fail "no audit line for the group member's message"
+grep -q 'msg="audit" .* peer=unix uid=10002 pid=- exe=- op=send_to_all hub=chat' "$tmp/gw.log" ||
+	fail "no audit line for the app container's message"
 grep -q 'signal 15\|SIGTERM\|shutting down' "$tmp/gw.log" || fail "the gateway's log does not show the SIGTERM"
 if grep -qF "$key" "$tmp/gw.log" "$tmp/status" "$tmp/run.err" "$tmp/build.log"; then
 	fail "the key appears in the output"
@@ -182,5 +195,40 @@ if pm run --rm --network none $ulimits -v "$tmp/wpsgate.conf:/etc/wpsgate/wpsgat
 fi
 grep -q 'mode 0444 lets group or others read' "$tmp/bad.out" || fail "refusal: $(cat "$tmp/bad.out")"
 ! grep -qF "$key" "$tmp/bad.out" || fail "the key appears in the refusal"
+
+# the Kubernetes example's two configurations pass `wpsgated -t` in the image, with what the pod gives
+# them: the copied key in CREDENTIALS_DIRECTORY, or the workload identity webhook's variables and token
+conf_of() { # FILE: the wpsgate.conf of the ConfigMap in FILE
+	node -e 'const Y = require(require("path").join(process.argv[1], "yaml"));
+		const d = Y.parse(require("fs").readFileSync(process.argv[2], "utf8"), { version: "1.1" });
+		process.stdout.write(d.data["wpsgate.conf"]);' \
+		"${WPSGATE_NODE_MODULES:-$src/tests/node_modules}" "$1"
+}
+k8s=$src/contrib/kubernetes
+conf_of "$k8s/configmap.yaml" >"$tmp/k8s-key.conf"
+conf_of "$k8s/workload-identity/configmap.yaml" >"$tmp/k8s-wi.conf"
+chmod 0644 "$tmp/k8s-key.conf" "$tmp/k8s-wi.conf"
+chmod 0400 "$tmp/access-key"
+pm run --rm --network none $ulimits --read-only -e CREDENTIALS_DIRECTORY=/run/credentials \
+	-v "$tmp/k8s-key.conf:/etc/wpsgate/wpsgate.conf:ro" -v "$tmp/access-key:/run/credentials/access-key:ro" \
+	"$image" -t -c /etc/wpsgate/wpsgate.conf >"$tmp/k8s-key.out" 2>&1 ||
+	fail "contrib/kubernetes/configmap.yaml: $(cat "$tmp/k8s-key.out")"
+printf 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDp3cHNnYXRlIn0.c2ln\n' >"$tmp/token"
+chmod 0644 "$tmp/token"
+pm run --rm --network none $ulimits --read-only \
+	-e AZURE_CLIENT_ID=00000000-0000-0000-0000-000000000000 -e AZURE_TENANT_ID=11111111-1111-1111-1111-111111111111 \
+	-e AZURE_AUTHORITY_HOST=https://login.microsoftonline.com/ \
+	-e AZURE_FEDERATED_TOKEN_FILE=/var/run/secrets/azure/tokens/azure-identity-token \
+	-v "$tmp/token:/var/run/secrets/azure/tokens/azure-identity-token:ro" \
+	-v "$tmp/k8s-wi.conf:/etc/wpsgate/wpsgate.conf:ro" "$image" -t -c /etc/wpsgate/wpsgate.conf \
+	>"$tmp/k8s-wi.out" 2>&1 || fail "contrib/kubernetes/workload-identity/configmap.yaml: $(cat "$tmp/k8s-wi.out")"
+grep -q 'configuration OK' "$tmp/k8s-key.out" && grep -q 'configuration OK' "$tmp/k8s-wi.out" ||
+	fail "wpsgated -t did not say configuration OK"
+# and without the webhook's variables the workload identity configuration is refused, naming them
+if pm run --rm --network none $ulimits -v "$tmp/k8s-wi.conf:/etc/wpsgate/wpsgate.conf:ro" "$image" \
+	-t -c /etc/wpsgate/wpsgate.conf >"$tmp/k8s-wi-bad.out" 2>&1; then
+	fail "workload identity without AZURE_* was accepted"
+fi
+grep -q 'AZURE_' "$tmp/k8s-wi-bad.out" || fail "refusal without AZURE_*: $(cat "$tmp/k8s-wi-bad.out")"
 
 step "done: stop took $ms ms; image $(pm image inspect "$image" --format '{{.Size}}') bytes"
