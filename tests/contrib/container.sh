@@ -156,6 +156,14 @@ curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" || fail "/readyz is not 2
 pm healthcheck run "$name" >/dev/null 2>&1 || fail "podman healthcheck run"
 pm exec "$name" wpsgate status >"$tmp/status" 2>&1 || { cat "$tmp/status"; fail "wpsgate status in the container"; }
 
+# SIGHUP re-reads the configuration and the mounted key (how a key rotates in a container)
+pm kill --signal HUP "$name" >/dev/null
+i=0
+until pm logs "$name" 2>&1 | grep -q 'msg="reloaded"'; do
+	i=$((i + 1)); [ "$i" -le 50 ] || fail "no reload after SIGHUP"; sleep 0.1
+done
+curl -fsS -o /dev/null --unix-socket "$sock" http://localhost/readyz || fail "not ready after the reload"
+
 # not root, no capabilities, no new privileges
 pid=$(pm inspect "$name" --format '{{.State.Pid}}')
 grep -q "^Uid:[[:space:]]*10001[[:space:]]*10001[[:space:]]*10001[[:space:]]*10001$" "/proc/$pid/status" ||
@@ -180,7 +188,8 @@ grep -q 'msg="audit" .* peer=unix uid=65534 pid=- exe=- op=send_to_all hub=chat'
 	fail "no audit line for the group member's message"
 grep -q 'msg="audit" .* peer=unix uid=10002 pid=- exe=- op=send_to_all hub=chat' "$tmp/gw.log" ||
 	fail "no audit line for the app container's message"
-grep -q 'signal 15\|SIGTERM\|shutting down' "$tmp/gw.log" || fail "the gateway's log does not show the SIGTERM"
+grep -q 'received SIGTERM, shutting down' "$tmp/gw.log" && grep -q 'msg="\{0,1\}stopped' "$tmp/gw.log" ||
+	fail "the gateway's log does not show the SIGTERM and the stop"
 if grep -qF "$key" "$tmp/gw.log" "$tmp/status" "$tmp/run.err" "$tmp/build.log"; then
 	fail "the key appears in the output"
 fi
