@@ -81,6 +81,12 @@ if ! pm image exists "$base"; then
 	pm import -q "$cache/rootfs.tar" "$base" >/dev/null
 fi
 
+# Can this machine run a container at all? (a kernel without user or mount namespaces, a storage
+# driver podman cannot use here): then say exactly what failed and skip, as the issue allows.
+if ! pm run --rm --network none $ulimits "$base" /bin/true >"$tmp/probe.err" 2>&1; then
+	echo "podman cannot run a container on this machine: skipped"; sed 's/^/  /' "$tmp/probe.err"; exit 77
+fi
+
 # 2. the image (the build stage's apt layer is cached; the sources are copied and built each time)
 step "podman build"
 pm build -q --format docker --network host $ulimits --build-arg BASE="$base" -t "$image" \
