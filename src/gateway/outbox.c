@@ -43,7 +43,10 @@ static const struct cfgtab_key outbox_keys[] = {
 	CFGTAB_INT_KEY(O, max_batch_rows, "max_batch_rows", 10000, 1, 1000000, CFGTAB_RESTART,
 	               "rows in one transaction"),
 	CFGTAB_INT_KEY(O, max_inflight, "max_inflight", 64, 1, OB_INFLIGHT_LIMIT, CFGTAB_RESTART,
-	               "rows being delivered at once, per-target order kept"),
+	               "rows being delivered at once, over all targets"),
+	CFGTAB_INT_KEY(O, max_inflight_per_target, "max_inflight_per_target", 1, 1, OB_INFLIGHT_LIMIT,
+	               CFGTAB_RESTART,
+	               "rows of one target in flight at once; 1 keeps its order, more drains it faster"),
 	CFGTAB_INT_KEY(O, keep_delivered_s, "keep_delivered_s", 300, 0, 7L * 86400, CFGTAB_RESTART,
 	               "delivered rows stay visible in GET /outbox/{id}"),
 };

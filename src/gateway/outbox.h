@@ -19,7 +19,10 @@
  *
  * Ordering: rows with the same target key are handed out one at a time, oldest first; the next one only
  * after outbox_mark settled the previous one (delivered, or failed into the dead letters). Different
- * targets go in parallel, at most max_inflight rows at a time.
+ * targets go in parallel, at most max_inflight rows at a time. With max_inflight_per_target N > 1, a
+ * target's N oldest rows (its window) may be in flight at once and arrive in any order among
+ * themselves; a row of the window waiting for its retry delay no longer holds up the others, and a row
+ * beyond the window waits until an older one settles.
  *
  * Bounds: queued + sending + failed rows count against max_rows and max_bytes (body and strings);
  * outbox_put refuses with OUTBOX_EFULL what would pass them; nothing accepted is ever dropped. Delivered
@@ -34,6 +37,7 @@
  *                              thread is free; puts that arrive while it commits share the next one)
  *   max_batch_rows = 10000     rows written by one transaction at most
  *   max_inflight = 64          rows handed out for delivery and not yet marked
+ *   max_inflight_per_target = 1   rows of one target in flight at once (1: the target's order kept)
  *   keep_delivered_s = 300
  */
 #ifndef WPS_GW_OUTBOX_H
@@ -61,6 +65,7 @@ struct outbox_cfg {
 	long commit_interval_ms;
 	long max_batch_rows;
 	long max_inflight;
+	long max_inflight_per_target;
 	long keep_delivered_s;
 };
 

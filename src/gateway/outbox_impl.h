@@ -69,7 +69,7 @@ struct target {              /* writer-thread private */
 	struct target *next; /* hash chain */
 	char *key;
 	uint64_t pending;    /* queued + sending rows */
-	int busy;            /* a row of it is handed out */
+	long busy;           /* rows of it handed out (at most max_inflight_per_target) */
 	int64_t head_due_ms; /* wall clock when its head may go; 0: now / unknown */
 	int maybe_empty;     /* listed in the cycle's drop candidates */
 };

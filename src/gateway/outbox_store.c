@@ -285,7 +285,7 @@ int ob_load_targets(struct outbox *ob)
 		}
 	}
 	for (i = 0; i < ob->ninfl; i++)
-		ob->infl[i].t->busy = 1;
+		ob->infl[i].t->busy++;
 	if (sqlite3_prepare_v2(ob->db, "SELECT target, count(*) FROM outbox WHERE state < 2 GROUP BY target",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return -1;
@@ -412,7 +412,7 @@ static int db_prepare_writer(struct outbox *ob, char *err, size_t errlen)
 	               &ob->s_requeue, err, errlen) < 0 ||
 	    ob_prepare(ob->db,
 	               "SELECT " OB_COLS ", body FROM outbox WHERE target = ?1 AND state < 2"
-	               " ORDER BY seq LIMIT 1",
+	               " ORDER BY seq LIMIT 1 OFFSET ?2",
 	               &ob->s_head, err, errlen) < 0 ||
 	    ob_prepare(ob->db, "SELECT seq, state, target FROM outbox WHERE id = ?1", &ob->s_retry_get, err,
 	               errlen) < 0 ||

@@ -125,11 +125,13 @@ static int cycle_mark(struct outbox *ob, struct cycle *c, struct mark_req *mr, i
 			sqlite3_bind_text(ob->s_requeue, 4, mr->error, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(ob->s_requeue, 5, now + (m->delay_ms > 0 ? m->delay_ms : 0));
 		rc = ob_step_done(ob->s_requeue);
-		in->t->head_due_ms = now + (m->delay_ms > 0 ? m->delay_ms : 0);
+		/* the head waits; with a window, the scan finds what else of it may go */
+		in->t->head_due_ms =
+		        ob->cfg.max_inflight_per_target > 1 ? 0 : now + (m->delay_ms > 0 ? m->delay_ms : 0);
 	}
 	if (rc < 0)
 		return -1;
-	in->t->busy = 0;
+	in->t->busy--;
 	c->d_inflight--;
 	c->scan = 1;
 	if (cycle_maybe_empty(c, in->t) < 0)
@@ -220,7 +222,6 @@ static int cycle_retry(struct outbox *ob, struct cycle *c, struct retry_req *rr)
 	return 0;
 }
 
-/* Hand out the head of target t when it is due. Returns 1 when one was handed out, 0 when not, -1 on error. */
 /* Marks m, too old to send, a dead letter (m freed). */
 static int cycle_dead_letter(struct outbox *ob, struct cycle *c, struct outbox_msg *m, int64_t now)
 {
@@ -268,40 +269,70 @@ static int cycle_hand_out(struct cycle *c, struct target *t, struct outbox_msg *
 	it->msg = m;
 	*c->msgs_tail = it;
 	c->msgs_tail = &it->next;
-	t->busy = 1;
-	t->head_due_ms = 0;
+	t->busy++;
 	c->d_inflight++;
 	return 1;
 }
 
-static int cycle_handout_one(struct outbox *ob, struct cycle *c, struct target *t, int64_t now)
+/* Is the row seq handed out (by an earlier cycle, or by this one)? */
+static int cycle_row_in_flight(const struct outbox *ob, const struct cycle *c, int64_t seq)
 {
-	for (;;) {
+	size_t i;
+
+	for (i = 0; i < ob->ninfl; i++)
+		if (ob->infl[i].seq == seq)
+			return 1;
+	for (i = 0; i < c->n_new_infl; i++)
+		if (c->new_infl[i].seq == seq)
+			return 1;
+	return 0;
+}
+
+/* Hand out what is due in target t's window, its max_inflight_per_target oldest rows, while *room
+ * lasts. With a window of 1 that is the head, and only when nothing of t is in flight (the caller
+ * checks). When nothing more can go, t->head_due_ms is when the earliest row of the window waiting for
+ * its retry delay may go. Returns 0, or -1 on error. */
+static int cycle_handout_target(struct outbox *ob, struct cycle *c, struct target *t, int64_t now,
+                                size_t *room)
+{
+	long window = ob->cfg.max_inflight_per_target;
+	int64_t off = 0, due = 0; /* rows of the window passed over (in flight or not due); earliest due */
+
+	while (*room > 0 && t->busy < window && off < window) {
 		sqlite3_stmt *st = ob->s_head;
 		struct outbox_msg *m;
+		int64_t next;
 		int rc;
 		size_t bytes;
 
 		sqlite3_bind_text(st, 1, t->key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, off);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_DONE) {
 			sqlite3_reset(st);
-			t->pending = 0; /* the table disagreed: trust the database */
-			return 0;
+			if (off == 0)
+				t->pending = 0; /* the table disagreed: trust the database */
+			break;
 		}
 		if (rc != SQLITE_ROW) {
 			sqlite3_reset(st);
 			return -1;
 		}
-		if (sqlite3_column_int(st, 9) != OUTBOX_QUEUED) { /* already sending: keep the order */
+		/* in flight: state `sending` of an older file, or handed out and still queued in the file */
+		if (sqlite3_column_int(st, 9) != OUTBOX_QUEUED ||
+		    cycle_row_in_flight(ob, c, sqlite3_column_int64(st, 0))) {
 			sqlite3_reset(st);
-			t->busy = 1;
-			return 0;
+			if (window == 1)
+				t->busy = 1; /* keep the order */
+			off++;
+			continue;
 		}
-		if (sqlite3_column_int64(st, 13) > now) {
-			t->head_due_ms = sqlite3_column_int64(st, 13);
+		if ((next = sqlite3_column_int64(st, 13)) > now) {
 			sqlite3_reset(st);
-			return 0;
+			if (due == 0 || next < due)
+				due = next;
+			off++;
+			continue;
 		}
 		m = ob_msg_from_stmt(st, 1);
 		bytes = (size_t)sqlite3_column_int64(st, 15);
@@ -309,15 +340,22 @@ static int cycle_handout_one(struct outbox *ob, struct cycle *c, struct target *
 		sqlite3_clear_bindings(st);
 		if (m == NULL)
 			return -1;
-		if (now - m->created_ms >= ob->cfg.max_age_s * 1000) { /* a dead letter; try the next row */
+		/* too old: a dead letter, and the next row takes its place in the window */
+		if (now - m->created_ms >= ob->cfg.max_age_s * 1000) {
 			if (cycle_dead_letter(ob, c, m, now) < 0)
 				return -1;
 			if (--t->pending == 0)
-				return 0;
+				break;
 			continue;
 		}
-		return cycle_hand_out(c, t, m, bytes);
+		if (cycle_hand_out(c, t, m, bytes) < 0)
+			return -1;
+		(*room)--;
+		off++;
 	}
+	/* out of room before the window was seen: its rows are not known to wait */
+	t->head_due_ms = (*room == 0 && t->busy < window && off < window) ? 0 : due;
+	return 0;
 }
 
 static int cycle_handout(struct outbox *ob, struct cycle *c, int64_t now)
@@ -336,22 +374,13 @@ static int cycle_handout(struct outbox *ob, struct cycle *c, int64_t now)
 		struct target *t, *next;
 
 		for (t = ob->tbuckets[i]; t != NULL && room > 0; t = next) {
-			int rc;
-
 			next = t->next;
-			if (t->busy || t->pending == 0)
+			if (t->busy >= ob->cfg.max_inflight_per_target || t->pending <= (uint64_t)t->busy)
 				continue;
-			if (t->head_due_ms > now) {
-				if (ob->next_due_wall == 0 || t->head_due_ms < ob->next_due_wall)
-					ob->next_due_wall = t->head_due_ms;
-				continue;
-			}
-			if ((rc = cycle_handout_one(ob, c, t, now)) < 0)
+			if (t->head_due_ms <= now && cycle_handout_target(ob, c, t, now, &room) < 0)
 				return -1;
-			if (rc == 1)
-				room--;
-			else if (t->head_due_ms > now &&
-			         (ob->next_due_wall == 0 || t->head_due_ms < ob->next_due_wall))
+			if (t->head_due_ms > now &&
+			    (ob->next_due_wall == 0 || t->head_due_ms < ob->next_due_wall))
 				ob->next_due_wall = t->head_due_ms;
 			if (cycle_maybe_empty(c, t) < 0)
 				return -1;

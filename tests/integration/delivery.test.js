@@ -12,14 +12,14 @@ const { startGateway, launch, makeKey, freePort, writeSecretFile } = require('./
 const SEND = '/api/hubs/chat/:send';
 const VG = kit.VALGRIND ? 4 : 1;   // time factor under valgrind
 
-async function setup(t, { retry = '', outbox = false, extra = '', timeoutMs, upDown = false } = {}) {
+async function setup(t, { retry = '', outbox = false, outboxKeys = '', extra = '', timeoutMs, upDown = false } = {}) {
   const key = makeKey();
   const up = kit.flexUpstream({ port: await freePort(), key });
   if (!upDown) await up.start();
   t.after(() => up.stop());
   const dir = outbox ? fs.mkdtempSync('/tmp/wpsgate-ob-') : null;
   if (dir) t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const ob = dir ? `outbox = { path = "${dir}/outbox.db"; };` : '';
+  const ob = dir ? `outbox = { path = "${dir}/outbox.db"; ${outboxKeys} };` : '';
   const gw = await startGateway(t, { endpoint: up.endpoint, key, retries: true, timeoutMs,
     extra: `retry = { ${retry} };\n${ob}\n${extra}` });
   return { key, up, gw, dir };
@@ -255,6 +255,41 @@ test('per-target order is kept in asynchronous delivery', async (t) => {
     assert.deepEqual(seq, Array.from({ length: 40 }, (_, i) => `${g}-${i}`), `group ${g} in order`);
   }
   await gw.stop();
+});
+
+// The most requests of one path the upstream held at once (each held `hold` ms from its arrival).
+function maxHeld(reqs, hold) {
+  let most = 0;
+  for (const a of reqs) most = Math.max(most, reqs.filter((b) => b.t >= a.t && b.t < a.t + hold).length);
+  return most;
+}
+
+test('outbox.max_inflight_per_target: one target drains with that many rows in flight, never more', async (t) => {
+  const hold = 300 * VG;
+  for (const window of [1, 4]) {
+    const { up, gw } = await setup(t, { outbox: true, outboxKeys: `max_inflight_per_target = ${window};` });
+    up.behave(() => ({ status: 202, delay: hold }));
+    const groupPath = (g) => `/api/hubs/chat/groups/${g}/:send`;
+    const accepted = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await gw.request({ via: 'unix', method: 'POST', path: groupPath('a'),
+        headers: { 'content-type': 'text/plain', prefer: 'respond-async' }, body: `a-${i}` });
+      assert.equal(r.status, 202);
+      accepted.push(r);
+    }
+    const b = await gw.request({ via: 'unix', method: 'POST', path: groupPath('b'),
+      headers: { 'content-type': 'text/plain', prefer: 'respond-async' }, body: 'b-0' });
+    assert.equal(b.status, 202);
+    const got = (g) => up.requests.filter((r) => r.path === groupPath(g) && r.jwt.ok);
+    await kit.waitFor(() => new Set(got('a').map((r) => r.body.toString())).size === 12 && got('b').length === 1,
+      20000 * VG);
+    // a window of 1 holds the order; 4 has four in flight at once, never five; b is not held up
+    // behind a's rows (it reaches the upstream before the last of them)
+    assert.equal(maxHeld(got('a'), hold - 50), window, `window ${window}`);
+    if (window === 1) assert.deepEqual(got('a').map((r) => r.body.toString()), accepted.map((_, i) => `a-${i}`));
+    assert.ok(got('b')[0].t < got('a')[11].t, 'the other target goes in parallel');
+    await gw.stop();
+  }
 });
 
 test('$batch: results in place, dependsOn and 424, local checks per sub-request', async (t) => {

@@ -693,6 +693,66 @@ START_TEST(test_order_per_target)
 }
 END_TEST
 
+/* max_inflight_per_target 3: a target's three oldest unsettled rows go at once, in any order; a row
+ * waiting for its retry delay does not hold up the others of the window; a row beyond the window waits
+ * until an older one settles; the other targets are not affected. */
+START_TEST(test_target_window)
+{
+	struct outbox_row rows[6];
+	char ids[6][OUTBOX_ID_LEN + 1];
+	int seen[6] = { 0 };
+	long i, j;
+	int64_t t0;
+
+	cfg.max_inflight_per_target = 3;
+	ob = open_ob(1);
+	for (i = 0; i < 5; i++) {
+		static const char *const body[] = { "a1", "a2", "a3", "a4", "a5" };
+
+		rows[i] = row("chat/group/a", body[i]);
+	}
+	rows[5] = row("chat/group/b", "b1");
+	ck_assert_int_eq(outbox_put(ob, rows, 6, ids, on_put, NULL), OUTBOX_OK);
+	ck_assert(pump_until(&ndelivered, 4, 5000));
+	pump_for(100);
+	ck_assert_int_eq(ndelivered, 4); /* a1, a2, a3 and b1 */
+	for (i = 0; i < 4; i++)
+		for (j = 0; j < 6; j++)
+			if (strcmp(delivered[i]->id, ids[j]) == 0)
+				seen[j]++;
+	ck_assert(seen[0] == 1 && seen[1] == 1 && seen[2] == 1 && seen[5] == 1);
+	ck_assert_int_eq(state_of(ids[3]), OUTBOX_QUEUED);
+
+	mark(ids[1], OUTBOX_RES_DELIVERED, 202, 1, 0, NULL); /* a2 settles before a1: a4 joins the window */
+	ck_assert(pump_until(&ndelivered, 5, 5000));
+	ck_assert_str_eq(delivered[4]->body, "a4");
+	t0 = now_ms();
+	mark(ids[0], OUTBOX_RES_RETRY, 503, 1, 300,
+	     "upstream status 503"); /* a1 waits 300 ms, in the window */
+	pump_for(100);
+	ck_assert_int_eq(ndelivered, 5);                     /* a5 is beyond the window (a1, a3, a4) */
+	mark(ids[2], OUTBOX_RES_DELIVERED, 202, 1, 0, NULL); /* a3 settles: a5 goes, before a1's retry */
+	ck_assert(pump_until(&ndelivered, 6, 5000));
+	ck_assert_str_eq(delivered[5]->body, "a5");
+	ck_assert(pump_until(&ndelivered, 7, 5000));
+	ck_assert_str_eq(delivered[6]->id, ids[0]);
+	ck_assert_int_ge(now_ms() - t0, 290);
+	for (i = 0; i < 6; i++)
+		if (i != 1 && i != 2)
+			mark(ids[i], OUTBOX_RES_DELIVERED, 202, 1, 0, NULL);
+	pump_for(100);
+	ck_assert_int_eq(ndelivered, 7);
+	{
+		struct outbox_stats st;
+
+		outbox_get_stats(ob, &st);
+		ck_assert_uint_eq(st.depth, 0);
+		ck_assert_uint_eq(st.inflight, 0);
+		ck_assert_uint_eq(st.rows_delivered, 6);
+	}
+}
+END_TEST
+
 START_TEST(test_retry_delay_and_max_inflight)
 {
 	struct outbox_row rows[3];
@@ -1098,6 +1158,8 @@ START_TEST(test_cfg_parse)
 		  "t.conf:2: outbox.max_rows: must be an integer in 1..100000000" },
 		{ "outbox = { max_inflight = 5000; };",
 		  "t.conf:1: outbox.max_inflight: must be an integer in 1..4096" },
+		{ "outbox = { max_inflight_per_target = 0; };",
+		  "t.conf:1: outbox.max_inflight_per_target: must be an integer in 1..4096" },
 		{ "outbox = { commit_interval_ms = -1; };",
 		  "t.conf:1: outbox.commit_interval_ms: must be an integer in 0..1000" },
 		{ "outbox = { pth = \"/x\"; };", "t.conf:1: outbox.pth: unknown key" },
@@ -1115,12 +1177,13 @@ START_TEST(test_cfg_parse)
 	ck_assert_int_eq(c.commit_interval_ms, 0);
 	ck_assert_int_eq(c.max_batch_rows, 10000);
 	ck_assert_int_eq(c.max_inflight, 64);
+	ck_assert_int_eq(c.max_inflight_per_target, 1);
 	ck_assert_int_eq(c.keep_delivered_s, 300);
 	ck_assert_int_eq(
 	        parse_text(
 	                "outbox = { path = \"/var/lib/wpsgate/outbox.db\"; max_rows = 10; max_bytes = 8192;"
 	                " max_age_s = 5; max_attempts = 2; commit_interval_ms = 3; max_batch_rows = 7;"
-	                " max_inflight = 9; keep_delivered_s = 0; };",
+	                " max_inflight = 9; max_inflight_per_target = 4; keep_delivered_s = 0; };",
 	                &c, err, sizeof(err)),
 	        0);
 	ck_assert_str_eq(c.path, "/var/lib/wpsgate/outbox.db");
@@ -1131,6 +1194,7 @@ START_TEST(test_cfg_parse)
 	ck_assert_int_eq(c.commit_interval_ms, 3);
 	ck_assert_int_eq(c.max_batch_rows, 7);
 	ck_assert_int_eq(c.max_inflight, 9);
+	ck_assert_int_eq(c.max_inflight_per_target, 4);
 	ck_assert_int_eq(c.keep_delivered_s, 0);
 	cfgtab_clear(&outbox_cfg_section, &c);
 	ck_assert_ptr_null(c.path);
@@ -1209,6 +1273,7 @@ static Suite *outbox_suite(void)
 	tcase_add_test(tc, test_sending_not_written);
 	tcase_add_test(tc, test_order_per_target);
 	tcase_add_test(tc, test_retry_delay_and_max_inflight);
+	tcase_add_test(tc, test_target_window);
 	tcase_add_test(tc, test_full_refused);
 	tcase_add_test(tc, test_dead_letter_and_retry);
 	tcase_add_test(tc, test_retry_outcomes);
