@@ -28,7 +28,15 @@ bench_init() {
 	EPH_LOW=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 	NEXT_PORT=$(( 10000 + (RANDOM % ((EPH_LOW - 10200) / 10)) * 10 ))
 	printf '{"seq":1,"msg":"%s"}' "$(head -c 238 /dev/zero | tr '\0' x)" >"$T/body.json"
+	bench_cflags
 	[ "$(wc -c <"$T/body.json")" -eq 256 ] || die "body is not 256 bytes"
+}
+# The bench programs include autoconf's <config.h> first, as every .c of the tree does; they need none of
+# its macros, and are built here without configure: BENCH_CFLAGS points at an empty stand-in in $T.
+bench_cflags() {
+	mkdir -p "$T/inc"
+	echo '/* config.h stand-in for the bench programs (built without configure) */' >"$T/inc/config.h"
+	BENCH_CFLAGS="-I$T/inc"
 }
 bench_cleanup() {
 	local p

@@ -62,7 +62,7 @@ mem_detail() { # mem_detail PID: "RSS kB (anon A kB)" of one process
 
 
 # --- build the C load generator -------------------------------------------------------------------------------------
-cc -O2 -o "$T/uload" "$BENCH/uload.c" || die "cannot build bench/uload.c"
+cc -O2 $BENCH_CFLAGS -o "$T/uload" "$BENCH/uload.c" || die "cannot build bench/uload.c"
 
 # --- certificates for the TLS variant ------------------------------------------------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \

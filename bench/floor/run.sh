@@ -46,11 +46,11 @@ nlibs() { grep -c '\.so' <(awk '$6 ~ /\.so/ { print $6 }' "/proc/$1/maps" | sort
 
 # shellcheck disable=SC2046,SC2086
 {
-	$CC -O2 $WARN -DFLOOR_CURL -o "$T/mhdfloor" "$FLOOR/mhdfloor.c" \
+	$CC -O2 $BENCH_CFLAGS $WARN -DFLOOR_CURL -o "$T/mhdfloor" "$FLOOR/mhdfloor.c" \
 		$(pkg-config --cflags --libs libmicrohttpd libcurl libcrypto) &&
-	$CC -O2 $WARN -o "$T/mhdfloor-mhdonly" "$FLOOR/mhdfloor.c" $(pkg-config --cflags --libs libmicrohttpd) &&
-	$CC -O2 $WARN -o "$T/curlfloor" "$FLOOR/curlfloor.c" $(pkg-config --cflags --libs libcurl) &&
-	$CC -O2 -o "$T/uload" "$BENCH/uload.c"
+	$CC -O2 $BENCH_CFLAGS $WARN -o "$T/mhdfloor-mhdonly" "$FLOOR/mhdfloor.c" $(pkg-config --cflags --libs libmicrohttpd) &&
+	$CC -O2 $BENCH_CFLAGS $WARN -o "$T/curlfloor" "$FLOOR/curlfloor.c" $(pkg-config --cflags --libs libcurl) &&
+	$CC -O2 $BENCH_CFLAGS -o "$T/uload" "$BENCH/uload.c"
 } || die "build failed"
 
 # --- nginx: the fixed-answer upstream and the proxy_pass reference (nginx_common from bench/lib.sh) ----------------
