@@ -120,6 +120,22 @@ int cli_http_do(struct cli_http *h, const char *method, const char *pathq, const
                 const void *body, size_t len, struct cli_resp *r);
 void resp_init(struct cli_resp *r);
 void resp_free(struct cli_resp *r);
+/* cli_parse.c: one answer read from the bytes received so far (all of them, each call). */
+struct cli_parse {
+	int head;       /* the request was HEAD: no body */
+	size_t base;    /* where the current header block starts (after interim 1xx answers) */
+	size_t hdr_end; /* where the body starts; 0 until the headers are complete */
+	long status;
+	long long clen; /* Content-Length, -1 if none */
+	int chunked;
+	int too_large;     /* the body passed CLI_RESPONSE_MAX */
+	const char *error; /* why, after -1 */
+};
+void cli_parse_init(struct cli_parse *ps, int head);
+/* 1: the answer is complete (r->status, ctype, errcode, body); 0: more bytes are needed (eof 0);
+ * -1: malformed, cut short or too large (ps->error). */
+int cli_parse(struct cli_parse *ps, const char *data, size_t len, int eof, struct cli_resp *r);
+
 /* Print the error an answer carries ("wpsgate: <what>: 404 NotFound: message") and return
  * CLI_ERR_ANSWER. */
 int resp_error(const struct cli_resp *r, const char *what);

@@ -1,65 +1,136 @@
-/* cli_http.c: the wpsgate client's transport: one libcurl easy request at a time to wpsgated. */
+/* cli_http.c: the wpsgate client's transport: one HTTP/1.1 request at a time to wpsgated, over its unix
+ * socket or plain TCP, written and read here (cli_parse.c reads the answer).
+ *
+ * Why not libcurl: a client runs once per send from shell scripts and cron jobs, and loading libcurl
+ * and the thirty libraries it pulls in (TLS, HTTP/2, IDN, LDAP, Kerberos...) cost about 10 ms per process
+ * on the benchmark machine, more than the request itself (docs/benchmarks.md, "Fresh processes"). The
+ * gateway speaks plain HTTP/1.1 on loopback, which is all this needs. */
 #include <config.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "cli.h"
 
 struct cli_http {
-	const char *socket; /* borrowed; NULL when base is a URL given with --url */
-	char *base;         /* "http://localhost" or the --url value without a trailing '/' */
-	char *where;        /* for messages */
+	const char *socket; /* borrowed; NULL when a URL was given with --url */
+	char *host;         /* --url: the host (without brackets), its port, and the Host header */
+	char *port;
+	char *hosthdr;
+	char *prefix; /* --url: its path without a trailing '/', "" if none */
+	char *where;  /* for messages */
 	long timeout_ms;
 	int verbose;
 };
 
+/* Split "http://HOST[:PORT][/PATH]" into h. Returns 0, or -1 after printing why. */
+static int parse_url(struct cli_http *h, const char *url)
+{
+	const char *p, *hend, *slash;
+	size_t n = strlen(url);
+
+	if (strncasecmp(url, "https://", 8) == 0) {
+		cli_usage_error("--url: https is not spoken here: the gateway serves plain HTTP on loopback "
+		                "(use http://)");
+		return -1;
+	}
+	if (strncasecmp(url, "http://", 7) != 0) {
+		cli_usage_error("--url must start with http:// (got a %zu-byte value)", n);
+		return -1;
+	}
+	p = url + 7;
+	slash = strchr(p, '/');
+	if (slash == NULL)
+		slash = url + n;
+	if (*p == '[') { /* [v6]:port */
+		hend = memchr(p, ']', (size_t)(slash - p));
+		if (hend == NULL)
+			goto bad;
+		h->host = strndup(p + 1, (size_t)(hend - p - 1));
+		p = hend + 1;
+	} else {
+		hend = memchr(p, ':', (size_t)(slash - p));
+		if (hend == NULL)
+			hend = slash;
+		h->host = strndup(p, (size_t)(hend - p));
+		p = hend;
+	}
+	if (h->host == NULL || h->host[0] == '\0')
+		goto bad;
+	if (*p == ':') {
+		const char *q;
+
+		for (q = p + 1; q < slash; q++)
+			if (!isdigit((unsigned char)*q))
+				goto bad;
+		if (slash - p < 2 || slash - p > 6)
+			goto bad;
+		h->port = strndup(p + 1, (size_t)(slash - p - 1));
+	} else if (p == slash) {
+		h->port = strdup("80");
+	} else {
+		goto bad;
+	}
+	h->hosthdr = strndup(url + 7, (size_t)(slash - (url + 7)));
+	n = strlen(slash);
+	while (n > 0 && slash[n - 1] == '/')
+		n--;
+	h->prefix = strndup(slash, n);
+	if (h->port == NULL || h->hosthdr == NULL || h->prefix == NULL)
+		goto nomem;
+	return 0;
+bad:
+	cli_usage_error("--url: not an http://HOST[:PORT][/PATH] URL");
+	return -1;
+nomem:
+	cli_warn("out of memory");
+	return -1;
+}
+
 struct cli_http *cli_http_new(const struct cli_opts *o)
 {
-	struct cli_http *h = NULL;
+	struct cli_http *h = calloc(1, sizeof(*h));
 	struct buf b;
 
 	buf_init(&b, 4096);
-	h = calloc(1, sizeof(*h));
 	if (h == NULL)
-		goto bad;
+		goto nomem;
 	h->timeout_ms = o->timeout_s * 1000;
 	h->verbose = o->verbose;
 	if (o->url != NULL) {
 		size_t n = strlen(o->url);
 
-		if (strncasecmp(o->url, "http://", 7) != 0 && strncasecmp(o->url, "https://", 8) != 0) {
-			cli_usage_error("--url must start with http:// or https:// (got a %zu-byte value)",
-			                n);
+		if (parse_url(h, o->url) < 0)
 			goto bad;
-		}
 		while (n > 0 && o->url[n - 1] == '/')
 			n--;
-		if (buf_append(&b, o->url, n) < 0)
-			goto nomem;
-		h->base = buf_steal(&b);
-		h->where = strdup(h->base);
+		h->where = strndup(o->url, n);
 	} else {
 		const char *env = getenv("WPSGATE_SOCKET");
 
 		h->socket = o->socket != NULL               ? o->socket
 		            : (env != NULL && *env != '\0') ? env
 		                                            : CLI_DEFAULT_SOCKET;
-		h->base = strdup("http://localhost");
 		if (buf_printf(&b, "unix:%s", h->socket) < 0)
 			goto nomem;
 		h->where = buf_steal(&b);
+		h->hosthdr = strdup("localhost");
+		h->prefix = strdup("");
+		if (h->hosthdr == NULL || h->prefix == NULL)
+			goto nomem;
 	}
-	if (h->base == NULL || h->where == NULL)
+	if (h->where == NULL)
 		goto nomem;
 	buf_free(&b);
 	return h;
@@ -75,7 +146,10 @@ void cli_http_free(struct cli_http *h)
 {
 	if (h == NULL)
 		return;
-	free(h->base);
+	free(h->host);
+	free(h->port);
+	free(h->hosthdr);
+	free(h->prefix);
 	free(h->where);
 	free(h);
 }
@@ -100,147 +174,194 @@ void resp_free(struct cli_resp *r)
 	buf_free(&r->body);
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
+static int64_t mono_ms(void)
 {
-	struct cli_resp *r = arg;
+	struct timespec ts;
 
-	if (buf_append(&r->body, p, size * n) < 0)
-		return 0; /* too large: curl stops with CURLE_WRITE_ERROR */
-	return size * n;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Copy a header's value (trimmed) into out when the line is "name: value". */
-static void header_value(const char *line, size_t len, const char *name, char *out, size_t outsz)
+/* Wait until fd is ready for ev or the deadline passes: 1, 0 on timeout, -1 on error. */
+static int wait_fd(int fd, short ev, int64_t deadline)
 {
-	size_t nl = strlen(name), i, j;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = ev };
+		int64_t left = deadline - mono_ms();
+		int n;
 
-	if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-		return;
-	i = nl + 1;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	j = len;
-	while (j > i && isspace((unsigned char)line[j - 1]))
-		j--;
-	if (j - i >= outsz)
-		j = i + outsz - 1;
-	memcpy(out, line + i, j - i);
-	out[j - i] = '\0';
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct cli_resp *r = arg;
-	size_t len = size * n;
-
-	/* a new status line (after 100 Continue) starts a new header block */
-	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		r->ctype[0] = '\0';
-		r->errcode[0] = '\0';
+		if (left <= 0)
+			return 0;
+		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (n > 0)
+			return 1;
+		if (n < 0 && errno != EINTR)
+			return -1;
 	}
-	header_value(p, len, "Content-Type", r->ctype, sizeof(r->ctype));
-	header_value(p, len, "x-ms-error-code", r->errcode, sizeof(r->errcode));
-	return len;
 }
 
-/* Why a unix socket refuses a connection, in the words of connect(2) ("No such file or directory",
- * "Permission denied", "Connection refused"): curl only says it could not connect to "localhost". */
-static const char *unix_connect_error(const char *path)
+/* Connect (non-blocking, within the deadline). Returns the fd, or -1 with *why set. */
+static int connect_to(const struct cli_http *h, int64_t deadline, const char **why)
 {
-	struct sockaddr_un sa;
-	const char *why = NULL;
-	int fd;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	int fd = -1, rc;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return "the socket path is too long";
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return NULL;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		why = strerror(errno);
-	close(fd);
-	return why;
+	if (h->socket != NULL) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		if (strlen(h->socket) >= sizeof(sa.sun_path)) {
+			*why = "the socket path is too long";
+			return -1;
+		}
+		memcpy(sa.sun_path, h->socket, strlen(h->socket));
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			*why = strerror(errno);
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	if ((rc = getaddrinfo(h->host, h->port, &hints, &res)) != 0) {
+		*why = gai_strerror(rc);
+		return -1;
+	}
+	*why = "no address";
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd < 0) {
+			*why = strerror(errno);
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno == EINPROGRESS) {
+			rc = wait_fd(fd, POLLOUT, deadline);
+			if (rc > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+				break;
+			*why = rc == 0 ? "timed out" : strerror(err ? err : errno);
+		} else {
+			*why = strerror(errno);
+		}
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* Write all of p within the deadline: 0, or -1 with *why set. */
+static int write_all(int fd, const char *p, size_t len, int64_t deadline, const char **why)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int rc = wait_fd(fd, POLLOUT, deadline);
+
+			if (rc > 0)
+				continue;
+			*why = rc == 0 ? "timed out" : strerror(errno);
+			return -1;
+		}
+		*why = strerror(errno);
+		return -1;
+	}
+	return 0;
 }
 
 int cli_http_do(struct cli_http *h, const char *method, const char *pathq, const char *ctype,
                 const void *body, size_t len, struct cli_resp *r)
 {
-	CURL *c = NULL;
-	struct curl_slist *hdrs = NULL, *t;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	char hbuf[160];
-	struct buf url;
-	CURLcode rc = CURLE_OUT_OF_MEMORY;
-	int ret = CLI_ERR_CONNECT;
+	int64_t deadline = mono_ms() + h->timeout_ms;
+	const char *why = "out of memory";
+	struct buf req, in;
+	struct cli_parse ps;
+	int fd = -1, ret = CLI_ERR_CONNECT, rc = 0;
+	int head = strcmp(method, "HEAD") == 0;
 
-	buf_init(&url, CLI_PATH_MAX + 4096);
-	if (buf_puts(&url, h->base) < 0 || buf_puts(&url, pathq) < 0)
+	buf_init(&req, CLI_PATH_MAX + 8192);
+	buf_init(&in, CLI_RESPONSE_MAX + 65536);
+	cli_parse_init(&ps, head);
+	/* a body, or a method other than GET, HEAD and DELETE: a Content-Length (0 without a body) */
+	if (buf_printf(&req,
+	               "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: " PACKAGE_NAME "/" PACKAGE_VERSION
+	               "\r\nAccept: */*\r\nConnection: close\r\n",
+	               method, h->prefix, pathq, h->hosthdr) < 0 ||
+	    (ctype != NULL && buf_printf(&req, "Content-Type: %s\r\n", ctype) < 0) ||
+	    ((body != NULL || (strcmp(method, "GET") != 0 && !head && strcmp(method, "DELETE") != 0)) &&
+	     buf_printf(&req, "Content-Length: %zu\r\n", body != NULL ? len : 0) < 0) ||
+	    buf_puts(&req, "\r\n") < 0)
 		goto done;
-	c = curl_easy_init();
-	if (c == NULL)
-		goto done;
-	/* no Expect: 100-continue; a Content-Type only when there is a body */
-	if ((t = curl_slist_append(hdrs, "Expect:")) == NULL)
-		goto done;
-	hdrs = t;
-	snprintf(hbuf, sizeof(hbuf), "Content-Type:%s%s", ctype ? " " : "", ctype ? ctype : "");
-	if ((t = curl_slist_append(hdrs, hbuf)) == NULL)
-		goto done;
-	hdrs = t;
-
-	curl_easy_setopt(c, CURLOPT_URL, url.data);
-	if (h->socket != NULL)
-		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, h->socket);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		if (body != NULL || strcmp(method, "DELETE") != 0) {
-			/* POST and PUT always carry a Content-Length, 0 without a body */
-			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
-		}
-	}
 	if (h->verbose)
 		fprintf(stderr, "wpsgate: > %s %s (%s)\n", method, pathq, h->where);
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-		if (h->verbose)
-			fprintf(stderr, "wpsgate: < %ld (%zu bytes)\n", r->status, r->body.len);
-		ret = 0;
-	} else if (rc == CURLE_WRITE_ERROR) {
+	if ((fd = connect_to(h, deadline, &why)) < 0)
+		goto done;
+	if (write_all(fd, req.data, req.len, deadline, &why) < 0 ||
+	    (body != NULL && len > 0 && write_all(fd, body, len, deadline, &why) < 0))
+		goto done;
+	for (;;) {
+		char chunk[16384];
+		ssize_t n = recv(fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int w = wait_fd(fd, POLLIN, deadline);
+
+			if (w > 0)
+				continue;
+			why = w == 0 ? "timed out waiting for the answer" : strerror(errno);
+			goto done;
+		}
+		if (n < 0) {
+			why = strerror(errno);
+			goto done;
+		}
+		if (n > 0 && buf_append(&in, chunk, (size_t)n) < 0) {
+			cli_warn("the answer from %s is larger than %ld bytes", h->where,
+			         (long)CLI_RESPONSE_MAX);
+			ret = CLI_ERR_ANSWER;
+			goto done;
+		}
+		rc = cli_parse(&ps, in.data, in.len, n == 0, r);
+		if (rc != 0)
+			break;
+		if (n == 0) { /* cannot happen: at the end cli_parse decides */
+			rc = -1;
+			break;
+		}
+	}
+	if (rc < 0 && ps.too_large) {
 		cli_warn("the answer from %s is larger than %ld bytes", h->where, (long)CLI_RESPONSE_MAX);
 		ret = CLI_ERR_ANSWER;
+		goto done;
 	}
+	if (rc < 0) {
+		why = ps.error;
+		goto done;
+	}
+	if (h->verbose)
+		fprintf(stderr, "wpsgate: < %ld (%zu bytes)\n", r->status, r->body.len);
+	ret = 0;
 done:
-	if (ret == CLI_ERR_CONNECT) {
-		const char *why = rc == CURLE_COULDNT_CONNECT && h->socket != NULL
-		                          ? unix_connect_error(h->socket)
-		                          : NULL;
-
-		cli_warn("cannot reach the gateway at %s: %s", h->where,
-		         why != NULL ? why
-		         : errbuf[0] ? errbuf
-		                     : curl_easy_strerror(rc));
-	}
-	curl_slist_free_all(hdrs);
-	if (c != NULL)
-		curl_easy_cleanup(c);
-	buf_free(&url);
+	if (ret == CLI_ERR_CONNECT)
+		cli_warn("cannot reach the gateway at %s: %s", h->where, why);
+	if (fd >= 0)
+		close(fd);
+	buf_free(&req);
+	buf_free(&in);
 	return ret;
 }
 

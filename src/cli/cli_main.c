@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 
 #include "cli.h"
 
@@ -397,14 +396,9 @@ int cli_main(int argc, char **argv)
 	rc = check_allowed(c, &o);
 	if (rc != 0)
 		goto done;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		rc = cli_usage_error("cannot initialise libcurl");
-		goto done;
-	}
 	h = cli_http_new(&o);
 	rc = h == NULL ? CLI_ERR_USAGE : c->run(c, &o, h);
 	cli_http_free(h);
-	curl_global_cleanup();
 done:
 	if (fflush(stdout) != 0 && rc == CLI_OK) {
 		cli_warn("cannot write the output");

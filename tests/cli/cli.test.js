@@ -350,6 +350,14 @@ test('an unreachable gateway exits 3', async () => {
   assert.equal(t.code, 3);
   const u = await run(['--url', 'ftp://127.0.0.1:1', 'status'], { noSocket: true });
   assert.equal(u.code, 2);
+  const s = await run(['--url', 'https://127.0.0.1:1', 'status'], { noSocket: true });
+  assert.equal(s.code, 2);
+  assert.match(s.stderr, /https is not spoken here/);
+  for (const bad of ['http://', 'http://h:x/', 'http://h:1234567/', 'http://[::1/']) {
+    const b = await run(['--url', bad, 'status'], { noSocket: true });
+    assert.equal(b.code, 2, bad);
+    assert.equal(b.stderr, 'wpsgate: --url: not an http://HOST[:PORT][/PATH] URL\n', bad);
+  }
 });
 
 test('the socket comes from $WPSGATE_SOCKET; --url uses TCP', async () => {
