@@ -9,7 +9,7 @@
 
 #include "filter.h"
 
-enum hub_proto { HUB_PROTO_SIMPLE, HUB_PROTO_JSON, HUB_PROTO_RELIABLE };
+enum hub_proto { HUB_PROTO_SIMPLE, HUB_PROTO_JSON, HUB_PROTO_RELIABLE, HUB_PROTO_MQTT };
 enum hub_dtype { HUB_DT_TEXT, HUB_DT_JSON, HUB_DT_BINARY };
 enum hub_perm_kind { HUB_PERM_SEND_TO_GROUP, HUB_PERM_JOIN_LEAVE_GROUP };
 
@@ -41,6 +41,7 @@ struct hub_perm {
 };
 
 struct hub;
+struct hub_mqtt; /* mqtt.h: what an MQTT connection adds (version, client id, session ids) */
 
 struct hub_conn {
 	struct hub_conn *next, *prev;
@@ -61,6 +62,7 @@ struct hub_conn {
 	char *ev_state;       /* ce-connectionState the event handler set (owned), NULL: none */
 	uint64_t ev_seq;      /* ce-id of the next event call (connect was 0) */
 	const char *gone_why; /* why it goes, for the disconnected event (hub_conn_close) */
+	struct hub_mqtt *mqtt; /* HUB_PROTO_MQTT: borrowed from the MQTT session, which outlives it */
 };
 
 struct hub_user {
@@ -109,6 +111,7 @@ struct hub_conn_spec {
 	const char *const *groups; /* joined on connect */
 	size_t ngroups;
 	void *transport;
+	struct hub_mqtt *mqtt; /* HUB_PROTO_MQTT only (borrowed) */
 };
 /* A new random connection id (22 base64url characters) into out. */
 void hub_make_id(char *out, size_t outlen);
