@@ -280,10 +280,13 @@ static char *connect_body(struct mqtt_sess *s, const struct mqtt_pkt *p)
 
 	if (p->has_pass)
 		pw = b64_encode(p->password.p, p->password.len);
-	mq = json_pack("{s:i, s:b, s:s%?, s:s?, s:o}", "protocolVersion", (int)p->version, "cleanStart",
-	               p->clean, "username", p->has_user ? p->username.p : NULL,
-	               p->has_user ? p->username.len : 0, "password", pw, "userProperties",
-	               user_props_to_json(&p->props));
+	mq = json_pack("{s:i, s:b}", "protocolVersion", (int)p->version, "cleanStart", p->clean);
+	if (mq) {
+		json_object_set_new(mq, "username",
+		                    p->has_user ? json_stringn(p->username.p, p->username.len) : json_null());
+		json_object_set_new(mq, "password", pw ? json_string(pw) : json_null());
+		json_object_set_new(mq, "userProperties", user_props_to_json(&p->props));
+	}
 	free(pw);
 	if (s->auth.user)
 		json_object_set_new(claims, "sub", strv_json(&s->auth.user, 1));
@@ -407,6 +410,8 @@ static void connect_done(void *arg, const struct evh_result *r)
 	if (!s)
 		return;
 	s->cw = NULL;
+	if (s->state != ST_CONNECT_EVENT)
+		return; /* closed meanwhile (too many bytes buffered) */
 	if (r->state_set && r->state && r->state[0]) {
 		free(s->cstate);
 		s->cstate = strdup(r->state);
