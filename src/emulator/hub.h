@@ -23,6 +23,8 @@ struct hub_transport_ops {
 	void (*close)(void *t, int code, const char *reason);
 };
 
+struct mqtt_props;
+
 /* One message on its way to clients (built by proto_msg_*; see proto.h). */
 struct hub_msg {
 	enum hub_dtype dtype;
@@ -32,6 +34,7 @@ struct hub_msg {
 	const char *group;     /* non-NULL for group messages */
 	const char *from_user; /* group message sent by a client: its userId (may be NULL) */
 	char *owned_raw;       /* raw when the message owns it (proto_msg_release frees it) */
+	const struct mqtt_props *mqtt; /* published by an MQTT 5.0 client: its properties (borrowed) */
 };
 
 struct hub_perm {

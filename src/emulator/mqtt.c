@@ -718,6 +718,7 @@ static int on_publish(struct mqtt_sess *s, const struct mqtt_pkt *p)
 		} else {
 			m.group = topic;
 			m.from_user = c->user;
+			m.mqtt = s->version == MQTT_V5 ? &p->props : NULL;
 			struct hub_sel sel = { .kind = HUB_T_GROUP, .id = topic };
 			hub_send(c->hub, &sel, &m);
 			rc = pub_answer(s, p, 0, NULL);
@@ -995,6 +996,19 @@ void mqtt_deliver(struct hub_conn *c, const struct hub_msg *m)
 	pr.content_type = (struct mqtt_str){ ct, strlen(ct) };
 	if (m->dtype != HUB_DT_BINARY)
 		pr.payload_format = 1, pr.has_payload_format = 1;
+	if (m->mqtt) {
+		/* from an MQTT 5.0 client: its application properties pass to MQTT clients as they are */
+		const struct mqtt_props *q = m->mqtt;
+		pr.content_type = q->content_type;
+		pr.has_payload_format = q->has_payload_format;
+		pr.payload_format = q->payload_format;
+		pr.has_message_expiry = q->has_message_expiry;
+		pr.message_expiry = q->message_expiry;
+		pr.response_topic = q->response_topic;
+		pr.correlation = q->correlation;
+		memcpy(pr.user, q->user, q->nuser * sizeof q->user[0]);
+		pr.nuser = q->nuser;
+	}
 	uint16_t id = qos ? (s->next_id = (uint16_t)(s->next_id % 65535 + 1)) : 0;
 	buf_reset(&s->out);
 	if (mqtt_enc_publish(&s->out, s->version, topic, strlen(topic), qos, id, &pr, m->raw, m->rawlen) ==

@@ -149,6 +149,17 @@ test('MQTT and JSON WebSocket clients in one group talk both ways', async () => 
   assert.equal(got.packet.properties.contentType, 'text/plain');
   // the MQTT client also gets its own publishes (No Local is not set), like a JSON client without noEcho
   assert.ok(m5.msgs.some((m) => m.payload === 'from v5'));
+  // between MQTT 5.0 clients the publish keeps its properties (content type, user properties, ...)
+  await m5.c.publishAsync('room2', Buffer.from([0xa1, 0x01]), { qos: 1, properties: { contentType: 'application/cbor',
+    userProperties: { sensor: 't1' }, correlationData: Buffer.from('r1'), responseTopic: 'replies' } });
+  await e2e.waitFor(() => m5.msgs.some((m) => m.packet.properties?.contentType === 'application/cbor'), 5000, 'the cbor publish');
+  const cb = m5.msgs.find((m) => m.packet.properties?.contentType === 'application/cbor').packet;
+  assert.equal(cb.properties.userProperties.sensor, 't1');
+  assert.equal(cb.properties.correlationData.toString(), 'r1');
+  assert.equal(cb.properties.responseTopic, 'replies');
+  // a content type outside the JSON client's data types: binary
+  await e2e.waitFor(() => js.group.some((m) => m.dataType === 'binary' && Buffer.from(m.data)[0] === 0xa1), 5000,
+    'the cbor publish at the JSON client');
 });
 
 test('a wrong or expired token is refused in the CONNACK (not authorized)', async () => {
