@@ -162,6 +162,34 @@ test('MQTT and JSON WebSocket clients in one group talk both ways', async () => 
     'the cbor publish at the JSON client');
 });
 
+test('REST operations act on MQTT connections; the will message goes out on an abrupt close', async () => {
+  const url = cliToken(['--user', 'dev6']).url; // no roles
+  const c = await connect(url, { protocolVersion: 5, clientId: 'dev6v5' });
+  const w = await connect(url, { protocolVersion: 5, clientId: 'dev6will',
+    will: { topic: 'room6', payload: Buffer.from('gone'), qos: 0, retain: false } });
+  const rq = (method, p) => e2e.unixRequest(gw.sock, method, `/api/hubs/${HUB}${p}`);
+  // AddConnectionToGroup: a subscription with default options (QoS 0), seen by ListConnectionsInGroup
+  assert.equal((await rq('PUT', '/groups/room6/connections/dev6v5')).status, 200);
+  const list = JSON.parse((await rq('GET', '/groups/room6/connections')).body);
+  assert.deepEqual(list.value, [{ connectionId: 'dev6v5', userId: 'dev6' }]);
+  assert.equal((await appSend('/groups/room6/:send', 'text/plain', 'via rest')).status, 202);
+  await e2e.waitFor(() => c.msgs.length >= 1, 5000, 'the group message');
+  assert.equal(c.msgs[0].packet.qos, 0);
+  // GrantPermission sendToGroup: the publish that was refused is taken
+  await assert.rejects(w.c.publishAsync('room6', 'x', { qos: 1 }), (e) => e.code === 135);
+  assert.equal((await rq('PUT', '/permissions/sendToGroup/connections/dev6will?targetName=room6')).status, 200);
+  await w.c.publishAsync('room6', 'now allowed', { qos: 1 });
+  await e2e.waitFor(() => c.msgs.some((m) => m.payload === 'now allowed'), 5000, 'the granted publish');
+  // the socket dies without DISCONNECT: the will goes to the group
+  w.c.stream.destroy();
+  await e2e.waitFor(() => c.msgs.some((m) => m.payload === 'gone'), 5000, 'the will message');
+  // CloseConnection: DISCONNECT administrative action (0x98) with the reason
+  assert.equal((await rq('DELETE', '/connections/dev6v5?reason=maintenance')).status, 204);
+  await e2e.waitFor(() => c.closed, 5000, 'the close');
+  assert.equal(c.disconnects[0]?.reasonCode, 0x98);
+  assert.equal(c.disconnects[0]?.properties?.reasonString, 'maintenance');
+});
+
 test('a wrong or expired token is refused in the CONNACK (not authorized)', async () => {
   const t = cliToken(['--user', 'dev3', ...ROLES]);
   const bad = t.url.slice(0, -3) + (t.url.endsWith('AAA') ? 'BBB' : 'AAA');
