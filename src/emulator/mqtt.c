@@ -691,7 +691,7 @@ static int on_publish(struct mqtt_sess *s, const struct mqtt_pkt *p)
 		return fail(s, MQTT_RC_UNSPECIFIED, "Out of memory.");
 	if (strncmp(topic, MQTT_EVENTS_PREFIX, strlen(MQTT_EVENTS_PREFIX)) == 0) {
 		const char *ev = topic + strlen(MQTT_EVENTS_PREFIX);
-		if (!*ev || strchr(ev, '/')) {
+		if (!*ev || strchr(ev, '/') || strlen(ev) > MQTT_EVENT_NAME_MAX) {
 			rc = pub_answer(s, p, MQTT_RC_TOPIC_NAME_BAD, "Invalid event name.");
 		} else {
 			user_event(s, p, ev);
@@ -878,7 +878,9 @@ int mqtt_on_bytes(struct mqtt_sess *s, const uint8_t *data, size_t len)
 		return -1;
 	if (len) {
 		s->last_rx = now_ms();
-		if (s->inlen + len > max + MQTT_INBUF_SLACK + MQTT_HEADER_MAX)
+		/* a WebSocket message is bound by --max-frame-bytes, and what stays buffered after the
+		 * loop below by one packet; only while the connect event is out may more pile up */
+		if (s->state == ST_CONNECT_EVENT && s->inlen + len > max + MQTT_INBUF_SLACK)
 			return fail(s, MQTT_RC_PACKET_TOO_LARGE, "Too many bytes buffered.");
 		if (s->inlen + len > s->incap) {
 			size_t nc = s->incap ? s->incap : 1024;

@@ -24,7 +24,8 @@
 #define MQTT_WILL_TOPIC_MAX   1024
 #define MQTT_WILL_PAYLOAD_MAX 2000
 #define MQTT_CONNECT_TIMEOUT_MS 30000 /* from the upgrade to the CONNECT packet */
-#define MQTT_INBUF_SLACK      (64 * 1024) /* bytes of later packets buffered behind a partial one */
+#define MQTT_INBUF_SLACK      (64 * 1024) /* bytes buffered beyond one packet while the connect event is out */
+#define MQTT_EVENT_NAME_MAX   256  /* $webpubsub/server/events/<e>: longer names are refused (0x90) */
 
 /* What an MQTT connection adds to its hub_conn (hub_conn.mqtt), for the event handler calls and
  * for listings (the inspector). Valid while the hub_conn lives. */

@@ -374,6 +374,16 @@ START_TEST(test_limits)
 	ck_assert_int_eq(mqtt_on_bytes(s, CONNECT_V5, sizeof CONNECT_V5), 0);
 	/* the CONNACK says the limit */
 	ck_assert_ptr_nonnull(memmem(fm.frames[0], fm.lens[0], "\x27\x00\x00\x01\x00", 5));
+	/* many small packets in one message, more bytes than the packet limit: all taken */
+	uint8_t pings[2 * 200];
+	for (size_t i = 0; i < sizeof pings; i += 2)
+		pings[i] = 0xC0, pings[i + 1] = 0;
+	ck_assert_int_eq(mqtt_on_bytes(s, pings, sizeof pings), 0);
+	ck_assert_int_eq(fm.closed, 0);
+	ck_assert_int_eq(fm.nframes, FAKE_FRAMES_MAX); /* 1 CONNACK + PINGRESPs up to what the fake keeps */
+	for (int i = 1; i < fm.nframes; i++)
+		free(fm.frames[i]);
+	fm.nframes = 1;
 	/* a header announcing 300 bytes (limit 256): refused before the body comes */
 	static const uint8_t big[] = { 0x30, 0xAC, 0x02, 0, 1, 'g' };
 	ck_assert_int_eq(mqtt_on_bytes(s, big, sizeof big), -1);
