@@ -190,6 +190,32 @@ test('REST operations act on MQTT connections; the will message goes out on an a
   assert.equal(c.disconnects[0]?.properties?.reasonString, 'maintenance');
 });
 
+test('raw WebSocket: subprotocol mqtt required, binary frames only, keep-alive enforced', async () => {
+  const url = cliToken(['--user', 'dev7']).url;
+  // without the subprotocol: 400 before the upgrade
+  await assert.rejects(e2e.rawClient(url), (e) => e.rec?.status === 400 && /UnsupportedSubprotocol/.test(e.rec.body));
+  // CONNECT (5.0, client id k7, keep-alive 1 s), then silence: DISCONNECT 0x8D after 1.5 s
+  const connect5 = Buffer.from([0x10, 0x0F, 0, 4, 0x4D, 0x51, 0x54, 0x54, 5, 0x02, 0, 1, 0, 0, 2, 0x6B, 0x37]);
+  const r = await e2e.rawClient(url, ['mqtt']);
+  const t0 = Date.now();
+  r.ws.send(connect5.subarray(0, 5)); // a packet may span WebSocket messages
+  r.ws.send(connect5.subarray(5));
+  await e2e.waitFor(() => r.frames.length >= 1, 5000, 'the CONNACK');
+  assert.equal(r.frames[0].binary, true);
+  assert.equal(r.frames[0].data[0], 0x20);
+  assert.equal(r.frames[0].data[3], 0);
+  await e2e.waitFor(() => r.closed, 5000, 'the keep-alive close');
+  assert.ok(Date.now() - t0 >= 1400, 'not before 1.5 x keep-alive');
+  const d = r.frames[r.frames.length - 1].data;
+  assert.deepEqual([d[0], d[2]], [0xE0, 0x8D]);
+  // a text frame breaks MQTT over WebSocket: closed
+  const r2 = await e2e.rawClient(url, ['mqtt']);
+  r2.ws.send(connect5);
+  await e2e.waitFor(() => r2.frames.length >= 1, 5000, 'the CONNACK');
+  r2.ws.send('not binary');
+  await e2e.waitFor(() => r2.closed, 5000, 'the close');
+});
+
 test('a wrong or expired token is refused in the CONNACK (not authorized)', async () => {
   const t = cliToken(['--user', 'dev3', ...ROLES]);
   const bad = t.url.slice(0, -3) + (t.url.endsWith('AAA') ? 'BBB' : 'AAA');
