@@ -210,7 +210,13 @@ static int str_list(json_t *v, char ***out, size_t *n, size_t max)
 int auth_client(const struct emu *e, const char *token, const char *host, const char *hub, time_t now,
                 struct auth_client *out, char *why, size_t whylen)
 {
-	static const char prefix[] = "/client/hubs/";
+	return auth_client_at(e, token, host, "/client/hubs/", hub, now, out, why, whylen);
+}
+
+int auth_client_at(const struct emu *e, const char *token, const char *host, const char *prefix,
+                   const char *hub, time_t now, struct auth_client *out, char *why, size_t whylen)
+{
+	size_t pl = strlen(prefix);
 	json_t *claims = NULL;
 	char *path = NULL;
 	int rc = -1;
@@ -232,8 +238,7 @@ int auth_client(const struct emu *e, const char *token, const char *host, const 
 	int host_ok = (hpl == strlen(e->hostport) && strncasecmp(hp, e->hostport, hpl) == 0) ||
 	              (host && hpl == strlen(host) && strncasecmp(hp, host, hpl) == 0);
 	path = slash ? pct_decode(slash, strlen(slash), 0, NULL) : NULL;
-	if (!host_ok || !path || strncmp(path, prefix, sizeof(prefix) - 1) != 0 ||
-	    strcasecmp(path + sizeof(prefix) - 1, hub) != 0) {
+	if (!host_ok || !path || strncmp(path, prefix, pl) != 0 || strcasecmp(path + pl, hub) != 0) {
 		why_set(why, whylen, "The token's aud is not this hub's client endpoint");
 		goto out;
 	}

@@ -39,6 +39,10 @@ struct auth_client {
  * (release with auth_client_release). Returns 0 or -1 with a reason in why. */
 int auth_client(const struct emu *e, const char *token, const char *host, const char *hub, time_t now,
                 struct auth_client *out, char *why, size_t whylen);
+/* The same for another client endpoint: aud's path is prefix + hub (prefix "/client/hubs/" or
+ * "/clients/mqtt/hubs/"). */
+int auth_client_at(const struct emu *e, const char *token, const char *host, const char *prefix,
+                   const char *hub, time_t now, struct auth_client *out, char *why, size_t whylen);
 void auth_client_release(struct auth_client *a); /* accepts NULL */
 
 #endif

@@ -14,6 +14,7 @@ struct emu {
 	struct hub_state *state;
 	size_t max_connections;
 	size_t max_frame;
+	size_t max_mqtt_packet; /* MQTT clients: the largest packet taken (and the CONNACK's Maximum Packet Size) */
 	size_t max_send_queue;
 	size_t max_body;
 	size_t nws; /* WebSocket clients connected now */

@@ -6,6 +6,7 @@
 
 #define EMU_DEFAULT_MAX_CONNECTIONS 1000               /* WebSocket clients; 503 past it */
 #define EMU_DEFAULT_MAX_FRAME       (1024 * 1024)      /* bytes in one received message; close 1009 past it */
+#define EMU_DEFAULT_MAX_MQTT_PACKET (1024 * 1024)     /* bytes in one MQTT packet; DISCONNECT 0x95 past it */
 #define EMU_DEFAULT_MAX_SEND_QUEUE  (16 * 1024 * 1024) /* bytes queued to one client before it is dropped */
 #define EMU_HTTP_EXTRA_CONNECTIONS  64                 /* plain HTTP connections beyond the WebSocket limit */
 #define EMU_FILTER_DEPTH_MAX        32                 /* nesting of parentheses / not in a filter */

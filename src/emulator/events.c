@@ -16,6 +16,7 @@
 #include "evsig.h"
 #include "hdrline.h"
 #include "log.h"
+#include "mqtt.h"
 #include "ops.h"
 #include "pct.h"
 #include "proto.h"
@@ -192,6 +193,8 @@ struct evh_call {
 	int too_large;
 	char *rtype, *rstate;
 	int rstate_set;
+	char *rmqtt[2 * EVH_MQTT_HEADERS_MAX]; /* mqtt-* answer headers: name, value */
+	size_t nrmqtt;
 	evh_done_fn done;
 	void *arg;
 	char err[CURL_ERROR_SIZE];
@@ -333,8 +336,16 @@ int evh_wants(const struct evh *ev, const char *hub, enum evh_kind kind, const c
 	return 0;
 }
 
+static void rmqtt_clear(struct evh_call *c)
+{
+	for (size_t i = 0; i < 2 * c->nrmqtt; i++)
+		free(c->rmqtt[i]);
+	c->nrmqtt = 0;
+}
+
 static void call_free(struct evh_call *c)
 {
+	rmqtt_clear(c);
 	if (c->easy != NULL) {
 		curl_multi_remove_handle(c->ev->multi, c->easy);
 		curl_easy_cleanup(c->easy);
@@ -382,6 +393,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		free(c->rstate);
 		c->rtype = c->rstate = NULL;
 		c->rstate_set = 0;
+		rmqtt_clear(c);
 		return len;
 	}
 	if (kind != HDRLINE_FIELD)
@@ -393,6 +405,17 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		free(c->rstate);
 		c->rstate = strndup(v, vl);
 		c->rstate_set = c->rstate != NULL;
+	} else if (kl > 5 && strncasecmp(k, "mqtt-", 5) == 0 && c->nrmqtt < EVH_MQTT_HEADERS_MAX &&
+	           vl < 4096) {
+		char *nm = strndup(k + 5, kl - 5), *val = strndup(v, vl);
+		if (nm && val) {
+			c->rmqtt[2 * c->nrmqtt] = nm;
+			c->rmqtt[2 * c->nrmqtt + 1] = val;
+			c->nrmqtt++;
+		} else {
+			free(nm);
+			free(val);
+		}
 	} else if (kl == 22 && strncasecmp(k, "WebHook-Allowed-Origin", 22) == 0 && c->validate) {
 		/* one value equal to * or to our host (case ignored), as the service wants */
 		if ((vl == 1 && v[0] == '*') ||
@@ -495,6 +518,8 @@ static void finish(struct evh_call *c, long status, const char *error)
 	r.state_set = c->rstate_set;
 	r.state = c->rstate;
 	r.error = error;
+	r.mqtt = c->rmqtt;
+	r.nmqtt = c->nrmqtt;
 	if (c->done != NULL)
 		c->done(c->arg, &r);
 }
@@ -602,7 +627,11 @@ int evh_call(struct evh *ev, const struct evh_req *rq, evh_done_fn done, void *a
 	c->arg = arg;
 	buf_init(&c->resp, 0);
 	snprintf(type, sizeof type, "azure.webpubsub.%s.%s", rq->kind == EVH_USER ? "user" : "sys", name);
-	snprintf(source, sizeof source, "/hubs/%s/client/%s", rq->hub, rq->connection);
+	if (rq->physical)
+		snprintf(source, sizeof source, "/hubs/%s/client/%s/%s", rq->hub, rq->connection,
+		         rq->physical);
+	else
+		snprintf(source, sizeof source, "/hubs/%s/client/%s", rq->hub, rq->connection);
 	snprintf(id, sizeof id, "%llu", (unsigned long long)rq->ce_id);
 	ce_time(tm, sizeof tm);
 	if (evsig_value(ev->e->key, ev->e->keylen, rq->connection, sig) < 0)
@@ -623,6 +652,16 @@ int evh_call(struct evh *ev, const struct evh_req *rq, evh_done_fn done, void *a
 	if (rq->kind != EVH_CONNECT)
 		c->hdrs = hdr(c->hdrs, &ok, "ce-subprotocol", rq->subprotocol);
 	c->hdrs = hdr(c->hdrs, &ok, "ce-connectionState", rq->state);
+	c->hdrs = hdr(c->hdrs, &ok, "ce-physicalConnectionId", rq->physical);
+	if (rq->kind != EVH_CONNECT)
+		c->hdrs = hdr(c->hdrs, &ok, "ce-sessionId", rq->session);
+	for (size_t i = 0; ok && i < rq->nextra; i++) {
+		struct curl_slist *n = curl_slist_append(c->hdrs, rq->extra_headers[i]);
+		if (n == NULL)
+			ok = 0;
+		else
+			c->hdrs = n;
+	}
 	c->hdrs = hdr(c->hdrs, &ok, "WebHook-Request-Origin", ev->origin);
 	if (ok && (c->hdrs = curl_slist_append(c->hdrs, "Expect:")) == NULL)
 		ok = 0;
@@ -742,7 +781,10 @@ void evh_free(struct evh *ev)
 
 static const char *proto_name(enum hub_proto p)
 {
-	return p == HUB_PROTO_JSON ? PROTO_JSON_V1 : p == HUB_PROTO_RELIABLE ? PROTO_JSON_RELIABLE_V1 : NULL;
+	return p == HUB_PROTO_JSON       ? PROTO_JSON_V1
+	       : p == HUB_PROTO_RELIABLE ? PROTO_JSON_RELIABLE_V1
+	       : p == HUB_PROTO_MQTT     ? MQTT_SUBPROTOCOL
+	                                 : NULL;
 }
 
 static void fill(struct evh_req *rq, struct hub_conn *c, enum evh_kind kind)
@@ -755,6 +797,10 @@ static void fill(struct evh_req *rq, struct hub_conn *c, enum evh_kind kind)
 	rq->subprotocol = proto_name(c->proto);
 	rq->state = c->ev_state;
 	rq->ce_id = c->ev_seq++;
+	if (c->mqtt != NULL) {
+		rq->physical = c->mqtt->physical;
+		rq->session = c->mqtt->session;
+	}
 }
 
 void evh_connected(struct evh *ev, struct hub_conn *c)
@@ -781,6 +827,15 @@ void evh_on_gone(struct hub_conn *c, const char *reason, void *arg)
 	if (!evh_wants(ev, c->hub->name, EVH_DISCONNECTED, NULL))
 		return;
 	j = json_pack("{s:s}", "reason", reason != NULL ? reason : "");
+	if (j != NULL && c->mqtt != NULL) {
+		json_t *dp = json_null();
+		if (c->mqtt->has_disconnect)
+			dp = json_pack("{s:i, s:O?}", "code", (int)c->mqtt->disconnect_code, "userProperties",
+			               c->mqtt->disconnect_user_props);
+		json_object_set_new(j, "mqtt", json_pack("{s:b, s:o}", "initiatedByClient",
+		                                         c->mqtt->initiated_by_client, "disconnectPacket",
+		                                         dp ? dp : json_null()));
+	}
 	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (s == NULL)

@@ -61,7 +61,15 @@ struct evh_req {
 	const char *content_type;
 	const char *body;
 	size_t len;
+	/* MQTT clients: ce-physicalConnectionId (also a segment of ce-source), ce-sessionId (not on
+	 * connect), and "mqtt-<name>: <value>" header lines from the PUBLISH's user properties */
+	const char *physical;
+	const char *session;
+	const char *const *extra_headers;
+	size_t nextra;
 };
+
+#define EVH_MQTT_HEADERS_MAX 32 /* mqtt-* headers of an answer kept (user properties for MQTT) */
 
 /* How it ended. status 0: no answer (error says why: the handshake failed, a timeout, ...). */
 struct evh_result {
@@ -72,6 +80,9 @@ struct evh_result {
 	int state_set;     /* the answer carried ce-connectionState */
 	const char *state; /* its value ("" clears) */
 	const char *error;
+	/* the answer's mqtt-* headers, name (without "mqtt-") and value in turn: nmqtt pairs */
+	char *const *mqtt;
+	size_t nmqtt;
 };
 typedef void (*evh_done_fn)(void *arg, const struct evh_result *r);
 

@@ -190,6 +190,7 @@ struct hub_conn *hub_conn_add(struct hub *h, const struct hub_conn_spec *spec)
 	c->hub = h;
 	c->proto = spec->proto;
 	c->transport = spec->transport;
+	c->mqtt = spec->mqtt;
 	c->id = strdup(id);
 	if (!c->id)
 		goto bad;

@@ -9,7 +9,7 @@
 
 #include "filter.h"
 
-enum hub_proto { HUB_PROTO_SIMPLE, HUB_PROTO_JSON, HUB_PROTO_RELIABLE };
+enum hub_proto { HUB_PROTO_SIMPLE, HUB_PROTO_JSON, HUB_PROTO_RELIABLE, HUB_PROTO_MQTT };
 enum hub_dtype { HUB_DT_TEXT, HUB_DT_JSON, HUB_DT_BINARY };
 enum hub_perm_kind { HUB_PERM_SEND_TO_GROUP, HUB_PERM_JOIN_LEAVE_GROUP };
 
@@ -23,6 +23,8 @@ struct hub_transport_ops {
 	void (*close)(void *t, int code, const char *reason);
 };
 
+struct mqtt_props;
+
 /* One message on its way to clients (built by proto_msg_*; see proto.h). */
 struct hub_msg {
 	enum hub_dtype dtype;
@@ -32,6 +34,7 @@ struct hub_msg {
 	const char *group;     /* non-NULL for group messages */
 	const char *from_user; /* group message sent by a client: its userId (may be NULL) */
 	char *owned_raw;       /* raw when the message owns it (proto_msg_release frees it) */
+	const struct mqtt_props *mqtt; /* published by an MQTT 5.0 client: its properties (borrowed) */
 };
 
 struct hub_perm {
@@ -41,6 +44,7 @@ struct hub_perm {
 };
 
 struct hub;
+struct hub_mqtt; /* mqtt.h: what an MQTT connection adds (version, client id, session ids) */
 
 struct hub_conn {
 	struct hub_conn *next, *prev;
@@ -61,6 +65,7 @@ struct hub_conn {
 	char *ev_state;       /* ce-connectionState the event handler set (owned), NULL: none */
 	uint64_t ev_seq;      /* ce-id of the next event call (connect was 0) */
 	const char *gone_why; /* why it goes, for the disconnected event (hub_conn_close) */
+	struct hub_mqtt *mqtt; /* HUB_PROTO_MQTT: borrowed from the MQTT session, which outlives it */
 };
 
 struct hub_user {
@@ -109,6 +114,7 @@ struct hub_conn_spec {
 	const char *const *groups; /* joined on connect */
 	size_t ngroups;
 	void *transport;
+	struct hub_mqtt *mqtt; /* HUB_PROTO_MQTT only (borrowed) */
 };
 /* A new random connection id (22 base64url characters) into out. */
 void hub_make_id(char *out, size_t outlen);

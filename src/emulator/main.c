@@ -34,7 +34,8 @@ static void usage(FILE *f)
 	        "usage: wpsgate-emulator --listen 127.0.0.1:PORT (--access-key-file FILE | "
 	        "--connection-string-file FILE)\n"
 	        "                        [--max-connections N] [--max-frame-bytes N] [--max-send-queue-bytes "
-	        "N] [-v] [-h] [-V]\n"
+	        "N]\n"
+	        "                        [--max-mqtt-packet-bytes N] [-v] [-h] [-V]\n"
 	        "                        [--entra-issuer-key-file FILE [--disable-local-auth]]\n"
 	        "                        [--event-handler 'HUB=URL[;user=PATTERN][;system=EVENTS]' ...]\n"
 	        "                        [--event-timeout-ms N] [--event-max-inflight N]\n"
@@ -165,6 +166,7 @@ static int parse_args(int argc, char **argv, struct emu *e, struct args *a)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "max-frame-bytes", required_argument, NULL, 'f' },
 		{ "max-send-queue-bytes", required_argument, NULL, 'q' },
+		{ "max-mqtt-packet-bytes", required_argument, NULL, 'P' },
 		{ "entra-issuer-key-file", required_argument, NULL, 'E' },
 		{ "disable-local-auth", no_argument, NULL, 'L' },
 		{ "event-handler", required_argument, NULL, 'H' },
@@ -195,6 +197,13 @@ static int parse_args(int argc, char **argv, struct emu *e, struct args *a)
 		case 'f':
 			if (parse_size(optarg, &e->max_frame) < 0) {
 				fprintf(stderr, "wpsgate-emulator: invalid --max-frame-bytes\n");
+				return 2;
+			}
+			break;
+		case 'P':
+			if (parse_size(optarg, &e->max_mqtt_packet) < 0 || e->max_mqtt_packet < 64 ||
+			    e->max_mqtt_packet > 268435460) {
+				fprintf(stderr, "wpsgate-emulator: invalid --max-mqtt-packet-bytes (64 to 268435460)\n");
 				return 2;
 			}
 			break;
@@ -264,6 +273,7 @@ int main(int argc, char **argv)
 	e.max_connections = EMU_DEFAULT_MAX_CONNECTIONS;
 	e.max_frame = EMU_DEFAULT_MAX_FRAME;
 	e.max_send_queue = EMU_DEFAULT_MAX_SEND_QUEUE;
+	e.max_mqtt_packet = EMU_DEFAULT_MAX_MQTT_PACKET;
 	e.event_timeout_ms = EVH_DEFAULT_TIMEOUT_MS;
 	e.event_max_inflight = EVH_DEFAULT_INFLIGHT;
 	if ((rc = parse_args(argc, argv, &e, &a)) >= 0)

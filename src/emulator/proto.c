@@ -15,6 +15,7 @@
 #include "pct.h"
 #include "proto.h"
 #include "events.h"
+#include "mqtt.h"
 
 int proto_choose(const char *header, enum hub_proto *out, const char **name)
 {
@@ -143,7 +144,7 @@ static void send_json(struct hub_conn *c, json_t *o)
 
 void proto_connected(struct hub_conn *c)
 {
-	if (c->proto == HUB_PROTO_SIMPLE)
+	if (c->proto == HUB_PROTO_SIMPLE || c->proto == HUB_PROTO_MQTT)
 		return;
 	json_t *o =
 	        json_pack("{s:s, s:s, s:s}", "type", "system", "event", "connected", "connectionId", c->id);
@@ -157,6 +158,10 @@ void proto_connected(struct hub_conn *c)
 
 void proto_disconnected(struct hub_conn *c, const char *reason)
 {
+	if (c->proto == HUB_PROTO_MQTT) {
+		mqtt_disconnected(c, reason);
+		return;
+	}
 	if (c->proto == HUB_PROTO_SIMPLE)
 		return;
 	json_t *o = json_pack("{s:s, s:s, s:s}", "type", "system", "event", "disconnected", "message",
@@ -173,6 +178,10 @@ void proto_deliver(struct hub_conn *c, const struct hub_msg *m)
 
 	if (!tops || !c->transport)
 		return;
+	if (c->proto == HUB_PROTO_MQTT) {
+		mqtt_deliver(c, m);
+		return;
+	}
 	if (c->proto == HUB_PROTO_SIMPLE) {
 		(void)tops->send(c->transport, m->dtype == HUB_DT_BINARY, m->raw, m->rawlen);
 		return;

@@ -22,6 +22,7 @@
 #include "emulimits.h"
 #include "events.h"
 #include "log.h"
+#include "mqtt.h"
 #include "ops.h"
 #include "pct.h"
 #include "proto.h"
@@ -64,6 +65,10 @@ struct req {
 	long cstatus;
 	char *cbody, *cstate, *cerror;
 	size_t clen;
+	/* an MQTT client: the token's check is kept for its CONNECT */
+	int mqtt, mqtt_auth_ok;
+	char mqtt_why[160];
+	json_t *mqtt_info;
 };
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -88,6 +93,7 @@ static void req_free(struct req *r)
 	free(r->cbody);
 	free(r->cstate);
 	free(r->cerror);
+	json_decref(r->mqtt_info);
 	free(r);
 }
 
@@ -159,6 +165,17 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	struct ws *w = ws_open(&s->ws, sock, urh, extra, extra_len);
 	if (!w)
 		return;
+	if (r->mqtt) {
+		struct mqtt_sess *ms = mqtt_sess_new(s->e, r->hub, &r->client, r->mqtt_auth_ok, r->mqtt_why,
+		                                     r->mqtt_info, &ws_mqtt_io, w);
+		r->mqtt_info = NULL;
+		if (!ms) {
+			ws_transport.close(w, 1011, "internal error");
+			return;
+		}
+		ws_attach_mqtt(w, ms);
+		return;
+	}
 	struct hub *h = hub_get(s->e->state, r->hub, 1);
 	struct hub_conn_spec spec = {
 		.id = r->conn_id[0] ? r->conn_id : NULL,
@@ -402,6 +419,52 @@ bad:
 	return reply_error(c, 500, "InternalServerError", "The event handler's answer cannot be applied.");
 }
 
+/* GET /clients/mqtt/hubs/{hub} with Upgrade and subprotocol mqtt: the token is checked now, but a
+ * bad one is answered in the CONNACK (not authorized), as MQTT clients expect. */
+static enum MHD_Result handle_mqtt(struct srv *s, struct MHD_Connection *c, struct req *r, const char *url)
+{
+	char accept[40];
+	const char *hubraw = url + strlen(MQTT_CLIENT_PREFIX);
+	char *tok = NULL;
+
+	r->hub = pct_decode(hubraw, strlen(hubraw), 0, NULL);
+	if (!r->hub || !ops_valid_hub(r->hub))
+		return reply_error(c, 400, "InvalidParameter", "Invalid hub name");
+	const char *upg = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
+	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	const char *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+	const char *sp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
+	if (!header_has_token(upg, "websocket") || !header_has_token(conn, "upgrade") || !key || !ver ||
+	    strcmp(ver, "13") != 0)
+		return reply_error(c, 400, "BadRequest", "A WebSocket upgrade request (version 13) is expected");
+	if (!header_has_token(sp, MQTT_SUBPROTOCOL))
+		return reply_error(c, 400, "UnsupportedSubprotocol",
+		                   "MQTT clients offer the WebSocket subprotocol mqtt");
+	const char *qt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "access_token");
+	const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (qt)
+		tok = pct_decode(qt, strlen(qt), 1, NULL);
+	else if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
+		tok = strdup(authz + 7);
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	r->mqtt_auth_ok = auth_client_at(s->e, tok, host, MQTT_CLIENT_PREFIX, r->hub, time(NULL), &r->client,
+	                                 r->mqtt_why, sizeof r->mqtt_why) == 0;
+	secret_free(tok);
+	if (s->e->nws >= s->e->max_connections) {
+		log_warn("client refused on hub %s: %zu connections already", r->hub, s->e->nws);
+		return reply_error(c, 503, "ServiceUnavailable", "Too many connections");
+	}
+	if (ws_accept_key(key, accept, sizeof(accept)) < 0)
+		return reply_error(c, 400, "BadRequest", "Invalid Sec-WebSocket-Key");
+	json_t *q = json_object(), *hd = json_object();
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_pair, q);
+	MHD_get_connection_values(c, MHD_HEADER_KIND, add_pair, hd);
+	r->mqtt_info = json_pack("{s:o, s:o}", "query", q, "headers", hd);
+	r->mqtt = 1;
+	return upgrade_reply(s, c, accept, MQTT_SUBPROTOCOL);
+}
+
 static enum MHD_Result handle_client(struct srv *s, struct MHD_Connection *c, struct req *r, const char *url,
                                      const char *method)
 {
@@ -473,6 +536,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->started = 1;
 		if (strncmp(url, CLIENT_PREFIX, strlen(CLIENT_PREFIX)) == 0)
 			return handle_client(s, c, r, url, method);
+		if (strncmp(url, MQTT_CLIENT_PREFIX, strlen(MQTT_CLIENT_PREFIX)) == 0) {
+			if (strcmp(method, "GET") != 0)
+				return reply_error(c, 405, "MethodNotAllowed",
+				                   "The MQTT client endpoint takes GET with Upgrade: websocket");
+			return handle_mqtt(s, c, r, url);
+		}
 		return MHD_YES;
 	}
 	if (r->waiting)

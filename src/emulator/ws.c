@@ -19,6 +19,7 @@
 #include "emulimits.h"
 #include "jwt.h"
 #include "log.h"
+#include "mqtt.h"
 #include "proto.h"
 #include "ws.h"
 
@@ -30,6 +31,7 @@ struct ws {
 	struct MHD_UpgradeResponseHandle *urh;
 	wslay_event_context_ptr ctx;
 	struct hub_conn *conn;
+	struct mqtt_sess *mqtt; /* an MQTT client (then conn stays NULL) */
 	char *extra;
 	size_t extra_len, extra_off;
 	uint32_t events;  /* epoll interest now */
@@ -122,6 +124,14 @@ static ssize_t cb_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 static void cb_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *user)
 {
 	struct ws *w = user;
+	if (w->mqtt && !w->closing && !wslay_is_ctrl_frame(arg->opcode)) {
+		/* MQTT over WebSocket is carried in binary frames only [MQTT-6.0.0-1] */
+		if (arg->opcode != WSLAY_BINARY_FRAME)
+			mqtt_close(w->mqtt, "MQTT over WebSocket needs binary frames.");
+		else
+			(void)mqtt_on_bytes(w->mqtt, arg->msg, arg->msg_length);
+		return;
+	}
 	if (!w->conn || w->closing || wslay_is_ctrl_frame(arg->opcode))
 		return;
 	proto_on_message(w->conn, arg->opcode == WSLAY_BINARY_FRAME, (const char *)arg->msg, arg->msg_length);
@@ -196,9 +206,25 @@ static void ws_close_cb(void *t, int code, const char *reason)
 
 const struct hub_transport_ops ws_transport = { ws_send, ws_close_cb };
 
+static int ws_mqtt_send(void *t, const void *data, size_t len)
+{
+	return ws_send(t, 1, data, len);
+}
+
+const struct mqtt_io ws_mqtt_io = { ws_mqtt_send, ws_close_cb };
+
+void ws_attach_mqtt(struct ws *w, struct mqtt_sess *s)
+{
+	w->mqtt = s;
+}
+
 static void ws_destroy(struct ws *w)
 {
 	struct ws_set *set = w->set;
+	if (w->mqtt) {
+		mqtt_sess_free(w->mqtt);
+		w->mqtt = NULL;
+	}
 	if (w->conn) {
 		log_info("client %s disconnected", w->conn->id);
 		hub_conn_remove(w->conn);
@@ -292,6 +318,11 @@ int ws_flush(struct ws_set *set)
 
 	for (struct ws *w = set->all, *nx; w; w = nx) {
 		nx = w->next;
+		if (w->mqtt && !w->dead && !w->closing) {
+			int t = mqtt_tick(w->mqtt, now);
+			if (t >= 0 && (next < 0 || t < next))
+				next = t;
+		}
 		if (!w->dead && wslay_event_want_write(w->ctx) && wslay_event_send(w->ctx) != 0)
 			w->dead = 1;
 		if (!w->dead && w->closing && !w->close_queued) {

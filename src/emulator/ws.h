@@ -36,6 +36,11 @@ int ws_accept_key(const char *key, char *out, size_t outlen);
 struct ws *ws_open(struct ws_set *set, int fd, struct MHD_UpgradeResponseHandle *urh, const char *extra,
                    size_t extra_len);
 void ws_attach(struct ws *w, struct hub_conn *c);
+/* An MQTT client: the ws carries an MQTT session (owned by the ws from now on) instead of a hub
+ * connection; ws_mqtt_io is the byte stream the session writes to (binary frames). */
+struct mqtt_sess;
+void ws_attach_mqtt(struct ws *w, struct mqtt_sess *s);
+extern const struct mqtt_io ws_mqtt_io;
 /* The epoll tag/pointer check: 1 when ptr (from epoll_event.data.ptr) is a ws. */
 int ws_is(const void *ptr);
 /* Handle epoll events of one ws (readable, writable, hang-up). */

@@ -55,7 +55,8 @@ static struct hub_conn *fake_conn(struct hub *h, struct fake *f, const char *id,
                                   enum hub_proto proto, const char *const *roles, size_t nroles,
                                   const char *const *groups, size_t ngroups)
 {
-	struct hub_conn_spec spec = { id, user, proto, roles, nroles, groups, ngroups, f };
+	struct hub_conn_spec spec = { .id = id, .user = user, .proto = proto, .roles = roles, .nroles = nroles,
+		                      .groups = groups, .ngroups = ngroups, .transport = f };
 	return hub_conn_add(h, &spec);
 }
 
