@@ -43,6 +43,7 @@ enum cli_opt {
 	O_ROLE,
 	O_MINUTES,
 	O_MQTT,
+	O_CLIENT_TYPE,
 	O_REASON,
 	O_TOP,
 	O_MAXPAGESIZE,

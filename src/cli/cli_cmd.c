@@ -661,15 +661,19 @@ const struct cli_cmd cli_commands[] = {
 	  "  --exclude ID               leave out this connection (repeatable; hub and group sends)\n"
 	  "  --filter F                 an OData filter, e.g. \"userId ne 'bob'\" (not for --connection)\n"
 	  "  --ttl S                    drop the message if not delivered within S seconds (0..300)\n" },
-	{ NULL, "token", H_ | OB(O_USER) | OB(O_ROLE) | OB(O_GROUP) | OB(O_MINUTES) | OB(O_MQTT) | OB(O_JSON),
+	{ NULL, "token", H_ | OB(O_USER) | OB(O_ROLE) | OB(O_GROUP) | OB(O_MINUTES) | OB(O_MQTT) |
+	          OB(O_CLIENT_TYPE) | OB(O_JSON),
 	  0, cmd_token,
-	  "wpsgate token --hub H [--user U] [--role R]... [--group G]... [--minutes N] [--mqtt] [--json]",
+	  "wpsgate token --hub H [--user U] [--role R]... [--group G]... [--minutes N]\n"
+	  "              [--mqtt | --client-type default|mqtt] [--json]",
 	  "Print a client access URL (wss://.../client/hubs/H?access_token=...) for a WebSocket client.\n"
 	  "  --user U       the userId of the client\n"
 	  "  --role R       a role, e.g. webpubsub.joinLeaveGroup or webpubsub.sendToGroup.G (repeatable)\n"
 	  "  --group G      a group the client joins on connect (repeatable)\n"
 	  "  --minutes N    lifetime of the token (default 60)\n"
 	  "  --mqtt         a URL for an MQTT client\n"
+	  "  --client-type T\n"
+	  "                 the service's clientType: default or mqtt (any case; mqtt is --mqtt)\n"
 	  "  --json         print the whole answer {\"token\",\"baseUrl\",\"url\"}\n" },
 	{ "group", "add", HG_ | OB(O_CONNECTION) | OB(O_USER) | OB(O_FILTER), 0, cmd_group_add,
 	  "wpsgate group add --hub H --group G (--connection C | --user U | --filter F)",

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -32,6 +33,7 @@ static const char *const opt_names[O__COUNT] = {
 	[O_ROLE] = "--role",
 	[O_MINUTES] = "--minutes",
 	[O_MQTT] = "--mqtt",
+	[O_CLIENT_TYPE] = "--client-type",
 	[O_REASON] = "--reason",
 	[O_TOP] = "--top",
 	[O_MAXPAGESIZE] = "--max-page-size",
@@ -58,6 +60,7 @@ static const struct option long_opts[] = { { "socket", required_argument, NULL, 
 	                                   { "role", required_argument, NULL, 'r' },
 	                                   { "minutes", required_argument, NULL, 'm' },
 	                                   { "mqtt", no_argument, NULL, 'Q' },
+	                                   { "client-type", required_argument, NULL, 'C' },
 	                                   { "reason", required_argument, NULL, 'R' },
 	                                   { "top", required_argument, NULL, 'n' },
 	                                   { "max-page-size", required_argument, NULL, 'P' },
@@ -240,7 +243,18 @@ static int parse_opts(int argc, char **argv, struct cli_opts *o)
 		case 'b': which = O_BINARY; break;
 		case 'Q':
 			which = O_MQTT;
+			if (o->seen & OB(O_CLIENT_TYPE))
+				return cli_usage_error("--mqtt and --client-type: give one of them");
 			o->mqtt = 1;
+			break;
+		case 'C': /* the service's name for it: Default or MQTT, in any case */
+			which = O_CLIENT_TYPE;
+			if (o->seen & (OB(O_MQTT) | OB(O_CLIENT_TYPE)))
+				return cli_usage_error("--mqtt and --client-type: give one of them, once");
+			if (strcasecmp(optarg, "mqtt") == 0)
+				o->mqtt = 1;
+			else if (strcasecmp(optarg, "default") != 0)
+				return cli_usage_error("--client-type must be default or mqtt");
 			break;
 		case 'l':
 			which = O_TTL;

@@ -195,6 +195,22 @@ test('token: query in order, prints the url; --json prints the object', async ()
   assert.equal(req.headers['content-length'], '0');
 
   queue.push({ status: 200, type: 'application/json', body: JSON.stringify(answer) });
+  ({ r, req } = await one(['token', '--hub', 'chat', '--client-type', 'MQTT']));
+  assert.equal(r.code, 0, r.stderr);
+  expectReq(req, 'POST', '/api/hubs/chat/:generateToken', 'clientType=MQTT', undefined, '');
+  queue.push({ status: 200, type: 'application/json', body: JSON.stringify(answer) });
+  ({ r, req } = await one(['token', '--hub', 'chat', '--client-type', 'default']));
+  assert.equal(r.code, 0, r.stderr);
+  expectReq(req, 'POST', '/api/hubs/chat/:generateToken', '', undefined, '');
+  for (const bad of [['--client-type', 'iot'], ['--mqtt', '--client-type', 'mqtt'], ['--client-type', 'mqtt', '--client-type', 'mqtt']]) {
+    requests.length = 0;
+    const b = await run(['token', '--hub', 'chat', ...bad]);
+    assert.equal(requests.length, 0, bad.join(' '));
+    assert.equal(b.code, 2, bad.join(' '));
+    assert.match(b.stderr, /--client-type/);
+  }
+
+  queue.push({ status: 200, type: 'application/json', body: JSON.stringify(answer) });
   ({ r, req } = await one(['token', '--hub', 'chat', '--json']));
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), answer);

@@ -36,7 +36,7 @@ expect "grant revoke check" wpsgate permission ""
 expect "--hub --group --connection --user --filter $g" wpsgate group add --
 expect "--hub --group --user --connection --json --text --binary --exclude --filter --ttl $g" \
 	wpsgate --socket /tmp/x send --hub h --
-expect "--hub --user --role --group --minutes --mqtt --json $g" wpsgate token --
+expect "--hub --user --role --group --minutes --mqtt --client-type --json $g" wpsgate token --
 expect "sendToGroup joinLeaveGroup" wpsgate permission grant --permission ""
 expect "close close-all" wpsgate connection c
 expect "" wpsgate send --hub ""

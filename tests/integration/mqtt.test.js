@@ -41,7 +41,7 @@ const extraEmus = [];
 
 // `wpsgate token` through the gateway's socket; returns the parsed --json answer.
 function cliToken(args) {
-  const r = spawnSync(WPSGATE, ['--socket', gw.sock, '--timeout', '10', 'token', '--hub', HUB, '--mqtt', '--json', ...args],
+  const r = spawnSync(WPSGATE, ['--socket', gw.sock, '--timeout', '10', 'token', '--hub', HUB, '--client-type', 'mqtt', '--json', ...args],
     { encoding: 'utf8', timeout: 15000 });
   assert.equal(r.status, 0, `wpsgate token: ${r.stderr}`);
   return JSON.parse(r.stdout);
