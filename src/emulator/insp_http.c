@@ -3,6 +3,9 @@
  * GET /inspector/api/events, whose connection is suspended while its watcher has nothing queued. */
 #include <config.h>
 
+#include <errno.h>
+#include <sys/socket.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,13 +98,25 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
 	return ret;
 }
 
+/* 1 when the client hung up: an event stream's client sends nothing after its request, so end of
+ * file on the socket means it left (MHD does not read while it sends a response). */
+static int peer_gone(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char b;
+	if (!ci)
+		return 0;
+	ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 {
 	struct sse *x = cls;
 	ssize_t n = insp_watch_read(x->w, out, max);
 
 	(void)pos;
-	if (n < 0)
+	if (n < 0 || peer_gone(x->c))
 		return MHD_CONTENT_READER_END_WITH_ERROR; /* dropped (too slow) or shutting down */
 	if (n == 0) {
 		/* nothing now: out of MHD's loop until the watcher wakes us (no busy polling) */

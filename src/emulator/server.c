@@ -520,6 +520,7 @@ static enum MHD_Result handle_client(struct srv *s, struct MHD_Connection *c, st
 		                   "None of the offered subprotocols is supported");
 	if (ws_accept_key(key, accept, sizeof(accept)) < 0)
 		return reply_error(c, 400, "BadRequest", "Invalid Sec-WebSocket-Key");
+	r->pname = pname; /* the connect event's answer may change it */
 	if (evh_wants(s->ev, r->hub, EVH_CONNECT, NULL))
 		return start_connect(s, c, r, accept, pname);
 	return upgrade_reply(s, c, accept, pname);

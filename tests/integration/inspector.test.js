@@ -1,0 +1,266 @@
+// inspector.test.js: wpsgate-emulator's inspector (/inspector/): the snapshot and the Server-Sent
+// Events stream while real clients connect and an app sends through wpsgated; the query filters;
+// the limits (entries kept, live watchers); the page's assets and headers; 404 with --no-inspector;
+// a clean exit with a stream open.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const http = require('node:http');
+const h = require('../e2e/lib/harness.js');
+
+const V = 'api-version=2024-12-01';
+const emus = [];
+const gws = [];
+const clients = [];
+
+test.after(async () => {
+  for (const c of clients) {
+    try { c.client ? c.client.stop() : c.ws.terminate(); } catch { /* gone */ }
+  }
+  for (const g of gws) assert.deepEqual(await g.stop(), { code: 0, signal: null });
+  for (const e of emus) assert.deepEqual(await e.stop(), { code: 0, signal: null });
+  h.killAll();
+});
+
+async function emulator(args = []) {
+  const e = await h.startEmulator(args);
+  emus.push(e);
+  return e;
+}
+
+// GET on the emulator: resolves { status, headers, body }.
+function get(emu, p, headers = {}, method = 'GET') {
+  return new Promise((resolve, reject) => {
+    const r = http.request({ host: '127.0.0.1', port: emu.port, path: p, method, headers, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    r.on('timeout', () => r.destroy(new Error(`${p}: no answer`)));
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+async function snapshot(emu, q = '') {
+  const r = await get(emu, `/inspector/api/snapshot${q}`);
+  assert.equal(r.status, 200, r.body);
+  assert.match(r.headers['content-type'], /^application\/json/);
+  return JSON.parse(r.body);
+}
+
+// An event stream: .events (parsed entries), .comments, .status; .close().
+function stream(emu, q = '', headers = {}) {
+  return new Promise((resolve, reject) => {
+    const s = { events: [], comments: 0, status: 0, ended: false, body: '' };
+    const r = http.get({ host: '127.0.0.1', port: emu.port, path: `/inspector/api/events${q}`, headers }, (res) => {
+      s.status = res.statusCode;
+      s.headers = res.headers;
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => {
+        if (res.statusCode !== 200) { s.body += d; return; }
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+          if (data) s.events.push(JSON.parse(data));
+          else if (block.startsWith(':')) s.comments++;
+        }
+      });
+      res.on('end', () => { s.ended = true; });
+      res.on('error', () => { s.ended = true; });
+      resolve(s);
+    });
+    s.close = () => r.destroy();
+    r.on('error', (e) => { if (!s.status) reject(e); s.ended = true; });
+  });
+}
+
+function post(gw, p, contentType, body) {
+  return h.unixRequest(gw.sock, 'POST', p, { contentType, body });
+}
+
+async function clientUrl(gw, hub, query) {
+  const r = await post(gw, `/api/hubs/${hub}/:generateToken?${V}&${query}`);
+  assert.equal(r.status, 200, r.body);
+  return JSON.parse(r.body).url;
+}
+
+test('snapshot and live stream while clients connect and an app sends through the gateway', { timeout: 40000 }, async () => {
+  const emu = await emulator();
+  const gw = await h.startGateway(emu);
+  gws.push(gw);
+  const s = await stream(emu, '?after=0');
+  assert.equal(s.status, 200);
+  assert.match(s.headers['content-type'], /^text\/event-stream/);
+
+  const alice = await h.subscribe(await clientUrl(gw, 'chat', 'userId=alice&group=g1&role=webpubsub.sendToGroup.g1&role=webpubsub.joinLeaveGroup'));
+  clients.push(alice);
+  const raw = await h.rawClient(await clientUrl(gw, 'chat', 'userId=bob'));
+  clients.push(raw);
+  await h.waitFor(() => s.events.filter((e) => e.kind === 'conn.open').length === 2, 5000, 'two conn.open entries');
+  const open = s.events.find((e) => e.kind === 'conn.open' && e.userId === 'alice').conn;
+  assert.equal(open.protocol, 'json.reliable'); // the SDK's default subprotocol
+  assert.equal(open.subprotocol, 'json.reliable.webpubsub.azure.v1');
+  assert.deepEqual(open.groups, ['g1']);
+  assert.deepEqual(open.roles.sort(), ['webpubsub.joinLeaveGroup', 'webpubsub.sendToGroup.g1']);
+  assert.equal(s.events.find((e) => e.kind === 'conn.open' && e.userId === 'bob').conn.protocol, 'simple');
+
+  // the app sends HTML to the group through the gateway: a REST entry and a send entry, as text
+  const html = '<b>html</b> & <script>alert(1)</script>';
+  const r = await post(gw, `/api/hubs/chat/groups/g1/:send?${V}`, 'text/plain', html);
+  assert.equal(r.status, 202, r.body);
+  await h.waitFor(() => s.events.some((e) => e.kind === 'send'), 5000, 'the send entry');
+  const rest = s.events.find((e) => e.kind === 'rest' && e.path === '/api/hubs/chat/groups/g1/:send');
+  assert.ok(rest, JSON.stringify(s.events));
+  assert.equal(rest.method, 'POST');
+  assert.equal(rest.status, 202);
+  assert.equal(rest.group, 'g1');
+  const send = s.events.find((e) => e.kind === 'send');
+  assert.deepEqual(send.to, { type: 'group', id: 'g1' });
+  assert.equal(send.preview, html);
+  assert.equal(send.size, Buffer.byteLength(html));
+  assert.equal(send.recipients, 1);
+  await h.waitFor(() => alice.group.length === 1, 5000, 'alice gets the message');
+
+  // client frames: join, sendToGroup
+  await alice.client.joinGroup('g2');
+  await alice.client.sendToGroup('g1', { hi: 1 }, 'json');
+  await h.waitFor(() => s.events.filter((e) => e.kind === 'client').length >= 2, 5000, 'client frames');
+  const frames = s.events.filter((e) => e.kind === 'client');
+  assert.deepEqual(frames.map((e) => [e.type, e.group, e.userId]), [['joinGroup', 'g2', 'alice'], ['sendToGroup', 'g1', 'alice']]);
+  assert.equal(frames[1].preview, '{"hi":1}');
+  assert.ok(s.events.some((e) => e.kind === 'group.join' && e.group === 'g2'));
+
+  // the snapshot: connections from the hubs, the same entries, ids in order
+  const snap = await snapshot(emu);
+  const chat = snap.hubs.find((x) => x.name === 'chat');
+  assert.equal(chat.connections.length, 2);
+  const a = chat.connections.find((c) => c.userId === 'alice');
+  assert.deepEqual(a.groups.sort(), ['g1', 'g2']);
+  assert.ok(Math.abs(a.connectedAt - Date.now()) < 60000);
+  assert.equal(snap.lastId, snap.entries[snap.entries.length - 1].id);
+  assert.deepEqual(snap.entries.map((e) => e.id), [...snap.entries.map((e) => e.id)].sort((x, y) => x - y));
+  assert.deepEqual(snap.limits, { entries: 1000, watchers: 16, backlogBytes: 1048576 });
+  assert.equal(snap.watchers, 1);
+  for (const e of s.events) assert.ok(snap.entries.some((x) => x.id === e.id), `entry ${e.id} in the snapshot`);
+
+  // filters: by user, by group; a stream filtered by hub
+  const bob = await snapshot(emu, '?user=bob');
+  assert.deepEqual(bob.hubs[0].connections.map((c) => c.userId), ['bob']);
+  assert.ok(bob.entries.length > 0 && bob.entries.every((e) => e.userId === 'bob'));
+  const g2 = await snapshot(emu, '?group=g2');
+  assert.ok(g2.entries.every((e) => e.group === 'g2'));
+  const other = await stream(emu, '?hub=other');
+  await post(gw, `/api/hubs/other/:send?${V}`, 'text/plain', 'x');
+  await post(gw, `/api/hubs/chat/:send?${V}`, 'text/plain', 'y');
+  await h.waitFor(() => other.events.length >= 1, 5000, 'the other hub\'s entry');
+  await h.sleep(200);
+  assert.ok(other.events.every((e) => e.hub === 'other'), JSON.stringify(other.events));
+  other.close();
+
+  // Last-Event-ID: a reconnecting page gets what it missed
+  const last = s.events[s.events.length - 1].id;
+  await post(gw, `/api/hubs/chat/users/bob/:send?${V}`, 'text/plain', 'missed');
+  const again = await stream(emu, '', { 'Last-Event-ID': String(last) });
+  await h.waitFor(() => again.events.some((e) => e.kind === 'send' && e.preview === 'missed'), 5000, 'the replay');
+  assert.ok(again.events.every((e) => e.id > last));
+  again.close();
+
+  // a client goes: conn.close
+  raw.ws.close();
+  await h.waitFor(() => s.events.some((e) => e.kind === 'conn.close' && e.userId === 'bob'), 5000, 'conn.close');
+  s.close();
+});
+
+test('limits: entries kept, live watchers; bad values refused', { timeout: 20000 }, async () => {
+  const emu = await emulator(['--inspector-entries', '3', '--inspector-watchers', '1', '--inspector-backlog-bytes', '8192']);
+  for (let i = 0; i < 6; i++) await get(emu, `/api/hubs/h${i}/connections/x/:closeConnection`);
+  const snap = await snapshot(emu);
+  assert.equal(snap.entries.length, 3);
+  assert.deepEqual(snap.entries.map((e) => e.hub), ['h3', 'h4', 'h5']);
+  assert.deepEqual(snap.limits, { entries: 3, watchers: 1, backlogBytes: 8192 });
+  const one = await stream(emu);
+  assert.equal(one.status, 200);
+  const two = await stream(emu);
+  assert.equal(two.status, 503);
+  assert.equal(JSON.parse(two.body || '{}').code ?? 'ServiceUnavailable', 'ServiceUnavailable');
+  one.close();
+  // the first watcher's connection is noticed gone (at the latest at the next heartbeat): a new one fits
+  await h.waitFor(async () => {
+    const t = await stream(emu);
+    t.close();
+    return t.status === 200;
+  }, 15000, 'a free watcher slot');
+
+  for (const [flag, v] of [['--inspector-entries', '0'], ['--inspector-watchers', '1001'], ['--inspector-backlog-bytes', '100'], ['--inspector-entries', 'x']]) {
+    const r = require('node:child_process').spawnSync(h.EMULATOR, ['--listen', '127.0.0.1:0', '--access-key-file', emu.keyFile, flag, v], { timeout: 5000 });
+    assert.equal(r.status, 2, `${flag} ${v}`);
+    assert.match(r.stderr.toString(), new RegExp(flag));
+  }
+});
+
+test('the page, its headers, and bad requests', { timeout: 20000 }, async () => {
+  const emu = await emulator();
+  for (const p of ['/inspector', '/inspector/', '/inspector/index.html']) {
+    const r = await get(emu, p);
+    assert.equal(r.status, 200, p);
+    assert.match(r.headers['content-type'], /^text\/html/);
+    assert.match(r.body, /<script src="\/inspector\/app.js" defer><\/script>/);
+    assert.match(r.headers['content-security-policy'], /script-src 'self'/);
+    assert.equal(r.headers['x-content-type-options'], 'nosniff');
+  }
+  const js = await get(emu, '/inspector/app.js');
+  assert.equal(js.status, 200);
+  assert.match(js.headers['content-type'], /^text\/javascript/);
+  assert.ok(!/innerHTML|insertAdjacentHTML|outerHTML|document\.write/.test(js.body), 'the page never parses data as HTML');
+  assert.equal((await get(emu, '/inspector/app.css')).status, 200);
+
+  const cases = [
+    ['/inspector/nope.js', 404, {}],
+    ['/inspector/api/nope', 404, {}],
+    ['/inspector/api/snapshot?bogus=1', 400, {}],
+    ['/inspector/api/snapshot?hub=%zz', 400, {}],
+    ['/inspector/api/events?after=x', 400, {}],
+    ['/inspector/', 403, { Host: 'evil.example:80' }],
+    ['/inspector/api/snapshot', 403, { Host: '127.0.0.1.evil.example' }],
+  ];
+  for (const [p, status, hdrs] of cases) {
+    const r = await get(emu, p, hdrs);
+    assert.equal(r.status, status, `${p} ${JSON.stringify(hdrs)}: ${r.body}`);
+    assert.match(r.headers['content-type'], /^application\/json/);
+    assert.ok(JSON.parse(r.body).code);
+  }
+  const p = await get(emu, '/inspector/api/snapshot', {}, 'POST');
+  assert.equal(p.status, 405);
+  assert.equal(p.headers.allow, 'GET, HEAD');
+  assert.equal((await get(emu, '/inspector/', { Host: 'localhost:1234' })).status, 200);
+  assert.equal((await get(emu, '/inspector/', { Host: '[::1]:1234' })).status, 200);
+});
+
+test('--no-inspector: 404, no inspector line, no entries kept', { timeout: 20000 }, async () => {
+  const emu = await emulator(['--no-inspector']);
+  for (const p of ['/inspector/', '/inspector/api/snapshot', '/inspector/api/events']) {
+    const r = await get(emu, p);
+    assert.equal(r.status, 404, p);
+    assert.ok(JSON.parse(r.body).code, r.body);
+  }
+  const on = await emulator();
+  assert.ok(!emu.stderr().includes('inspector at'));
+  assert.ok(on.stderr().includes(`inspector at ${on.endpoint}/inspector/`));
+});
+
+test('the emulator exits cleanly with streams open and quiet', { timeout: 20000 }, async () => {
+  const emu = await h.startEmulator();
+  const a = await stream(emu);
+  const b = await stream(emu, '?hub=x');
+  await h.sleep(100);
+  const t0 = Date.now();
+  assert.deepEqual(await emu.stop(), { code: 0, signal: null });
+  assert.ok(Date.now() - t0 < 3000);
+  await h.waitFor(() => a.ended && b.ended, 3000, 'the streams end');
+});
