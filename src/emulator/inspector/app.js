@@ -74,7 +74,9 @@
         const hr = el('tr');
         for (const x of ['connection', 'userId', 'groups', 'protocol', 'subprotocol', 'roles', 'connected'])
           hr.append(el('th', null, x));
-        t.append(el('thead')).append(hr);
+        const th = el('thead');
+        th.append(hr);
+        t.append(th);
         const tb = el('tbody');
         for (const c of conns) {
           const tr = el('tr', 'conn');
