@@ -105,6 +105,8 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	size_t k;
 	unsigned cp;
 
+	if (c == 0)
+		return 0; /* a NUL is shown as U+FFFD too: the text stays a C string for every reader */
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xc2 && c <= 0xdf)

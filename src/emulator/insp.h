@@ -72,7 +72,7 @@ void insp_conn_close(struct insp *in, const struct hub_conn *c, const char *reas
 void insp_group(struct insp *in, const struct hub_conn *c, const char *op, const char *group);
 
 /* ---- JSON ---- */
-/* A JSON string of s[0..len) that is always valid: invalid UTF-8 bytes become U+FFFD, the text is
+/* A JSON string of s[0..len) that is always valid: invalid UTF-8 bytes and NULs become U+FFFD, the text is
  * cut at max bytes (on a character boundary) and "…" appended when cut. New reference. */
 json_t *insp_json_text(const char *s, size_t len, size_t max);
 /* The connection as the page lists it: id, hub, userId, groups, roles, protocol, subprotocol,
