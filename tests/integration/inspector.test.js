@@ -264,3 +264,49 @@ test('the emulator exits cleanly with streams open and quiet', { timeout: 20000 
   assert.ok(Date.now() - t0 < 3000);
   await h.waitFor(() => a.ended && b.ended, 3000, 'the streams end');
 });
+
+test('event handler calls and their answers', { timeout: 20000 }, async () => {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.method === 'OPTIONS') { res.writeHead(200, { 'WebHook-Allowed-Origin': '*' }); res.end(); return; }
+      const ev = req.headers['ce-eventname'];
+      if (ev === 'connect') { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"userId":"eve"}'); return; }
+      if (ev === 'message') { res.writeHead(500); res.end(); return; }
+      res.writeHead(204);
+      res.end();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const hurl = `http://127.0.0.1:${server.address().port}`;
+    const emu = await emulator(['--event-handler', `ev=${hurl}/{event};user=*;system=connect,connected,disconnected`]);
+    const s = await stream(emu);
+    const crypto = require('node:crypto');
+    const now = Math.floor(Date.now() / 1000);
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ aud: `${emu.endpoint}/client/hubs/ev`, iat: now, exp: now + 300 })}`;
+    const tok = `${body}.${crypto.createHmac('sha256', emu.key).update(body).digest('base64url')}`;
+    const c = await h.rawClient(`${emu.endpoint.replace(/^http/, 'ws')}/client/hubs/ev?access_token=${tok}`);
+    clients.push(c);
+    c.ws.send('<i>hi</i>');
+    await h.waitFor(() => s.events.some((e) => e.kind === 'event' && e.event === 'message'), 5000, 'the message event');
+    const evs = s.events.filter((e) => e.kind === 'event');
+    const by = (n) => evs.find((e) => e.event === n);
+    assert.equal(by('validate').status, 200);
+    assert.equal(by('connect').status, 200);
+    assert.ok(by('connect').ms >= 0);
+    assert.equal(by('message').status, 500);
+    assert.equal(by('message').userId, 'eve');
+    const frame = s.events.find((e) => e.kind === 'client');
+    assert.deepEqual([frame.type, frame.preview, frame.userId], ['message', '<i>hi</i>', 'eve']);
+    await h.waitFor(() => s.events.some((e) => e.kind === 'event' && e.event === 'connected'), 5000, 'connected');
+    c.ws.close();
+    await h.waitFor(() => s.events.some((e) => e.kind === 'event' && e.event === 'disconnected'), 5000, 'disconnected');
+    assert.equal(s.events.find((e) => e.kind === 'event' && e.event === 'disconnected').status, 204);
+    assert.equal(s.events.find((e) => e.kind === 'event' && e.event === 'connected').status, 204);
+    s.close();
+  } finally {
+    server.close();
+  }
+});
