@@ -98,7 +98,8 @@ test('snapshot and live stream while clients connect and an app sends through th
   assert.equal(s.status, 200);
   assert.match(s.headers['content-type'], /^text\/event-stream/);
 
-  const alice = await h.subscribe(await clientUrl(gw, 'chat', 'userId=alice&group=g1&role=webpubsub.sendToGroup.g1&role=webpubsub.joinLeaveGroup'));
+  const aliceUrl = await clientUrl(gw, 'chat', 'userId=alice&group=g1&role=webpubsub.sendToGroup.g1&role=webpubsub.joinLeaveGroup');
+  const alice = await h.subscribe(aliceUrl);
   clients.push(alice);
   const raw = await h.rawClient(await clientUrl(gw, 'chat', 'userId=bob'));
   clients.push(raw);
@@ -148,6 +149,12 @@ test('snapshot and live stream while clients connect and an app sends through th
   assert.deepEqual(snap.limits, { entries: 1000, watchers: 16, backlogBytes: 1048576 });
   assert.equal(snap.watchers, 1);
   for (const e of s.events) assert.ok(snap.entries.some((x) => x.id === e.id), `entry ${e.id} in the snapshot`);
+  // no secret in what the inspector shows: not the key, not a client token
+  const shown = JSON.stringify(snap) + JSON.stringify(s.events);
+  const token = new URL(aliceUrl).searchParams.get('access_token');
+  assert.ok(!shown.includes(emu.key), 'the key is not shown');
+  assert.ok(!shown.includes(token) && !shown.includes(token.split('.')[2]), 'the token is not shown');
+  assert.ok(!/access_token/i.test(shown));
 
   // filters: by user, by group; a stream filtered by hub
   const bob = await snapshot(emu, '?user=bob');
