@@ -413,6 +413,11 @@ size_t insp_watch_queued(const struct insp_watch *w)
 	return w->dead ? 0 : w->q.len - w->off;
 }
 
+int insp_watch_alive(const struct insp_watch *w)
+{
+	return !w->dead && w->in;
+}
+
 void insp_watch_free(struct insp_watch *w)
 {
 	if (!w)

@@ -100,6 +100,8 @@ struct insp_watch *insp_watch_new(struct insp *in, const struct insp_filter *f, 
  * watcher was dropped (its backlog passed the limit) or the inspector shuts down. */
 ssize_t insp_watch_read(struct insp_watch *w, char *out, size_t max);
 size_t insp_watch_queued(const struct insp_watch *w);
+/* 0 once the watcher was dropped or the inspector shut down (its reads return -1), else 1. */
+int insp_watch_alive(const struct insp_watch *w);
 void insp_watch_free(struct insp_watch *w); /* accepts NULL */
 /* The heartbeat: a comment line to every watcher when INSP_HEARTBEAT_MS passed since the last one.
  * Returns the milliseconds until the next one is due. */

@@ -129,6 +129,14 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 static void sse_wake(void *arg)
 {
 	struct sse *x = arg;
+	if (!insp_watch_alive(x->w)) {
+		/* dropped: MHD would call the reader (which ends the stream) only once the socket takes
+		 * data again, which a client that does not read never does; shut the socket down so that
+		 * MHD sees the error and frees the connection and the watcher now */
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(x->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			shutdown(ci->connect_fd, SHUT_RDWR);
+	}
 	if (x->suspended) {
 		x->suspended = 0;
 		MHD_resume_connection(x->c);

@@ -317,3 +317,42 @@ test('event handler calls and their answers', { timeout: 20000 }, async () => {
     server.close();
   }
 });
+
+test('a page that does not read is dropped at its backlog, the others go on', { timeout: 40000 }, async () => {
+  const net = require('node:net');
+  const emu = await emulator(['--inspector-backlog-bytes', '65536']);
+  const good = await stream(emu);
+  // a client that asks for the stream and never reads: the kernel's buffers fill, then its backlog
+  const sock = net.connect(emu.port, '127.0.0.1');
+  await new Promise((r) => sock.on('connect', r));
+  sock.on('error', () => {});
+  sock.write('GET /inspector/api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  sock.pause();
+  await h.waitFor(async () => (await snapshot(emu, '?after=999999999')).watchers === 2, 5000, 'two watchers');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const pad = 'x'.repeat(200);
+  const one = (i) => new Promise((resolve) => {
+    const r = http.request({ agent, host: '127.0.0.1', port: emu.port, path: `/api/hubs/h/groups/${pad}${i}`, method: 'GET' },
+      (res) => { res.resume(); res.on('end', resolve); });
+    r.on('error', resolve);
+    r.end();
+  });
+  let n = 0;
+  let snap;
+  // bounded: about 7000 requests drop it here; at most 60000
+  while (n < 60000) {
+    await Promise.all(Array.from({ length: 8 }, () => one(n++)));
+    if (n % 800 === 0 && (snap = await snapshot(emu, '?after=999999999')).droppedWatchers > 0) break;
+  }
+  agent.destroy();
+  assert.equal(snap.droppedWatchers, 1, `dropped after ${n} requests; the good one: ${good.events.length} events, ended ${good.ended}`);
+  // its connection is closed, its slot free
+  await h.waitFor(async () => (await snapshot(emu, '?after=999999999')).watchers === 1, 5000, 'the slow watcher gone');
+  // the reading page got every entry, in order
+  await h.waitFor(() => good.events.length >= n, 10000, 'the good watcher keeps up');
+  const ids = good.events.map((e) => e.id);
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  assert.equal(new Set(ids).size, ids.length);
+  good.close();
+  sock.destroy();
+});
