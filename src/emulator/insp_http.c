@@ -158,10 +158,11 @@ static enum MHD_Result serve_events(struct insp *in, struct MHD_Connection *c, s
 	struct sse *x;
 	struct MHD_Response *r;
 
-	if (last && !f->has_after) {
+	if (last) {
+		/* a browser reconnecting sends the last id it saw; the URL keeps the first "after" */
 		char *end;
 		unsigned long long v = strtoull(last, &end, 10);
-		if (*last && !*end) {
+		if (*last && !*end && (!f->has_after || v > f->after)) {
 			f->after = v;
 			f->has_after = 1;
 		}

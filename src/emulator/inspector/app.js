@@ -190,6 +190,7 @@
 
   // ---- loading and the stream ----
   let es = null;
+  let interrupted = false;
 
   async function load() {
     const r = await fetch('/inspector/api/snapshot', { cache: 'no-store' });
@@ -212,13 +213,22 @@
   function stream() {
     if (es) es.close();
     es = new EventSource(`/inspector/api/events?after=${state.lastId}`);
-    es.onopen = () => setStatus('live', 'live');
+    es.onopen = () => {
+      setStatus('live', 'live');
+      // back after an interruption: the emulator may have restarted (ids start again at 1), so the
+      // page starts again from a snapshot
+      if (interrupted) {
+        interrupted = false;
+        load().catch(() => {});
+      }
+    };
     es.onmessage = (m) => {
       let e;
       try { e = JSON.parse(m.data); } catch { return; }
       addEntry(e);
     };
     es.onerror = () => {
+      interrupted = true;
       // EventSource reconnects by itself with Last-Event-ID; a closed stream (dropped as too slow,
       // or the emulator restarted) is reloaded from the snapshot
       setStatus('down', 'disconnected, retrying…');
