@@ -12,6 +12,7 @@
 #include "check_emu_fake.h"
 #include "check_main.h"
 #include "emulator/insp.h"
+#include "emulator/insp_http.h"
 #include "emulator/proto.h"
 
 static struct insp *in;
@@ -335,6 +336,32 @@ START_TEST(query_filters)
 }
 END_TEST
 
+START_TEST(http_host_and_paths)
+{
+	static const char *const good[] = { "localhost", "LOCALHOST:8080", "127.0.0.1", "127.1.2.3:1", "[::1]",
+		                            "[::1]:80" };
+	static const char *const bad[] = { NULL, "", "evil.example", "127.0.0.1.evil.example", "127.0.0.1:",
+		                           "127.0.0.1:8o", "128.0.0.1", "127.0.0.256", "[::2]", "[::1]x",
+		                           "localhost.evil", "10.0.0.1:80", "[::1" };
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		ck_assert_msg(insp_http_host_ok(good[i]), "%s refused", good[i]);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(!insp_http_host_ok(bad[i]), "%s accepted", bad[i] ? bad[i] : "(null)");
+	ck_assert(insp_http_match("/inspector"));
+	ck_assert(insp_http_match("/inspector/"));
+	ck_assert(insp_http_match("/inspector/api/events"));
+	ck_assert(!insp_http_match("/inspectorx"));
+	ck_assert(!insp_http_match("/api/hubs/inspector"));
+	/* the page is in the binary */
+	int html = 0, js = 0;
+	for (size_t i = 0; i < insp_nassets; i++) {
+		html |= strcmp(insp_assets[i].name, "index.html") == 0 && insp_assets[i].len > 100;
+		js |= strcmp(insp_assets[i].name, "app.js") == 0 && strstr((const char *)insp_assets[i].data, "textContent");
+	}
+	ck_assert(html && js);
+}
+END_TEST
+
 START_TEST(off_is_a_no_op)
 {
 	insp_rest(NULL, "GET", "/", 200);
@@ -361,6 +388,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, slow_watcher_is_dropped);
 	tcase_add_test(tc, shutdown_ends_watchers);
 	tcase_add_test(tc, query_filters);
+	tcase_add_test(tc, http_host_and_paths);
 	tcase_add_test(tc, off_is_a_no_op);
 	suite_add_tcase(s, tc);
 	return s;
