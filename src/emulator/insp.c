@@ -12,6 +12,7 @@
 #include "insp.h"
 #include "pct.h"
 #include "proto.h"
+#include "utf8.h"
 
 struct insp_ent {
 	uint64_t id;
@@ -585,11 +586,23 @@ int insp_filter_parse(const char *q, struct insp_filter *f, char *why, size_t wh
 
 /* ---- the hooks ---- */
 
+/* 1 when binary data reads as text (valid UTF-8, no control characters but tab and line ends):
+ * then the preview shows it as text, else as hex bytes. */
+static int looks_like_text(const char *data, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)data[i];
+		if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+			return 0;
+	}
+	return utf8_valid(data, len);
+}
+
 static json_t *preview(const char *data, size_t len, int binary)
 {
 	if (!data)
 		return json_null();
-	if (binary) {
+	if (binary && !looks_like_text(data, len)) {
 		static const char hx[] = "0123456789abcdef";
 		char out[INSP_PREVIEW_MAX / 2 * 3 + 8];
 		size_t n = len < INSP_PREVIEW_MAX / 6 ? len : INSP_PREVIEW_MAX / 6, o = 0;

@@ -1,7 +1,8 @@
 // inspector-browser.test.js: the emulator's inspector page in a real browser (Debian's chromium,
 // headless, driven by puppeteer-core): the page loads, a client connects and an app sends a message
 // with HTML in it through wpsgated; the DOM shows the connection and the message as text (no element
-// made from it), filters hide and show rows, and a screenshot is kept under the build directory
+// made from it), filters hide and show rows, an MQTT device (the mqtt npm client) shows with its
+// publishes, and a screenshot is kept under the build directory
 // (tests/integration/artefacts/inspector.png). Skips (77) without chromium or puppeteer-core.
 'use strict';
 
@@ -133,10 +134,38 @@ test('the page shows connections and messages live, as text', { timeout: 90000 }
   bob.ws.close();
   await page.waitForFunction(() => document.querySelectorAll('#hubs tr.conn').length === 1, { timeout: 10000 });
 
-  fs.mkdirSync(ARTEFACTS, { recursive: true });
+  // an MQTT device joins the room and talks with the browser-side client
+  const mqtt = h.req('mqtt');
+  const { spawnSync } = require('node:child_process');
+  const { WPSGATE } = require('../lib/paths.js');
+  const tok = spawnSync(WPSGATE, ['--socket', gw.sock, '--timeout', '10', 'token', '--hub', 'chat', '--mqtt', '--json',
+    '--user', 'device1', '--role', 'webpubsub.joinLeaveGroup', '--role', 'webpubsub.sendToGroup'], { encoding: 'utf8', timeout: 15000 });
+  assert.equal(tok.status, 0, tok.stderr);
+  const dev = mqtt.connect(JSON.parse(tok.stdout).url, { protocolVersion: 5, clientId: 'sensor1', reconnectPeriod: 0, connectTimeout: 5000 });
+  try {
+    await new Promise((resolve, reject) => { dev.once('connect', resolve); dev.once('error', reject); });
+    await new Promise((resolve, reject) => dev.subscribe('room', { qos: 1 }, (e) => (e ? reject(e) : resolve())));
+    await new Promise((resolve, reject) => dev.publish('room', '<i>21.5 C</i>', { qos: 1 }, (e) => (e ? reject(e) : resolve())));
+    await h.waitFor(() => alice.group.length === 2, 5000, 'alice gets the device\'s publish');
+    await page.waitForFunction(() => {
+      const row = document.querySelector('#hubs tr.conn[data-conn-id="sensor1"]');
+      return row && row.querySelector('.c-proto').textContent === 'mqtt 5.0' && row.querySelector('.c-groups').textContent === 'room';
+    }, { timeout: 10000 });
+    await page.waitForFunction(() => [...document.querySelectorAll('#log-body tr.entry[data-kind="client"] .e-what')]
+      .some((e) => e.textContent === 'publish room'), { timeout: 10000 });
+    const pub = await page.$$eval('#log-body tr.entry[data-kind="client"]', (rows) => rows
+      .filter((r) => r.querySelector('.e-what').textContent === 'publish room')
+      .map((r) => ({ who: r.querySelector('.e-who').textContent, detail: r.querySelector('.e-detail').textContent })));
+    assert.deepEqual(pub, [{ who: 'sensor1 (device1)', detail: '<i>21.5 C</i>' }]);
+    assert.equal(await page.$$eval('main i', (x) => x.length), 0);
+
+    fs.mkdirSync(ARTEFACTS, { recursive: true });
   const shot = path.join(ARTEFACTS, 'inspector.png');
-  await page.screenshot({ path: shot, fullPage: true });
+  await page.screenshot({ path: shot });
   assert.ok(fs.statSync(shot).size > 1000);
   console.log(`screenshot: ${shot}`);
+  } finally {
+    dev.end(true);
+  }
   assert.deepEqual(errors, []);
 });

@@ -356,3 +356,53 @@ test('a page that does not read is dropped at its backlog, the others go on', { 
   good.close();
   sock.destroy();
 });
+
+test('MQTT devices: their connections, publishes, subscriptions and what they receive', { timeout: 30000 }, async () => {
+  const mqtt = h.req('mqtt');
+  const { spawnSync } = require('node:child_process');
+  const { WPSGATE } = require('../lib/paths.js');
+  const emu = await emulator();
+  const gw = await h.startGateway(emu);
+  gws.push(gw);
+  const s = await stream(emu);
+  const tok = spawnSync(WPSGATE, ['--socket', gw.sock, '--timeout', '10', 'token', '--hub', 'iot', '--mqtt', '--json',
+    '--user', 'dev1', '--role', 'webpubsub.joinLeaveGroup', '--role', 'webpubsub.sendToGroup'], { encoding: 'utf8', timeout: 15000 });
+  assert.equal(tok.status, 0, tok.stderr);
+  const url = JSON.parse(tok.stdout).url;
+  const dev = mqtt.connect(url, { protocolVersion: 5, clientId: 'sensor1', reconnectPeriod: 0, connectTimeout: 5000 });
+  const got = [];
+  dev.on('message', (topic, payload) => got.push([topic, payload.toString()]));
+  try {
+    await new Promise((resolve, reject) => { dev.once('connect', resolve); dev.once('error', reject); });
+    await new Promise((resolve, reject) => dev.subscribe('telemetry', { qos: 1 }, (e) => (e ? reject(e) : resolve())));
+    // a browser-side JSON client in the same group
+    const viewer = await h.subscribe(await clientUrl(gw, 'iot', 'userId=viewer&group=telemetry'));
+    clients.push(viewer);
+    await new Promise((resolve, reject) => dev.publish('telemetry', '{"t":21.5}', { qos: 1 }, (e) => (e ? reject(e) : resolve())));
+    await h.waitFor(() => viewer.group.length === 1, 5000, 'the viewer gets the publish');
+    const r = await post(gw, `/api/hubs/iot/groups/telemetry/:send?${V}`, 'text/plain', 'to devices');
+    assert.equal(r.status, 202, r.body);
+    await h.waitFor(() => got.length >= 1, 5000, 'the device gets the app\'s message');
+
+    const snap = await snapshot(emu, '?hub=iot');
+    const c = snap.hubs[0].connections.find((x) => x.id === 'sensor1');
+    assert.ok(c, JSON.stringify(snap.hubs));
+    assert.equal(c.protocol, 'mqtt 5.0');
+    assert.equal(c.subprotocol, 'mqtt');
+    assert.equal(c.userId, 'dev1');
+    assert.deepEqual(c.groups, ['telemetry']);
+    assert.deepEqual(c.roles.sort(), ['webpubsub.joinLeaveGroup', 'webpubsub.sendToGroup']);
+    const mine = s.events.filter((e) => e.connection === 'sensor1');
+    assert.ok(mine.some((e) => e.kind === 'conn.open' && e.conn.protocol === 'mqtt 5.0'));
+    assert.ok(mine.some((e) => e.kind === 'client' && e.type === 'subscribe' && e.group === 'telemetry'));
+    const pub = mine.find((e) => e.kind === 'client' && e.type === 'publish');
+    assert.deepEqual([pub.group, pub.preview, pub.userId], ['telemetry', '{"t":21.5}', 'dev1']);
+    // the publish reached the group as a send from dev1; the app's send reached the device
+    assert.ok(s.events.some((e) => e.kind === 'send' && e.fromUser === 'dev1' && e.preview === '{"t":21.5}' && e.recipients >= 1));
+    assert.ok(s.events.some((e) => e.kind === 'send' && e.preview === 'to devices' && e.recipients === 2));
+  } finally {
+    dev.end(true);
+  }
+  await h.waitFor(() => s.events.some((e) => e.kind === 'conn.close' && e.connection === 'sensor1'), 5000, 'the device goes');
+  s.close();
+});

@@ -151,6 +151,27 @@ START_TEST(send_preview_bounded_and_escaped)
 }
 END_TEST
 
+START_TEST(binary_preview)
+{
+	struct fake f1 = { 0 };
+	struct hub *h = hub_get(st, "chat", 1);
+	fake_conn(h, &f1, "c1", NULL, HUB_PROTO_SIMPLE, NULL, 0, NULL, 0);
+	struct hub_sel sel = { .kind = HUB_T_ALL };
+	struct hub_msg bin = { .dtype = HUB_DT_BINARY, .raw = "\x00\x01\xff", .rawlen = 3 };
+	struct hub_msg txt = { .dtype = HUB_DT_BINARY, .raw = "{\"t\":1}", .rawlen = 7 };
+	hub_send(h, &sel, &bin);
+	hub_send(h, &sel, &txt);
+	json_t *j = snap(NULL), *e = json_object_get(j, "entries");
+	size_t n = json_array_size(e);
+	/* bytes that are not text as hex; binary that reads as text (an MQTT payload) as text */
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e, n - 2), "preview")), "00 01 ff");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e, n - 1), "preview")), "{\"t\":1}");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e, n - 1), "dataType")), "binary");
+	json_decref(j);
+	fake_reset(&f1);
+}
+END_TEST
+
 START_TEST(connections_listed_from_the_hub)
 {
 	struct fake f1 = { 0 }, f2 = { 0 };
@@ -382,6 +403,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, limits_are_clamped);
 	tcase_add_test(tc, json_text_is_always_valid);
 	tcase_add_test(tc, send_preview_bounded_and_escaped);
+	tcase_add_test(tc, binary_preview);
 	tcase_add_test(tc, connections_listed_from_the_hub);
 	tcase_add_test(tc, watcher_gets_new_entries_and_replay);
 	tcase_add_test(tc, watcher_limit);
