@@ -159,6 +159,16 @@ test('the page shows connections and messages live, as text', { timeout: 90000 }
     assert.deepEqual(pub, [{ who: 'sensor1 (device1)', detail: '<i>21.5 C</i>' }]);
     assert.equal(await page.$$eval('main i', (x) => x.length), 0);
 
+    // the filters come from the URL too: a bookmarked view of one user
+    const view = await browser.newPage();
+    view.on('pageerror', (e) => errors.push(String(e)));
+    await view.goto(`${emu.endpoint}/inspector/?user=device1`, { waitUntil: 'load', timeout: 20000 });
+    await view.waitForFunction(() => document.getElementById('status').dataset.state === 'live', { timeout: 10000 });
+    assert.equal(await view.$eval('#f-user', (e) => e.value), 'device1');
+    assert.deepEqual(await view.$$eval('#hubs tr.conn', (r) => r.map((x) => x.dataset.connId)), ['sensor1']);
+    assert.ok(await view.$$eval('#log-body tr.entry .e-who', (r) => r.length > 0 && r.every((x) => x.textContent.includes('sensor1') || x.textContent.includes('device1'))));
+    await view.close();
+
     fs.mkdirSync(ARTEFACTS, { recursive: true });
   const shot = path.join(ARTEFACTS, 'inspector.png');
   await page.screenshot({ path: shot });

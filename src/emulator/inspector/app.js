@@ -236,8 +236,22 @@
     };
   }
 
+  // the filters live in the page's URL too (?hub=&group=&user=), so that a view can be bookmarked
+  function filtersFromUrl() {
+    const q = new URLSearchParams(location.search);
+    for (const k of ['hub', 'group', 'user']) if (q.has(k)) $(`f-${k}`).value = q.get(k);
+  }
+
+  function filtersToUrl() {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filters())) if (v) q.set(k, v);
+    const s = q.toString();
+    history.replaceState(null, '', s ? `?${s}` : location.pathname);
+  }
+
   document.addEventListener('DOMContentLoaded', () => {
-    for (const id of ['f-hub', 'f-group', 'f-user']) $(id).addEventListener('input', () => { renderHubs(); renderLog(); });
+    filtersFromUrl();
+    for (const id of ['f-hub', 'f-group', 'f-user']) $(id).addEventListener('input', () => { filtersToUrl(); renderHubs(); renderLog(); });
     $('f-pause').addEventListener('change', renderLog);
     $('filters').addEventListener('submit', (ev) => ev.preventDefault());
     $('clear').addEventListener('click', () => { state.entries = []; renderLog(); });
