@@ -189,13 +189,18 @@ static const char *proto_label(const struct hub_conn *c)
 	return "unknown";
 }
 
-json_t *insp_conn_json(const struct hub_conn *c)
+json_t *insp_conn_json(const struct hub_conn *c, size_t max)
 {
 	json_t *o = json_object(), *g = json_array(), *r = json_array();
-	for (size_t i = 0; i < c->ngroups; i++)
+	size_t ng = max && c->ngroups > max ? max : c->ngroups, nr = max && c->nrolenames > max ? max : c->nrolenames;
+	for (size_t i = 0; i < ng; i++)
 		json_array_append_new(g, jstr(c->groups[i]));
-	for (size_t i = 0; i < c->nrolenames; i++)
+	for (size_t i = 0; i < nr; i++)
 		json_array_append_new(r, jstr(c->rolenames[i]));
+	if (ng < c->ngroups)
+		json_object_set_new(o, "moreGroups", json_integer((json_int_t)(c->ngroups - ng)));
+	if (nr < c->nrolenames)
+		json_object_set_new(o, "moreRoles", json_integer((json_int_t)(c->nrolenames - nr)));
 	json_object_set_new(o, "id", jstr(c->id));
 	json_object_set_new(o, "hub", jstr(c->hub ? c->hub->name : NULL));
 	json_object_set_new(o, "userId", jstr(c->user));
@@ -483,7 +488,7 @@ int insp_snapshot(struct insp *in, const struct hub_state *st, const struct insp
 		json_t *conns = json_array();
 		for (const struct hub_conn *c = h->conns; c; c = c->next)
 			if (conn_match(f, c))
-				json_array_append_new(conns, insp_conn_json(c));
+				json_array_append_new(conns, insp_conn_json(c, 0));
 		json_array_append_new(hubs, json_pack("{s:o, s:o}", "name", jstr(h->name), "connections", conns));
 	}
 	if (buf_puts(b, "{\"hubs\":") < 0 || buf_put_json(b, hubs) < 0 || buf_puts(b, ",\"entries\":[") < 0)
@@ -704,7 +709,7 @@ void insp_conn_open(struct insp *in, const struct hub_conn *c)
 	if (!in)
 		return;
 	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o}", "kind", "conn.open", "hub", jstr(c->hub->name),
-	                      "connection", jstr(c->id), "userId", jstr(c->user), "conn", insp_conn_json(c));
+	                      "connection", jstr(c->id), "userId", jstr(c->user), "conn", insp_conn_json(c, INSP_LIST_MAX));
 	insp_add(in, o, c->hub->name, NULL, c->user, c->id);
 }
 

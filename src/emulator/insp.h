@@ -18,9 +18,10 @@
 #define INSP_ENTRIES_MAX      1000000           /* bounds of the three flags */
 #define INSP_WATCHERS_MAX     1000
 #define INSP_BACKLOG_MAX      (256 * 1024 * 1024)
-#define INSP_BACKLOG_MIN      4096              /* room for at least one entry */
+#define INSP_BACKLOG_MIN      16384             /* room for the largest entry (INSP_LIST_MAX) */
 #define INSP_PREVIEW_MAX      200               /* bytes of a message body shown */
 #define INSP_FIELD_MAX        256               /* bytes of any other string kept in an entry */
+#define INSP_LIST_MAX         16                /* groups, roles of a connection in an entry */
 #define INSP_HEARTBEAT_MS     10000             /* a comment to every watcher this often */
 #define INSP_QUERY_MAX        2048              /* bytes of an inspector API query string */
 
@@ -76,8 +77,9 @@ void insp_group(struct insp *in, const struct hub_conn *c, const char *op, const
  * cut at max bytes (on a character boundary) and "…" appended when cut. New reference. */
 json_t *insp_json_text(const char *s, size_t len, size_t max);
 /* The connection as the page lists it: id, hub, userId, groups, roles, protocol, subprotocol,
- * connectedAt (ms since the epoch). New reference. */
-json_t *insp_conn_json(const struct hub_conn *c);
+ * connectedAt (ms since the epoch); with max, at most max groups and roles, and "moreGroups",
+ * "moreRoles" counting the rest (0: all of them). New reference. */
+json_t *insp_conn_json(const struct hub_conn *c, size_t max);
 /* Append the snapshot to b: {"hubs":[{"name","connections":[...]}],"entries":[...],"lastId",
  * "limits":{...}} with only what f selects (f may be NULL). 0 or -1. */
 int insp_snapshot(struct insp *in, const struct hub_state *st, const struct insp_filter *f, struct buf *b);

@@ -185,12 +185,12 @@ test('snapshot and live stream while clients connect and an app sends through th
 });
 
 test('limits: entries kept, live watchers; bad values refused', { timeout: 20000 }, async () => {
-  const emu = await emulator(['--inspector-entries', '3', '--inspector-watchers', '1', '--inspector-backlog-bytes', '8192']);
+  const emu = await emulator(['--inspector-entries', '3', '--inspector-watchers', '1', '--inspector-backlog-bytes', '16384']);
   for (let i = 0; i < 6; i++) await get(emu, `/api/hubs/h${i}/connections/x/:closeConnection`);
   const snap = await snapshot(emu);
   assert.equal(snap.entries.length, 3);
   assert.deepEqual(snap.entries.map((e) => e.hub), ['h3', 'h4', 'h5']);
-  assert.deepEqual(snap.limits, { entries: 3, watchers: 1, backlogBytes: 8192 });
+  assert.deepEqual(snap.limits, { entries: 3, watchers: 1, backlogBytes: 16384 });
   const one = await stream(emu);
   assert.equal(one.status, 200);
   const two = await stream(emu);

@@ -20,7 +20,7 @@ static struct hub_state *st;
 
 static void setup(void)
 {
-	struct insp_limits lim = { .entries = 4, .watchers = 2, .backlog = 4096 };
+	struct insp_limits lim = { .entries = 4, .watchers = 2, .backlog = INSP_BACKLOG_MIN };
 	in = insp_new(&lim);
 	st = hub_state_new(&fake_ops);
 	ck_assert_ptr_nonnull(in);
@@ -236,6 +236,36 @@ START_TEST(connections_listed_from_the_hub)
 }
 END_TEST
 
+START_TEST(entry_lists_bounded)
+{
+	/* a connection in 100 groups with long names: its conn.open entry lists INSP_LIST_MAX of
+	 * them and counts the rest, so one entry always fits a backlog; the snapshot lists them all */
+	static char names[100][201];
+	const char *groups[100];
+	struct fake f1 = { 0 };
+	for (int i = 0; i < 100; i++) {
+		memset(names[i], 'g', 200);
+		snprintf(names[i], 8, "%03d", i);
+		names[i][3] = 'g';
+		names[i][200] = '\0';
+		groups[i] = names[i];
+	}
+	struct hub_conn_spec spec = { .id = "c1", .groups = groups, .ngroups = 100, .transport = &f1 };
+	ck_assert_ptr_nonnull(hub_conn_add(hub_get(st, "chat", 1), &spec));
+	json_t *j = snap(NULL);
+	json_t *e = json_array_get(json_object_get(j, "entries"), 0);
+	json_t *c = json_object_get(e, "conn");
+	ck_assert_uint_eq(json_array_size(json_object_get(c, "groups")), INSP_LIST_MAX);
+	ck_assert_int_eq(json_integer_value(json_object_get(c, "moreGroups")), 100 - INSP_LIST_MAX);
+	char *text = json_dumps(e, JSON_COMPACT);
+	ck_assert_uint_lt(strlen(text) + 64, INSP_BACKLOG_MIN);
+	free(text);
+	json_t *listed = json_array_get(json_object_get(json_array_get(json_object_get(j, "hubs"), 0), "connections"), 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(listed, "groups")), 100);
+	json_decref(j);
+}
+END_TEST
+
 START_TEST(watcher_gets_new_entries_and_replay)
 {
 	insp_rest(in, "GET", "/api/hubs/a/users/u1", 200); /* 1 */
@@ -289,11 +319,11 @@ START_TEST(slow_watcher_is_dropped)
 	struct insp_watch *fast = insp_watch_new(in, NULL, NULL, NULL);
 	char path[200];
 	wakes = 0;
-	/* nobody reads slow: its queue stays within the 4096-byte backlog, then it is dropped */
+	/* nobody reads slow: its queue stays within its backlog, then it is dropped */
 	for (int i = 0; i < 200; i++) {
 		snprintf(path, sizeof path, "/api/hubs/chat/groups/g%d/:send", i);
 		insp_rest(in, "POST", path, 202);
-		ck_assert_uint_le(insp_watch_queued(slow), 4096);
+		ck_assert_uint_le(insp_watch_queued(slow), INSP_BACKLOG_MIN);
 		char *s = drain(fast);
 		free(s);
 	}
@@ -405,6 +435,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, send_preview_bounded_and_escaped);
 	tcase_add_test(tc, binary_preview);
 	tcase_add_test(tc, connections_listed_from_the_hub);
+	tcase_add_test(tc, entry_lists_bounded);
 	tcase_add_test(tc, watcher_gets_new_entries_and_replay);
 	tcase_add_test(tc, watcher_limit);
 	tcase_add_test(tc, slow_watcher_is_dropped);

@@ -102,6 +102,8 @@
   function applyToConns(e) {
     if (e.kind === 'conn.open' && e.conn) {
       hubOf(e.conn.hub).conns.set(e.conn.id, e.conn);
+      // an entry lists a few groups and roles; the snapshot has them all
+      if (e.conn.moreGroups || e.conn.moreRoles) refreshConns();
     } else if (e.kind === 'conn.close') {
       const h = state.hubs.get((e.hub || '').toLowerCase());
       if (h) h.conns.delete(e.connection);
@@ -116,6 +118,26 @@
       return false;
     }
     return true;
+  }
+
+  let refreshing = null;
+  function refreshConns() {
+    if (refreshing) return;
+    refreshing = setTimeout(async () => {
+      try {
+        const r = await fetch(`/inspector/api/snapshot?after=${state.lastId}`, { cache: 'no-store' });
+        if (r.ok) {
+          const s = await r.json();
+          state.hubs.clear();
+          for (const h of s.hubs) {
+            const hub = hubOf(h.name);
+            for (const c of h.connections) hub.conns.set(c.id, c);
+          }
+          renderHubs();
+        }
+      } catch { /* the stream's error handler reloads */ }
+      refreshing = null;
+    }, 200);
   }
 
   // ---- the log ----
