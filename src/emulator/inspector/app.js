@@ -151,7 +151,8 @@
         return { who: e.fromUser ? `user ${e.fromUser}` : 'app', what: `to ${to} (${e.recipients} recipient${e.recipients === 1 ? '' : 's'}, ${e.size} B ${e.dataType})`, detail: e.preview };
       }
       case 'client': {
-        const target = e.group ? ` ${e.group}` : e.event && e.type === 'event' ? ` ${e.event}` : '';
+        // a group, or an event's name (a JSON client's event, an MQTT publish to the events topic)
+        const target = e.group ? ` ${e.group}` : e.event && e.type !== 'message' ? ` event ${e.event}` : '';
         return { who: `${short(e.connection)}${e.userId ? ' (' + e.userId + ')' : ''}`, what: `${e.type}${target}`, detail: e.preview };
       }
       case 'event':
