@@ -8,7 +8,20 @@
 
 #include <jansson.h>
 
+#include "emulator/hub.h"
 #include "emulator/insp.h"
+
+/* a transport that takes every frame and forgets it */
+static int sink_send(void *t, int binary, const char *d, size_t n)
+{
+	(void)t, (void)binary, (void)d, (void)n;
+	return 0;
+}
+static void sink_close(void *t, int code, const char *reason)
+{
+	(void)t, (void)code, (void)reason;
+}
+static const struct hub_transport_ops sink = { sink_send, sink_close };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,18 +53,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_ASSERT(!fields[i] || (fields[i][0] && strlen(fields[i]) <= INSP_FIELD_MAX));
 		/* the filter selects from a ring that holds the input itself as a path */
 		struct insp *in = insp_new(&lim);
-		if (in) {
+		struct hub_state *st = hub_state_new(&sink);
+		if (in && st) {
 			struct buf b;
+			struct hub *h = hub_get(st, "h", 1);
+			struct hub_conn_spec spec = { .id = "c1", .user = f.user, .transport = &st };
+			struct hub_conn *c = h ? hub_conn_add(h, &spec) : NULL;
+			st->insp = in;
 			insp_rest(in, "GET", q, 200);
 			insp_rest(in, "POST", "/api/hubs/h/groups/g/:send", 202);
+			/* the input as a client's frame and as a message, as text and as binary */
+			if (c) {
+				struct hub_msg m = { .dtype = size && data[0] & 1 ? HUB_DT_BINARY : HUB_DT_TEXT,
+					             .raw = (const char *)data, .rawlen = size };
+				struct hub_sel sel = { .kind = HUB_T_ALL };
+				insp_client(in, c, "publish", f.group, f.hub, (const char *)data, size, size && data[0] & 2);
+				hub_send(h, &sel, &m);
+			}
 			buf_init(&b, 0);
-			FUZZ_ASSERT(insp_snapshot(in, NULL, &f, &b) == 0);
+			FUZZ_ASSERT(insp_snapshot(in, st, &f, &b) == 0);
 			json_t *j = json_loadb(b.data, b.len, 0, NULL);
 			FUZZ_ASSERT(json_is_object(j));
 			json_decref(j);
 			buf_free(&b);
-			insp_free(in);
 		}
+		hub_state_free(st);
+		insp_free(in);
 	} else {
 		FUZZ_ASSERT(why[0] != '\0');
 	}
