@@ -265,7 +265,8 @@ void hub_conn_remove(struct hub_conn *c)
 	if (h->state->on_gone)
 		h->state->on_gone(c, c->gone_why ? c->gone_why : "The connection was closed by the client.",
 		                  h->state->on_gone_arg);
-	insp_conn_close(h->state->insp, c, c->gone_why ? c->gone_why : "The connection was closed by the client.");
+	insp_conn_close(h->state->insp, c,
+	                c->gone_why ? c->gone_why : "The connection was closed by the client.");
 	if (c->prev)
 		c->prev->next = c->next;
 	else

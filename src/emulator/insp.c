@@ -58,7 +58,8 @@ struct insp *insp_new(const struct insp_limits *lim)
 		return NULL;
 	in->lim.entries = clamp(lim ? lim->entries : 0, INSP_DEFAULT_ENTRIES, 1, INSP_ENTRIES_MAX);
 	in->lim.watchers = clamp(lim ? lim->watchers : 0, INSP_DEFAULT_WATCHERS, 1, INSP_WATCHERS_MAX);
-	in->lim.backlog = clamp(lim ? lim->backlog : 0, INSP_DEFAULT_BACKLOG, INSP_BACKLOG_MIN, INSP_BACKLOG_MAX);
+	in->lim.backlog =
+	        clamp(lim ? lim->backlog : 0, INSP_DEFAULT_BACKLOG, INSP_BACKLOG_MIN, INSP_BACKLOG_MAX);
 	in->ring = calloc(in->lim.entries, sizeof(*in->ring));
 	if (!in->ring) {
 		free(in);
@@ -91,11 +92,26 @@ void insp_free(struct insp *in)
 	free(in);
 }
 
-const struct insp_limits *insp_limits(const struct insp *in) { return &in->lim; }
-size_t insp_count(const struct insp *in) { return in ? in->count : 0; }
-uint64_t insp_last_id(const struct insp *in) { return in ? in->next_id - 1 : 0; }
-size_t insp_watchers(const struct insp *in) { return in ? in->nwatchers : 0; }
-uint64_t insp_dropped_watchers(const struct insp *in) { return in ? in->dropped : 0; }
+const struct insp_limits *insp_limits(const struct insp *in)
+{
+	return &in->lim;
+}
+size_t insp_count(const struct insp *in)
+{
+	return in ? in->count : 0;
+}
+uint64_t insp_last_id(const struct insp *in)
+{
+	return in ? in->next_id - 1 : 0;
+}
+size_t insp_watchers(const struct insp *in)
+{
+	return in ? in->nwatchers : 0;
+}
+uint64_t insp_dropped_watchers(const struct insp *in)
+{
+	return in ? in->dropped : 0;
+}
 
 /* ---- JSON ---- */
 
@@ -125,7 +141,8 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 			return 0;
 		cp = (cp << 6) | (s[i] & 0x3f);
 	}
-	if ((k == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+	if ((k == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (k == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 		return 0;
 	return k;
 }
@@ -192,7 +209,8 @@ static const char *proto_label(const struct hub_conn *c)
 json_t *insp_conn_json(const struct hub_conn *c, size_t max)
 {
 	json_t *o = json_object(), *g = json_array(), *r = json_array();
-	size_t ng = max && c->ngroups > max ? max : c->ngroups, nr = max && c->nrolenames > max ? max : c->nrolenames;
+	size_t ng = max && c->ngroups > max ? max : c->ngroups,
+	       nr = max && c->nrolenames > max ? max : c->nrolenames;
 	for (size_t i = 0; i < ng; i++)
 		json_array_append_new(g, jstr(c->groups[i]));
 	for (size_t i = 0; i < nr; i++)
@@ -282,7 +300,8 @@ static int watch_put_ent(struct insp_watch *w, const struct insp_ent *e)
 		watch_drop(w, 1);
 		return -1;
 	}
-	if (watch_put(w, head, (size_t)hl) < 0 || watch_put(w, e->text, e->len) < 0 || watch_put(w, "\n\n", 2) < 0)
+	if (watch_put(w, head, (size_t)hl) < 0 || watch_put(w, e->text, e->len) < 0 ||
+	    watch_put(w, "\n\n", 2) < 0)
 		return -1;
 	return 0;
 }
@@ -344,8 +363,10 @@ static int dup_filter(struct insp_filter *dst, const struct insp_filter *src)
 		return 0;
 	dst->after = src->after;
 	dst->has_after = src->has_after;
-	if ((src->hub && !(dst->hub = strdup(src->hub))) || (src->group && !(dst->group = strdup(src->group))) ||
-	    (src->user && !(dst->user = strdup(src->user))) || (src->conn && !(dst->conn = strdup(src->conn)))) {
+	if ((src->hub && !(dst->hub = strdup(src->hub))) ||
+	    (src->group && !(dst->group = strdup(src->group))) ||
+	    (src->user && !(dst->user = strdup(src->user))) ||
+	    (src->conn && !(dst->conn = strdup(src->conn)))) {
 		insp_filter_clear(dst);
 		return -1;
 	}
@@ -489,7 +510,8 @@ int insp_snapshot(struct insp *in, const struct hub_state *st, const struct insp
 		for (const struct hub_conn *c = h->conns; c; c = c->next)
 			if (conn_match(f, c))
 				json_array_append_new(conns, insp_conn_json(c, 0));
-		json_array_append_new(hubs, json_pack("{s:o, s:o}", "name", jstr(h->name), "connections", conns));
+		json_array_append_new(hubs,
+		                      json_pack("{s:o, s:o}", "name", jstr(h->name), "connections", conns));
 	}
 	if (buf_puts(b, "{\"hubs\":") < 0 || buf_put_json(b, hubs) < 0 || buf_puts(b, ",\"entries\":[") < 0)
 		return -1;
@@ -502,10 +524,11 @@ int insp_snapshot(struct insp *in, const struct hub_state *st, const struct insp
 			goto out;
 		first = 0;
 	}
-	if (buf_printf(b, "],\"lastId\":%llu,\"limits\":{\"entries\":%zu,\"watchers\":%zu,\"backlogBytes\":%zu},"
-	                  "\"watchers\":%zu,\"droppedWatchers\":%llu}",
-	               (unsigned long long)insp_last_id(in), in ? in->lim.entries : 0, in ? in->lim.watchers : 0,
-	               in ? in->lim.backlog : 0, insp_watchers(in),
+	if (buf_printf(b,
+	               "],\"lastId\":%llu,\"limits\":{\"entries\":%zu,\"watchers\":%zu,\"backlogBytes\":%zu},"
+	               "\"watchers\":%zu,\"droppedWatchers\":%llu}",
+	               (unsigned long long)insp_last_id(in), in ? in->lim.entries : 0,
+	               in ? in->lim.watchers : 0, in ? in->lim.backlog : 0, insp_watchers(in),
 	               (unsigned long long)insp_dropped_watchers(in)) < 0)
 		goto out;
 	rc = 0;
@@ -575,12 +598,15 @@ int insp_filter_parse(const char *q, struct insp_filter *f, char *why, size_t wh
 			continue;
 		} else {
 			free(v);
-			snprintf(why, whylen, "Unknown query parameter (hub, group, user, connection and after are known)");
+			snprintf(
+			        why, whylen,
+			        "Unknown query parameter (hub, group, user, connection and after are known)");
 			return -1;
 		}
 		if (*slot || !*v || strlen(v) > INSP_FIELD_MAX) {
 			free(v);
-			snprintf(why, whylen, "Each filter is given once, not empty, at most %d bytes", INSP_FIELD_MAX);
+			snprintf(why, whylen, "Each filter is given once, not empty, at most %d bytes",
+			         INSP_FIELD_MAX);
 			return -1;
 		}
 		*slot = v;
@@ -653,9 +679,9 @@ void insp_rest(struct insp *in, const char *method, const char *path, int status
 				conn = seg[i + 1];
 		}
 	}
-	json_t *o = json_pack("{s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "kind", "rest", "method", jstr(method),
-	                      "path", jstr(path), "status", status, "hub", jstr(hub), "group", jstr(group),
-	                      "userId", jstr(user), "connection", jstr(conn));
+	json_t *o = json_pack("{s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "kind", "rest", "method",
+	                      jstr(method), "path", jstr(path), "status", status, "hub", jstr(hub), "group",
+	                      jstr(group), "userId", jstr(user), "connection", jstr(conn));
 	insp_add(in, o, hub, group, user, conn);
 	for (size_t i = 0; i < ns; i++)
 		free(seg[i]);
@@ -669,10 +695,12 @@ void insp_send(struct insp *in, const struct hub *h, const struct hub_sel *sel, 
 
 	if (!in)
 		return;
-	json_t *o = json_pack("{s:s, s:o, s:{s:s, s:o}, s:o, s:s, s:I, s:o, s:I, s:I, s:b}", "kind", "send", "hub",
-	                      jstr(h->name), "to", "type", kinds[sel->kind], "id", jstr(id), "fromUser",
-	                      jstr(m->from_user), "dataType",
-	                      m->dtype == HUB_DT_BINARY ? "binary" : m->dtype == HUB_DT_JSON ? "json" : "text",
+	json_t *o = json_pack("{s:s, s:o, s:{s:s, s:o}, s:o, s:s, s:I, s:o, s:I, s:I, s:b}", "kind", "send",
+	                      "hub", jstr(h->name), "to", "type", kinds[sel->kind], "id", jstr(id),
+	                      "fromUser", jstr(m->from_user), "dataType",
+	                      m->dtype == HUB_DT_BINARY ? "binary"
+	                      : m->dtype == HUB_DT_JSON ? "json"
+	                                                : "text",
 	                      "size", (json_int_t)m->rawlen, "preview",
 	                      preview(m->raw, m->rawlen, m->dtype == HUB_DT_BINARY), "recipients",
 	                      (json_int_t)recipients, "excluded", (json_int_t)sel->nexcluded, "filtered",
@@ -699,8 +727,8 @@ void insp_event(struct insp *in, const char *hub, const char *conn, const char *
 	if (!in)
 		return;
 	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:i, s:i, s:o}", "kind", "event", "hub", jstr(hub),
-	                      "connection", jstr(conn), "userId", jstr(user), "event", jstr(event), "status", (int)status,
-	                      "ms", (int)ms, "error", jstr(error));
+	                      "connection", jstr(conn), "userId", jstr(user), "event", jstr(event), "status",
+	                      (int)status, "ms", (int)ms, "error", jstr(error));
 	insp_add(in, o, hub, NULL, user, conn);
 }
 
@@ -709,7 +737,8 @@ void insp_conn_open(struct insp *in, const struct hub_conn *c)
 	if (!in)
 		return;
 	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o}", "kind", "conn.open", "hub", jstr(c->hub->name),
-	                      "connection", jstr(c->id), "userId", jstr(c->user), "conn", insp_conn_json(c, INSP_LIST_MAX));
+	                      "connection", jstr(c->id), "userId", jstr(c->user), "conn",
+	                      insp_conn_json(c, INSP_LIST_MAX));
 	insp_add(in, o, c->hub->name, NULL, c->user, c->id);
 }
 
@@ -728,7 +757,7 @@ void insp_group(struct insp *in, const struct hub_conn *c, const char *op, const
 		return;
 	char kind[16];
 	snprintf(kind, sizeof kind, "group.%s", op);
-	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o}", "kind", kind, "hub", jstr(c->hub->name), "connection",
-	                      jstr(c->id), "userId", jstr(c->user), "group", jstr(group));
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o}", "kind", kind, "hub", jstr(c->hub->name),
+	                      "connection", jstr(c->id), "userId", jstr(c->user), "group", jstr(group));
 	insp_add(in, o, c->hub->name, group, c->user, c->id);
 }

@@ -12,18 +12,18 @@
 #include "buf.h"
 #include "hub.h"
 
-#define INSP_DEFAULT_ENTRIES  1000              /* entries kept in memory, oldest dropped */
-#define INSP_DEFAULT_WATCHERS 16                /* live pages (event streams) at once; 503 past it */
-#define INSP_DEFAULT_BACKLOG  (1024 * 1024)     /* bytes queued to one watcher before it is dropped */
-#define INSP_ENTRIES_MAX      1000000           /* bounds of the three flags */
+#define INSP_DEFAULT_ENTRIES  1000          /* entries kept in memory, oldest dropped */
+#define INSP_DEFAULT_WATCHERS 16            /* live pages (event streams) at once; 503 past it */
+#define INSP_DEFAULT_BACKLOG  (1024 * 1024) /* bytes queued to one watcher before it is dropped */
+#define INSP_ENTRIES_MAX      1000000       /* bounds of the three flags */
 #define INSP_WATCHERS_MAX     1000
 #define INSP_BACKLOG_MAX      (256 * 1024 * 1024)
-#define INSP_BACKLOG_MIN      16384             /* room for the largest entry (INSP_LIST_MAX) */
-#define INSP_PREVIEW_MAX      200               /* bytes of a message body shown */
-#define INSP_FIELD_MAX        256               /* bytes of any other string kept in an entry */
-#define INSP_LIST_MAX         16                /* groups, roles of a connection in an entry */
-#define INSP_HEARTBEAT_MS     10000             /* a comment to every watcher this often */
-#define INSP_QUERY_MAX        2048              /* bytes of an inspector API query string */
+#define INSP_BACKLOG_MIN      16384 /* room for the largest entry (INSP_LIST_MAX) */
+#define INSP_PREVIEW_MAX      200   /* bytes of a message body shown */
+#define INSP_FIELD_MAX        256   /* bytes of any other string kept in an entry */
+#define INSP_LIST_MAX         16    /* groups, roles of a connection in an entry */
+#define INSP_HEARTBEAT_MS     10000 /* a comment to every watcher this often */
+#define INSP_QUERY_MAX        2048  /* bytes of an inspector API query string */
 
 struct insp_limits {
 	size_t entries;  /* ring capacity */
@@ -47,9 +47,9 @@ struct insp *insp_new(const struct insp_limits *lim);
 /* Frees the ring; every watcher must have been freed (insp_watch_free) before. Accepts NULL. */
 void insp_free(struct insp *in);
 const struct insp_limits *insp_limits(const struct insp *in);
-size_t insp_count(const struct insp *in);        /* entries held now */
-uint64_t insp_last_id(const struct insp *in);    /* id of the newest entry, 0: none yet */
-size_t insp_watchers(const struct insp *in);     /* live watchers now */
+size_t insp_count(const struct insp *in);              /* entries held now */
+uint64_t insp_last_id(const struct insp *in);          /* id of the newest entry, 0: none yet */
+size_t insp_watchers(const struct insp *in);           /* live watchers now */
 uint64_t insp_dropped_watchers(const struct insp *in); /* watchers dropped for a full backlog */
 
 /* ---- the hooks (named after what they record; all accept in == NULL) ---- */

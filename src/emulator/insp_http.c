@@ -57,15 +57,17 @@ int insp_http_host_ok(const char *host)
 	/* 127.a.b.c */
 	unsigned a, b, c, d;
 	char tail;
-	return sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 && d < 256;
+	return sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 &&
+	       d < 256;
 }
 
 static void common_headers(struct MHD_Response *r)
 {
 	/* the page runs only its own script and style: data shown is never code */
-	MHD_add_response_header(r, "Content-Security-Policy",
-	                        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-	                        "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(
+	        r, "Content-Security-Policy",
+	        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+	        "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
@@ -92,8 +94,8 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
 	struct buf b;
 	buf_init(&b, 0);
 	rest_error_json(&b, code, msg, NULL);
-	enum MHD_Result ret = send_buf(c, status, "application/json; charset=utf-8", b.data ? b.data : "", b.len,
-	                               MHD_RESPMEM_MUST_COPY, allow);
+	enum MHD_Result ret = send_buf(c, status, "application/json; charset=utf-8", b.data ? b.data : "",
+	                               b.len, MHD_RESPMEM_MUST_COPY, allow);
 	buf_free(&b);
 	return ret;
 }
@@ -133,7 +135,8 @@ static void sse_wake(void *arg)
 		/* dropped: MHD would call the reader (which ends the stream) only once the socket takes
 		 * data again, which a client that does not read never does; shut the socket down so that
 		 * MHD sees the error and frees the connection and the watcher now */
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(x->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ci =
+		        MHD_get_connection_info(x->c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		if (ci)
 			shutdown(ci->connect_fd, SHUT_RDWR);
 	}
@@ -174,7 +177,8 @@ static enum MHD_Result serve_events(struct insp *in, struct MHD_Connection *c, s
 	if (!(x->w = insp_watch_new(in, f, sse_wake, x))) {
 		free(x);
 		log_warn("inspector: event stream refused: %zu watchers already", insp_watchers(in));
-		return send_error(c, 503, "ServiceUnavailable", "Too many inspector pages are watching", NULL);
+		return send_error(c, 503, "ServiceUnavailable", "Too many inspector pages are watching",
+		                  NULL);
 	}
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, x, sse_free);
 	if (!r) {
@@ -199,7 +203,8 @@ enum MHD_Result insp_http_handle(struct insp *in, const struct hub_state *st, st
 	enum MHD_Result ret;
 
 	if (!insp_http_host_ok(host))
-		return send_error(c, 403, "Forbidden", "The inspector answers loopback host names only", NULL);
+		return send_error(c, 403, "Forbidden", "The inspector answers loopback host names only",
+		                  NULL);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return send_error(c, 405, "MethodNotAllowed", "The inspector takes GET", "GET, HEAD");
 	if (*sub == '\0' || strcmp(sub, "/") == 0)
@@ -207,12 +212,13 @@ enum MHD_Result insp_http_handle(struct insp *in, const struct hub_state *st, st
 	if (strncmp(sub, "/api/", 5) != 0) {
 		for (size_t i = 0; i < insp_nassets; i++)
 			if (strcmp(sub + 1, insp_assets[i].name) == 0)
-				return send_buf(c, 200, insp_assets[i].ctype, insp_assets[i].data, insp_assets[i].len,
-				                MHD_RESPMEM_PERSISTENT, NULL);
+				return send_buf(c, 200, insp_assets[i].ctype, insp_assets[i].data,
+				                insp_assets[i].len, MHD_RESPMEM_PERSISTENT, NULL);
 		return send_error(c, 404, "NotFound", "No such inspector file", NULL);
 	}
 	if (strcmp(sub, "/api/snapshot") != 0 && strcmp(sub, "/api/events") != 0)
-		return send_error(c, 404, "NotFound", "The inspector API has /api/snapshot and /api/events", NULL);
+		return send_error(c, 404, "NotFound", "The inspector API has /api/snapshot and /api/events",
+		                  NULL);
 	if (insp_filter_parse(q ? q + 1 : NULL, &f, why, sizeof why) < 0) {
 		insp_filter_clear(&f);
 		return send_error(c, 400, "InvalidParameter", why, NULL);

@@ -254,23 +254,27 @@ static int parse_args(int argc, char **argv, struct emu *e, struct args *a)
 		}
 		case 'N': a->no_inspector = 1; break;
 		case 'R':
-			if (parse_size(optarg, &e->insp_limits.entries) < 0 || e->insp_limits.entries > INSP_ENTRIES_MAX) {
-				fprintf(stderr, "wpsgate-emulator: --inspector-entries takes 1..%d\n", INSP_ENTRIES_MAX);
+			if (parse_size(optarg, &e->insp_limits.entries) < 0 ||
+			    e->insp_limits.entries > INSP_ENTRIES_MAX) {
+				fprintf(stderr, "wpsgate-emulator: --inspector-entries takes 1..%d\n",
+				        INSP_ENTRIES_MAX);
 				return 2;
 			}
 			break;
 		case 'W':
 			if (parse_size(optarg, &e->insp_limits.watchers) < 0 ||
 			    e->insp_limits.watchers > INSP_WATCHERS_MAX) {
-				fprintf(stderr, "wpsgate-emulator: --inspector-watchers takes 1..%d\n", INSP_WATCHERS_MAX);
+				fprintf(stderr, "wpsgate-emulator: --inspector-watchers takes 1..%d\n",
+				        INSP_WATCHERS_MAX);
 				return 2;
 			}
 			break;
 		case 'B':
-			if (parse_size(optarg, &e->insp_limits.backlog) < 0 || e->insp_limits.backlog < INSP_BACKLOG_MIN ||
+			if (parse_size(optarg, &e->insp_limits.backlog) < 0 ||
+			    e->insp_limits.backlog < INSP_BACKLOG_MIN ||
 			    e->insp_limits.backlog > INSP_BACKLOG_MAX) {
-				fprintf(stderr, "wpsgate-emulator: --inspector-backlog-bytes takes %d..%d\n", INSP_BACKLOG_MIN,
-				        INSP_BACKLOG_MAX);
+				fprintf(stderr, "wpsgate-emulator: --inspector-backlog-bytes takes %d..%d\n",
+				        INSP_BACKLOG_MIN, INSP_BACKLOG_MAX);
 				return 2;
 			}
 			break;
@@ -359,7 +363,8 @@ int main(int argc, char **argv)
 	snprintf(e.endpoint, sizeof(e.endpoint), "http://%s", e.hostport);
 	/* The inspector shows message bodies and user ids to whoever can reach it: on by default for a
 	 * loopback listener only (the only kind --listen takes today). */
-	e.inspector = !a.no_inspector && (strncmp(e.hostport, "127.", 4) == 0 || strncmp(e.hostport, "[::1]", 5) == 0);
+	e.inspector = !a.no_inspector &&
+	              (strncmp(e.hostport, "127.", 4) == 0 || strncmp(e.hostport, "[::1]", 5) == 0);
 	e.state = hub_state_new(&ws_transport);
 	if (!e.state)
 		goto out;

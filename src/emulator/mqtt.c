@@ -696,8 +696,9 @@ static int on_publish(struct mqtt_sess *s, const struct mqtt_pkt *p)
 	{
 		/* the inspector: a publish, to a group or (under the events prefix) a user event */
 		int ev = strncmp(topic, MQTT_EVENTS_PREFIX, strlen(MQTT_EVENTS_PREFIX)) == 0;
-		insp_client(c->hub->state->insp, c, "publish", ev ? NULL : topic, ev ? topic + strlen(MQTT_EVENTS_PREFIX) : NULL,
-		            p->payload.p, p->payload.len, !utf8_valid(p->payload.p, p->payload.len));
+		insp_client(c->hub->state->insp, c, "publish", ev ? NULL : topic,
+		            ev ? topic + strlen(MQTT_EVENTS_PREFIX) : NULL, p->payload.p, p->payload.len,
+		            !utf8_valid(p->payload.p, p->payload.len));
 	}
 	if (strncmp(topic, MQTT_EVENTS_PREFIX, strlen(MQTT_EVENTS_PREFIX)) == 0) {
 		const char *ev = topic + strlen(MQTT_EVENTS_PREFIX);

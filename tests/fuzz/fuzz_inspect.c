@@ -64,10 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			insp_rest(in, "POST", "/api/hubs/h/groups/g/:send", 202);
 			/* the input as a client's frame and as a message, as text and as binary */
 			if (c) {
-				struct hub_msg m = { .dtype = size && data[0] & 1 ? HUB_DT_BINARY : HUB_DT_TEXT,
-					             .raw = (const char *)data, .rawlen = size };
+				struct hub_msg m = { .dtype = size && data[0] & 1 ? HUB_DT_BINARY
+					                                          : HUB_DT_TEXT,
+					             .raw = (const char *)data,
+					             .rawlen = size };
 				struct hub_sel sel = { .kind = HUB_T_ALL };
-				insp_client(in, c, "publish", f.group, f.hub, (const char *)data, size, size && data[0] & 2);
+				insp_client(in, c, "publish", f.group, f.hub, (const char *)data, size,
+				            size && data[0] & 2);
 				hub_send(h, &sel, &m);
 			}
 			buf_init(&b, 0);

@@ -78,7 +78,8 @@ START_TEST(ring_keeps_the_newest)
 	ck_assert_uint_eq(json_array_size(e), 4);
 	/* oldest first: 7, 8, 9, 10 */
 	for (size_t i = 0; i < 4; i++)
-		ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(e, i), "id")), (json_int_t)(7 + i));
+		ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(e, i), "id")),
+		                 (json_int_t)(7 + i));
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e, 0), "hub")), "chat");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "limits"), "entries")), 4);
 	json_decref(j);
@@ -137,7 +138,8 @@ START_TEST(send_preview_bounded_and_escaped)
 	struct hub_sel sel = { .kind = HUB_T_USER, .id = "alice" };
 	ck_assert_uint_eq(hub_send(h, &sel, &m), 1);
 	json_t *j = snap(NULL);
-	json_t *e = json_array_get(json_object_get(j, "entries"), json_array_size(json_object_get(j, "entries")) - 1);
+	json_t *e = json_array_get(json_object_get(j, "entries"),
+	                           json_array_size(json_object_get(j, "entries")) - 1);
 	ck_assert_str_eq(json_string_value(json_object_get(e, "kind")), "send");
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(e, "to"), "type")), "user");
 	ck_assert_int_eq(json_integer_value(json_object_get(e, "size")), 5000);
@@ -165,7 +167,8 @@ START_TEST(binary_preview)
 	size_t n = json_array_size(e);
 	/* bytes that are not text as hex; binary that reads as text (an MQTT payload) as text */
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e, n - 2), "preview")), "00 01 ff");
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e, n - 1), "preview")), "{\"t\":1}");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e, n - 1), "preview")),
+	                 "{\"t\":1}");
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e, n - 1), "dataType")), "binary");
 	json_decref(j);
 	fake_reset(&f1);
@@ -178,8 +181,14 @@ START_TEST(connections_listed_from_the_hub)
 	static const char *const roles[] = { "webpubsub.joinLeaveGroup" };
 	static const char *const groups[] = { "g1" };
 	struct hub *h = hub_get(st, "chat", 1);
-	struct hub_conn_spec spec = { .id = "c1", .user = "alice", .proto = HUB_PROTO_JSON, .roles = roles,
-		                      .nroles = 1, .groups = groups, .ngroups = 1, .transport = &f1,
+	struct hub_conn_spec spec = { .id = "c1",
+		                      .user = "alice",
+		                      .proto = HUB_PROTO_JSON,
+		                      .roles = roles,
+		                      .nroles = 1,
+		                      .groups = groups,
+		                      .ngroups = 1,
+		                      .transport = &f1,
 		                      .subprotocol = PROTO_JSON_V1 };
 	struct hub_conn *c1 = hub_conn_add(h, &spec);
 	struct hub_conn_spec spec2 = { .id = "m1", .user = "dev", .transport = &f2, .protocol = "mqtt" };
@@ -223,15 +232,17 @@ START_TEST(connections_listed_from_the_hub)
 	ck_assert_uint_eq(total, 1);
 	/* the entries with group g2: only the join */
 	ck_assert_uint_eq(json_array_size(json_object_get(j, "entries")), 1);
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "entries"), 0), "kind")),
-	                 "group.join");
+	ck_assert_str_eq(
+	        json_string_value(json_object_get(json_array_get(json_object_get(j, "entries"), 0), "kind")),
+	        "group.join");
 	json_decref(j);
 
 	hub_conn_remove(c1);
 	j = snap(NULL);
 	json_t *e = json_object_get(j, "entries");
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e, json_array_size(e) - 1), "kind")),
-	                 "conn.close");
+	ck_assert_str_eq(
+	        json_string_value(json_object_get(json_array_get(e, json_array_size(e) - 1), "kind")),
+	        "conn.close");
 	json_decref(j);
 }
 END_TEST
@@ -260,7 +271,8 @@ START_TEST(entry_lists_bounded)
 	char *text = json_dumps(e, JSON_COMPACT);
 	ck_assert_uint_lt(strlen(text) + 64, INSP_BACKLOG_MIN);
 	free(text);
-	json_t *listed = json_array_get(json_object_get(json_array_get(json_object_get(j, "hubs"), 0), "connections"), 0);
+	json_t *listed = json_array_get(
+	        json_object_get(json_array_get(json_object_get(j, "hubs"), 0), "connections"), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(listed, "groups")), 100);
 	json_decref(j);
 }
@@ -301,7 +313,8 @@ END_TEST
 
 START_TEST(watcher_limit)
 {
-	struct insp_watch *a = insp_watch_new(in, NULL, NULL, NULL), *b = insp_watch_new(in, NULL, NULL, NULL);
+	struct insp_watch *a = insp_watch_new(in, NULL, NULL, NULL),
+	                  *b = insp_watch_new(in, NULL, NULL, NULL);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_ptr_null(insp_watch_new(in, NULL, NULL, NULL));
@@ -358,7 +371,9 @@ START_TEST(query_filters)
 {
 	struct insp_filter f;
 	char why[160];
-	ck_assert_int_eq(insp_filter_parse("hub=chat&user=a%20b&group=g+1&connection=c&after=42", &f, why, sizeof why), 0);
+	ck_assert_int_eq(
+	        insp_filter_parse("hub=chat&user=a%20b&group=g+1&connection=c&after=42", &f, why, sizeof why),
+	        0);
 	ck_assert_str_eq(f.hub, "chat");
 	ck_assert_str_eq(f.user, "a b");
 	ck_assert_str_eq(f.group, "g 1");
@@ -370,8 +385,8 @@ START_TEST(query_filters)
 	insp_filter_clear(&f);
 	ck_assert_int_eq(insp_filter_parse(NULL, &f, why, sizeof why), 0);
 	insp_filter_clear(&f);
-	static const char *const bad[] = { "nope=1", "hub", "hub=%zz", "hub=a&hub=b", "hub=", "after=-1",
-		                           "after=1x", "after=", "after=1&after=2", "user=%00" };
+	static const char *const bad[] = { "nope=1",   "hub",      "hub=%zz", "hub=a&hub=b",     "hub=",
+		                           "after=-1", "after=1x", "after=",  "after=1&after=2", "user=%00" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		why[0] = '\0';
 		ck_assert_msg(insp_filter_parse(bad[i], &f, why, sizeof why) < 0, "%s accepted", bad[i]);
@@ -389,11 +404,21 @@ END_TEST
 
 START_TEST(http_host_and_paths)
 {
-	static const char *const good[] = { "localhost", "LOCALHOST:8080", "127.0.0.1", "127.1.2.3:1", "[::1]",
-		                            "[::1]:80" };
-	static const char *const bad[] = { NULL, "", "evil.example", "127.0.0.1.evil.example", "127.0.0.1:",
-		                           "127.0.0.1:8o", "128.0.0.1", "127.0.0.256", "[::2]", "[::1]x",
-		                           "localhost.evil", "10.0.0.1:80", "[::1" };
+	static const char *const good[] = { "localhost",   "LOCALHOST:8080", "127.0.0.1",
+		                            "127.1.2.3:1", "[::1]",          "[::1]:80" };
+	static const char *const bad[] = { NULL,
+		                           "",
+		                           "evil.example",
+		                           "127.0.0.1.evil.example",
+		                           "127.0.0.1:",
+		                           "127.0.0.1:8o",
+		                           "128.0.0.1",
+		                           "127.0.0.256",
+		                           "[::2]",
+		                           "[::1]x",
+		                           "localhost.evil",
+		                           "10.0.0.1:80",
+		                           "[::1" };
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
 		ck_assert_msg(insp_http_host_ok(good[i]), "%s refused", good[i]);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -407,7 +432,8 @@ START_TEST(http_host_and_paths)
 	int html = 0, js = 0;
 	for (size_t i = 0; i < insp_nassets; i++) {
 		html |= strcmp(insp_assets[i].name, "index.html") == 0 && insp_assets[i].len > 100;
-		js |= strcmp(insp_assets[i].name, "app.js") == 0 && strstr((const char *)insp_assets[i].data, "textContent");
+		js |= strcmp(insp_assets[i].name, "app.js") == 0 &&
+		      strstr((const char *)insp_assets[i].data, "textContent");
 	}
 	ck_assert(html && js);
 }
