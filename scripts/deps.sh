@@ -4,12 +4,14 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
+# chromium: tests/integration/inspector-browser.test.js loads the emulator's inspector page in it
+# (headless, driven by puppeteer-core from npm; no browser is downloaded).
 # podman, runc and mmdebstrap: tests/contrib/container.sh builds and runs the container image on a
 # debian:bookworm-slim made from Debian's packages (runc: crun refuses hosts with hybrid cgroups).
 pkgs="build-essential autoconf automake pkg-config git ca-certificates curl
       libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev check
       libsqlite3-dev libwslay-dev systemd valgrind clang prometheus
-      podman runc mmdebstrap"
+      podman runc mmdebstrap chromium"
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs nginx-light wrk gnuplot-nox"
 command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"

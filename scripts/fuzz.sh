@@ -3,7 +3,7 @@
 # coverage) in a temporary build directory and run each target for N seconds on its seed corpus.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     SECONDS per target (default 30); TARGET: ops config
-#                                             connstr batch upstream cliparse mqtt (default: all)
+#                                             connstr batch upstream cliparse mqtt inspect (default: all)
 # Environment: FUZZ_BUILDDIR (reuse this build directory, kept), FUZZ_KEEP=1 (keep the temporary one),
 # FUZZ_JOBS (make -j, default the number of CPUs), CLANG (default clang).
 # New inputs go to a scratch corpus in the build directory, never into the repository. A crash,
@@ -13,7 +13,7 @@ set -eu
 
 secs=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-ops config connstr batch upstream cliparse mqtt}
+targets=${*:-ops config connstr batch upstream cliparse mqtt inspect}
 case $secs in ''|*[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;; esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -65,6 +65,7 @@ done
 export WPSGATE_SOCKET="$dir/wpsgate.sock"
 
 echo "== emulator at $endpoint, wpsgated on $WPSGATE_SOCKET and http://127.0.0.1:7080"
+echo "== watch it live in a browser: $endpoint/inspector/ (the emulator's inspector)"
 if [ "$chat" -eq 1 ]; then
 	echo "== 1. the chat app starts on $dir/app.sock, with no key and no Azure credential in its environment"
 	env -i PATH="$PATH" node "$top/scripts/chat-app.js" "$dir/app.sock" "$WPSGATE_SOCKET" chat > "$dir/app.out" 2>&1 &

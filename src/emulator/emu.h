@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include "hub.h"
+#include "insp.h"
 
 struct emu {
 	char *key; /* the access key (owned; cleansed by emu_fini) */
@@ -23,6 +24,9 @@ struct emu {
 	size_t nevent_specs;
 	long event_timeout_ms;
 	unsigned event_max_inflight;
+	/* the inspector page (insp.h): on by default for a loopback listener; --no-inspector */
+	int inspector;
+	struct insp_limits insp_limits;
 };
 
 #endif

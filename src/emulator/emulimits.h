@@ -21,4 +21,18 @@
 #define EMU_DISCARD_MAX             (64 * 1024 * 1024) /* body bytes read and dropped before a 413 */
 #define EMU_REASON_MAX              1024               /* bytes of a close reason kept */
 
+/* the inspector (insp.h): --inspector-entries, --inspector-watchers, --inspector-backlog-bytes */
+#define INSP_DEFAULT_ENTRIES  1000          /* entries kept in memory, oldest dropped */
+#define INSP_DEFAULT_WATCHERS 16            /* live pages (event streams) at once; 503 past it */
+#define INSP_DEFAULT_BACKLOG  (1024 * 1024) /* bytes queued to one watcher before it is dropped */
+#define INSP_ENTRIES_MAX      1000000       /* bounds of the three flags */
+#define INSP_WATCHERS_MAX     1000
+#define INSP_BACKLOG_MAX      (256 * 1024 * 1024)
+#define INSP_BACKLOG_MIN      16384 /* room for the largest entry (INSP_LIST_MAX) */
+#define INSP_PREVIEW_MAX      200   /* bytes of a message body shown */
+#define INSP_FIELD_MAX        256   /* bytes of any other string kept in an entry */
+#define INSP_LIST_MAX         16    /* groups, roles of a connection in an entry */
+#define INSP_HEARTBEAT_MS     10000 /* a comment to every watcher this often */
+#define INSP_QUERY_MAX        2048  /* bytes of an inspector API query string */
+
 #endif

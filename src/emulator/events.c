@@ -1,6 +1,7 @@
 /* events.c: the emulator's event-handler calls (events.h). */
 #include <config.h>
 #include "events.h"
+#include "insp.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -198,6 +199,9 @@ struct evh_call {
 	evh_done_fn done;
 	void *arg;
 	char err[CURL_ERROR_SIZE];
+	/* for the inspector: what the call was about and when it started */
+	char *ihub, *iconn, *iuser, *iname;
+	uint64_t started_ms;
 };
 
 struct evh {
@@ -356,6 +360,10 @@ static void call_free(struct evh_call *c)
 	buf_free(&c->resp);
 	free(c->rtype);
 	free(c->rstate);
+	free(c->ihub);
+	free(c->iconn);
+	free(c->iuser);
+	free(c->iname);
 	free(c);
 }
 
@@ -493,6 +501,7 @@ static int start_validation(struct evh *ev, struct evh_handler *h)
 	c->ev = ev;
 	c->h = h;
 	c->validate = 1;
+	c->started_ms = now_ms();
 	buf_init(&c->resp, 0);
 	c->url = evh_expand(h->tmpl, h->hub, "validate");
 	c->hdrs = hdr(c->hdrs, &ok, "WebHook-Request-Origin", ev->origin);
@@ -518,6 +527,8 @@ static void finish(struct evh_call *c, long status, const char *error)
 	r.state_set = c->rstate_set;
 	r.state = c->rstate;
 	r.error = error;
+	insp_event(c->ev->e->state->insp, c->ihub, c->iconn, c->iuser, c->iname, status,
+	           (long)(now_ms() - c->started_ms), error);
 	r.mqtt = c->rmqtt;
 	r.nmqtt = c->nrmqtt;
 	if (c->done != NULL)
@@ -584,6 +595,8 @@ static void check_done(struct evh *ev)
 			else
 				snprintf(why, sizeof why, "status %ld%s", status,
 				         c->rstate_set ? "" : ", no matching WebHook-Allowed-Origin");
+			insp_event(ev->e->state->insp, c->h->hub, NULL, NULL, "validate", status,
+			           (long)(now_ms() - c->started_ms), ok ? NULL : why);
 			validated(ev, c->h, ok, why);
 		} else if (rc != CURLE_OK) {
 			finish(c, 0,
@@ -625,6 +638,11 @@ int evh_call(struct evh *ev, const struct evh_req *rq, evh_done_fn done, void *a
 	c->h = h;
 	c->done = done;
 	c->arg = arg;
+	c->started_ms = now;
+	c->ihub = strdup(rq->hub);
+	c->iconn = rq->connection ? strdup(rq->connection) : NULL;
+	c->iuser = rq->user ? strdup(rq->user) : NULL;
+	c->iname = strdup(name);
 	buf_init(&c->resp, 0);
 	snprintf(type, sizeof type, "azure.webpubsub.%s.%s", rq->kind == EVH_USER ? "user" : "sys", name);
 	if (rq->physical)

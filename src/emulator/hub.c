@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
 #include "b64.h"
 #include "emulimits.h"
 #include "hub.h"
+#include "insp.h"
 #include "jwt.h"
 #include "proto.h"
 
@@ -45,6 +47,7 @@ static void conn_free(struct hub_conn *c)
 	strv_free(c->groups, c->ngroups);
 	free(c->ackring);
 	free(c->ev_state);
+	strv_free(c->rolenames, c->nrolenames);
 	free(c->id);
 	free(c->user);
 	free(c);
@@ -202,6 +205,18 @@ struct hub_conn *hub_conn_add(struct hub *h, const struct hub_conn_spec *spec)
 	for (size_t i = 0; i < spec->nroles; i++)
 		if (role_to_perm(spec->roles[i], &c->roles) < 0)
 			goto bad;
+	if (spec->nroles) {
+		if (!(c->rolenames = calloc(spec->nroles, sizeof(char *))))
+			goto bad;
+		for (; c->nrolenames < spec->nroles; c->nrolenames++)
+			if (!(c->rolenames[c->nrolenames] = strdup(spec->roles[c->nrolenames])))
+				goto bad;
+	}
+	c->protocol = spec->protocol;
+	c->subprotocol = spec->subprotocol;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c->connected_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 	for (size_t i = 0; i < spec->ngroups; i++)
 		if (hub_conn_join(c, spec->groups[i]) < 0)
 			goto bad;
@@ -220,6 +235,7 @@ struct hub_conn *hub_conn_add(struct hub *h, const struct hub_conn_spec *spec)
 	h->tail = c;
 	h->nconns++;
 	h->state->nconns++;
+	insp_conn_open(h->state->insp, c);
 	return c;
 bad:
 	conn_free(c);
@@ -249,6 +265,8 @@ void hub_conn_remove(struct hub_conn *c)
 	if (h->state->on_gone)
 		h->state->on_gone(c, c->gone_why ? c->gone_why : "The connection was closed by the client.",
 		                  h->state->on_gone_arg);
+	insp_conn_close(h->state->insp, c,
+	                c->gone_why ? c->gone_why : "The connection was closed by the client.");
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -301,6 +319,8 @@ int hub_conn_join(struct hub_conn *c, const char *group)
 	if (!(c->groups[c->ngroups] = strdup(group)))
 		return -1;
 	c->ngroups++;
+	if (c->serial) /* not while hub_conn_add builds it */
+		insp_group(c->hub->state->insp, c, "join", group);
 	return 0;
 }
 
@@ -308,6 +328,7 @@ int hub_conn_leave(struct hub_conn *c, const char *group)
 {
 	for (size_t i = 0; i < c->ngroups; i++) {
 		if (strcmp(c->groups[i], group) == 0) {
+			insp_group(c->hub->state->insp, c, "leave", group);
 			free(c->groups[i]);
 			memmove(&c->groups[i], &c->groups[i + 1], (c->ngroups - i - 1) * sizeof(char *));
 			c->ngroups--;
@@ -319,8 +340,10 @@ int hub_conn_leave(struct hub_conn *c, const char *group)
 
 void hub_conn_leave_all(struct hub_conn *c)
 {
-	for (size_t i = 0; i < c->ngroups; i++)
+	for (size_t i = 0; i < c->ngroups; i++) {
+		insp_group(c->hub->state->insp, c, "leave", c->groups[i]);
 		free(c->groups[i]);
+	}
 	c->ngroups = 0;
 }
 
@@ -540,7 +563,10 @@ size_t hub_send(struct hub *h, const struct hub_sel *sel, const struct hub_msg *
 	/* A send to a group reaches its members as a group message. */
 	if (sel->kind == HUB_T_GROUP && !gm.group)
 		gm.group = sel->id;
-	return hub_foreach(h, sel, deliver_one, &gm);
+	size_t n = hub_foreach(h, sel, deliver_one, &gm);
+	if (h)
+		insp_send(h->state->insp, h, sel, &gm, n);
+	return n;
 }
 
 static void close_one(struct hub_conn *c, void *arg)

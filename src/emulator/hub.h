@@ -65,6 +65,12 @@ struct hub_conn {
 	char *ev_state;       /* ce-connectionState the event handler set (owned), NULL: none */
 	uint64_t ev_seq;      /* ce-id of the next event call (connect was 0) */
 	const char *gone_why; /* why it goes, for the disconnected event (hub_conn_close) */
+	/* what tools show (the inspector) */
+	char **rolenames; /* the roles of the token, as given */
+	size_t nrolenames;
+	const char *protocol;    /* borrowed static label ("mqtt"...); NULL: from proto */
+	const char *subprotocol; /* borrowed static: the negotiated subprotocol, NULL: none */
+	uint64_t connected_ms;   /* wall clock, ms since the epoch */
 	struct hub_mqtt *mqtt; /* HUB_PROTO_MQTT: borrowed from the MQTT session, which outlives it */
 };
 
@@ -94,6 +100,7 @@ struct hub_state {
 	void (*on_gone)(struct hub_conn *c, const char *reason, void *arg);
 	void *on_gone_arg;
 	struct evh *events; /* the event handlers (events.h), NULL: none */
+	struct insp *insp;  /* the inspector (insp.h), NULL: off */
 };
 
 /* New empty state. tops is borrowed and must outlive it. NULL on out of memory. */
@@ -114,6 +121,8 @@ struct hub_conn_spec {
 	const char *const *groups; /* joined on connect */
 	size_t ngroups;
 	void *transport;
+	const char *protocol;    /* static label for tools; NULL: from proto ("simple", "json", ...) */
+	const char *subprotocol; /* static: the negotiated subprotocol, NULL: none */
 	struct hub_mqtt *mqtt; /* HUB_PROTO_MQTT only (borrowed) */
 };
 /* A new random connection id (22 base64url characters) into out. */

@@ -22,6 +22,7 @@
 #include "emu.h"
 #include "emulimits.h"
 #include "events.h"
+#include "insp.h"
 #include "keyfile.h"
 #include "auth.h"
 #include "log.h"
@@ -39,6 +40,8 @@ static void usage(FILE *f)
 	        "                        [--entra-issuer-key-file FILE [--disable-local-auth]]\n"
 	        "                        [--event-handler 'HUB=URL[;user=PATTERN][;system=EVENTS]' ...]\n"
 	        "                        [--event-timeout-ms N] [--event-max-inflight N]\n"
+	        "                        [--no-inspector] [--inspector-entries N] [--inspector-watchers N]\n"
+	        "                        [--inspector-backlog-bytes N]\n"
 	        "A local Azure Web PubSub service (its REST API, every published api-version, and WebSocket "
 	        "clients) on loopback.\n"
 	        "PORT 0 picks a free port. See wpsgate-emulator(1).\n"
@@ -154,7 +157,7 @@ static void raise_nofile(size_t want)
  * --version, 2 for a usage error). */
 struct args {
 	const char *listen_spec, *keyfile, *csfile, *entrafile;
-	int verbose, no_local_auth;
+	int verbose, no_local_auth, no_inspector;
 };
 
 static int parse_args(int argc, char **argv, struct emu *e, struct args *a)
@@ -172,6 +175,10 @@ static int parse_args(int argc, char **argv, struct emu *e, struct args *a)
 		{ "event-handler", required_argument, NULL, 'H' },
 		{ "event-timeout-ms", required_argument, NULL, 'T' },
 		{ "event-max-inflight", required_argument, NULL, 'I' },
+		{ "no-inspector", no_argument, NULL, 'N' },
+		{ "inspector-entries", required_argument, NULL, 'R' },
+		{ "inspector-watchers", required_argument, NULL, 'W' },
+		{ "inspector-backlog-bytes", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -245,6 +252,32 @@ static int parse_args(int argc, char **argv, struct emu *e, struct args *a)
 			e->event_max_inflight = (unsigned)v;
 			break;
 		}
+		case 'N': a->no_inspector = 1; break;
+		case 'R':
+			if (parse_size(optarg, &e->insp_limits.entries) < 0 ||
+			    e->insp_limits.entries > INSP_ENTRIES_MAX) {
+				fprintf(stderr, "wpsgate-emulator: --inspector-entries takes 1..%d\n",
+				        INSP_ENTRIES_MAX);
+				return 2;
+			}
+			break;
+		case 'W':
+			if (parse_size(optarg, &e->insp_limits.watchers) < 0 ||
+			    e->insp_limits.watchers > INSP_WATCHERS_MAX) {
+				fprintf(stderr, "wpsgate-emulator: --inspector-watchers takes 1..%d\n",
+				        INSP_WATCHERS_MAX);
+				return 2;
+			}
+			break;
+		case 'B':
+			if (parse_size(optarg, &e->insp_limits.backlog) < 0 ||
+			    e->insp_limits.backlog < INSP_BACKLOG_MIN ||
+			    e->insp_limits.backlog > INSP_BACKLOG_MAX) {
+				fprintf(stderr, "wpsgate-emulator: --inspector-backlog-bytes takes %d..%d\n",
+				        INSP_BACKLOG_MIN, INSP_BACKLOG_MAX);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("wpsgate-emulator %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -328,6 +361,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(e.endpoint, sizeof(e.endpoint), "http://%s", e.hostport);
+	/* The inspector shows message bodies and user ids to whoever can reach it: on by default for a
+	 * loopback listener only (the only kind --listen takes today). */
+	e.inspector = !a.no_inspector &&
+	              (strncmp(e.hostport, "127.", 4) == 0 || strncmp(e.hostport, "[::1]", 5) == 0);
 	e.state = hub_state_new(&ws_transport);
 	if (!e.state)
 		goto out;
@@ -340,6 +377,8 @@ int main(int argc, char **argv)
 	 * on purpose so that the user can hand it to an SDK. It is printed nowhere else. */
 	const char *colon = strrchr(e.hostport, ':');
 	printf("endpoint=%s\n", e.endpoint);
+	if (e.inspector)
+		printf("inspector=%s/inspector/\n", e.endpoint);
 	printf("connection_string=Endpoint=http://%.*s;Port=%s;AccessKey=%s;Version=1.0;\n",
 	       (int)(colon - e.hostport), e.hostport, colon + 1, e.key);
 	fflush(stdout);

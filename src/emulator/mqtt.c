@@ -15,11 +15,13 @@
 #include "b64.h"
 #include "emulimits.h"
 #include "events.h"
+#include "insp.h"
 #include "log.h"
 #include "mqtt.h"
 #include "mqtt_codec.h"
 #include "ops.h"
 #include "proto.h"
+#include "utf8.h"
 
 enum { ST_WAIT_CONNECT, ST_CONNECT_EVENT, ST_CONNECTED, ST_CLOSED };
 
@@ -368,6 +370,8 @@ static int accept_sess(struct mqtt_sess *s, json_t *answer)
 		.ngroups = s->auth.ngroups,
 		.transport = s->t,
 		.mqtt = &s->m,
+		.subprotocol = "mqtt",
+		.protocol = s->version == MQTT_V5 ? "mqtt 5.0" : "mqtt 3.1.1",
 	};
 	struct hub_conn *c = hub_conn_add(h, &spec);
 	if (!c)
@@ -689,6 +693,13 @@ static int on_publish(struct mqtt_sess *s, const struct mqtt_pkt *p)
 		return fail(s, MQTT_RC_TOPIC_NAME_BAD, "A topic name has no wildcards.");
 	if (!(topic = strndup(p->topic.p, p->topic.len)))
 		return fail(s, MQTT_RC_UNSPECIFIED, "Out of memory.");
+	{
+		/* the inspector: a publish, to a group or (under the events prefix) a user event */
+		int ev = strncmp(topic, MQTT_EVENTS_PREFIX, strlen(MQTT_EVENTS_PREFIX)) == 0;
+		insp_client(c->hub->state->insp, c, "publish", ev ? NULL : topic,
+		            ev ? topic + strlen(MQTT_EVENTS_PREFIX) : NULL, p->payload.p, p->payload.len,
+		            !utf8_valid(p->payload.p, p->payload.len));
+	}
 	if (strncmp(topic, MQTT_EVENTS_PREFIX, strlen(MQTT_EVENTS_PREFIX)) == 0) {
 		const char *ev = topic + strlen(MQTT_EVENTS_PREFIX);
 		if (!*ev || strchr(ev, '/') || strlen(ev) > MQTT_EVENT_NAME_MAX) {
@@ -738,6 +749,8 @@ static int on_subscribe(struct mqtt_sess *s, const struct mqtt_pkt *p)
 		const struct mqtt_topic *t = &p->topics[i];
 		char *g = strndup(t->filter.p, t->filter.len);
 		uint8_t qos = (t->options & 3) > 1 ? 1 : (t->options & 3);
+		if (g)
+			insp_client(s->conn->hub->state->insp, s->conn, "subscribe", g, NULL, NULL, 0, 0);
 		if (!g)
 			codes[i] = MQTT_RC_UNSPECIFIED;
 		else if (strncmp(g, "$share/", 7) == 0)
@@ -783,6 +796,7 @@ static int on_unsubscribe(struct mqtt_sess *s, const struct mqtt_pkt *p)
 			codes[i] = MQTT_RC_UNSPECIFIED;
 			continue;
 		}
+		insp_client(s->conn->hub->state->insp, s->conn, "unsubscribe", g, NULL, NULL, 0, 0);
 		if (!ops_valid_group(g) || !hub_perm_check(s->conn, HUB_PERM_JOIN_LEAVE_GROUP, g)) {
 			codes[i] = ops_valid_group(g) ? MQTT_RC_NOT_AUTHORIZED : MQTT_RC_TOPIC_FILTER_BAD;
 		} else {

@@ -14,6 +14,7 @@
 #include "ops.h"
 #include "pct.h"
 #include "proto.h"
+#include "insp.h"
 #include "events.h"
 #include "mqtt.h"
 
@@ -325,11 +326,35 @@ static void on_event(struct hub_conn *c, json_t *o, int has_ack, json_int_t ack_
 	proto_msg_release(&m);
 }
 
+/* The inspector's entry of a client frame: its type, group or event, and its data as text. */
+static void note_frame(struct hub_conn *c, const char *type, json_t *o)
+{
+	struct insp *in = c->hub->state->insp;
+	json_t *d = json_object_get(o, "data");
+	const char *p = NULL;
+	char *dump = NULL;
+	size_t n = 0;
+
+	if (!in)
+		return;
+	if (json_is_string(d)) {
+		p = json_string_value(d);
+		n = json_string_length(d);
+	} else if (d && (dump = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY)) != NULL) {
+		p = dump;
+		n = strlen(dump);
+	}
+	insp_client(in, c, type, json_string_value(json_object_get(o, "group")),
+	            json_string_value(json_object_get(o, "event")), p, n, 0);
+	free(dump);
+}
+
 void proto_on_message(struct hub_conn *c, int binary, const char *data, size_t len)
 {
 	json_error_t je;
 
 	if (c->proto == HUB_PROTO_SIMPLE) {
+		insp_client(c->hub->state->insp, c, "message", NULL, "message", data, len, binary);
 		/* every frame is the user event "message"; with no handler it goes nowhere */
 		(void)evh_user_event(c->hub->state->events, c, "message",
 		                     binary ? HUB_DT_BINARY : HUB_DT_TEXT, data, len, 0, 0);
@@ -359,6 +384,7 @@ void proto_on_message(struct hub_conn *c, int binary, const char *data, size_t l
 		/* Nothing is kept for redelivery, so there is nothing to release. */
 	} else if (strcmp(type, "joinGroup") == 0 || strcmp(type, "leaveGroup") == 0 ||
 	           strcmp(type, "sendToGroup") == 0 || strcmp(type, "event") == 0) {
+		note_frame(c, type, o);
 		if (has_ack && hub_conn_ack_seen(c, (uint64_t)ack_id)) {
 			proto_ack(c, ack_id, "Duplicate", "The ackId has been used before.");
 		} else if (strcmp(type, "event") == 0) {

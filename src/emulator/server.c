@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "emulimits.h"
 #include "events.h"
+#include "insp_http.h"
 #include "log.h"
 #include "mqtt.h"
 #include "ops.h"
@@ -186,6 +187,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 		.groups = (const char *const *)r->client.groups,
 		.ngroups = r->client.ngroups,
 		.transport = w,
+		.subprotocol = r->pname,
 	};
 	struct hub_conn *hc = h ? hub_conn_add(h, &spec) : NULL;
 	if (!hc) {
@@ -518,6 +520,7 @@ static enum MHD_Result handle_client(struct srv *s, struct MHD_Connection *c, st
 		                   "None of the offered subprotocols is supported");
 	if (ws_accept_key(key, accept, sizeof(accept)) < 0)
 		return reply_error(c, 400, "BadRequest", "Invalid Sec-WebSocket-Key");
+	r->pname = pname; /* the connect event's answer may change it */
 	if (evh_wants(s->ev, r->hub, EVH_CONNECT, NULL))
 		return start_connect(s, c, r, accept, pname);
 	return upgrade_reply(s, c, accept, pname);
@@ -536,6 +539,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->started = 1;
 		if (strncmp(url, CLIENT_PREFIX, strlen(CLIENT_PREFIX)) == 0)
 			return handle_client(s, c, r, url, method);
+		if (s->e->state->insp && insp_http_match(url))
+			return insp_http_handle(s->e->state->insp, s->e->state, c, url, method, r->uri,
+			                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+			                        &s->ws.mhd_dirty);
 		if (strncmp(url, MQTT_CLIENT_PREFIX, strlen(MQTT_CLIENT_PREFIX)) == 0) {
 			if (strcmp(method, "GET") != 0)
 				return reply_error(c, 405, "MethodNotAllowed",
@@ -584,6 +591,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	char path[256];
 	snprintf(path, sizeof(path), "%.*s", (int)(pl < 255 ? pl : 255), r->uri);
 	log_kv(WLOG_INFO, "request", "method", method, "path", path, "op", rs.op_label, "status", st, NULL);
+	insp_rest(s->e->state->insp, method, path, rs.status);
 	enum MHD_Result ret = reply(c, rs.status, rs.content_type, rs.error_code, rs.api_versions,
 	                            rs.body.data ? rs.body.data : "", rs.body.len);
 	rest_resp_release(&rs);
@@ -639,6 +647,13 @@ struct srv *srv_new(struct emu *e, int lfd)
 	ev.data.ptr = &tag_sig;
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &ev) < 0)
 		goto bad;
+	if (e->inspector) {
+		if (!(e->state->insp = insp_new(&e->insp_limits)))
+			goto bad;
+		const struct insp_limits *il = insp_limits(e->state->insp);
+		log_info("inspector at %s" INSP_PREFIX "/ (%zu entries, %zu watchers, %zu-byte backlogs)",
+		         e->endpoint, il->entries, il->watchers, il->backlog);
+	}
 	if (e->nevent_specs > 0) {
 		char why[200];
 		if (!(s->ev = evh_new(e, s->epfd, e->event_timeout_ms, e->event_max_inflight)))
@@ -670,6 +685,14 @@ int srv_run(struct srv *s)
 		if (MHD_get_timeout(s->d, &mt) == MHD_YES)
 			timeout = mt > 1000 ? 1000 : (int)mt;
 		int wt = ws_flush(&s->ws);
+		if (s->e->state->insp) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			int it = insp_tick(s->e->state->insp,
+			                   (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+			if (timeout < 0 || it < timeout)
+				timeout = it;
+		}
 		int et = evh_timeout(s->ev);
 		if (et >= 0 && (timeout < 0 || et < timeout))
 			timeout = et;
@@ -721,10 +744,14 @@ void srv_free(struct srv *s)
 		evh_free(s->ev); /* a connect still waiting is answered 500 and resumed */
 		s->ev = NULL;
 	}
+	/* every event stream ends: their suspended connections are resumed before MHD stops */
+	insp_shutdown(s->e->state->insp);
 	if (s->d) {
 		MHD_run(s->d); /* lets MHD finish the upgraded connections closed above */
 		MHD_stop_daemon(s->d);
 	}
+	insp_free(s->e->state->insp); /* after MHD freed the streams' watchers */
+	s->e->state->insp = NULL;
 	if (s->lfd >= 0)
 		close(s->lfd);
 	if (s->sigfd >= 0)
