@@ -131,13 +131,16 @@ static void write_stats(void)
 	char line[256];
 	int n = snprintf(line, sizeof line, "connections %llu active %llu max_active %llu bytes_up %llu bytes_down %llu\n",
 	                 n_conns, n_active, n_max_active, bytes[0], bytes[1]);
+	char tmp[4096];
 	FILE *f;
 
-	if (stats_path == NULL)
+	if (stats_path == NULL || snprintf(tmp, sizeof tmp, "%s.tmp", stats_path) >= (int)sizeof tmp)
 		return;
-	if ((f = fopen(stats_path, "w")) != NULL) {
+	/* a new file renamed over the old one: a reader never sees it empty or half written */
+	if ((f = fopen(tmp, "w")) != NULL) {
 		fwrite(line, 1, (size_t)n, f);
-		fclose(f);
+		if (fclose(f) == 0)
+			rename(tmp, stats_path);
 	}
 }
 
