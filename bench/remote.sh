@@ -24,7 +24,8 @@
 # Env: RTTS="0 2 20" SENDS=200 LL_RTTS="0 2 20" LL_CONNS="64 512" DURATION=10 WARMUP=2 RTT_ASYNC=20
 #      CASES="check fresh long async" PEERS="ngx1 ngxa gw11 gw2 gw2s" H2_CONNS=64 H2_SMALL=8 (upstream.max_connections
 #      of wpsgated with HTTP/2: gw2 the default, gw2s a small pool)
-#      ASYNC_CASES="1:1:500:64 ..." PERF_ASYNC=1 (perf record wpsgated for 2 s of each drain) OUT=bench/results STAMP=DATE-remote WPSGATED=... WPSGATE=...
+#      ASYNC_CASES="1:1:500:64 ..." PERF_ASYNC=1 (perf record wpsgated for 2 s of each drain) ASYNC_LOG=1 (the
+#      service logs arrivals: turnaround per target) OUT=bench/results STAMP=DATE-remote WPSGATED=... WPSGATE=...
 # Needs: nginx (nginx-light) with libnginx-mod-http-js, curl, openssl, cc, gnuplot for the chart
 # (scripts/deps.sh --bench). Uses 127.0.0.1 and Unix sockets in a temporary directory only and stops every
 # process it started.
@@ -82,6 +83,9 @@ NOTES=$T/notes.txt; : >"$NOTES"
 note() { echo "$*" >>"$NOTES"; log "$*"; }
 
 # --- the service: nginx, TLS + http2, reading each body; a verifying listener; stub_status ------------------------
+# ASYNC_LOG=1: the service logs when each request arrived (for the async cases' turnaround per target)
+UP_LOG="access_log off;"
+[ -n "${ASYNC_LOG:-}" ] && UP_LOG="access_log $T/up-access.log arrival;"
 alloc_port; UP_TLS=$PORT; alloc_port; UP_PLAIN=$PORT; alloc_port; UP_VERIFY=$PORT; alloc_port; UP_STATUS=$PORT
 njs_main() { echo "load_module $NJS_SO;"; echo "env WPS_KEY;"; }
 {
@@ -89,13 +93,14 @@ njs_main() { echo "load_module $NJS_SO;"; echo "env WPS_KEY;"; }
 	nginx_common "$T/up" auto
 	cat <<EOF
     js_import sign from $BENCH/sign.js;
+    log_format arrival '\$msec \$uri';
     upstream plain { server 127.0.0.1:$UP_PLAIN; keepalive 64; keepalive_requests 1000000; }
     server { listen 127.0.0.1:$UP_PLAIN; location / { return 202; } }
     server { listen 127.0.0.1:$UP_STATUS; location / { stub_status; } }
     server {
         listen 127.0.0.1:$UP_TLS ssl http2;
         ssl_certificate $T/tls.crt; ssl_certificate_key $T/tls.key; ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_session_cache shared:up:10m;
+        ssl_session_cache shared:up:10m; $UP_LOG
         location / { proxy_pass http://plain; proxy_http_version 1.1; proxy_set_header Connection ""; }
     }
     server {
@@ -340,6 +345,13 @@ if want async; then
 			"$(awk -v a="$g0" -v b="$g1" -v n="$ok" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", (b - a) / hz / n * 1e6 }')" \
 			"$(awk -v a="$m0" -v b="$m1" -v t0="$t0" -v t1="$t2" -v hz="$CLK_TCK" -v c="$NCPU" 'BEGIN { printf "%.0f", (b - a) / hz / (t1 - t0) / c * 100 }')" >>"$AROWS"
 		log "async window $w, $k targets, max_inflight $mi: $(tail -1 "$AROWS" | awk -F'\t' '{ printf "accept %s msg/s, drain %s msg/s (after the accepts %s), the service got %s of %s in %s s; wpsgated %s us/msg, machine %s%% busy", $5, $6, $9, $7, $4, $8, $11, $12 }')"
+		if [ -n "${ASYNC_LOG:-}" ] && [ "$w" = 1 ] && [ -s "$T/up-access.log" ]; then
+			# per target: the time from one message's arrival at the service to the next one's, minus the
+			# round trip: what the gateway takes from an answer to the next hand-out and submit
+			awk -v a="$t0" -v b="$t2" -v rtt="$RTT_ASYNC" '$1 >= a && $1 <= b { if ($2 in last) print ($1 - last[$2]) * 1000 - rtt; last[$2] = $1 }' \
+				"$T/up-access.log" | sort -n >"$T/turn"
+			note "async window $w, $k targets, max_inflight $mi: turnaround per target beyond the $RTT_ASYNC ms round trip (from the service's arrival log, $(wc -l <"$T/turn") gaps): p10 $(pct "$T/turn" 10) ms, p50 $(pct "$T/turn" 50) ms, p90 $(pct "$T/turn" 90) ms, p99 $(pct "$T/turn" 99) ms"
+		fi
 		stop_pid "$GW_PID"
 	done
 	note "relay for async: $(cat "$T/relay-async.stats")"
