@@ -25,7 +25,8 @@
 #      CASES="check fresh long async" PEERS="ngx1 ngxa gw11 gw2 gw2s" H2_CONNS=64 H2_SMALL=8 (upstream.max_connections
 #      of wpsgated with HTTP/2: gw2 the default, gw2s a small pool)
 #      ASYNC_CASES="1:1:500:64 ..." PERF_ASYNC=1 (perf record wpsgated for 2 s of each drain) ASYNC_LOG=1 (the
-#      service logs arrivals: turnaround per target) OUT=bench/results STAMP=DATE-remote WPSGATED=... WPSGATE=...
+#      service logs arrivals: turnaround per target) PERF_LONG=1 (perf record each long-lived server for 4 s)
+#      OUT=bench/results STAMP=DATE-remote WPSGATED=... WPSGATE=...
 # Needs: nginx (nginx-light) with libnginx-mod-http-js, curl, openssl, cc, gnuplot for the chart
 # (scripts/deps.sh --bench). Uses 127.0.0.1 and Unix sockets in a temporary directory only and stops every
 # process it started.
@@ -270,9 +271,23 @@ measure() {
 	"$T/uload" -t "127.0.0.1:$port" -c "$conns" -d "$WARM" -p "$HUB_PATH" -B "$T/body.json" \
 		-H "Content-Type: application/json" >/dev/null
 	c0=$(cpu_ticks "$pid"); m0=$(busy_ticks); t0=$EPOCHREALTIME
+	local perf_pid="" pf="$OUT/$STAMP-perf-$(echo "$name" | tr -c 'a-zA-Z0-9.\n' '-' | tr -s '-')-$rtt-$conns"
+	if [ -n "${PERF_LONG:-}" ]; then # PERF_LONG=1: perf record the server (all its processes) for 4 s of the window
+		perf record -q -F 999 -g -p "$(tree_pids "$pid" | paste -sd, -)" -o "$T/perf.data" -- sleep 4 >/dev/null 2>&1 &
+		perf_pid=$!
+	fi
 	r=$(timeout $((DUR + 30)) "$T/uload" -t "127.0.0.1:$port" -c "$conns" -d "$DUR" -p "$HUB_PATH" -B "$T/body.json" \
 		-H "Content-Type: application/json")
 	c1=$(cpu_ticks "$pid"); m1=$(busy_ticks); t1=$EPOCHREALTIME
+	if [ -n "$perf_pid" ]; then
+		wait "$perf_pid"
+		mkdir -p "$OUT"
+		{ echo "# $name, RTT $rtt ms, $conns clients: perf record -F 999 -g, 4 s; by shared object, then by symbol (self)"
+		  perf report -i "$T/perf.data" --stdio --no-children --sort dso 2>/dev/null | grep -E '^ +[0-9.]+%' | head -15
+		  echo
+		  perf report -i "$T/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null | grep -E '^ +[0-9.]+%' | head -40
+		} >"$pf.txt"
+	fi
 	busy=$(awk -v a="$m0" -v b="$m1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v c="$NCPU" 'BEGIN { printf "%.0f", (b - a) / hz / (t1 - t0) / c * 100 }')
 	reqs=$(kv "$r" requests)
 	[ -n "$reqs" ] && [ "$reqs" != 0 ] || { note "$name, RTT $rtt, $conns clients: no result ($r)"; return 1; }
