@@ -2,6 +2,7 @@
 # run.sh: the wpsgate benchmark -- wpsgated against nginx proxy_pass on the same fixed-answer upstream, in one run.
 #
 # Usage: bench/run.sh            (10 s per case; QUICK=1 for 2 s per case)
+#        bench/run.sh remote     (the remote TLS service, fresh processes, nginx+njs, async: bench/remote.sh)
 # Env:   WPSGATED=path (default: ./wpsgated, then /work/build-bench/wpsgated), DURATION=10, WARMUP=2, CONNS=64,
 #        SDK_CONC=16, INFLIGHT=10000, SLOW_MS=5000, PIN=1 (pin the proxy to the last CPU and the load generator and
 #        upstream to the others), OUT=bench/results, GW_EXTRA_CONF='...' (appended to the gateway's config),
@@ -11,6 +12,8 @@
 # Uses only 127.0.0.1 and unix sockets in a temporary directory, and stops every process it started.
 set -u
 export LC_ALL=C
+# bench/run.sh remote: the remote-service benchmark of issue 15 (bench/remote.sh; its options are there)
+[ "${1:-}" = remote ] && { shift; exec "$(cd "$(dirname "$0")" && pwd)/remote.sh" "$@"; }
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$BENCH")

@@ -7,6 +7,8 @@
  *   uload (-t HOST:PORT | -u PATH) [-c CONNS] [-d SECONDS] [-w WARMUP_SECONDS] [-m METHOD] [-p PATH]
  *         [-b BODY_BYTES | -B BODY_FILE] [-H 'Name: value']... [-o] [-q]
  *
+ *   -T N  N targets: every "%d" in PATH becomes 0..N-1, the requests taking them in turn (N <= 100000).
+ *   -n N  send N requests in all (warm-up included), then wait for their answers and stop (or at -d).
  *   -o  one-shot: every connection sends exactly one request and waits for its answer (up to -d seconds);
  *       used to hold CONNS requests in flight against a slow upstream.  Prints progress lines to stderr.
  *
@@ -46,6 +48,8 @@ struct conn {
 	size_t woff;     /* bytes of the request written */
 	size_t rlen;     /* bytes in rbuf */
 	uint64_t t_sent; /* ns, monotonic, when the first byte of the request went out */
+	const char *rq;  /* the request being sent, rql bytes */
+	size_t rql;
 	int retries;     /* one-shot: connect attempts refused with EAGAIN (full unix backlog) */
 	int started;     /* one-shot: this connection has been started once */
 	char rbuf[UL_RBUF];
@@ -65,11 +69,15 @@ static struct {
 	int nheaders;
 	int oneshot;
 	int quiet;
+	int targets;
+	long long max_requests;
 } opt = { NULL, NULL, 64,       10.0, 0.0, "POST", "/api/hubs/bench/groups/g1/:send?api-version=2024-12-01",
-	  256,  NULL, { NULL }, 0,    0,   0 };
+	  256,  NULL, { NULL }, 0,    0,   0, 1, 0 };
 
-static char *req;
+static char *req;    /* the requests, one after the other (-T: one per target) */
 static size_t req_len;
+static size_t *req_off, *req_lens;
+static unsigned long long n_sent;
 static struct sockaddr_storage addr;
 static socklen_t addr_len;
 static int epfd = -1;
@@ -91,7 +99,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 	        "usage: uload (-t HOST:PORT | -u PATH) [-c CONNS] [-d SECONDS] [-w WARMUP] [-m METHOD]\n"
-	        "             [-p PATH] [-b BODY_BYTES | -B BODY_FILE] [-H 'Name: value']... [-o] [-q]\n");
+	        "             [-p PATH] [-b BODY_BYTES | -B BODY_FILE] [-H 'Name: value']... [-o] [-q]\n"
+	        "             [-T TARGETS] [-n REQUESTS]\n");
 	exit(2);
 }
 
@@ -167,24 +176,41 @@ static int build_request(void)
 		if (!body)
 			return -1;
 	}
-	size_t cap = 4096 + blen;
+	size_t one = 4096 + strlen(opt.path) * 2 + blen, cap = one * (size_t)opt.targets, n = 0;
 	req = malloc(cap);
-	if (!req) {
+	req_off = calloc((size_t)opt.targets, sizeof(*req_off));
+	req_lens = calloc((size_t)opt.targets, sizeof(*req_lens));
+	if (!req || !req_off || !req_lens) {
 		free(body);
 		return -1;
 	}
-	int n = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", opt.method, opt.path,
-	                 opt.unix_path ? "localhost" : opt.tcp);
-	for (int i = 0; i < opt.nheaders; i++)
-		n += snprintf(req + n, cap - (size_t)n, "%s\r\n", opt.headers[i]);
-	if (has_body)
-		n += snprintf(req + n, cap - (size_t)n, "Content-Length: %zu\r\n", blen);
-	n += snprintf(req + n, cap - (size_t)n, "\r\n");
-	if (has_body) {
-		memcpy(req + n, body, blen);
-		n += (int)blen;
+	for (int t = 0; t < opt.targets; t++) {
+		char path[8192];
+		const char *p = opt.path, *pc;
+		size_t pl = 0, start = n;
+		/* every %d of the path: the target's number */
+		while ((pc = strstr(p, "%d")) != NULL && pl + (size_t)(pc - p) + 12 < sizeof path) {
+			memcpy(path + pl, p, (size_t)(pc - p));
+			pl += (size_t)(pc - p);
+			pl += (size_t)snprintf(path + pl, sizeof path - pl, "%d", t);
+			p = pc + 2;
+		}
+		snprintf(path + pl, sizeof path - pl, "%s", p);
+		n += (size_t)snprintf(req + n, cap - n, "%s %s HTTP/1.1\r\nHost: %s\r\n", opt.method, path,
+		                      opt.unix_path ? "localhost" : opt.tcp);
+		for (int i = 0; i < opt.nheaders; i++)
+			n += (size_t)snprintf(req + n, cap - n, "%s\r\n", opt.headers[i]);
+		if (has_body)
+			n += (size_t)snprintf(req + n, cap - n, "Content-Length: %zu\r\n", blen);
+		n += (size_t)snprintf(req + n, cap - n, "\r\n");
+		if (has_body) {
+			memcpy(req + n, body, blen);
+			n += blen;
+		}
+		req_off[t] = start;
+		req_lens[t] = n - start;
 	}
-	req_len = (size_t)n;
+	req_len = req_lens[0];
 	free(body);
 	return 0;
 }
@@ -265,14 +291,22 @@ static void want(struct conn *c, uint32_t events)
 
 static void start_write(struct conn *c)
 {
+	if (opt.max_requests > 0 && n_sent >= (unsigned long long)opt.max_requests) {
+		conn_close(c);
+		c->st = C_DONE;
+		return;
+	}
+	size_t t = (size_t)(n_sent++ % (unsigned long long)opt.targets);
+	c->rq = req + req_off[t];
+	c->rql = req_lens[t];
 	c->st = C_WRITING;
 	c->woff = 0;
 	c->t_sent = now_ns();
 	for (;;) {
-		ssize_t w = send(c->fd, req + c->woff, req_len - c->woff, MSG_NOSIGNAL);
+		ssize_t w = send(c->fd, c->rq + c->woff, c->rql - c->woff, MSG_NOSIGNAL);
 		if (w > 0) {
 			c->woff += (size_t)w;
-			if (c->woff == req_len) {
+			if (c->woff == c->rql) {
 				c->st = C_READING;
 				want(c, EPOLLIN);
 				return;
@@ -409,7 +443,7 @@ static uint32_t pct(double p)
 int main(int argc, char **argv)
 {
 	int ch;
-	while ((ch = getopt(argc, argv, "t:u:c:d:w:m:p:b:B:H:oq")) != -1) {
+	while ((ch = getopt(argc, argv, "t:u:c:d:w:m:p:b:B:H:oqT:n:")) != -1) {
 		switch (ch) {
 		case 't': opt.tcp = optarg; break;
 		case 'u': opt.unix_path = optarg; break;
@@ -427,11 +461,14 @@ int main(int argc, char **argv)
 			break;
 		case 'o': opt.oneshot = 1; break;
 		case 'q': opt.quiet = 1; break;
+		case 'T': opt.targets = atoi(optarg); break;
+		case 'n': opt.max_requests = atoll(optarg); break;
 		default: usage();
 		}
 	}
 	if ((!opt.tcp) == (!opt.unix_path) || opt.conns < 1 || opt.conns > 1000000 || opt.duration <= 0 ||
-	    opt.duration > 3600 || opt.warmup < 0 || opt.warmup > 600)
+	    opt.duration > 3600 || opt.warmup < 0 || opt.warmup > 600 || opt.targets < 1 || opt.targets > 100000 ||
+	    opt.max_requests < 0)
 		usage();
 	if (parse_addr() < 0) {
 		fprintf(stderr, "uload: bad address\n");
@@ -489,7 +526,7 @@ int main(int argc, char **argv)
 			inflight += c->st == C_READING || c->st == C_WRITING;
 			opened += c->started;
 		}
-		if (opt.oneshot && done == opt.conns)
+		if ((opt.oneshot || opt.max_requests > 0) && done == opt.conns)
 			break;
 		if (opt.oneshot && !opt.quiet && now >= next_report) {
 			fprintf(stderr, "uload: t=%.0fs opened=%d in_flight=%d answered=%llu errors=%llu\n",
@@ -520,10 +557,10 @@ int main(int argc, char **argv)
 				continue;
 			}
 			if (c->st == C_WRITING && (evs[i].events & EPOLLOUT)) {
-				ssize_t w = send(c->fd, req + c->woff, req_len - c->woff, MSG_NOSIGNAL);
+				ssize_t w = send(c->fd, c->rq + c->woff, c->rql - c->woff, MSG_NOSIGNAL);
 				if (w > 0) {
 					c->woff += (size_t)w;
-					if (c->woff == req_len) {
+					if (c->woff == c->rql) {
 						c->st = C_READING;
 						want(c, EPOLLIN);
 					}
@@ -553,6 +590,8 @@ int main(int argc, char **argv)
 	free(cs);
 	free(samples);
 	free(req);
+	free(req_off);
+	free(req_lens);
 	close(epfd);
 	return 0;
 }

@@ -12,7 +12,7 @@ pkgs="build-essential autoconf automake pkg-config git ca-certificates curl
       libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev check
       libsqlite3-dev libwslay-dev systemd valgrind clang prometheus
       podman runc mmdebstrap chromium"
-[ "${1:-}" = "--bench" ] && pkgs="$pkgs nginx-light wrk gnuplot-nox"
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs nginx-light libnginx-mod-http-js wrk gnuplot-nox"
 command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 

@@ -167,6 +167,9 @@ static const struct cfgtab_section listen_section = CFGTAB_SECTION(
         "unless allow_non_loopback = true (anyone who can reach it can send through it). Under systemd\n"
         "socket activation (wpsgated.socket) the passed sockets replace both. Restart to change.");
 
+static const char *const http_version_names[] = { "2", "1.1", NULL };
+static const int http_version_values[] = { CFG_HTTP_2, CFG_HTTP_1_1 };
+
 static const struct cfgtab_key upstream_keys[] = {
 	CFGTAB_STRING_KEY(S, endpoint, "endpoint", NULL, 2048, CFGTAB_SHOWN, check_endpoint,
 	                  "\"https://NAME.webpubsub.azure.com\"",
@@ -193,6 +196,9 @@ static const struct cfgtab_key upstream_keys[] = {
 	                  "CA certificates (PEM) to verify the service (default: the system's store)"),
 	CFGTAB_INT_KEY(S, up_max_connections, "max_connections", WPS_DEFAULT_UPSTREAM_CONNS, 1, 1024, 0,
 	               "connections to the service (HTTP/2 multiplexes over them)"),
+	CFGTAB_ENUM_KEY(S, up_http_version, "http_version", CFG_HTTP_2, http_version_names,
+	                http_version_values, 0,
+	                "\"2\": HTTP/2 over TLS, many requests on each connection; \"1.1\": one at a time"),
 	CFGTAB_INT_KEY(S, max_response_bytes, "max_response_bytes", CFG_DEFAULT_MAX_RESPONSE, 1024,
 	               64L * 1024 * 1024, 0, "a larger response body from the service is answered 502"),
 	CFGTAB_INT_KEY(S, attempt_timeout_ms, "attempt_timeout_ms", CFG_DEFAULT_ATTEMPT_TIMEOUT_MS, 100,

@@ -27,6 +27,9 @@
 #define CFG_USER_MAX                   64 /* bytes in `user` */
 #define CFG_TCP_MAX                    16 /* entries in listen.tcp */
 
+/* upstream.http_version */
+enum { CFG_HTTP_2 = 2, CFG_HTTP_1_1 = 1 };
+
 struct cfg {
 	char *file; /* the file it came from (not a key) */
 
@@ -49,6 +52,7 @@ struct cfg {
 	long timeout_ms;
 	char *ca_file; /* NULL: the system's CA store */
 	long up_max_connections;
+	int up_http_version; /* CFG_HTTP_2 or CFG_HTTP_1_1: what the gateway asks of an https service */
 	long max_response_bytes;
 	long attempt_timeout_ms; /* one attempt; the request as a whole has timeout_ms */
 	struct entra_cfg entra;  /* upstream.entra (kind ENTRA_NONE: an access key) */

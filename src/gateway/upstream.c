@@ -219,8 +219,12 @@ static CURL *easy_new(struct up *up)
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+	if (up->cfg->up_http_version == CFG_HTTP_1_1) {
+		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	} else {
+		curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+		curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+	}
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "wpsgate/" WPSGATE_VERSION);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
@@ -434,11 +438,13 @@ void up_configure(struct up *up, const struct cfg *cfg, const struct cred *cred)
 		curl_easy_cleanup(up->free_easy[--up->nfree]);
 	curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, cfg->up_max_connections);
 	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, cfg->up_max_connections);
+	curl_multi_setopt(up->multi, CURLMOPT_PIPELINING,
+	                  cfg->up_http_version == CFG_HTTP_2 ? CURLPIPE_MULTIPLEX : CURLPIPE_NOTHING);
 	/* Each easy handle in the multi handle costs ~20 KiB (its receive buffer and state) even while
 	 * libcurl only holds it waiting for a connection: hand it no more than it can run. */
 	up->running_max = cfg->up_max_connections > 0 ? (unsigned)cfg->up_max_connections : 0;
 	if (up->running_max > 0 && cred != NULL && cred->endpoint != NULL &&
-	    strncasecmp(cred->endpoint, "https:", 6) == 0)
+	    cfg->up_http_version == CFG_HTTP_2 && strncasecmp(cred->endpoint, "https:", 6) == 0)
 		up->running_max *= UP_H2_STREAMS;
 	if (up->qhead != NULL && up->pump != NULL)
 		loop_timer_start(up->pump, 0);

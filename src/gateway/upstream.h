@@ -126,7 +126,7 @@ void up_job_free(struct up_job *job); /* accepts NULL; cancels it when in flight
 
 /* Start one attempt: builds the URL endpoint+path+"?"+query, signs a fresh Authorization for it,
  * and adds it to the multi handle. While upstream.max_connections transfers are running (times
- * UP_H2_STREAMS for an https endpoint, where HTTP/2 multiplexes), the job waits in a FIFO instead
+ * UP_H2_STREAMS for an https endpoint with upstream.http_version "2", where HTTP/2 multiplexes), the job waits in a FIFO instead
  * and is signed and added when a transfer ends; its deadline still applies (UP_TIMEOUT). Returns 0 (done will be called) or -1 (not started: result and
  * errmsg say why; done is not called). */
 int up_submit(struct up *up, struct up_job *job);

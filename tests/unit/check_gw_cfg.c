@@ -71,7 +71,7 @@ START_TEST(full_config)
 	                   "             access_key_file = \"/etc/wpsgate/access-key\";\n"
 	                   "             api_version = \"2024-01-01\"; timeout_ms = 1500; ca_file = "
 	                   "\"/etc/ssl/ca.pem\";\n"
-	                   "             max_connections = 8; max_response_bytes = 65536; };\n"
+	                   "             max_connections = 8; max_response_bytes = 65536; http_version = \"1.1\"; };\n"
 	                   "limits = { max_body_bytes = 2048; max_connections = 50; max_inflight = 70; "
 	                   "idle_timeout_s = 9;\n"
 	                   "           max_header_bytes = 8192; shutdown_grace_ms = 1234; };\n"
@@ -94,6 +94,7 @@ START_TEST(full_config)
 	ck_assert_int_eq(c->timeout_ms, 1500);
 	ck_assert_str_eq(c->ca_file, "/etc/ssl/ca.pem");
 	ck_assert_int_eq(c->up_max_connections, 8);
+	ck_assert_int_eq(c->up_http_version, CFG_HTTP_1_1);
 	ck_assert_int_eq(c->max_response_bytes, 65536);
 	ck_assert_int_eq(c->max_body_bytes, 2048);
 	ck_assert_int_eq(c->max_connections, 50);
@@ -116,6 +117,7 @@ START_TEST(defaults)
 	ck_assert_str_eq(c->api_version, "2024-12-01");
 	ck_assert_int_eq(c->timeout_ms, 30000);
 	ck_assert_int_eq(c->up_max_connections, 64);
+	ck_assert_int_eq(c->up_http_version, CFG_HTTP_2);
 	ck_assert_int_eq(c->max_response_bytes, 4194304);
 	ck_assert_int_eq(c->max_body_bytes, 1048576);
 	ck_assert_int_eq(c->max_connections, 1024);
@@ -158,6 +160,14 @@ START_TEST(range_errors)
 	             "upstream.max_response_bytes", 3, NULL);
 	expect_error(LISTEN_OK UPSTREAM_OK "limits = { idle_timeout_s = \"60\"; };\n",
 	             "limits.idle_timeout_s", 3, NULL);
+	expect_error(LISTEN_OK
+	             "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             " http_version = \"3\"; };\n",
+	             "upstream.http_version", 3, NULL);
+	expect_error(LISTEN_OK
+	             "upstream = { endpoint = \"https://x.webpubsub.azure.com\"; access_key_file = \"/k\";\n"
+	             " http_version = 2; };\n",
+	             "upstream.http_version", 3, NULL);
 }
 END_TEST
 
