@@ -421,34 +421,69 @@ bad:
 	return reply_error(c, 500, "InternalServerError", "The event handler's answer cannot be applied.");
 }
 
+/* What every WebSocket endpoint checks first: the hub in the path (into r->hub) and an upgrade request
+ * with a key, of version 13 (else 426 naming it, as RFC 6455 says). 1 when they pass (*key set); 0 when
+ * the answer is queued, its result in *ret. */
+static int ws_request_ok(struct MHD_Connection *c, struct req *r, const char *hubraw, const char **key,
+                         enum MHD_Result *ret)
+{
+	r->hub = pct_decode(hubraw, strlen(hubraw), 0, NULL);
+	if (!r->hub || !ops_valid_hub(r->hub)) {
+		*ret = reply_error(c, 400, "InvalidParameter", "Invalid hub name");
+		return 0;
+	}
+	const char *upg = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
+	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+	const char *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+	*key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	if (!header_has_token(upg, "websocket") || !header_has_token(conn, "upgrade") || !*key) {
+		*ret = reply_error(c, 400, "BadRequest", "A WebSocket upgrade request is expected");
+		return 0;
+	}
+	if (!ver || strcmp(ver, "13") != 0) {
+		struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		*ret = MHD_NO;
+		if (resp) {
+			MHD_add_response_header(resp, "Sec-WebSocket-Version", "13");
+			*ret = MHD_queue_response(c, 426, resp);
+			MHD_destroy_response(resp);
+		}
+		return 0;
+	}
+	return 1;
+}
+
+/* The client's access token, from the query's access_token or an Authorization: Bearer header; a copy
+ * (secret_free it), or NULL. */
+static char *client_token(struct MHD_Connection *c)
+{
+	const char *qt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "access_token");
+	const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (qt)
+		return pct_decode(qt, strlen(qt), 1, NULL);
+	if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
+		return strdup(authz + 7);
+	return NULL;
+}
+
 /* GET /clients/mqtt/hubs/{hub} with Upgrade and subprotocol mqtt: the token is checked now, but a
  * bad one is answered in the CONNACK (not authorized), as MQTT clients expect. */
 static enum MHD_Result handle_mqtt(struct srv *s, struct MHD_Connection *c, struct req *r, const char *url)
 {
 	char accept[40];
 	const char *hubraw = url + strlen(MQTT_CLIENT_PREFIX);
-	char *tok = NULL;
+	const char *key;
+	char *tok;
+	enum MHD_Result ret;
 
-	r->hub = pct_decode(hubraw, strlen(hubraw), 0, NULL);
-	if (!r->hub || !ops_valid_hub(r->hub))
-		return reply_error(c, 400, "InvalidParameter", "Invalid hub name");
-	const char *upg = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
-	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
-	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
-	const char *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+	if (!ws_request_ok(c, r, hubraw, &key, &ret))
+		return ret;
 	const char *sp = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Protocol");
-	if (!header_has_token(upg, "websocket") || !header_has_token(conn, "upgrade") || !key || !ver ||
-	    strcmp(ver, "13") != 0)
-		return reply_error(c, 400, "BadRequest", "A WebSocket upgrade request (version 13) is expected");
 	if (!header_has_token(sp, MQTT_SUBPROTOCOL))
 		return reply_error(c, 400, "UnsupportedSubprotocol",
 		                   "MQTT clients offer the WebSocket subprotocol mqtt");
-	const char *qt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "access_token");
-	const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (qt)
-		tok = pct_decode(qt, strlen(qt), 1, NULL);
-	else if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
-		tok = strdup(authz + 7);
+	tok = client_token(c);
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	r->mqtt_auth_ok = auth_client_at(s->e, tok, host, MQTT_CLIENT_PREFIX, r->hub, time(NULL), &r->client,
 	                                 r->mqtt_why, sizeof r->mqtt_why) == 0;
@@ -478,30 +513,11 @@ static enum MHD_Result handle_client(struct srv *s, struct MHD_Connection *c, st
 	if (strcmp(method, "GET") != 0)
 		return reply_error(c, 405, "MethodNotAllowed",
 		                   "The client endpoint takes GET with Upgrade: websocket");
-	r->hub = pct_decode(hubraw, strlen(hubraw), 0, NULL);
-	if (!r->hub || !ops_valid_hub(r->hub))
-		return reply_error(c, 400, "InvalidParameter", "Invalid hub name");
-	const char *upg = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_UPGRADE);
-	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
-	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
-	const char *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
-	if (!header_has_token(upg, "websocket") || !header_has_token(conn, "upgrade") || !key)
-		return reply_error(c, 400, "BadRequest", "A WebSocket upgrade request is expected");
-	if (!ver || strcmp(ver, "13") != 0) {
-		struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		if (!resp)
-			return MHD_NO;
-		MHD_add_response_header(resp, "Sec-WebSocket-Version", "13");
-		ret = MHD_queue_response(c, 426, resp);
-		MHD_destroy_response(resp);
+	const char *key;
+
+	if (!ws_request_ok(c, r, hubraw, &key, &ret))
 		return ret;
-	}
-	const char *qt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "access_token");
-	const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	if (qt)
-		tok = pct_decode(qt, strlen(qt), 1, NULL);
-	else if (authz && strncasecmp(authz, "Bearer ", 7) == 0)
-		tok = strdup(authz + 7);
+	tok = client_token(c);
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	int arc = auth_client(s->e, tok, host, r->hub, time(NULL), &r->client, why, sizeof(why));
 	secret_free(tok);
@@ -540,13 +556,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (strncmp(url, CLIENT_PREFIX, strlen(CLIENT_PREFIX)) == 0)
 			return handle_client(s, c, r, url, method);
 		if (s->e->state->insp && insp_http_match(url))
-			return insp_http_handle(s->e->state->insp, s->e->state, c, url, method, r->uri,
-			                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
-			                        &s->ws.mhd_dirty);
+			return insp_http_handle(
+			        s->e->state->insp, s->e->state, c, url, method, r->uri,
+			        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+			        &s->ws.mhd_dirty);
 		if (strncmp(url, MQTT_CLIENT_PREFIX, strlen(MQTT_CLIENT_PREFIX)) == 0) {
 			if (strcmp(method, "GET") != 0)
-				return reply_error(c, 405, "MethodNotAllowed",
-				                   "The MQTT client endpoint takes GET with Upgrade: websocket");
+				return reply_error(
+				        c, 405, "MethodNotAllowed",
+				        "The MQTT client endpoint takes GET with Upgrade: websocket");
 			return handle_mqtt(s, c, r, url);
 		}
 		return MHD_YES;
