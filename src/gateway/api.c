@@ -68,6 +68,11 @@ struct api {
 	int draining;
 	int local_only;
 	struct dispatch *dispatch;
+	/* per upstream (cfg->upstreams[i]); [0] is up, cred and dispatch above */
+	struct up *ups[CFG_UPSTREAMS_MAX];
+	const struct cred *creds[CFG_UPSTREAMS_MAX];
+	struct dispatch *dispatches[CFG_UPSTREAMS_MAX];
+	size_t nups;
 	api_async_fn async_fn;
 	void *async_arg;
 	api_access_fn access_fn;
@@ -101,6 +106,7 @@ struct api_ctx {
 	struct up_job *job;
 	struct loop_timer *deadline;
 	int upstream_status;
+	size_t upi; /* the upstream it goes to (cfg_route) */
 	/* suspension */
 	int suspended;
 	api_abort_fn on_abort;
@@ -133,6 +139,9 @@ struct api *api_new(struct loop *l, struct up *up, const struct cfg *cfg, const 
 	a->up = up;
 	a->cfg = cfg;
 	a->cred = cred;
+	a->ups[0] = up;
+	a->creds[0] = cred;
+	a->nups = 1;
 	if (getrandom(&a->rid_state, sizeof a->rid_state, 0) != (ssize_t)sizeof a->rid_state)
 		a->rid_state = (uint64_t)time(NULL) ^ (uint64_t)loop_now_ms() << 20;
 	a->rid_state |= 1;
@@ -147,11 +156,67 @@ void api_configure(struct api *a, const struct cfg *cfg, const struct cred *cred
 {
 	a->cfg = cfg;
 	a->cred = cred;
+	a->creds[0] = cred;
 }
 
 void api_set_dispatch(struct api *a, struct dispatch *r)
 {
 	a->dispatch = r;
+	a->dispatches[0] = r;
+}
+
+void api_set_upstream(struct api *a, size_t i, struct up *up, const struct cred *cred, struct dispatch *r)
+{
+	if (i >= CFG_UPSTREAMS_MAX)
+		return;
+	a->ups[i] = up;
+	a->creds[i] = cred;
+	a->dispatches[i] = r;
+	if (i == 0) {
+		a->up = up;
+		a->cred = cred;
+		a->dispatch = r;
+	}
+	if (i >= a->nups)
+		a->nups = i + 1;
+}
+
+/* The upstream of a request for hub: its index, or CFG_NO_UPSTREAM (none matches, no default). */
+static size_t route_index(const struct api *a, const char *hub)
+{
+	size_t i = a->cfg != NULL && a->cfg->nupstreams > 0 ? cfg_route(a->cfg, hub) : 0;
+
+	return i != CFG_NO_UPSTREAM && i >= a->nups ? CFG_NO_UPSTREAM : i;
+}
+
+size_t api_route(const struct api *a, const char *hub)
+{
+	return route_index(a, hub);
+}
+
+struct dispatch *api_route_dispatch(const struct api *a, size_t i)
+{
+	return i < a->nups ? a->dispatches[i] : NULL;
+}
+
+size_t api_ctx_upstream_index(const struct api_ctx *c)
+{
+	return c->upi;
+}
+
+const char *api_ctx_upstream(const struct api_ctx *c)
+{
+	const struct cfg *cfg = c->api->cfg;
+
+	if (c->upi == CFG_NO_UPSTREAM || cfg == NULL || c->upi >= cfg->nupstreams)
+		return "-";
+	return cfg->upstreams[c->upi].name;
+}
+
+/* The settings of upstream i (a->cfg->upstreams[i]). */
+static const struct cfg_upstream *up_cfg(const struct api *a, size_t i)
+{
+	return &a->cfg->upstreams[i != CFG_NO_UPSTREAM && i < a->cfg->nupstreams ? i : 0];
 }
 
 void api_set_local_only(struct api *a, int on)
@@ -826,6 +891,7 @@ static struct api_ctx *ctx_new(struct api *a, struct MHD_Connection *conn, const
 	c->method = method;
 	c->t0 = loop_now_ms();
 	c->phase = PH_BODY;
+	c->upi = CFG_NO_UPSTREAM;
 	ops_req_init(&c->req);
 	c->body_max = (size_t)a->cfg->max_body_bytes;
 	buf_init(&c->body, c->body_max);
@@ -879,7 +945,7 @@ static void on_deadline(void *arg)
 
 	dispatch_cancel(c->job);
 	api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms",
-	                c->api->cfg->timeout_ms);
+	                up_cfg(c->api, c->upi)->timeout_ms);
 	api_resume(c);
 }
 
@@ -925,8 +991,8 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 		body = len > 0 ? buf_steal(&job->resp) : NULL;
 		if (body != NULL && job->status == 200 && c->req.op != NULL &&
 		    c->req.op->id == OP_LIST_CONNECTIONS_IN_GROUP) {
-			next_link_local(a->cred->endpoint, body, &len);
-			next_link_local(a->cfg->reverse_proxy, body, &len);
+			next_link_local(a->creds[c->upi]->endpoint, body, &len);
+			next_link_local(up_cfg(a, c->upi)->reverse_proxy, body, &len);
 		}
 		reply_take(c, (int)job->status, job->resp_content_type, body, len);
 		if (job->resp_error_code != NULL)
@@ -946,10 +1012,10 @@ static void reply_from_job(struct api_ctx *c, struct up_job *job)
 			api_reply_error(c, 504, "GatewayTimeout",
 			                "the upstream did not answer within %ld ms "
 			                "(upstream.attempt_timeout_ms)",
-			                a->cfg->attempt_timeout_ms);
+			                up_cfg(a, c->upi)->attempt_timeout_ms);
 		else
 			api_reply_error(c, 504, "GatewayTimeout", "the upstream did not answer within %ld ms",
-			                a->cfg->timeout_ms);
+			                up_cfg(a, c->upi)->timeout_ms);
 		break;
 	case UP_TOO_LARGE:
 		c->upstream_status = (int)job->status;
@@ -1036,13 +1102,14 @@ void api_ctx_trace(const struct api_ctx *c, const char **traceparent, const char
 int api_upstream_target(const struct api *a, const struct ops_req *r, char **path, char **query)
 {
 	const char *v = ops_query_get(r, "api-version");
+	const struct cfg_upstream *u = up_cfg(a, route_index(a, r->hub));
 	struct buf p, q;
 
 	buf_init(&p, 0);
 	buf_init(&q, 0);
 	/* the caller's version is the service's business: forwarded as given, the default only when
 	 * there is none (apiver_validate has checked it by that version's rules) */
-	if (ops_build_path(r, &p) < 0 || ops_build_query(r, v != NULL ? v : a->cfg->api_version, &q) < 0) {
+	if (ops_build_path(r, &p) < 0 || ops_build_query(r, v != NULL ? v : u->api_version, &q) < 0) {
 		buf_free(&p);
 		buf_free(&q);
 		return -1;
@@ -1055,15 +1122,21 @@ int api_upstream_target(const struct api *a, const struct ops_req *r, char **pat
 int api_client_token(const struct api *a, const struct ops_req *r, char **json, struct ops_err *e)
 {
 	struct client_token_req tr;
+	size_t i = route_index(a, r->hub);
+	const struct cred *cred;
 	json_t *j;
 
 	*json = NULL;
-	if (a->cred->key == NULL)
+	if (i == CFG_NO_UPSTREAM)
+		return ops_fail(e, 404, "UpstreamNotFound",
+		                "no upstream serves this hub (upstreams: no hubs entry matches it and none "
+		                "is the default)");
+	if ((cred = a->creds[i]) == NULL || cred->key == NULL)
 		return 1;
 	memset(&tr, 0, sizeof tr);
 	if (token_req_from_ops(r, &tr, e) < 0)
 		return -1;
-	j = token_client_response(a->cred->endpoint, r->hub, &tr, time(NULL), a->cred->key, a->cred->keylen);
+	j = token_client_response(cred->endpoint, r->hub, &tr, time(NULL), cred->key, cred->keylen);
 	token_req_release(&tr);
 	*json = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
@@ -1110,15 +1183,16 @@ static void forward(struct api_ctx *c)
 		sp.content_type = api_ctx_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
 	}
 	sp.request_id = c->request_id;
-	sp.deadline_ms = c->t0 + (uint64_t)a->cfg->timeout_ms;
+	sp.deadline_ms = c->t0 + (uint64_t)up_cfg(a, c->upi)->timeout_ms;
 	sp.done = on_upstream_done;
 	sp.arg = c;
 	if ((c->job = job = up_job_make(&sp)) == NULL)
 		goto oom;
 	if (c->deadline == NULL && (c->deadline = loop_timer_new(a->loop, on_deadline, c)) == NULL)
 		goto oom;
-	rc = a->dispatch != NULL ? dispatch_start(a->dispatch, job, on_dispatch_done, c, &wait_ms)
-	                         : up_submit(a->up, job);
+	rc = a->dispatches[c->upi] != NULL
+	             ? dispatch_start(a->dispatches[c->upi], job, on_dispatch_done, c, &wait_ms)
+	             : up_submit(a->ups[c->upi], job);
 	if (rc == DISPATCH_OPEN) {
 		reply_circuit_open(c, wait_ms);
 		return;
@@ -1155,14 +1229,23 @@ static void dispatch(struct api_ctx *c)
 	MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, add_arg, c);
 	if (c->phase == PH_REPLIED)
 		return;
-	if (ops_validate_query(&c->req, &e) < 0 || apiver_validate(&c->req, a->cfg->api_version, &e) < 0 ||
+	if ((c->upi = route_index(a, c->req.hub)) == CFG_NO_UPSTREAM) {
+		api_reply_error(c, 404, "UpstreamNotFound",
+		                "no upstream serves the hub %s (upstreams: no hubs entry matches it and none "
+		                "is the default)",
+		                c->req.hub != NULL ? c->req.hub : "-");
+		return;
+	}
+	if (ops_validate_query(&c->req, &e) < 0 ||
+	    apiver_validate(&c->req, up_cfg(a, c->upi)->api_version, &e) < 0 ||
 	    ops_validate_body(&c->req, api_ctx_header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
 	                      c->body.data ? c->body.data : "", c->body.len, (size_t)a->cfg->max_body_bytes,
 	                      &e) < 0) {
 		reply_ops_error(c, &e);
 		return;
 	}
-	if (c->req.op->id == OP_GENERATE_CLIENT_TOKEN && a->cred->key != NULL) {
+	if (c->req.op->id == OP_GENERATE_CLIENT_TOKEN && a->creds[c->upi] != NULL &&
+	    a->creds[c->upi]->key != NULL) {
 		generate_token(c);
 		return;
 	}
@@ -1235,7 +1318,7 @@ static void log_request(const struct api_ctx *c)
 	                                  : "-",
 	       "hub", r != NULL && r->hub != NULL ? r->hub : "-", "status", c->queued ? status : "-",
 	       "upstream_status", ustatus, "attempts", attempts, "duration_ms", dur, "request_id",
-	       c->request_id, "peer", c->peer.text, NULL);
+	       c->request_id, "peer", c->peer.text, "upstream", api_ctx_upstream(c), NULL);
 }
 
 void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

@@ -36,6 +36,17 @@ struct api *api_new(struct loop *l, struct up *up, const struct cfg *cfg, const 
 void api_configure(struct api *a, const struct cfg *cfg, const struct cred *cred);
 /* Send operations through the retry driver (borrowed) instead of one up_submit. */
 void api_set_dispatch(struct api *a, struct dispatch *r);
+/* The engine of cfg->upstreams[i] (api_new's up and cred, api_set_dispatch's r are upstream 0's).
+ * Borrowed until the next call for i or api_free. Requests are routed by hub with cfg_route. */
+void api_set_upstream(struct api *a, size_t i, struct up *up, const struct cred *cred, struct dispatch *r);
+/* The index of the upstream a request for hub goes to (cfg_route), or CFG_NO_UPSTREAM. */
+size_t api_route(const struct api *a, const char *hub);
+/* The retry driver of upstream i (borrowed), NULL when there is none. */
+struct dispatch *api_route_dispatch(const struct api *a, size_t i);
+/* The index of the upstream the request goes to, CFG_NO_UPSTREAM before routing or for none. */
+size_t api_ctx_upstream_index(const struct api_ctx *c);
+/* The name of the upstream the request went to ("-": none, or not an operation). Borrowed. */
+const char *api_ctx_upstream(const struct api_ctx *c);
 /* Serve only the registered local endpoints (a metrics-only listener): /api/... is 404 there. */
 void api_set_local_only(struct api *a, int on);
 void api_free(struct api *a); /* accepts NULL */

@@ -156,8 +156,16 @@ static void start_sub(struct brun *run, size_t i)
 	long wait_ms = 0;
 	int rc;
 
-	if (batch_req_route(br, (size_t)b->cfg->max_body_bytes, &s->req, &e) < 0 ||
-	    apiver_validate(&s->req, b->cfg->api_version, &e) < 0) {
+	size_t upi;
+
+	if (batch_req_route(br, (size_t)b->cfg->max_body_bytes, &s->req, &e) < 0)
+		goto bad;
+	if ((upi = api_route(b->api, s->req.hub)) == CFG_NO_UPSTREAM) {
+		set_error(run, i, 404, "UpstreamNotFound", "no upstream serves this hub");
+		return;
+	}
+	if (apiver_validate(&s->req, b->cfg->upstreams[upi].api_version, &e) < 0) {
+	bad:
 		batch_set_error(run->batch, i, &e);
 		return;
 	}
@@ -201,7 +209,9 @@ static void start_sub(struct brun *run, size_t i)
 		goto oom;
 	s->run = run;
 	s->i = i;
-	rc = dispatch_start(b->dispatch, job, on_sub_done, s, &wait_ms);
+	rc = dispatch_start(api_route_dispatch(b->api, upi) != NULL ? api_route_dispatch(b->api, upi)
+	                                                            : b->dispatch,
+	                    job, on_sub_done, s, &wait_ms);
 	if (rc == 0) {
 		run->running++;
 		return;
@@ -303,8 +313,15 @@ static int async_row(struct brun *run, size_t i, struct buf *targets, struct buf
 	size_t k;
 
 	if (batch_req_route(br, (size_t)run->b->cfg->max_body_bytes, &s->req, &e) < 0 ||
-	    apiver_validate(&s->req, run->b->cfg->api_version, &e) < 0) {
+	    apiver_validate(&s->req, run->b->cfg->upstreams[0].api_version, &e) < 0) {
 		api_reply_error(c, 400, "InvalidBatch", "request %.64s: %s", br->id, e.message);
+		return -1;
+	}
+	if (api_route(run->b->api, s->req.hub) != 0) {
+		/* the outbox delivers to the first upstream only (issue 17: rows do not yet name theirs) */
+		api_reply_error(c, 501, "NotImplemented",
+		                "request %.64s: asynchronous $batch is for the first upstream's hubs only",
+		                br->id);
 		return -1;
 	}
 	if (!s->req.op->mutating) {
@@ -464,7 +481,7 @@ static void ep_batch(struct api_ctx *c, void *arg)
 	run->b = b;
 	run->c = c;
 	run->batch = bt;
-	run->deadline_ms = loop_now_ms() + (uint64_t)b->cfg->timeout_ms;
+	run->deadline_ms = loop_now_ms() + (uint64_t)b->cfg->upstreams[0].timeout_ms;
 	for (len = 0; len < bt->n; len++) {
 		ops_req_init(&run->subs[len].req);
 		run->subs[len].run = run;

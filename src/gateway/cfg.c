@@ -115,9 +115,43 @@ static int check_listen(void *obj, const config_setting_t *s, struct cfgtab_err 
 	return 0;
 }
 
+/* An upstream name: [A-Za-z0-9_-], so that it fits a metric label, a log value and a command line. */
+static int check_up_name(void *field, void *obj, const config_setting_t *m, struct cfgtab_err *e)
+{
+	const char *v = *(char **)field;
+
+	(void)obj;
+	if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(v))
+		return cfgtab_fail(e, m, "only letters, digits, '_' and '-'");
+	return 0;
+}
+
+/* A hub name or a pattern of one: what a hub may hold, and '*' (any run of characters). */
+static int check_hubs(void *field, void *obj, const config_setting_t *m, struct cfgtab_err *e)
+{
+	const struct cfg_upstream *u = obj;
+	size_t i;
+
+	(void)field;
+	for (i = 0; i < u->nhubs; i++) {
+		const char *h = u->hubs[i];
+		int first_ok = (h[0] >= 'a' && h[0] <= 'z') || (h[0] >= 'A' && h[0] <= 'Z') || h[0] == '*';
+
+		if (!first_ok ||
+		    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_`,.[]*") != strlen(h))
+			return cfgtab_fail_entry(e, m, i,
+			                         "a hub name (^[A-Za-z][A-Za-z0-9_`,.[\\]]*$), or a pattern of "
+			                         "one with '*' (any characters)");
+	}
+	return 0;
+}
+
 static int check_upstream(void *obj, const config_setting_t *s, struct cfgtab_err *e)
 {
-	const struct cfg *c = obj;
+	const struct cfg_upstream *c = obj;
+
+	if (s == NULL) /* absent: `upstreams` instead (check_root) */
+		return 0;
 
 	if (c->entra.kind != ENTRA_NONE) {
 		if (c->access_key_file != NULL || c->connection_string_file != NULL)
@@ -169,8 +203,17 @@ static const struct cfgtab_section listen_section = CFGTAB_SECTION(
 
 static const char *const http_version_names[] = { "2", "1.1", NULL };
 static const int http_version_values[] = { CFG_HTTP_2, CFG_HTTP_1_1 };
+#undef S
+#define S struct cfg_upstream
 
 static const struct cfgtab_key upstream_keys[] = {
+	CFGTAB_STRING_KEY(S, name, "name", NULL, CFG_UPSTREAM_NAME_MAX - 1, 0, check_up_name, "\"prod\"",
+	                  "its name in log lines (upstream=NAME) and errors (required in "
+	                  "upstreams; the single upstream section is \"default\")"),
+	CFGTAB_STRINGS_KEY(S, hubs, nhubs, "hubs", CFG_HUBS_MAX, 128, 0, check_hubs, "[ \"chat\", \"app_*\" ]",
+	                   "hub names and '*' patterns routed here (upstreams: first match in the file wins)"),
+	CFGTAB_BOOL_KEY(S, is_default, "default", 0, 0,
+	                "hubs that no entry's hubs match come here (at most one upstream)"),
 	CFGTAB_STRING_KEY(S, endpoint, "endpoint", NULL, 2048, CFGTAB_SHOWN, check_endpoint,
 	                  "\"https://NAME.webpubsub.azure.com\"",
 	                  "the Web PubSub resource: https://, or http:// on a loopback host"),
@@ -205,10 +248,14 @@ static const struct cfgtab_key upstream_keys[] = {
 	               600000, 0, "one attempt; a hung attempt is retried within timeout_ms"),
 	CFGTAB_GROUP_KEY("entra", offsetof(S, entra), &entra_cfg_section, 0, "Microsoft Entra ID"),
 };
-static const struct cfgtab_section upstream_section = CFGTAB_SECTION(
+const struct cfgtab_section cfg_upstream_section = CFGTAB_SECTION(
         "upstream", S, upstream_keys, check_upstream,
         "The Web PubSub resource and how the gateway signs for it: endpoint + access_key_file, a\n"
-        "connection_string_file, or endpoint + entra.");
+        "connection_string_file, or endpoint + entra. Several resources: `upstreams = ( { name = ...;\n"
+        "hubs = [ ... ]; ...the same keys... }, ... );` instead (wpsgate.conf(5), UPSTREAMS).");
+
+#undef S
+#define S struct cfg
 
 static const struct cfgtab_key limits_keys[] = {
 	CFGTAB_INT_KEY(S, max_body_bytes, "max_body_bytes", WPS_DEFAULT_BODY_MAX, 1, 16L * 1024 * 1024, 0,
@@ -247,7 +294,10 @@ static const struct cfgtab_key root_keys[] = {
 	                  "started as root, switch to this user (name or uid) once the sockets are open "
 	                  "(unset under systemd)"),
 	CFGTAB_GROUP_KEY("listen", 0, &listen_section, CFGTAB_SHOWN, "the application side"),
-	CFGTAB_GROUP_KEY("upstream", 0, &upstream_section, CFGTAB_REQUIRED, "the service"),
+	CFGTAB_GROUP_KEY("upstream", offsetof(S, up0), &cfg_upstream_section, CFGTAB_SHOWN,
+	                 "the service (or upstreams)"),
+	CFGTAB_LIST_KEY(S, upstreams, nupstreams, "upstreams", CFG_UPSTREAMS_MAX, &cfg_upstream_section, 0,
+	                NULL, "several services, each named, routed by hub (instead of upstream)"),
 	CFGTAB_GROUP_KEY("retry", offsetof(S, retry), &retry_cfg_section, CFGTAB_SHOWN, "retries"),
 	CFGTAB_GROUP_KEY("outbox", offsetof(S, outbox), &outbox_cfg_section, 0, "the durable outbox"),
 	CFGTAB_GROUP_KEY("batch", offsetof(S, batch), &batch_cfg_section, CFGTAB_SHOWN, "$batch"),
@@ -263,17 +313,92 @@ static const struct cfgtab_key root_keys[] = {
 	CFGTAB_GROUP_KEY("log", 0, &log_section, CFGTAB_SHOWN, "logging"),
 };
 
+/* Two hubs entries of different upstreams, a of the earlier (i) and b of the later (j), are ambiguous
+ * when a hub may match both, unless a is an exact name (a deliberate exception before a pattern). */
+static int hubs_ambiguous(const char *a, const char *b)
+{
+	return strchr(a, '*') != NULL ? cfg_hubs_overlap(a, b) : strcmp(a, b) == 0;
+}
+
+static int check_upstreams(struct cfg *c, const config_setting_t *s, struct cfgtab_err *e)
+{
+	const config_setting_t *list = s != NULL ? config_setting_get_member(s, "upstreams") : NULL;
+	size_t i, j, hi, hj;
+
+	c->default_up = CFG_NO_UPSTREAM;
+	for (i = 0; i < c->nupstreams; i++) {
+		const struct cfg_upstream *u = &c->upstreams[i];
+
+		snprintf(e->key, sizeof e->key, "upstreams");
+		if (u->name == NULL)
+			return cfgtab_fail_entry(e, list, i, "missing: name");
+		if (u->entra.kind == ENTRA_NONE && u->access_key_file == NULL &&
+		    u->connection_string_file == NULL)
+			return cfgtab_fail_entry(e, list, i,
+			                         "missing: access_key_file, connection_string_file or entra");
+		for (j = 0; j < i; j++)
+			if (strcmp(c->upstreams[j].name, u->name) == 0)
+				return cfgtab_fail_entry(e, list, i, "the name of upstreams[%zu] again", j + 1);
+		if (u->is_default) {
+			if (c->default_up != CFG_NO_UPSTREAM)
+				return cfgtab_fail_entry(e, list, i,
+				                         "default: upstreams[%zu] (\"%s\") is the default already",
+				                         c->default_up + 1, c->upstreams[c->default_up].name);
+			c->default_up = i;
+		}
+		if (u->nhubs == 0 && !u->is_default && c->nupstreams > 1)
+			return cfgtab_fail_entry(e, list, i,
+			                         "no request would reach it: give it hubs or default = true");
+		for (j = 0; j < i; j++)
+			for (hj = 0; hj < c->upstreams[j].nhubs; hj++)
+				for (hi = 0; hi < u->nhubs; hi++) {
+					const char *a = c->upstreams[j].hubs[hj], *b = u->hubs[hi];
+					if (!hubs_ambiguous(a, b))
+						continue;
+					snprintf(e->key, sizeof e->key, "upstreams[%zu].hubs", i + 1);
+					return cfgtab_fail_entry(
+					        e, list != NULL ? config_setting_get_member(
+					                                  config_setting_get_elem(list, (unsigned)i),
+					                                  "hubs")
+					                        : NULL,
+					        hi,
+					        "a hub may match both this (\"%s\") and upstreams[%zu].hubs[%zu] "
+					        "(\"%s\"): routing would depend on the order; make one an exact "
+					        "name listed first, or narrow the patterns",
+					        u->name, j + 1, hj + 1, c->upstreams[j].name);
+				}
+	}
+	return 0;
+}
+
 /* The rules between sections. */
 static int check_root(void *obj, const config_setting_t *s, struct cfgtab_err *e)
 {
-	const struct cfg *c = obj;
+	struct cfg *c = obj;
+	int has_up = s != NULL && config_setting_get_member(s, "upstream") != NULL;
+	size_t i;
 
-	if (c->events.nlisten > 0 && c->entra.kind != ENTRA_NONE)
-		return cfgtab_fail_member(
-		        e, s, "events",
-		        "needs the access key to verify ce-signature; with upstream.entra the "
-		        "service sends a managed-identity bearer token instead, which wpsgated does "
-		        "not verify (wpsgated(8), EVENTS)");
+	if (has_up && c->nupstreams > 0)
+		return cfgtab_fail_member(e, s, "upstreams", "cannot be combined with upstream");
+	if (!has_up && c->nupstreams == 0)
+		return cfgtab_fail_member(e, s, "upstream", "missing (or upstreams)");
+	if (has_up) { /* a list of one: the entry takes what the section holds */
+		c->upstreams[0] = c->up0;
+		memset(&c->up0, 0, sizeof c->up0);
+		c->nupstreams = 1;
+		if (c->upstreams[0].name == NULL && (c->upstreams[0].name = strdup("default")) == NULL)
+			return cfgtab_fail(e, s, "out of memory");
+	}
+	if (check_upstreams(c, s, e) < 0)
+		return -1;
+	snprintf(e->key, sizeof e->key, "%s", "");
+	for (i = 0; i < c->nupstreams; i++)
+		if (c->events.nlisten > 0 && c->upstreams[i].entra.kind != ENTRA_NONE)
+			return cfgtab_fail_member(
+			        e, s, "events",
+			        "needs the access key to verify ce-signature; with upstream.entra the "
+			        "service sends a managed-identity bearer token instead, which wpsgated does "
+			        "not verify (wpsgated(8), EVENTS)");
 	return 0;
 }
 
@@ -339,6 +464,88 @@ void cfg_free(struct cfg *c)
 	cfgtab_clear(&cfg_root_section, c);
 	free(c->file);
 	free(c);
+}
+
+/* ---- routing ---- */
+
+int cfg_hub_match(const char *p, const char *h)
+{
+	/* '*' backtracking to the last star: linear enough for names of at most 128 bytes */
+	const char *star = NULL, *resume = NULL;
+
+	while (*h != '\0') {
+		if (*p == '*') {
+			star = p++;
+			resume = h;
+		} else if (*p == *h) {
+			p++;
+			h++;
+		} else if (star != NULL) {
+			p = star + 1;
+			h = ++resume;
+		} else {
+			return 0;
+		}
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
+}
+
+#define OVERLAP_MAX 129 /* a pattern's bytes + 1 (hubs entries are at most 128) */
+
+/* Does some string match both a[i..] and b[j..]? memo: 0 unknown, 1 no, 2 yes. */
+static int overlap_at(const char *a, const char *b, size_t i, size_t j, unsigned char (*memo)[OVERLAP_MAX])
+{
+	int r;
+
+	if (memo[i][j] != 0)
+		return memo[i][j] == 2;
+	if (a[i] == '\0' && b[j] == '\0')
+		r = 1;
+	else if (a[i] == '*')
+		r = overlap_at(a, b, i + 1, j, memo) || (b[j] != '\0' && overlap_at(a, b, i, j + 1, memo));
+	else if (b[j] == '*')
+		r = overlap_at(a, b, i, j + 1, memo) || (a[i] != '\0' && overlap_at(a, b, i + 1, j, memo));
+	else
+		r = a[i] != '\0' && a[i] == b[j] && overlap_at(a, b, i + 1, j + 1, memo);
+	memo[i][j] = r ? 2 : 1;
+	return r;
+}
+
+int cfg_hubs_overlap(const char *a, const char *b)
+{
+	static unsigned char memo[OVERLAP_MAX][OVERLAP_MAX];
+
+	if (strlen(a) >= OVERLAP_MAX || strlen(b) >= OVERLAP_MAX)
+		return 1; /* not checked: said to overlap */
+	memset(memo, 0, sizeof memo);
+	return overlap_at(a, b, 0, 0, memo);
+}
+
+size_t cfg_route(const struct cfg *c, const char *hub)
+{
+	size_t i, k;
+
+	if (hub == NULL)
+		return c->default_up != CFG_NO_UPSTREAM ? c->default_up : 0;
+	for (i = 0; i < c->nupstreams; i++)
+		for (k = 0; k < c->upstreams[i].nhubs; k++)
+			if (cfg_hub_match(c->upstreams[i].hubs[k], hub))
+				return i;
+	if (c->default_up != CFG_NO_UPSTREAM)
+		return c->default_up;
+	return c->nupstreams == 1 && c->upstreams[0].nhubs == 0 ? 0 : CFG_NO_UPSTREAM;
+}
+
+size_t cfg_upstream_index(const struct cfg *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < c->nupstreams; i++)
+		if (strcmp(c->upstreams[i].name, name) == 0)
+			return i;
+	return CFG_NO_UPSTREAM;
 }
 
 size_t cfg_restart_keys(const struct cfg *a, const struct cfg *b, void (*fn)(const char *key, void *arg),

@@ -30,6 +30,35 @@
 /* upstream.http_version */
 enum { CFG_HTTP_2 = 2, CFG_HTTP_1_1 = 1 };
 
+/* Limits of the upstreams list. */
+#define CFG_UPSTREAMS_MAX     16  /* entries in upstreams */
+#define CFG_UPSTREAM_NAME_MAX 32  /* bytes of a name */
+#define CFG_HUBS_MAX          64  /* entries in an upstream's hubs */
+#define CFG_NO_UPSTREAM       ((size_t)-1)
+
+/* One Web PubSub resource: an entry of `upstreams`, or the single `upstream` section (both read by
+ * the same table, cfg_upstream_section). */
+struct cfg_upstream {
+	char *name;          /* [A-Za-z0-9_-], unique; the single `upstream` section: "default" */
+	char *endpoint;      /* NULL when it comes from the connection string */
+	char *reverse_proxy; /* NULL: requests go to the endpoint; else to this URL, signed for the endpoint */
+	char *access_key_file; /* exactly one of these two, or upstream.entra */
+	char *connection_string_file;
+	char *api_version;
+	long timeout_ms;
+	char *ca_file; /* NULL: the system's CA store */
+	long up_max_connections;
+	int up_http_version; /* CFG_HTTP_2 or CFG_HTTP_1_1: what the gateway asks of an https service */
+	long max_response_bytes;
+	long attempt_timeout_ms; /* one attempt; the request as a whole has timeout_ms */
+	struct entra_cfg entra;  /* upstream.entra (kind ENTRA_NONE: an access key) */
+	char *hubs[CFG_HUBS_MAX]; /* hub names and `*` patterns routed here, in order */
+	size_t nhubs;
+	int is_default; /* `default = true`: hubs that no entry matches come here */
+};
+
+extern const struct cfgtab_section cfg_upstream_section;
+
 struct cfg {
 	char *file; /* the file it came from (not a key) */
 
@@ -43,19 +72,12 @@ struct cfg {
 	size_t ntcp;
 	int allow_non_loopback;
 
-	/* upstream */
-	char *endpoint;      /* NULL when it comes from the connection string */
-	char *reverse_proxy; /* NULL: requests go to the endpoint; else to this URL, signed for the endpoint */
-	char *access_key_file; /* exactly one of these two, or upstream.entra */
-	char *connection_string_file;
-	char *api_version;
-	long timeout_ms;
-	char *ca_file; /* NULL: the system's CA store */
-	long up_max_connections;
-	int up_http_version; /* CFG_HTTP_2 or CFG_HTTP_1_1: what the gateway asks of an https service */
-	long max_response_bytes;
-	long attempt_timeout_ms; /* one attempt; the request as a whole has timeout_ms */
-	struct entra_cfg entra;  /* upstream.entra (kind ENTRA_NONE: an access key) */
+	/* upstream: the `upstream` section as read (moved into upstreams[0] once read) */
+	struct cfg_upstream up0;
+	/* upstreams: every upstream, in the file's order (the single `upstream` section: one, "default") */
+	struct cfg_upstream upstreams[CFG_UPSTREAMS_MAX];
+	size_t nupstreams;   /* >= 1 once loaded */
+	size_t default_up;   /* the index of the one with default = true, or CFG_NO_UPSTREAM */
 
 	/* limits */
 	long max_body_bytes;
@@ -96,6 +118,17 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen);
 void cfg_free(struct cfg *c); /* accepts NULL */
 /* Call fn for every key flagged CFGTAB_RESTART that differs between a and b (a reload that changes it
  * takes effect only after a restart). Returns the number of calls. */
+/* The upstream a request for hub goes to: the first entry (in the file's order, each entry's hubs in
+ * their order) whose name or pattern matches, else the default, else CFG_NO_UPSTREAM. hub NULL (an
+ * operation without a hub): the default, else the first. */
+size_t cfg_route(const struct cfg *c, const char *hub);
+/* The index of the upstream named name, or CFG_NO_UPSTREAM. */
+size_t cfg_upstream_index(const struct cfg *c, const char *name);
+/* 1 when the hub patterns a and b (literal characters and `*`, any run) match a common hub name. */
+int cfg_hubs_overlap(const char *a, const char *b);
+/* 1 when hub matches the pattern (literal characters and `*`). */
+int cfg_hub_match(const char *pattern, const char *hub);
+
 size_t cfg_restart_keys(const struct cfg *a, const struct cfg *b, void (*fn)(const char *key, void *arg),
                         void *arg);
 

@@ -24,53 +24,64 @@ static char *read_credential(const char *name, size_t *len, char *err, size_t er
 
 int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen)
 {
+	return cred_load_upstream(cfg, 0, out, err, errlen);
+}
+
+int cred_load_upstream(const struct cfg *cfg, size_t i, struct cred **out, char *err, size_t errlen)
+{
+	const struct cfg_upstream *u = &cfg->upstreams[i];
+	char pre[48];
 	struct cred *c;
 	struct connstr cs = { NULL, NULL };
 	char *raw = NULL, msg[400];
 	size_t len;
 
 	*out = NULL;
+	if (cfg->nupstreams > 1)
+		snprintf(pre, sizeof pre, "upstreams[%zu]", i + 1);
+	else
+		snprintf(pre, sizeof pre, "upstream");
 	if ((c = calloc(1, sizeof *c)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (cfg->entra.kind != ENTRA_NONE) {
+	if (u->entra.kind != ENTRA_NONE) {
 		/* Entra ID: no key; check the secret or federated token file now (-t, start, SIGHUP) */
-		if (entra_preflight(&cfg->entra, err, errlen) < 0)
+		if (entra_preflight(&u->entra, err, errlen) < 0)
 			goto bad;
-		if ((c->endpoint = strdup(cfg->endpoint)) == NULL) {
+		if ((c->endpoint = strdup(u->endpoint)) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			goto bad;
 		}
-	} else if (cfg->access_key_file != NULL) {
-		if ((c->key = read_credential(cfg->access_key_file, &c->keylen, msg, sizeof msg)) == NULL) {
-			snprintf(err, errlen, "upstream.access_key_file: %s", msg);
+	} else if (u->access_key_file != NULL) {
+		if ((c->key = read_credential(u->access_key_file, &c->keylen, msg, sizeof msg)) == NULL) {
+			snprintf(err, errlen, "%s.access_key_file: %s", pre, msg);
 			goto bad;
 		}
-		if ((c->endpoint = strdup(cfg->endpoint)) == NULL) {
+		if ((c->endpoint = strdup(u->endpoint)) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			goto bad;
 		}
 	} else {
-		if ((raw = read_credential(cfg->connection_string_file, &len, msg, sizeof msg)) == NULL) {
-			snprintf(err, errlen, "upstream.connection_string_file: %s", msg);
+		if ((raw = read_credential(u->connection_string_file, &len, msg, sizeof msg)) == NULL) {
+			snprintf(err, errlen, "%s.connection_string_file: %s", pre, msg);
 			goto bad;
 		}
 		if (connstr_parse(raw, &cs, msg, sizeof msg) < 0) {
-			snprintf(err, errlen, "upstream.connection_string_file: %s: %s",
-			         cfg->connection_string_file, msg);
+			snprintf(err, errlen, "%s.connection_string_file: %s: %s", pre,
+			         u->connection_string_file, msg);
 			goto bad;
 		}
 		if (!url_endpoint_ok(cs.endpoint, msg, sizeof msg)) {
-			snprintf(err, errlen, "upstream.connection_string_file: %s: Endpoint %s",
-			         cfg->connection_string_file, msg);
+			snprintf(err, errlen, "%s.connection_string_file: %s: Endpoint %s", pre,
+			         u->connection_string_file, msg);
 			goto bad;
 		}
-		if (cfg->endpoint != NULL && strcmp(cfg->endpoint, cs.endpoint) != 0) {
+		if (u->endpoint != NULL && strcmp(u->endpoint, cs.endpoint) != 0) {
 			snprintf(err, errlen,
-			         "upstream.endpoint differs from the Endpoint of the connection string in %s "
-			         "(remove upstream.endpoint or make them equal)",
-			         cfg->connection_string_file);
+			         "%s.endpoint differs from the Endpoint of the connection string in %s "
+			         "(remove that endpoint or make them equal)",
+			         pre, u->connection_string_file);
 			goto bad;
 		}
 		c->key = cs.access_key;
@@ -79,7 +90,7 @@ int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen
 		cs.access_key = NULL;
 		cs.endpoint = NULL;
 	}
-	if (cfg->events.nlisten > 0 && cfg->events.secondary_key_file != NULL &&
+	if (i == 0 && cfg->events.nlisten > 0 && cfg->events.secondary_key_file != NULL &&
 	    (c->key2 = read_credential(cfg->events.secondary_key_file, &c->key2len, msg, sizeof msg)) ==
 	            NULL) {
 		snprintf(err, errlen, "events.secondary_key_file: %s", msg);

@@ -19,6 +19,9 @@ struct cred {
  * A file that group or others may read or write is refused. Returns 0 and a new struct in *out
  * (release with cred_free), or -1 with a message in err naming the file (never its content). */
 int cred_load(const struct cfg *cfg, struct cred **out, char *err, size_t errlen);
+/* The same for cfg->upstreams[i] (cred_load: upstream 0). events.secondary_key_file goes with
+ * upstream 0 only. */
+int cred_load_upstream(const struct cfg *cfg, size_t i, struct cred **out, char *err, size_t errlen);
 void cred_free(struct cred *c); /* accepts NULL; cleanses the key */
 
 /* The Authorization header value for one upstream attempt to the exact URL url (scheme, host, path

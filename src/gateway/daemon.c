@@ -44,10 +44,12 @@ struct daemon {
 	const char *config_path;
 	int verbose;
 	struct cfg *cfg;
-	struct cred *cred;
 	struct loop *loop;
-	struct up *up;
-	struct dispatch *dispatch;
+	/* per upstream, cfg->upstreams[i]: its credential, pool and retry driver */
+	struct cred *creds[CFG_UPSTREAMS_MAX];
+	struct up *ups[CFG_UPSTREAMS_MAX];
+	struct dispatch *dispatches[CFG_UPSTREAMS_MAX];
+	size_t nups;
 	struct api *api;
 	struct api *mapi;              /* the metrics-only listener's, or NULL */
 	struct outbox_api *outbox_api; /* NULL: no outbox configured */
@@ -64,20 +66,57 @@ struct daemon {
 	int stopping;
 };
 
+/* Every upstream's credential into creds[0..cfg->nupstreams). 0, or -1 with err (none left loaded). */
+static int load_creds(const struct cfg *cfg, struct cred **creds, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nupstreams; i++)
+		if (cred_load_upstream(cfg, i, &creds[i], err, errlen) < 0) {
+			while (i > 0)
+				cred_free(creds[--i]), creds[i] = NULL;
+			return -1;
+		}
+	return 0;
+}
+
+static void free_creds(struct cred **creds, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cred_free(creds[i]);
+		creds[i] = NULL;
+	}
+}
+
 int daemon_check(const char *config_path, char *err, size_t errlen)
 {
 	struct cfg *cfg = NULL;
-	struct cred *cred = NULL;
+	struct cred *creds[CFG_UPSTREAMS_MAX] = { NULL };
 
 	if (cfg_load(config_path, &cfg, err, errlen) < 0)
 		return -1;
-	if (cred_load(cfg, &cred, err, errlen) < 0) {
+	if (load_creds(cfg, creds, err, errlen) < 0) {
 		cfg_free(cfg);
 		return -1;
 	}
-	cred_free(cred);
+	free_creds(creds, cfg->nupstreams);
 	cfg_free(cfg);
 	return 0;
+}
+
+/* 1 when b has the same upstreams as a, by name and in order (a reload may change their settings). */
+static int same_upstreams(const struct cfg *a, const struct cfg *b)
+{
+	size_t i;
+
+	if (a->nupstreams != b->nupstreams)
+		return 0;
+	for (i = 0; i < a->nupstreams; i++)
+		if (strcmp(a->upstreams[i].name, b->upstreams[i].name) != 0)
+			return 0;
+	return 1;
 }
 
 static void no_core_dumps(void)
@@ -105,8 +144,9 @@ static void restart_needed(const char *key, void *arg)
 static void reload(struct daemon *d)
 {
 	struct cfg *cfg = NULL;
-	struct cred *cred = NULL;
+	struct cred *creds[CFG_UPSTREAMS_MAX] = { NULL };
 	char err[512], mono[64];
+	size_t i;
 
 	snprintf(mono, sizeof mono, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	         (unsigned long long)loop_now_ms() * 1000ULL);
@@ -117,7 +157,15 @@ static void reload(struct daemon *d)
 		sdn_notify("READY=1");
 		return;
 	}
-	if (cred_load(cfg, &cred, err, sizeof err) < 0) {
+	if (!same_upstreams(d->cfg, cfg)) {
+		log_kv(WLOG_ERR, "reload refused, keeping the running configuration", "error",
+		       "adding, removing or renaming upstreams takes a restart", NULL);
+		metrics_reload(0);
+		cfg_free(cfg);
+		sdn_notify("READY=1");
+		return;
+	}
+	if (load_creds(cfg, creds, err, sizeof err) < 0) {
 		log_kv(WLOG_ERR, "reload refused, keeping the running configuration", "error", err, NULL);
 		metrics_reload(0);
 		metrics_credential_error();
@@ -126,27 +174,36 @@ static void reload(struct daemon *d)
 		return;
 	}
 	cfg_restart_keys(d->cfg, cfg, restart_needed, NULL);
-	up_configure(d->up, cfg, cred);
-	api_configure(d->api, cfg, cred);
+	for (i = 0; i < d->nups; i++) {
+		up_configure(d->ups[i], &cfg->upstreams[i], creds[i]);
+		dispatch_configure(d->dispatches[i], &cfg->retry);
+	}
+	api_configure(d->api, cfg, creds[0]);
 	if (d->mapi != NULL)
-		api_configure(d->mapi, cfg, cred);
+		api_configure(d->mapi, cfg, creds[0]);
+	for (i = 0; i < d->nups; i++) {
+		api_set_upstream(d->api, i, d->ups[i], creds[i], d->dispatches[i]);
+		if (d->mapi != NULL)
+			api_set_upstream(d->mapi, i, d->ups[i], creds[i], NULL);
+	}
 	if (d->events != NULL)
-		events_configure(d->events, cfg, cred);
-	dispatch_configure(d->dispatch, &cfg->retry);
+		events_configure(d->events, cfg, creds[0]);
 	arrival_set_timeout(d->arrival, (unsigned long)cfg->request_timeout_s * 1000);
 	if (d->outbox_api != NULL)
 		outbox_api_configure(d->outbox_api, cfg);
 	batch_api_configure(d->batch_api, cfg);
 	admit_configure(d->admit, cfg);
-	monitor_set_cred(d->monitor, cred);
-	metrics_init(WPSGATE_VERSION, cfg->api_version, 1);
+	monitor_set_cred(d->monitor, creds[0]);
+	metrics_init(WPSGATE_VERSION, cfg->upstreams[0].api_version, 1);
 	metrics_reload(1);
 	apply_log(d, cfg);
+	free_creds(d->creds, d->nups);
+	for (i = 0; i < d->nups; i++)
+		d->creds[i] = creds[i];
 	cfg_free(d->cfg);
-	cred_free(d->cred);
 	d->cfg = cfg;
-	d->cred = cred;
-	log_kv(WLOG_INFO, "reloaded", "config", d->config_path, "endpoint", cred->endpoint, NULL);
+	log_kv(WLOG_INFO, "reloaded", "config", d->config_path, "endpoint", creds[0]->endpoint, "upstreams",
+	       cfg->upstreams[0].name, NULL);
 	sdn_notify("READY=1");
 }
 
@@ -350,10 +407,13 @@ static void teardown(struct daemon *d)
 	api_free(d->api);
 	admit_free(d->admit);
 	monitor_free(d->monitor);
-	dispatch_free(d->dispatch);
-	up_free(d->up);
+	for (i = d->nups; i > 0; i--) {
+		dispatch_free(d->dispatches[i - 1]);
+		up_free(d->ups[i - 1]);
+	}
 	loop_free(d->loop);
-	cred_free(d->cred);
+	if (d->cfg != NULL)
+		free_creds(d->creds, d->cfg->nupstreams);
 	cfg_free(d->cfg);
 	curl_global_cleanup();
 }
@@ -419,29 +479,44 @@ int daemon_run(const char *config_path, int verbose)
 		return 1;
 	}
 	apply_log(&d, d.cfg);
-	if (cred_load(d.cfg, &d.cred, err, sizeof err) < 0) {
+	if (load_creds(d.cfg, d.creds, err, sizeof err) < 0) {
 		log_kv(WLOG_ERR, "credential error", "error", err, NULL);
 		cfg_free(d.cfg);
 		return 1;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_err("curl_global_init failed");
-		cred_free(d.cred);
+		free_creds(d.creds, d.cfg->nupstreams);
 		cfg_free(d.cfg);
 		return 1;
 	}
-	metrics_init(WPSGATE_VERSION, d.cfg->api_version, 0);
+	metrics_init(WPSGATE_VERSION, d.cfg->upstreams[0].api_version, 0);
 	if ((d.loop = loop_new()) == NULL ||
-	    (d.arrival = arrival_new(d.loop, (unsigned long)d.cfg->request_timeout_s * 1000)) == NULL ||
-	    (d.up = up_new(d.loop, d.cfg, d.cred)) == NULL ||
-	    (d.dispatch = dispatch_new(d.loop, d.up, &d.cfg->retry, on_breaker, &d)) == NULL ||
-	    (d.api = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL ||
-	    (d.cfg->metrics.listen_set && (d.mapi = api_new(d.loop, d.up, d.cfg, d.cred)) == NULL) ||
-	    (d.cfg->events.nlisten > 0 && (d.events = events_new(d.loop, d.up, d.cfg, d.cred)) == NULL)) {
+	    (d.arrival = arrival_new(d.loop, (unsigned long)d.cfg->request_timeout_s * 1000)) == NULL) {
 		log_err("start-up failed: out of memory");
 		goto out;
 	}
-	api_set_dispatch(d.api, d.dispatch);
+	for (d.nups = 0; d.nups < d.cfg->nupstreams; d.nups++) {
+		size_t i = d.nups;
+		if ((d.ups[i] = up_new(d.loop, &d.cfg->upstreams[i], d.creds[i])) == NULL ||
+		    (d.dispatches[i] = dispatch_new(d.loop, d.ups[i], &d.cfg->retry, on_breaker, &d)) == NULL) {
+			up_free(d.ups[i]);
+			log_err("start-up failed: out of memory");
+			goto out;
+		}
+	}
+	if ((d.api = api_new(d.loop, d.ups[0], d.cfg, d.creds[0])) == NULL ||
+	    (d.cfg->metrics.listen_set && (d.mapi = api_new(d.loop, d.ups[0], d.cfg, d.creds[0])) == NULL) ||
+	    (d.cfg->events.nlisten > 0 &&
+	     (d.events = events_new(d.loop, d.ups[0], d.cfg, d.creds[0])) == NULL)) {
+		log_err("start-up failed: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < d.nups; i++) {
+		api_set_upstream(d.api, i, d.ups[i], d.creds[i], d.dispatches[i]);
+		if (d.mapi != NULL)
+			api_set_upstream(d.mapi, i, d.ups[i], d.creds[i], NULL);
+	}
 	if (d.mapi != NULL)
 		api_set_local_only(d.mapi, 1);
 	loop_on_signal(d.loop, on_signal, &d);
@@ -459,13 +534,13 @@ int daemon_run(const char *config_path, int verbose)
 	}
 	/* the outbox is opened as the user the daemon runs as from now on */
 	if (d.cfg->outbox.path != NULL &&
-	    (d.outbox_api = outbox_api_new(d.loop, d.api, d.dispatch, d.cfg, err, sizeof err)) == NULL) {
+	    (d.outbox_api = outbox_api_new(d.loop, d.api, d.dispatches[0], d.cfg, err, sizeof err)) == NULL) {
 		log_kv(WLOG_ERR, "cannot open the outbox", "error", err, NULL);
 		goto out;
 	}
-	if ((d.batch_api = batch_api_new(d.api, d.dispatch, d.outbox_api, d.cfg)) == NULL ||
-	    (d.monitor = monitor_new(d.dispatch, d.outbox_api, d.cred)) == NULL ||
-	    (monitor_set_upstream(d.monitor, d.up), 0) ||
+	if ((d.batch_api = batch_api_new(d.api, d.dispatches[0], d.outbox_api, d.cfg)) == NULL ||
+	    (d.monitor = monitor_new(d.dispatches[0], d.outbox_api, d.creds[0])) == NULL ||
+	    (monitor_set_upstream(d.monitor, d.ups[0]), 0) ||
 	    monitor_install(d.monitor, d.api, d.cfg->metrics.on_api) < 0 ||
 	    (d.mapi != NULL && monitor_install(d.monitor, d.mapi, 1) < 0) ||
 	    admit_install(d.admit, d.api) < 0) {
@@ -479,8 +554,11 @@ int daemon_run(const char *config_path, int verbose)
 	}
 	if (geteuid() == 0)
 		log_warn("running as root; set `user` (or use the systemd unit's user) to drop privileges");
-	log_kv(WLOG_INFO, "started", "version", WPSGATE_VERSION, "endpoint", d.cred->endpoint, "api_version",
-	       d.cfg->api_version, "outbox", d.cfg->outbox.path ? d.cfg->outbox.path : "-", NULL);
+	for (size_t i = 0; i < d.nups; i++)
+		log_kv(WLOG_INFO, "upstream", "upstream", d.cfg->upstreams[i].name, "endpoint",
+		       d.creds[i]->endpoint, "api_version", d.cfg->upstreams[i].api_version, NULL);
+	log_kv(WLOG_INFO, "started", "version", WPSGATE_VERSION, "endpoint", d.creds[0]->endpoint,
+	       "api_version", d.cfg->upstreams[0].api_version, "outbox", d.cfg->outbox.path ? d.cfg->outbox.path : "-", NULL);
 	sdn_notify("READY=1");
 	if (loop_run(d.loop) < 0)
 		goto out;

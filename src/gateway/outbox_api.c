@@ -161,7 +161,7 @@ static void deliver(void *arg, struct outbox_msg *msg)
 	js.request_id = msg->request_id ? msg->request_id : msg->id;
 	js.traceparent = msg->traceparent;
 	js.tracestate = msg->tracestate;
-	js.deadline_ms = loop_now_ms() + (uint64_t)sp->cfg->timeout_ms;
+	js.deadline_ms = loop_now_ms() + (uint64_t)sp->cfg->upstreams[0].timeout_ms;
 	ops_req_init(&r);
 	js.metrics_op = js.path != NULL && ops_route(method, js.path, &r, &e) == 0 ? (int)r.op->id
 	                                                                           : METRICS_OP_OUTBOX;
@@ -269,6 +269,9 @@ static int async_accept(struct api_ctx *c, void *arg)
 
 	if (r == NULL || !r->op->mutating || sp->ob == NULL ||
 	    !outbox_prefer_async(api_ctx_header(c, "Prefer")))
+		return 0;
+	/* rows are delivered to the first upstream only (issue 17): the others' are sent at once */
+	if (api_ctx_upstream_index(c) != 0)
 		return 0;
 	buf_init(&target, OUTBOX_TARGET_MAX);
 	buf_init(&full, 0);

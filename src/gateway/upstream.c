@@ -29,7 +29,7 @@ struct up {
 	CURLM *multi;
 	CURLSH *share;
 	struct loop_timer *timer;
-	const struct cfg *cfg;   /* borrowed */
+	const struct cfg_upstream *cfg; /* borrowed */
 	const struct cred *cred; /* borrowed */
 	CURL *free_easy[UP_FREE_EASY_MAX];
 	size_t nfree;
@@ -403,7 +403,7 @@ static void on_pump(void *arg)
 
 /* ---- public ---- */
 
-struct up *up_new(struct loop *l, const struct cfg *cfg, const struct cred *cred)
+struct up *up_new(struct loop *l, const struct cfg_upstream *cfg, const struct cred *cred)
 {
 	struct up *up = calloc(1, sizeof *up);
 
@@ -429,7 +429,7 @@ bad:
 	return NULL;
 }
 
-void up_configure(struct up *up, const struct cfg *cfg, const struct cred *cred)
+void up_configure(struct up *up, const struct cfg_upstream *cfg, const struct cred *cred)
 {
 	up->cfg = cfg;
 	up->cred = cred;
@@ -657,7 +657,7 @@ static struct curl_slist *raw_header(struct curl_slist *l, const char *line, int
 
 static int attempt_start(struct up *up, struct up_job *job)
 {
-	const struct cfg *cfg = up->cfg;
+	const struct cfg_upstream *cfg = up->cfg;
 	struct buf url, target;
 	char *auth = NULL;
 	CURL *easy = NULL;

@@ -7,7 +7,7 @@
 #include "buf.h"
 
 struct loop;
-struct cfg;
+struct cfg_upstream;
 struct cred;
 struct up;
 
@@ -80,9 +80,9 @@ struct up_job {
 };
 
 /* The engine. cfg and cred are borrowed and must stay valid until up_configure replaces them. */
-struct up *up_new(struct loop *l, const struct cfg *cfg, const struct cred *cred);
+struct up *up_new(struct loop *l, const struct cfg_upstream *cfg, const struct cred *cred);
 /* Apply new upstream settings to the next attempts (SIGHUP). */
-void up_configure(struct up *up, const struct cfg *cfg, const struct cred *cred);
+void up_configure(struct up *up, const struct cfg_upstream *cfg, const struct cred *cred);
 void up_free(struct up *up); /* accepts NULL; cancels every job still in flight (no callbacks) */
 /* Attempts handed to libcurl plus those queued for a connection slot. */
 unsigned up_inflight(const struct up *up);

@@ -102,6 +102,9 @@ BASE='listen.tcp = [ "127.0.0.1:7080" ]; upstream.endpoint = "https://example.we
 make_conf() {
 	split_assignments "$1" > "$tmp/a.test"
 	split_assignments "$BASE" > "$tmp/a.base"
+	if grep -E '^upstreams	' "$tmp/a.test" >/dev/null; then # instead of upstream
+		grep -v '^upstream\.' "$tmp/a.base" > "$tmp/a.b2"; mv "$tmp/a.b2" "$tmp/a.base"
+	fi
 	if grep -E '^(upstream\.entra\.|upstream\.connection_string_file	)' "$tmp/a.test" >/dev/null; then
 		grep -v '^upstream\.access_key_file	' "$tmp/a.base" > "$tmp/a.b2"; mv "$tmp/a.b2" "$tmp/a.base"
 	fi

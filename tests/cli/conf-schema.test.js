@@ -41,6 +41,12 @@ function entries() {
   return out;
 }
 const documented = entries();
+// An entry of upstreams has the keys of upstream (one table): upstreams[].K is documented as upstream.K.
+for (const k of schema) {
+  const m = /^upstreams\[\]\.(.*)$/.exec(k.key);
+  if (m && documented.has(`upstream.${m[1]}`) && !documented.has(k.key))
+    documented.set(k.key, documented.get(`upstream.${m[1]}`));
+}
 
 // The introduction of each .SH section (up to its first .TP), by the section's first word in lower
 // case ("LISTEN" -> "listen"): a section may say once that all its keys need a restart.
@@ -64,6 +70,7 @@ test('the page documents exactly the keys of the table', () => {
   assert.ok(keys.length >= 60, `only ${keys.length} keys in the schema`);
   const missing = keys.filter((k) => !documented.has(k));
   const extra = [...documented.keys()].filter((k) => !keys.includes(k));
+  assert.ok(documented.has('upstreams[].hubs'), 'upstreams[] keys are taken from upstream');
   assert.deepEqual(missing, [], 'in the table but not in wpsgate.conf(5)');
   assert.deepEqual(extra, [], 'in wpsgate.conf(5) but not in the table');
 });

@@ -77,8 +77,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(err, 0, sizeof err);
 	if (cfg_load(tmp_path, &c, err, sizeof err) == 0) {
 		FUZZ_ASSERT(c != NULL);
-		FUZZ_ASSERT(c->max_body_bytes > 0 && c->timeout_ms > 0);
-		FUZZ_ASSERT(c->api_version != NULL && ops_api_version_known(c->api_version));
+		FUZZ_ASSERT(c->nupstreams >= 1 && c->nupstreams <= CFG_UPSTREAMS_MAX);
+		for (size_t i = 0; i < c->nupstreams; i++) {
+			const struct cfg_upstream *u = &c->upstreams[i];
+			FUZZ_ASSERT(c->max_body_bytes > 0 && u->timeout_ms > 0 && u->name != NULL);
+			FUZZ_ASSERT(u->api_version != NULL && ops_api_version_known(u->api_version));
+		}
 		FUZZ_ASSERT(cfgtab_equal(&cfg_root_section, c, c));
 		FUZZ_ASSERT(cfg_restart_keys(c, c, NULL, NULL) == 0);
 		cfg_free(c);

@@ -87,15 +87,15 @@ START_TEST(full_config)
 	ck_assert_str_eq(c->tcp[1], "[::1]:7081");
 	ck_assert_str_eq(c->tcp[2], "localhost:7082");
 	ck_assert_int_eq(c->allow_non_loopback, 0);
-	ck_assert_str_eq(c->endpoint, "https://name.webpubsub.azure.com"); /* trailing slash dropped */
-	ck_assert_str_eq(c->access_key_file, "/etc/wpsgate/access-key");
-	ck_assert_ptr_null(c->connection_string_file);
-	ck_assert_str_eq(c->api_version, "2024-01-01");
-	ck_assert_int_eq(c->timeout_ms, 1500);
-	ck_assert_str_eq(c->ca_file, "/etc/ssl/ca.pem");
-	ck_assert_int_eq(c->up_max_connections, 8);
-	ck_assert_int_eq(c->up_http_version, CFG_HTTP_1_1);
-	ck_assert_int_eq(c->max_response_bytes, 65536);
+	ck_assert_str_eq(c->upstreams[0].endpoint, "https://name.webpubsub.azure.com"); /* trailing slash dropped */
+	ck_assert_str_eq(c->upstreams[0].access_key_file, "/etc/wpsgate/access-key");
+	ck_assert_ptr_null(c->upstreams[0].connection_string_file);
+	ck_assert_str_eq(c->upstreams[0].api_version, "2024-01-01");
+	ck_assert_int_eq(c->upstreams[0].timeout_ms, 1500);
+	ck_assert_str_eq(c->upstreams[0].ca_file, "/etc/ssl/ca.pem");
+	ck_assert_int_eq(c->upstreams[0].up_max_connections, 8);
+	ck_assert_int_eq(c->upstreams[0].up_http_version, CFG_HTTP_1_1);
+	ck_assert_int_eq(c->upstreams[0].max_response_bytes, 65536);
 	ck_assert_int_eq(c->max_body_bytes, 2048);
 	ck_assert_int_eq(c->max_connections, 50);
 	ck_assert_int_eq(c->max_inflight, 70);
@@ -114,11 +114,11 @@ START_TEST(defaults)
 
 	ck_assert_int_eq(load(LISTEN_OK UPSTREAM_OK, &c), 0);
 	ck_assert_ptr_null(c->unix_path);
-	ck_assert_str_eq(c->api_version, "2024-12-01");
-	ck_assert_int_eq(c->timeout_ms, 30000);
-	ck_assert_int_eq(c->up_max_connections, 64);
-	ck_assert_int_eq(c->up_http_version, CFG_HTTP_2);
-	ck_assert_int_eq(c->max_response_bytes, 4194304);
+	ck_assert_str_eq(c->upstreams[0].api_version, "2024-12-01");
+	ck_assert_int_eq(c->upstreams[0].timeout_ms, 30000);
+	ck_assert_int_eq(c->upstreams[0].up_max_connections, 64);
+	ck_assert_int_eq(c->upstreams[0].up_http_version, CFG_HTTP_2);
+	ck_assert_int_eq(c->upstreams[0].max_response_bytes, 4194304);
 	ck_assert_int_eq(c->max_body_bytes, 1048576);
 	ck_assert_int_eq(c->max_connections, 1024);
 	ck_assert_int_eq(c->max_inflight, 10000);
@@ -127,7 +127,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c->shutdown_grace_ms, 10000);
 	ck_assert_int_eq(c->log_level, WLOG_INFO);
 	ck_assert_int_eq(c->log_format, WLOG_FMT_LOGFMT);
-	ck_assert_ptr_null(c->ca_file);
+	ck_assert_ptr_null(c->upstreams[0].ca_file);
 	cfg_free(c);
 }
 END_TEST
@@ -137,8 +137,8 @@ START_TEST(connection_string_without_endpoint)
 	struct cfg *c = NULL;
 
 	ck_assert_int_eq(load(LISTEN_OK "upstream = { connection_string_file = \"cs\"; };\n", &c), 0);
-	ck_assert_ptr_null(c->endpoint);
-	ck_assert_str_eq(c->connection_string_file, "cs");
+	ck_assert_ptr_null(c->upstreams[0].endpoint);
+	ck_assert_str_eq(c->upstreams[0].connection_string_file, "cs");
 	cfg_free(c);
 }
 END_TEST
@@ -219,7 +219,7 @@ START_TEST(endpoints)
 	             "upstream = { endpoint = \"http://127.0.0.1:8080\"; access_key_file = \"/k\"; };\n",
 	             &c),
 	        0);
-	ck_assert_str_eq(c->endpoint, "http://127.0.0.1:8080");
+	ck_assert_str_eq(c->upstreams[0].endpoint, "http://127.0.0.1:8080");
 	cfg_free(c);
 }
 END_TEST
@@ -286,7 +286,7 @@ START_TEST(module_sections)
 
 	/* absent: the modules' defaults */
 	ck_assert_int_eq(load(LISTEN_OK UPSTREAM_OK, &c), 0);
-	ck_assert_int_eq(c->attempt_timeout_ms, 10000);
+	ck_assert_int_eq(c->upstreams[0].attempt_timeout_ms, 10000);
 	ck_assert_ptr_null(c->user);
 	ck_assert_int_eq(c->retry.max_attempts, 4);
 	ck_assert_int_eq(c->retry.breaker_enabled, 1);
@@ -314,7 +314,7 @@ START_TEST(module_sections)
 	             "ratelimit = { rate = 5.0; max_inflight_per_peer = 3; };\n",
 	             &c),
 	        0);
-	ck_assert_int_eq(c->attempt_timeout_ms, 2500);
+	ck_assert_int_eq(c->upstreams[0].attempt_timeout_ms, 2500);
 	ck_assert_str_eq(c->user, "root");
 	ck_assert_int_eq(c->user_uid, 0);
 	ck_assert_int_eq(c->retry.max_attempts, 2);
@@ -393,6 +393,150 @@ START_TEST(module_section_errors)
 }
 END_TEST
 
+
+#define UP_PROD                                                                                              \
+	"{ name = \"prod\"; endpoint = \"https://p.webpubsub.azure.com\"; access_key_file = \"/kp\";\n"
+#define UP_STAGE                                                                                             \
+	"{ name = \"staging\"; endpoint = \"http://127.0.0.1:8081\"; access_key_file = \"/ks\";\n"
+
+/* The single upstream section is a list of one, named "default", routing every hub to it. */
+START_TEST(single_upstream_is_a_list_of_one)
+{
+	struct cfg *c = NULL;
+
+	ck_assert_int_eq(load(LISTEN_OK UPSTREAM_OK, &c), 0);
+	ck_assert_uint_eq(c->nupstreams, 1);
+	ck_assert_str_eq(c->upstreams[0].name, "default");
+	ck_assert_ptr_null(c->up0.endpoint);
+	ck_assert_uint_eq(cfg_route(c, "chat"), 0);
+	ck_assert_uint_eq(cfg_route(c, NULL), 0);
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(upstreams_list_and_routing)
+{
+	struct cfg *c = NULL;
+
+	ck_assert_int_eq(load(LISTEN_OK "upstreams = (\n" UP_PROD " hubs = [ \"chat\", \"app*\" ]; },\n" UP_STAGE
+	                                " hubs = [ \"stage_*\", \"chat2\" ]; api_version = \"2024-01-01\";\n"
+	                                " timeout_ms = 2000; max_connections = 4; },\n"
+	                                "{ name = \"other\"; connection_string_file = \"cs\"; default = true; }\n"
+	                                ");\n",
+	                      &c),
+	                 0);
+	ck_assert_uint_eq(c->nupstreams, 3);
+	ck_assert_str_eq(c->upstreams[0].name, "prod");
+	ck_assert_str_eq(c->upstreams[1].endpoint, "http://127.0.0.1:8081");
+	ck_assert_str_eq(c->upstreams[1].api_version, "2024-01-01");
+	ck_assert_int_eq(c->upstreams[1].timeout_ms, 2000);
+	ck_assert_int_eq(c->upstreams[1].up_max_connections, 4);
+	ck_assert_int_eq(c->upstreams[0].up_max_connections, 64); /* each its own defaults */
+	ck_assert_uint_eq(c->default_up, 2);
+	ck_assert_uint_eq(cfg_route(c, "chat"), 0);
+	ck_assert_uint_eq(cfg_route(c, "app"), 0);
+	ck_assert_uint_eq(cfg_route(c, "apples"), 0);
+	ck_assert_uint_eq(cfg_route(c, "stage_1"), 1);
+	ck_assert_uint_eq(cfg_route(c, "chat2"), 1);
+	ck_assert_uint_eq(cfg_route(c, "unknown"), 2); /* the default */
+	ck_assert_uint_eq(cfg_route(c, NULL), 2);
+	ck_assert_uint_eq(cfg_upstream_index(c, "staging"), 1);
+	ck_assert_uint_eq(cfg_upstream_index(c, "nope"), CFG_NO_UPSTREAM);
+	cfg_free(c);
+
+	/* no default: a hub that matches nothing has no upstream */
+	ck_assert_int_eq(load(LISTEN_OK "upstreams = (\n" UP_PROD " hubs = [ \"a\" ]; },\n" UP_STAGE
+	                                " hubs = [ \"b*\" ]; } );\n",
+	                      &c),
+	                 0);
+	ck_assert_uint_eq(cfg_route(c, "a"), 0);
+	ck_assert_uint_eq(cfg_route(c, "bb"), 1);
+	ck_assert_uint_eq(cfg_route(c, "c"), CFG_NO_UPSTREAM);
+	ck_assert_uint_eq(cfg_route(c, NULL), 0);
+	cfg_free(c);
+
+	/* an exact name listed before a pattern that covers it: a deliberate exception */
+	ck_assert_int_eq(load(LISTEN_OK "upstreams = (\n" UP_PROD " hubs = [ \"app_legacy\" ]; },\n" UP_STAGE
+	                                " hubs = [ \"app_*\" ]; } );\n",
+	                      &c),
+	                 0);
+	ck_assert_uint_eq(cfg_route(c, "app_legacy"), 0);
+	ck_assert_uint_eq(cfg_route(c, "app_new"), 1);
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(upstreams_errors)
+{
+	/* both forms */
+	expect_error(LISTEN_OK UPSTREAM_OK "upstreams = (" UP_PROD "} );\n", "upstreams: cannot be combined", 3,
+	             NULL);
+	/* neither */
+	expect_error(LISTEN_OK, "upstream: missing (or upstreams)", 0, NULL);
+	/* names */
+	expect_error(LISTEN_OK "upstreams = ( { endpoint = \"https://p.webpubsub.azure.com\";\n"
+	                       " access_key_file = \"/kp\"; } );\n",
+	             "upstreams[1]: missing: name", 2, NULL);
+	expect_error(LISTEN_OK "upstreams = (" UP_PROD " hubs = [\"a\"]; },\n" UP_PROD " hubs = [\"b\"]; } );\n",
+	             "upstreams[2]: the name of upstreams[1] again", 4, NULL);
+	expect_error(LISTEN_OK "upstreams = ( { name = \"a b\"; connection_string_file = \"cs\"; } );\n",
+	             "upstreams[1].name: only letters", 2, NULL);
+	/* credentials per entry, named by the entry */
+	expect_error(LISTEN_OK "upstreams = ( { name = \"p\"; endpoint = \"https://p.webpubsub.azure.com\"; } );\n",
+	             "upstreams[1]", 2, NULL);
+	expect_error(LISTEN_OK "upstreams = ( { name = \"p\"; connection_string_file = \"cs\";\n"
+	                       " timeout_ms = 5; } );\n",
+	             "upstreams[1].timeout_ms", 3, NULL);
+	/* defaults and reachability */
+	expect_error(LISTEN_OK "upstreams = (" UP_PROD " default = true; },\n" UP_STAGE " default = true; } );\n",
+	             "upstreams[2]: default: upstreams[1] (\"prod\") is the default already", 4, NULL);
+	expect_error(LISTEN_OK "upstreams = (" UP_PROD " default = true; },\n" UP_STAGE " } );\n",
+	             "upstreams[2]: no request would reach it", 4, NULL);
+	expect_error(LISTEN_OK "upstreams = (" UP_PROD " hubs = [ \"chat\", \"x\" ]; },\n" UP_STAGE
+	                       " hubs = [ \"9\", \"*\" ]; } );\n",
+	             "upstreams[2].hubs[1]: a hub name", 5, NULL);
+	/* ambiguous routing names both entries */
+	expect_error(LISTEN_OK "upstreams = (" UP_PROD " hubs = [ \"chat\", \"app*\" ]; },\n" UP_STAGE
+	                       " hubs = [ \"x\", \"*_test\" ]; } );\n",
+	             "upstreams[2].hubs[2]: a hub may match both this (\"staging\") and upstreams[1].hubs[2] "
+	             "(\"prod\")",
+	             5, NULL);
+	expect_error(LISTEN_OK "upstreams = (" UP_PROD " hubs = [ \"chat\" ]; },\n" UP_STAGE
+	                       " hubs = [ \"chat\" ]; } );\n",
+	             "upstreams[2].hubs[1]: a hub may match both", 5, NULL);
+	expect_error(LISTEN_OK "upstreams = (" UP_PROD " hubs = [ \"ch*\" ]; },\n" UP_STAGE
+	                       " hubs = [ \"chat\" ]; } );\n",
+	             "upstreams[2].hubs[1]: a hub may match both", 5, NULL); /* chat would be unreachable */
+	expect_error(LISTEN_OK "upstreams = (" UP_PROD " hubs = [ \"a-b\" ]; } );\n", "upstreams[1].hubs", 0,
+	             NULL);
+}
+END_TEST
+
+START_TEST(hub_patterns)
+{
+	ck_assert(cfg_hub_match("chat", "chat"));
+	ck_assert(!cfg_hub_match("chat", "chat2"));
+	ck_assert(cfg_hub_match("app*", "app"));
+	ck_assert(cfg_hub_match("app*", "apps"));
+	ck_assert(cfg_hub_match("*_test", "a_test"));
+	ck_assert(!cfg_hub_match("*_test", "a_tes"));
+	ck_assert(cfg_hub_match("a*b*c", "aXbYbZc"));
+	ck_assert(!cfg_hub_match("a*b*c", "aXbYbZ"));
+	ck_assert(cfg_hub_match("*", "anything"));
+	ck_assert(cfg_hubs_overlap("app*", "*_test"));  /* app_test */
+	ck_assert(cfg_hubs_overlap("a*", "*b"));        /* ab */
+	ck_assert(!cfg_hubs_overlap("a*", "b*"));
+	ck_assert(!cfg_hubs_overlap("a*x", "b*x"));
+	ck_assert(cfg_hubs_overlap("ab*", "abc"));
+	ck_assert(!cfg_hubs_overlap("ab*", "ac*"));
+	ck_assert(cfg_hubs_overlap("ab*", "abcd"));
+	ck_assert(!cfg_hubs_overlap("chat", "chat2"));
+	ck_assert(cfg_hubs_overlap("chat", "chat"));
+	ck_assert(!cfg_hubs_overlap("*x", "*y"));
+	ck_assert(cfg_hubs_overlap("x*y*z", "*q*"));    /* xqyz */
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("gw_config");
@@ -412,6 +556,10 @@ static Suite *suite(void)
 	tcase_add_test(t, module_sections);
 	tcase_add_test(t, module_section_errors);
 	tcase_add_test(t, restart_keys_of_a_reload);
+	tcase_add_test(t, single_upstream_is_a_list_of_one);
+	tcase_add_test(t, upstreams_list_and_routing);
+	tcase_add_test(t, upstreams_errors);
+	tcase_add_test(t, hub_patterns);
 	suite_add_tcase(s, t);
 	return s;
 }

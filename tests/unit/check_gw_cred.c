@@ -61,15 +61,15 @@ START_TEST(key_file_0600_trimmed)
 {
 	struct cred *c = NULL;
 
-	cfg.access_key_file = write_file("key", KEY "\n \t\r\n", 0600);
-	cfg.endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
+	cfg.upstreams[0].access_key_file = write_file("key", KEY "\n \t\r\n", 0600);
+	cfg.upstreams[0].endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
 	ck_assert_str_eq(c->key, KEY);
 	ck_assert_uint_eq(c->keylen, strlen(KEY));
 	ck_assert_str_eq(c->endpoint, "https://x.webpubsub.azure.com");
 	cred_free(c);
 	cred_free(NULL);
-	cfg.access_key_file = write_file("key4", KEY, 0400);
+	cfg.upstreams[0].access_key_file = write_file("key4", KEY, 0400);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
 	cred_free(c);
 }
@@ -81,12 +81,12 @@ START_TEST(key_file_0644_refused)
 	static const mode_t bad[] = { 0644, 0640, 0604, 0620, 0602, 0660 };
 	size_t i;
 
-	cfg.endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
+	cfg.upstreams[0].endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		cfg.access_key_file = write_file("key", KEY, bad[i]);
+		cfg.upstreams[0].access_key_file = write_file("key", KEY, bad[i]);
 		ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 		ck_assert_ptr_null(c);
-		ck_assert_msg(strstr(err, cfg.access_key_file) != NULL, "error does not name the file: %s",
+		ck_assert_msg(strstr(err, cfg.upstreams[0].access_key_file) != NULL, "error does not name the file: %s",
 		              err);
 		ck_assert_msg(strstr(err, "group or others") != NULL, "%s", err);
 		ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
@@ -99,17 +99,17 @@ START_TEST(key_file_errors)
 	struct cred *c = NULL;
 	char p[200];
 
-	cfg.endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
-	cfg.access_key_file = write_file("empty", "\n\n", 0600);
+	cfg.upstreams[0].endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
+	cfg.upstreams[0].access_key_file = write_file("empty", "\n\n", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "empty") != NULL, "%s", err);
 	snprintf(p, sizeof p, "%s/missing", dir);
-	cfg.access_key_file = p;
+	cfg.upstreams[0].access_key_file = p;
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, p) != NULL, "%s", err);
-	cfg.access_key_file = dir; /* a directory */
+	cfg.upstreams[0].access_key_file = dir; /* a directory */
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
-	cfg.access_key_file = write_file("twolines", KEY "\nsecond\n", 0600);
+	cfg.upstreams[0].access_key_file = write_file("twolines", KEY "\nsecond\n", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, KEY) == NULL && strstr(err, "second") == NULL, "%s", err);
 }
@@ -120,8 +120,8 @@ START_TEST(credentials_directory)
 	struct cred *c = NULL;
 
 	write_file("access-key", KEY "\n", 0400);
-	cfg.endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
-	cfg.access_key_file = (char *)(uintptr_t) "access-key";
+	cfg.upstreams[0].endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
+	cfg.upstreams[0].access_key_file = (char *)(uintptr_t) "access-key";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1); /* no $CREDENTIALS_DIRECTORY */
 	ck_assert_msg(strstr(err, "CREDENTIALS_DIRECTORY") != NULL, "%s", err);
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
@@ -135,7 +135,7 @@ START_TEST(connection_string)
 {
 	struct cred *c = NULL;
 
-	cfg.connection_string_file =
+	cfg.upstreams[0].connection_string_file =
 	        write_file("cs", "Endpoint=http://127.0.0.1:8080;AccessKey=" KEY ";Version=1.0;\n", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
 	ck_assert_str_eq(c->endpoint, "http://127.0.0.1:8080");
@@ -143,27 +143,27 @@ START_TEST(connection_string)
 	cred_free(c);
 
 	/* a configured endpoint must agree */
-	cfg.endpoint = (char *)(uintptr_t) "http://127.0.0.1:8080";
+	cfg.upstreams[0].endpoint = (char *)(uintptr_t) "http://127.0.0.1:8080";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
 	cred_free(c);
-	cfg.endpoint = (char *)(uintptr_t) "http://127.0.0.1:9090";
+	cfg.upstreams[0].endpoint = (char *)(uintptr_t) "http://127.0.0.1:9090";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "upstream.endpoint") != NULL, "%s", err);
 	ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
-	cfg.endpoint = NULL;
+	cfg.upstreams[0].endpoint = NULL;
 
 	/* http:// only on loopback, also from a connection string */
-	cfg.connection_string_file =
+	cfg.upstreams[0].connection_string_file =
 	        write_file("cs2", "Endpoint=http://example.com;AccessKey=" KEY ";Version=1.0;", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "loopback") != NULL, "%s", err);
 	ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
 
 	/* malformed */
-	cfg.connection_string_file =
+	cfg.upstreams[0].connection_string_file =
 	        write_file("cs3", "Endpoint=https://x.webpubsub.azure.com;Version=1.0;", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
-	cfg.connection_string_file = write_file("cs4", "AccessKey=" KEY, 0644);
+	cfg.upstreams[0].connection_string_file = write_file("cs4", "AccessKey=" KEY, 0644);
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "group or others") != NULL, "%s", err);
 	ck_assert_msg(strstr(err, KEY) == NULL, "the key is in the error");
@@ -178,8 +178,8 @@ START_TEST(authorization_jwt)
 	char *auth;
 	time_t now = time(NULL);
 
-	cfg.access_key_file = write_file("key", KEY, 0600);
-	cfg.endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
+	cfg.upstreams[0].access_key_file = write_file("key", KEY, 0600);
+	cfg.upstreams[0].endpoint = (char *)(uintptr_t) "https://x.webpubsub.azure.com";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
 	auth = cred_authorization(c, url, now);
 	ck_assert_ptr_nonnull(auth);
@@ -217,10 +217,10 @@ START_TEST(authorization_cache)
 	time_t now = 1800000000;
 	int i;
 
-	cfg.access_key_file = write_file("key", KEY, 0600);
-	cfg.endpoint = (char *)(uintptr_t) "http://127.0.0.1:1";
+	cfg.upstreams[0].access_key_file = write_file("key", KEY, 0600);
+	cfg.upstreams[0].endpoint = (char *)(uintptr_t) "http://127.0.0.1:1";
 	ck_assert_int_eq(cred_load(&cfg, &c, err, sizeof err), 0);
-	cfg.access_key_file =
+	cfg.upstreams[0].access_key_file =
 	        write_file("key2", "another-key-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", 0600);
 	ck_assert_int_eq(cred_load(&cfg, &c2, err, sizeof err), 0);
 
