@@ -491,6 +491,11 @@ int daemon_run(const char *config_path, int verbose)
 		return 1;
 	}
 	metrics_init(WPSGATE_VERSION, d.cfg->upstreams[0].api_version, 0);
+	if (d.cfg->nupstreams > 1)
+		log_warn("%zu upstreams: the metrics carry no upstream label yet (wpsgate_circuit_breaker_state "
+		         "shows the breaker that changed last), the outbox, the events listener and /readyz "
+		         "serve the first one only; see wpsgate.conf(5), UPSTREAMS",
+		         d.cfg->nupstreams);
 	if ((d.loop = loop_new()) == NULL ||
 	    (d.arrival = arrival_new(d.loop, (unsigned long)d.cfg->request_timeout_s * 1000)) == NULL) {
 		log_err("start-up failed: out of memory");

@@ -103,6 +103,8 @@ test('each hub reaches its resource, signed with its key; :generateToken names t
   const log = gw.stderr();
   assert.match(log, /msg="?request"? .*hub=stage_1 .*upstream=staging\b/);
   assert.match(log, /msg="?request"? .*hub=chat .*upstream=prod\b/);
+  // what is not per upstream yet is said at start-up
+  assert.match(log, /2 upstreams: the metrics carry no upstream label yet/);
 });
 
 test('a hub that no upstream serves: 404 UpstreamNotFound with a JSON body, nothing sent', async () => {
